@@ -1,0 +1,21 @@
+"""Errors of the catalogue.
+
+    IngestError (common.errors)
+    ├── TemporaryError
+    │   └── CatalogueTemporaryError      a catalogue answered 429/5xx or timed out
+    └── PermanentError
+        ├── ValidationFailedError        a payload has problems (all listed)
+        └── CatalogueError               a catalogue answered something we cannot use
+"""
+
+from __future__ import annotations
+
+from common.errors import PermanentError, TemporaryError
+
+
+class CatalogueTemporaryError(TemporaryError):
+    """A catalogue failed in a way that may pass (timeout, 429, 5xx)."""
+
+
+class CatalogueError(PermanentError):
+    """A catalogue rejected the query or answered something unusable."""

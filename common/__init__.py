@@ -1,0 +1,1 @@
+"""Shared foundations of the ingester: the error tree, settings and the command line."""
