@@ -1,0 +1,128 @@
+"""Geocube records: one per scene, reused when an identical one exists (name, time, tags).
+
+The Geocube identifies a record by (name, tags, time) and refuses a duplicate (geocube-api.md), so a
+re-run must find and reuse its records. Tags are therefore deterministic: ``previous_scenes`` and
+``reference_scenes`` are sorted JSON arrays (the original built them from Go map order, defeating
+reuse: original-ingester.md §9.2 item 6).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from shapely import unary_union, wkt
+from shapely.geometry import MultiPolygon, Polygon
+
+from catalogue.errors import CatalogueError
+from catalogue.models import Scene, Tile
+
+log = logging.getLogger(__name__)
+
+PROCESSING_DATE_TAG = "processingDate"
+
+
+class RecordStore(Protocol):
+    """What records need of a Geocube client (geocube_client.GeocubeClient satisfies it)."""
+
+    def list_records(self, *, name: str = "", tags: dict[str, str] | None = None,
+                     from_time: datetime | None = None, to_time: datetime | None = None,
+                     aoi_wkt: str | None = None, limit: int = 0, page: int = 0,
+                     with_aoi: bool = False) -> Sequence[Any]: ...
+
+    def create_aoi(self, geometry_wkt: str) -> str: ...
+
+    def create_records(self, records: Sequence[Any]) -> list[str]: ...
+
+    def delete_records(self, ids: Sequence[str], *, no_fail: bool = False) -> int: ...
+
+
+@dataclass
+class RecordsOutcome:
+    record_ids: dict[str, str] = field(default_factory=dict)  # scene source_id -> record id
+    created: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+
+
+def scene_record_tags(scene: Scene, tiles: Iterable[Tile], record_tags: dict[str, str]) -> dict[str, str]:
+    """The tags of a scene's record: catalogue tags, the payload's record_tags, and the graph links.
+
+    Raises CatalogueError when a payload tag contradicts a tag the catalogue set.
+    """
+    tags = dict(scene.tags)
+    for key, value in record_tags.items():
+        if key in tags and tags[key] != value:
+            raise CatalogueError(
+                f"record_tags.{key}: the payload says {value!r} but the catalogue says {tags[key]!r} for "
+                f"scene {scene.source_id}; remove or rename this tag in record_tags")
+        tags[key] = value
+    mine = [t for t in tiles if t.scene_id == scene.source_id]
+    tags["previous_scenes"] = json.dumps(sorted({t.previous.scene_id for t in mine if t.previous}))
+    tags["reference_scenes"] = json.dumps(sorted({t.reference.scene_id for t in mine if t.reference}))
+    tags.pop(PROCESSING_DATE_TAG, None)
+    return tags
+
+
+def _union_wkt(scenes: Sequence[Scene]) -> str:
+    union = unary_union([wkt.loads(s.footprint_wkt) for s in scenes]).simplify(1e-6)
+    if isinstance(union, Polygon | MultiPolygon):
+        return union.wkt
+    polygons = [g for g in getattr(union, "geoms", []) if isinstance(g, Polygon)]
+    return MultiPolygon(polygons).wkt
+
+
+def _same_time(a: datetime, b: datetime) -> bool:
+    # The Geocube keeps microseconds.
+    return abs((a - b).total_seconds()) < 1e-6
+
+
+def ensure_records(store: RecordStore, scenes: Sequence[Scene], tags_by_scene: dict[str, dict[str, str]],
+                   *, record_tags: dict[str, str], new_record: Any) -> RecordsOutcome:
+    """Reuse or create one record per scene; return the ids (``new_record`` builds a NewRecord).
+
+    One ListRecords over the union of footprints and the time range finds the candidates; exact
+    matches are reused; the rest get their AOI (CreateAOI reuses an existing one) and are created in
+    one atomic CreateRecords batch.
+    """
+    outcome = RecordsOutcome()
+    if not scenes:
+        return outcome
+    existing = store.list_records(
+        tags=record_tags or None, aoi_wkt=_union_wkt(scenes),
+        from_time=min(s.date for s in scenes), to_time=max(s.date for s in scenes))
+    by_name: dict[str, list[Any]] = {}
+    for record in existing:
+        by_name.setdefault(record.name, []).append(record)
+    to_create: list[Scene] = []
+    for scene in scenes:
+        wanted = tags_by_scene[scene.source_id]
+        match = next((r for r in by_name.get(scene.source_id, [])
+                      if _same_time(r.time, scene.date)
+                      and {k: v for k, v in r.tags.items() if k != PROCESSING_DATE_TAG} == wanted), None)
+        if match is not None:
+            outcome.record_ids[scene.source_id] = match.id
+            outcome.reused.append(match.id)
+        else:
+            to_create.append(scene)
+    if to_create:
+        records = [new_record(name=s.source_id, time=s.date, tags=tags_by_scene[s.source_id],
+                              aoi_id=store.create_aoi(s.footprint_wkt)) for s in to_create]
+        ids = store.create_records(records)
+        for scene, record_id in zip(to_create, ids, strict=True):
+            outcome.record_ids[scene.source_id] = record_id
+            outcome.created.append(record_id)
+    log.info("records: %d reused, %d created", len(outcome.reused), len(outcome.created))
+    return outcome
+
+
+def delete_unused_records(store: RecordStore, created: Sequence[str], used: Iterable[str]) -> int:
+    """Delete records this run created for scenes that were finally not ingested."""
+    keep = set(used)
+    orphans = [r for r in created if r not in keep]
+    if not orphans:
+        return 0
+    return store.delete_records(orphans, no_fail=True)

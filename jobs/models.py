@@ -1,0 +1,66 @@
+"""Inputs and outputs of the jobs. They travel as Prefect flow parameters, so they hold no secret."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalogue.models import Scene, Tile
+
+
+class SceneJob(BaseModel):
+    """Download one scene, run its scene graph on each of its tiles, store the results."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    aoi: str
+    scene: Scene
+    tiles: list[Tile]
+    graph_name: str
+    graph_config: dict[str, str] = Field(default_factory=dict)
+    storage_uri: str
+    is_retriable: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.aoi}/{self.scene.source_id}"
+
+
+class TileJob(BaseModel):
+    """Process one tile with its tile graph, given its previous and reference tiles."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    aoi: str
+    scene: Scene
+    tile: Tile
+    previous: Tile | None = None
+    reference: Tile | None = None
+    graph_name: str
+    graph_config: dict[str, str] = Field(default_factory=dict)
+    instances_id: dict[str, str] = Field(default_factory=dict, description="layer -> Geocube instance id")
+    storage_uri: str
+    is_retriable: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.aoi}/{self.tile.source_id}@{self.tile.date:%Y-%m-%d}"
+
+
+class JobStatus(StrEnum):
+    DONE = "DONE"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+
+
+class JobResult(BaseModel):
+    """What a job did (returned by the child flow; shown in the parent's summary)."""
+
+    status: JobStatus = JobStatus.DONE
+    message: str = ""
+    provider: str = ""
+    stored: list[str] = Field(default_factory=list, description="URIs written to storage")
+    indexed: list[str] = Field(default_factory=list, description="URIs indexed in the Geocube")
+    deleted: list[str] = Field(default_factory=list, description="storage keys deleted")
+    duration_s: float = 0.0

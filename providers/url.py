@@ -1,0 +1,103 @@
+"""Downloads ``scene.metadata['download_link']``: http(s), ``file://`` or an absolute local path.
+
+HTTP downloads stream to ``<name>.part`` and are renamed only when complete, so an interrupted
+download never looks like a product.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import httpx
+
+from catalogue.models import Scene
+from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
+from providers.unpack import unpack_product
+
+log = logging.getLogger(__name__)
+
+TEMPORARY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+def redact_url(url: str) -> str:
+    """The URL without query string and credentials (signed URLs carry secrets there)."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class UrlProvider:
+    name = "url"
+
+    def __init__(self, *, timeout_s: float = 60.0, client: httpx.Client | None = None) -> None:
+        self.timeout_s = timeout_s
+        self._client = client
+
+    def download(self, scene: Scene, dest_dir: Path) -> Path:
+        link = str(scene.metadata.get("download_link") or "")
+        if not link:
+            raise ProductNotFoundError(f"{scene.source_id}: no download_link in the scene metadata")
+        parts = urlsplit(link)
+        if parts.scheme in ("", "file"):
+            return self._from_path(scene, Path(unquote(parts.path)), dest_dir)
+        if parts.scheme in ("http", "https"):
+            archive = self._fetch(scene, link, dest_dir)
+            try:
+                return unpack_product(archive, dest_dir)
+            finally:
+                archive.unlink(missing_ok=True)
+        raise ProductNotFoundError(f"{scene.source_id}: the url provider cannot read {parts.scheme}:// links yet")
+
+    def _from_path(self, scene: Scene, path: Path, dest_dir: Path) -> Path:
+        if not path.is_absolute():
+            raise DownloadError(f"{scene.source_id}: download_link {path} is not an absolute path")
+        if not path.exists():
+            raise ProductNotFoundError(f"{scene.source_id}: {path} does not exist")
+        if path.is_dir():
+            target = dest_dir / path.name
+            shutil.copytree(path, target, dirs_exist_ok=True)
+            return target
+        return unpack_product(path, dest_dir)
+
+    def _fetch(self, scene: Scene, link: str, dest_dir: Path) -> Path:
+        name = Path(unquote(urlsplit(link).path)).name or f"{scene.source_id}.zip"
+        final = dest_dir / name
+        part = final.with_name(final.name + ".part")
+        client = self._client or httpx.Client(timeout=self.timeout_s, follow_redirects=True)
+        shown = redact_url(link)
+        try:
+            with client.stream("GET", link) as response:
+                if response.status_code == 404:
+                    raise ProductNotFoundError(f"{scene.source_id}: {shown} answered 404")
+                if response.status_code in TEMPORARY_STATUS:
+                    retry_after = response.headers.get("Retry-After")
+                    raise DownloadTemporaryError(
+                        f"{scene.source_id}: {shown} answered {response.status_code}",
+                        retry_after_s=float(retry_after) if retry_after and retry_after.isdigit() else None)
+                if response.status_code >= 400:
+                    raise DownloadError(f"{scene.source_id}: {shown} answered {response.status_code}")
+                expected = response.headers.get("Content-Length")
+                written = 0
+                with part.open("wb") as out:
+                    for chunk in response.iter_bytes(1 << 20):
+                        out.write(chunk)
+                        written += len(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+                if expected is not None and int(expected) != written:
+                    raise DownloadTemporaryError(f"{scene.source_id}: {shown} sent {written} of {expected} bytes")
+            part.replace(final)
+            log.info("%s: downloaded %s (%d bytes)", scene.source_id, shown, written)
+            return final
+        except httpx.TransportError as exc:
+            raise DownloadTemporaryError(f"{scene.source_id}: {shown}: {type(exc).__name__}") from None
+        finally:
+            part.unlink(missing_ok=True)
+            if self._client is None:
+                client.close()
