@@ -1,0 +1,1 @@
+"""Prefect flows: the parent ``ingest`` flow and the two child flows (wiring only)."""

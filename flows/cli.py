@@ -1,0 +1,79 @@
+"""``geocube-ingester``: validate a payload, or ingest it (the parent flow, local or on work pools)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from common.errors import IngestError, ValidationFailedError
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from catalogue.payload import parse_payload
+    from catalogue.validation import check_graphs, raise_if_problems, resolve_layers
+    from common.settings import load_settings
+    from graphs.loader import load_graph
+    from graphs.model import indexed_layers
+
+    settings = load_settings()
+    payload = parse_payload(sys.stdin.read() if args.payload == "-" else Path(args.payload))
+    problems = check_graphs(payload, lambda n: load_graph(n, graph_root=settings.graph_root), indexed_layers)
+    checked_layers = False
+    if settings.geocube_server:
+        from tasks.resources import open_geocube
+
+        with open_geocube(settings) as geocube:
+            _, layer_problems = resolve_layers(payload, geocube)
+        problems += layer_problems
+        checked_layers = True
+    raise_if_problems(problems)
+    print(f"payload {payload.name!r} is valid: {payload.constellation.value}, "
+          f"{payload.start_time:%Y-%m-%d} .. {payload.end_time:%Y-%m-%d}, "
+          f"graphs {payload.scene_graph_name} -> {payload.tile_graph_name}, {len(payload.layers)} layer(s)")
+    if not checked_layers:
+        print("layers were not checked against a Geocube: set GEOCUBE_SERVER to do so")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from flows.ingest import ingest
+    from jobs.summary import IngestionSummary
+
+    raw = json.loads(Path(args.payload).read_text())
+    state = ingest(payload=raw, mode=args.mode, dry_run=args.dry_run, return_state=True)
+    data = state.result(raise_on_failure=False)
+    if isinstance(data, dict):
+        summary = IngestionSummary.model_validate(data)
+        print(summary.table())
+        print(summary.headline())
+    else:
+        print(state.message)
+    return 0 if state.is_completed() else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="geocube-ingester", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("validate", help="check a payload (and its layers when GEOCUBE_SERVER is set)")
+    p.add_argument("payload", help="payload JSON file, or - for stdin")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("ingest", help="run the ingest flow on a payload")
+    p.add_argument("payload")
+    p.add_argument("--mode", choices=["local", "deployments"], default="local")
+    p.add_argument("--dry-run", action="store_true", help="plan only: no records, no download")
+    p.set_defaults(func=cmd_ingest)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ValidationFailedError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except IngestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Running a child job, in-process (``local``) or on its work pool (``deployments``): one code path.
+
+Both modes go through the same ``dispatch`` task, so the parent's task graph, with its ``wait_for``
+and ``allow_failure`` edges, is the same, and the Prefect UI draws the same dependency arrows.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from prefect import task
+from prefect.deployments import run_deployment
+from prefect.runtime import flow_run, task_run
+
+from common.errors import PermanentError
+from flows.children import download_scene, process_tile
+from jobs.models import JobResult, JobStatus, SceneJob, TileJob
+
+
+class Mode(StrEnum):
+    LOCAL = "local"
+    DEPLOYMENTS = "deployments"
+
+
+class Kind(StrEnum):
+    DOWNLOAD = "download"
+    PROCESS = "process"
+
+
+DEPLOYMENTS = {
+    Kind.DOWNLOAD: "download-scene/download-scene",
+    Kind.PROCESS: "process-tile/process-tile",
+}
+
+
+class ChildFailedError(PermanentError):
+    """A child flow run ended in a state other than Completed."""
+
+
+class UpstreamFailedError(PermanentError):
+    """A tile cannot be processed because its scene was not downloaded."""
+
+
+@task(task_run_name="{kind} {label}")
+def dispatch(kind: Kind, label: str, job: dict[str, Any], mode: Mode, *, child_timeout_s: float,
+             download: Any = None) -> dict[str, Any]:
+    """Run one child job and return its JobResult as a dict; raise if the child did not complete.
+
+    ``download`` is the scene download's result, passed through ``allow_failure``: when the download
+    failed it is the exception, and the tile fails with a message saying so (rather than staying
+    NotReady for ever).
+    """
+    if isinstance(download, BaseException):
+        raise UpstreamFailedError(f"{label}: not processed because its scene was not downloaded ({download})")
+    if mode == Mode.LOCAL:
+        if kind == Kind.DOWNLOAD:
+            result = download_scene(job=SceneJob.model_validate(job))
+        else:
+            result = process_tile(job=TileJob.model_validate(job))
+        return result.model_dump(mode="json")
+    attempt = task_run.run_count or 1
+    child = run_deployment(
+        name=DEPLOYMENTS[kind], parameters={"job": job}, as_subflow=True, timeout=child_timeout_s,
+        poll_interval=2, tags=["geocube-ingester", f"aoi:{job['aoi']}", kind.value],
+        idempotency_key=f"{flow_run.id}:{kind.value}:{label}:{attempt}")
+    state = child.state
+    if state is None or not state.is_completed():
+        what = state.type.value if state is not None else "no state"
+        message = state.message if state is not None and state.message else ""
+        raise ChildFailedError(f"{label}: child flow run {child.name} ended {what} {message}".strip())
+    try:
+        loaded = state.result()
+        if isinstance(loaded, JobResult):
+            return loaded.model_dump(mode="json")
+        if isinstance(loaded, dict):
+            return loaded
+    except Exception:  # noqa: BLE001 - results live in the worker's storage; the state is enough
+        pass
+    return JobResult(status=JobStatus.DONE, message=state.message or "").model_dump(mode="json")

@@ -1,0 +1,120 @@
+"""The parent flow: validate, catalogue, then one download per scene and one processing per tile.
+
+A tile's processing waits for its scene's download and for its previous and reference tiles to be
+*finished*, completed or failed (``wait_for`` + ``allow_failure``). The run ends Failed when any
+scene or tile failed, with the counts in its message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import allow_failure, flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.futures import PrefectFuture, wait
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from catalogue.plan import IngestionPlan
+from common.settings import load_settings
+from flows.dispatch import Kind, Mode, dispatch
+from jobs.models import JobResult, JobStatus
+from jobs.planning import make_jobs
+from jobs.summary import IngestionSummary, OutcomeRow
+from tasks.catalogue import delete_unused_records_task, plan_task, records_task, validate_payload_task
+from tasks.resources import storage_uri_for
+
+MAX_PARALLEL_CHILDREN = 16
+
+
+def _run_name() -> str:
+    payload = flow_run.parameters.get("payload") or {}
+    name = payload.get("name") if isinstance(payload, dict) else None
+    return f"ingest {name or '?'}"
+
+
+def _artifact_key(aoi: str, what: str) -> str:
+    return f"{what}-{''.join(c if c.isalnum() else '-' for c in aoi.lower())}"[:100]
+
+
+def _outcome(future: PrefectFuture[Any]) -> tuple[JobStatus, str, JobResult | None]:
+    state = future.state
+    if state.is_completed():
+        result = JobResult.model_validate(future.result())
+        return result.status, result.message, result
+    if state.is_failed() or state.is_crashed():
+        return JobStatus.FAILED, state.message or state.type.value, None
+    return JobStatus.SKIPPED, f"not run ({state.name})", None
+
+
+def _plan_artifact(plan: IngestionPlan) -> None:
+    lines = [f"**{plan.summary()}**", "", "| tile | scene | date | previous | reference |", "|---|---|---|---|---|"]
+    for t in plan.tiles:
+        lines.append(f"| {t.source_id} | {t.scene_id} | {t.date:%Y-%m-%d} | "
+                     f"{t.previous.scene_id if t.previous else '-'} | {t.reference.scene_id if t.reference else '-'} |")
+    create_markdown_artifact(key=_artifact_key(plan.aoi, "plan"), markdown="\n".join(lines),
+                             description="Scenes and tiles planned, with the previous/reference graph")
+
+
+@flow(name="ingest", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=MAX_PARALLEL_CHILDREN))
+def ingest(payload: dict[str, Any], mode: Mode = Mode.LOCAL, dry_run: bool = False,
+           child_timeout_s: float = 6 * 3600) -> State:
+    """Ingest an AOI: the payload is the original ingester's JSON ("AreaToIngest").
+
+    Args:
+        payload: the AOI payload (GeoJSON Feature with name, start_time, end_time, scene_type, ...).
+        mode: ``local`` runs the children in this process; ``deployments`` runs them on the
+            ``download-pool`` and ``processing-pool`` work pools.
+        dry_run: stop after the plan (catalogue and graph) without creating records or downloading.
+        child_timeout_s: how long to wait for one child flow run in ``deployments`` mode.
+    """
+    log = get_run_logger()
+    mode = Mode(mode)
+    valid, instances_id = validate_payload_task(payload)
+    plan = plan_task(valid)
+    _plan_artifact(plan)
+    summary = IngestionSummary(aoi=plan.aoi, mode=mode.value, truncated=plan.truncated)
+    if dry_run or not plan.scenes:
+        log.info("%s", plan.summary())
+        return Completed(message=plan.summary(), data=summary.model_dump(mode="json"))
+
+    records = records_task(valid, plan)
+    scene_jobs, tile_jobs = make_jobs(valid, plan, instances_id=instances_id, record_ids=records.record_ids,
+                                      storage_uri=storage_uri_for(valid.storage_uri, load_settings()))
+    downloads: dict[str, PrefectFuture[Any]] = {}
+    for sj in scene_jobs:
+        downloads[sj.scene.source_id] = dispatch.submit(
+            Kind.DOWNLOAD, sj.label, sj.model_dump(mode="json"), mode, child_timeout_s=child_timeout_s)
+    processing: dict[str, PrefectFuture[Any]] = {}
+    for tj in tile_jobs:  # date order: a tile's previous and reference are submitted before it
+        upstream = [processing[link.key] for link in (tj.tile.previous, tj.tile.reference)
+                    if link is not None and link.key in processing]
+        processing[tj.tile.key] = dispatch.submit(
+            Kind.PROCESS, tj.label, tj.model_dump(mode="json"), mode, child_timeout_s=child_timeout_s,
+            download=allow_failure(downloads[tj.scene.source_id]),
+            wait_for=[allow_failure(f) for f in dict.fromkeys(upstream)])
+    wait([*downloads.values(), *processing.values()])
+
+    for sj in scene_jobs:
+        status, message, result = _outcome(downloads[sj.scene.source_id])
+        summary.rows.append(OutcomeRow(kind="scene", id=sj.scene.source_id, date=f"{sj.scene.date:%Y-%m-%d}",
+                                       status=status, message=message, outputs=result.stored if result else []))
+    for tj in tile_jobs:
+        status, message, result = _outcome(processing[tj.tile.key])
+        summary.rows.append(OutcomeRow(kind="tile", id=tj.tile.source_id, date=f"{tj.tile.date:%Y-%m-%d}",
+                                       status=status, message=message, outputs=result.indexed if result else []))
+    downloaded = [r.id for r in summary.rows if r.kind == "scene" and r.status == JobStatus.DONE]
+    unused = [records.record_ids[s] for s in records.record_ids if s not in downloaded]
+    if unused:
+        delete_unused_records_task(records.created, [records.record_ids[s] for s in downloaded])
+
+    create_table_artifact(key=_artifact_key(plan.aoi, "outcome"),
+                          table=[r.model_dump(mode="json", exclude={"outputs"}) | {"outputs": len(r.outputs)}
+                                 for r in summary.rows],
+                          description=summary.headline())
+    log.info("%s\n%s", summary.headline(), summary.table())
+    data = summary.model_dump(mode="json")
+    if summary.failed:
+        return Failed(message=summary.headline(), data=data)
+    return Completed(message=summary.headline(), data=data)

@@ -1,0 +1,50 @@
+"""The outcome of an ingestion: one row per scene and per tile, and a text table of them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from jobs.models import JobStatus
+
+
+class OutcomeRow(BaseModel):
+    kind: str  # "scene" or "tile"
+    id: str
+    date: str
+    status: JobStatus
+    message: str = ""
+    outputs: list[str] = Field(default_factory=list)
+
+
+class IngestionSummary(BaseModel):
+    aoi: str
+    mode: str
+    rows: list[OutcomeRow] = Field(default_factory=list)
+    truncated: bool = False
+
+    def count(self, kind: str, status: JobStatus) -> int:
+        return sum(1 for r in self.rows if r.kind == kind and r.status == status)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status != JobStatus.DONE for r in self.rows)
+
+    def headline(self) -> str:
+        parts = []
+        for kind in ("scene", "tile"):
+            total = sum(1 for r in self.rows if r.kind == kind)
+            done = self.count(kind, JobStatus.DONE)
+            bad = self.count(kind, JobStatus.FAILED)
+            skipped = self.count(kind, JobStatus.SKIPPED)
+            parts.append(f"{kind}s: {done}/{total} done, {bad} failed, {skipped} skipped")
+        return f"{self.aoi}: " + "; ".join(parts)
+
+    def table(self) -> str:
+        """A fixed-width text table (the demo prints it; the flow logs it)."""
+        header = ("kind", "id", "date", "status", "outputs", "message")
+        lines = [(r.kind, r.id, r.date, r.status.value, str(len(r.outputs)), r.message[:80]) for r in self.rows]
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=False)]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        out = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+        out += [fmt.format(*line) for line in lines]
+        return "\n".join(out)

@@ -1,0 +1,53 @@
+"""Catalogue tasks: validate the payload, plan the ingestion, make the Geocube records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+
+from catalogue.payload import Payload, parse_payload
+from catalogue.plan import IngestionPlan, plan_ingestion
+from catalogue.records import RecordsOutcome, delete_unused_records, ensure_records, scene_record_tags
+from catalogue.registry import build_searchers
+from catalogue.validation import check_graphs, raise_if_problems, resolve_layers
+from common.settings import load_settings
+from geocube_client.models import NewRecord
+from graphs.loader import load_graph
+from graphs.model import indexed_layers
+from tasks.resources import open_geocube
+from tasks.retry import RETRY_DELAYS_S, retry_if_temporary
+
+
+def validate_payload(raw: dict[str, Any]) -> tuple[Payload, dict[str, str]]:
+    """Parse the payload and check it against the graphs and the Geocube; all problems at once."""
+    settings = load_settings()
+    payload = parse_payload(raw)
+    problems = check_graphs(payload, lambda n: load_graph(n, graph_root=settings.graph_root), indexed_layers)
+    with open_geocube(settings) as geocube:
+        instances, layer_problems = resolve_layers(payload, geocube)
+    raise_if_problems(problems + layer_problems)
+    return payload, instances
+
+
+validate_payload_task = task(name="validate-payload", retries=3, retry_delay_seconds=RETRY_DELAYS_S,
+                             retry_condition_fn=retry_if_temporary)(validate_payload)
+
+
+@task(name="plan-ingestion", retries=3, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=retry_if_temporary)
+def plan_task(payload: Payload) -> IngestionPlan:
+    return plan_ingestion(payload, build_searchers(load_settings()))
+
+
+@task(name="create-records", retries=3, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=retry_if_temporary)
+def records_task(payload: Payload, plan: IngestionPlan) -> RecordsOutcome:
+    tags = {s.source_id: scene_record_tags(s, plan.tiles_of(s.source_id), payload.record_tags)
+            for s in plan.scenes}
+    with open_geocube(load_settings()) as geocube:
+        return ensure_records(geocube, plan.scenes, tags, record_tags=payload.record_tags, new_record=NewRecord)
+
+
+@task(name="delete-unused-records", retries=2, retry_condition_fn=retry_if_temporary)
+def delete_unused_records_task(created: list[str], used: list[str]) -> int:
+    with open_geocube(load_settings()) as geocube:
+        return delete_unused_records(geocube, created, used)

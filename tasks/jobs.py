@@ -1,0 +1,26 @@
+"""The two job tasks: download a scene, process a tile. Retried on temporary errors only."""
+
+from __future__ import annotations
+
+from prefect import task
+
+from common.settings import load_settings
+from jobs.download import run_scene_job
+from jobs.models import JobResult, SceneJob, TileJob
+from jobs.process import run_tile_job
+from tasks.resources import open_geocube
+from tasks.retry import RETRY_DELAYS_S, retry_if_temporary
+
+
+@task(name="download-and-store", task_run_name="download {job.aoi}/{job.scene.source_id}",
+      retries=3, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=retry_if_temporary)
+def download_scene_task(job: SceneJob) -> JobResult:
+    return run_scene_job(job, load_settings())
+
+
+@task(name="process-and-index", task_run_name="process {job.aoi}/{job.tile.source_id}@{job.tile.date:%Y-%m-%d}",
+      retries=3, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=retry_if_temporary)
+def process_tile_task(job: TileJob) -> JobResult:
+    settings = load_settings()
+    with open_geocube(settings) as geocube:
+        return run_tile_job(job, settings, geocube)

@@ -1,0 +1,136 @@
+"""Real services for the end-to-end tests, on 127.0.0.1, always stopped afterwards.
+
+- PostgreSQL (Debian's server binaries; initdb refuses root, so it runs as the ``postgres`` user when
+  the tests run as root);
+- a Prefect server on that database;
+- Prefect process workers on the work pools.
+Each is a context manager that stops its process in ``finally``, also when a test fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if found:
+        return found[-1]
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"PostgreSQL's {name} not found: run `make system-deps` (Debian package postgresql)")
+    return path
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return cmd
+    return ["runuser", "-u", "postgres", "--", *cmd]
+
+
+@contextlib.contextmanager
+def postgres(root: Path) -> Iterator[str]:
+    """A throw-away PostgreSQL cluster; yields an asyncpg SQLAlchemy URL of database ``prefect``."""
+    root.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+    data, port = root / "data", free_port()
+    subprocess.run(_as_postgres([_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                                 "-E", "UTF8"]), check=True, capture_output=True)
+    subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
+                                 f"-p {port} -c listen_addresses=127.0.0.1 -k {root}", "start"]),
+                   check=True, capture_output=True)
+    try:
+        psql = [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-q"]
+        subprocess.run([*psql, "-c", "create role prefect login password 'prefect'"], check=True,
+                       capture_output=True)
+        subprocess.run([*psql, "-c", "create database prefect owner prefect"], check=True, capture_output=True)
+        yield f"postgresql+asyncpg://prefect:prefect@127.0.0.1:{port}/prefect"
+    finally:
+        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+                       capture_output=True)
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+def _spawn(cmd: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    # A new session: the process gets default signal dispositions (a worker started from a
+    # non-interactive shell would otherwise ignore SIGINT and never stop: prefect-notes.md).
+    out = log.open("ab")
+    return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+
+
+@contextlib.contextmanager
+def prefect_server(home: Path, database_url: str) -> Iterator[dict[str, str]]:
+    """A Prefect server on PostgreSQL; yields the environment that points clients at it."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_API_DATABASE_CONNECTION_URL": database_url,
+        "PREFECT_UI_ENABLED": "false",
+    }
+    proc = _spawn([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                  env, home / "server.log")
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"Prefect server exited: see {home / 'server.log'}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{api}/ready", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Prefect server not ready after 90 s: see {home / 'server.log'}")
+            time.sleep(0.3)
+        client_env = {k: v for k, v in env.items() if k != "PREFECT_API_DATABASE_CONNECTION_URL"}
+        yield client_env | {"PREFECT_API_URL": api}
+    finally:
+        _stop(proc)
+
+
+@contextlib.contextmanager
+def workers(env: dict[str, str], pools: list[str], log_dir: Path, cwd: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """One process worker per pool, polling every second."""
+    procs: list[subprocess.Popen[bytes]] = []
+    worker_env = env | {"PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
+    try:
+        for pool in pools:
+            procs.append(_spawn([str(BIN / "prefect"), "worker", "start", "--pool", pool, "--limit", "4",
+                                 "--type", "process"], worker_env, log_dir / f"worker-{pool}.log", cwd=cwd))
+        yield procs
+    finally:
+        for proc in procs:
+            _stop(proc)
