@@ -49,8 +49,12 @@ def resolve_layers(payload: Payload, geocube: VariableLookup) -> tuple[dict[str,
     return instances, problems
 
 
-def check_graphs(payload: Payload, load_graph: Callable[[str], Any],
-                 indexed_layers: Callable[[Any], set[str]]) -> list[FieldProblem]:
+def indexed_layers(graph: Any) -> set[str]:
+    """Layers a graph indexes (out-files with action ``to_index``), whatever its tile index."""
+    return {str(o.layer) for files in graph.out_files for o in files if str(o.action) == "to_index"}
+
+
+def check_graphs(payload: Payload, load_graph: Callable[[str], Any]) -> list[FieldProblem]:
     """The graphs must load; the tile graph's indexed layers should all be mapped in ``layers``."""
     problems: list[FieldProblem] = []
     for field in ("scene_graph_name", "tile_graph_name"):

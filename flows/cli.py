@@ -15,11 +15,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from catalogue.validation import check_graphs, raise_if_problems, resolve_layers
     from common.settings import load_settings
     from graphs.loader import load_graph
-    from graphs.model import indexed_layers
-
+    
     settings = load_settings()
     payload = parse_payload(sys.stdin.read() if args.payload == "-" else Path(args.payload))
-    problems = check_graphs(payload, lambda n: load_graph(n, graph_root=settings.graph_root), indexed_layers)
+    problems = check_graphs(payload, lambda n: load_graph(n, graph_root=settings.graph_root))
     checked_layers = False
     if settings.geocube_server:
         from tasks.resources import open_geocube

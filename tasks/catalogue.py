@@ -14,7 +14,6 @@ from catalogue.validation import check_graphs, raise_if_problems, resolve_layers
 from common.settings import load_settings
 from geocube_client.models import NewRecord
 from graphs.loader import load_graph
-from graphs.model import indexed_layers
 from tasks.resources import open_geocube
 from tasks.retry import RETRY_DELAYS_S, retry_if_temporary
 
@@ -23,7 +22,7 @@ def validate_payload(raw: dict[str, Any]) -> tuple[Payload, dict[str, str]]:
     """Parse the payload and check it against the graphs and the Geocube; all problems at once."""
     settings = load_settings()
     payload = parse_payload(raw)
-    problems = check_graphs(payload, lambda n: load_graph(n, graph_root=settings.graph_root), indexed_layers)
+    problems = check_graphs(payload, lambda n: load_graph(n, graph_root=settings.graph_root))
     with open_geocube(settings) as geocube:
         instances, layer_problems = resolve_layers(payload, geocube)
     raise_if_problems(problems + layer_problems)

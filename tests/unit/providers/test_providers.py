@@ -1,0 +1,169 @@
+"""Download providers: local archive, URL (http over a real local server), fallback chain."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from catalogue.models import Constellation, Scene
+from providers.chain import download_product
+from providers.errors import AllProvidersFailedError, DownloadError, DownloadTemporaryError, ProductNotFoundError
+from providers.local import LocalArchiveProvider
+from providers.url import UrlProvider, redact_url
+
+NAME = "S2A_MSIL1C_20210403T101021_N0300_R022_T33TUM_20210403T110551"
+
+
+def scene(**metadata: object) -> Scene:
+    return Scene(source_id=NAME, date=datetime(2021, 4, 3, 10, 10, 21, tzinfo=UTC),
+                 constellation=Constellation.SENTINEL2, footprint_wkt="POINT (1 1)", metadata=dict(metadata))
+
+
+def make_zip(path: Path, members: dict[str, bytes]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+PRODUCT = {f"{NAME}.SAFE/manifest.safe": b"<xfdu/>", f"{NAME}.SAFE/GRANULE/x/IMG_DATA/B01.jp2": b"jp2"}
+
+
+def test_local_archive_dated_layout_then_flat(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    make_zip(root / "2021" / "04" / "03" / f"{NAME}.zip", PRODUCT)
+    out = tmp_path / "work"
+    out.mkdir()
+    product = LocalArchiveProvider(root).download(scene(), out)
+    assert product == out / f"{NAME}.SAFE"
+    assert (product / "manifest.safe").read_bytes() == b"<xfdu/>"
+    assert sorted(p.name for p in out.iterdir()) == [f"{NAME}.SAFE"], "no temp folder left behind"
+
+    flat = tmp_path / "flat"
+    make_zip(flat / f"{NAME}.zip", PRODUCT)
+    out2 = tmp_path / "work2"
+    out2.mkdir()
+    assert LocalArchiveProvider(flat).download(scene(), out2).name == f"{NAME}.SAFE"
+
+
+def test_local_archive_missing_product_names_the_paths(tmp_path: Path) -> None:
+    with pytest.raises(ProductNotFoundError, match=r"2021/04/03"):
+        LocalArchiveProvider(tmp_path).download(scene(), tmp_path)
+
+
+def test_zip_slip_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    make_zip(root / f"{NAME}.zip", {"../../evil.txt": b"x"})
+    out = tmp_path / "w" / "x"
+    out.mkdir(parents=True)
+    with pytest.raises(DownloadError, match="escapes"):
+        LocalArchiveProvider(root).download(scene(), out)
+    assert not (tmp_path / "evil.txt").exists()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    routes: dict[str, tuple[int, bytes, dict[str, str]]] = {}
+
+    def do_GET(self) -> None:  # noqa: N802
+        status, body, headers = self.routes.get(self.path.split("?")[0], (404, b"nope", {}))
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        if "Content-Length" not in headers:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_server() -> Iterator[tuple[str, dict[str, tuple[int, bytes, dict[str, str]]]]]:
+    routes: dict[str, tuple[int, bytes, dict[str, str]]] = {}
+    handler = type("H", (_Handler,), {"routes": routes})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", routes
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.integration
+def test_http_download_streams_then_unpacks(tmp_path: Path, http_server) -> None:
+    base, routes = http_server
+    body = make_zip(tmp_path / "p.zip", PRODUCT).read_bytes()
+    routes[f"/products/{NAME}.zip"] = (200, body, {})
+    out = tmp_path / "work"
+    out.mkdir()
+    product = UrlProvider().download(scene(download_link=f"{base}/products/{NAME}.zip?token=SECRET"), out)
+    assert (product / "GRANULE" / "x" / "IMG_DATA" / "B01.jp2").read_bytes() == b"jp2"
+    assert not list(out.glob("*.part")) and not list(out.glob("*.zip"))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("status", "error"), [(404, ProductNotFoundError), (503, DownloadTemporaryError),
+                                               (429, DownloadTemporaryError), (401, DownloadError)])
+def test_http_status_classification_never_shows_the_query(tmp_path: Path, http_server, status: int,
+                                                          error: type[Exception]) -> None:
+    base, routes = http_server
+    routes["/p.zip"] = (status, b"", {"Retry-After": "7"} if status == 503 else {})
+    with pytest.raises(error) as info:
+        UrlProvider().download(scene(download_link=f"{base}/p.zip?token=SECRET"), tmp_path)
+    assert "SECRET" not in str(info.value)
+    if status == 503:
+        assert info.value.retry_after_s == 7
+
+
+@pytest.mark.integration
+def test_http_short_body_is_temporary_and_leaves_no_part_file(tmp_path: Path, http_server) -> None:
+    base, routes = http_server
+    routes["/p.zip"] = (200, b"PK-short", {"Content-Length": "100"})
+    with pytest.raises(DownloadTemporaryError):
+        UrlProvider(timeout_s=2).download(scene(download_link=f"{base}/p.zip"), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_file_link_and_directory_link(tmp_path: Path) -> None:
+    archive = make_zip(tmp_path / "src" / f"{NAME}.zip", PRODUCT)
+    out = tmp_path / "w"
+    out.mkdir()
+    assert UrlProvider().download(scene(download_link=archive.as_uri()), out).name == f"{NAME}.SAFE"
+
+
+def test_redact_url_drops_query_and_credentials() -> None:
+    assert redact_url("https://user:pw@host:8443/a/b.zip?sig=abc#x") == "https://host:8443/a/b.zip"
+
+
+def test_chain_falls_back_and_reports_every_provider(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    make_zip(root / f"{NAME}.zip", PRODUCT)
+    out = tmp_path / "w"
+    out.mkdir()
+    path, used = download_product(scene(), [UrlProvider(), LocalArchiveProvider(root)], out)
+    assert used == "local" and path.name == f"{NAME}.SAFE"
+
+    with pytest.raises(AllProvidersFailedError) as info:
+        download_product(scene(), [UrlProvider(), LocalArchiveProvider(tmp_path / "none")], out)
+    assert "url:" in str(info.value) and "local:" in str(info.value)
+
+
+def test_chain_is_temporary_when_any_provider_was(tmp_path: Path) -> None:
+    class Flaky:
+        name = "flaky"
+
+        def download(self, scene: Scene, dest_dir: Path) -> Path:
+            raise DownloadTemporaryError("503")
+
+    with pytest.raises(DownloadTemporaryError, match="flaky"):
+        download_product(scene(), [Flaky(), LocalArchiveProvider(tmp_path)], tmp_path)
