@@ -6,6 +6,7 @@
     └── PermanentError
         ├── ValidationFailedError        a payload has problems (all listed)
         └── CatalogueError               a catalogue answered something we cannot use
+            └── ProductNameError         a product name cannot be parsed (catalogue.naming)
 """
 
 from __future__ import annotations
@@ -19,3 +20,7 @@ class CatalogueTemporaryError(TemporaryError):
 
 class CatalogueError(PermanentError):
     """A catalogue rejected the query or answered something unusable."""
+
+
+class ProductNameError(CatalogueError):
+    """A product name belongs to no known naming convention, or is too short for it."""

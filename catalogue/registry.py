@@ -12,7 +12,7 @@ from common.settings import Settings
 def _cdse(settings: Settings) -> Searcher:
     from catalogue.cdse import CdseODataSearcher
 
-    return CdseODataSearcher(base_url=settings.cdse_odata_url)
+    return CdseODataSearcher(base_url=settings.cdse_odata_url, timeout_s=settings.http_timeout_s)
 
 
 def _static_stac(settings: Settings) -> Searcher:

@@ -19,7 +19,7 @@ import numpy as np
 import pystac
 import rasterio
 from rasterio.crs import CRS
-from rasterio.transform import from_origin
+from affine import Affine
 from rasterio.warp import transform_geom
 from shapely.geometry import box, mapping, shape
 
@@ -84,7 +84,7 @@ def _write_safe(root: Path, name: str, date: datetime, seed: int, *, with_bands:
         data = _band_array(band, gsd, seed)
         profile = {
             "driver": "JP2OpenJPEG", "width": data.shape[1], "height": data.shape[0], "count": 1,
-            "dtype": "uint16", "crs": CRS_UTM31N, "transform": from_origin(ORIGIN_X, ORIGIN_Y, gsd, gsd),
+            "dtype": "uint16", "crs": CRS_UTM31N, "transform": Affine(gsd, 0.0, ORIGIN_X, 0.0, -gsd, ORIGIN_Y),
             "nodata": 0, "QUALITY": "100", "REVERSIBLE": "YES",
         }
         with rasterio.open(img / f"{stem}.jp2", "w", **profile) as dst:
