@@ -1,0 +1,414 @@
+"""A synchronous client of the Geocube gRPC API (shared/docs/geocube-api.md, server v1.0.3).
+
+Every call goes through ``GeocubeClient._invoke``: it adds the ``authorization: Bearer <key>`` metadata,
+applies the timeout, retries UNKNOWN a bounded number of times (a real Geocube answers UNKNOWN while its
+database restarts), and turns any ``grpc.RpcError`` into ``geocube_client.errors`` in one place.
+The API key is kept as a ``SecretStr``: it appears in no log line, exception or repr.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+from pydantic import SecretStr
+
+from geocube_client import convert
+from geocube_client.checks import check_index_arguments, check_variable_arguments
+from geocube_client.errors import (
+    GeocubeAlreadyExistsError,
+    GeocubeError,
+    GeocubeInvalidArgumentError,
+    GeocubeNotFoundError,
+    error_from_failure,
+    read_rpc_failure,
+    unknown_exhausted_error,
+)
+from geocube_client.geometry import normalize_aoi_wkt
+from geocube_client.models import (
+    Container,
+    DataFormat,
+    Dataset,
+    IndexOutcome,
+    Instance,
+    NewRecord,
+    Record,
+    Variable,
+)
+from geocube_client.pb import geocube_pb2 as pb
+from geocube_client.pb import geocube_pb2_grpc as pb_grpc
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class GeocubeClient:
+    """Talks to one Geocube server; use it as a context manager, or call ``close()``.
+
+    Args:
+        address: ``host:port`` of the Geocube gRPC endpoint.
+        api_key: sent as ``authorization: Bearer <key>`` on every call; never logged.
+        insecure: plaintext (h2c) instead of TLS.
+        timeout_s: deadline of each call (a whole stream for ListRecords/ListVariables).
+        root_certificates: PEM roots for TLS; None uses grpcio's default roots (its bundled set, or the
+            file named by GRPC_DEFAULT_SSL_ROOTS_FILE_PATH).
+        unknown_retry_delays_s: sleeps between the attempts of a call answered UNKNOWN; one retry per item.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        api_key: str | SecretStr | None = None,
+        insecure: bool = False,
+        timeout_s: float = 30.0,
+        root_certificates: bytes | None = None,
+        unknown_retry_delays_s: Sequence[float] = (0.5, 2.0),
+    ) -> None:
+        if not address or ":" not in address:
+            raise GeocubeInvalidArgumentError(f"address: {address!r} is not host:port (e.g. 127.0.0.1:8080)")
+        if not timeout_s > 0:
+            raise GeocubeInvalidArgumentError(f"timeout_s: {timeout_s} must be > 0 (seconds per call)")
+        if any(not (d >= 0 and math.isfinite(d)) for d in unknown_retry_delays_s):
+            raise GeocubeInvalidArgumentError(
+                f"unknown_retry_delays_s: {tuple(unknown_retry_delays_s)} must be finite delays >= 0 s"
+            )
+        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        self._api_key: SecretStr | None = SecretStr(key) if key else None
+        self.address = address
+        self.insecure = insecure
+        self.timeout_s = timeout_s
+        self.unknown_retry_delays_s = tuple(unknown_retry_delays_s)
+        if insecure:
+            self._channel = grpc.insecure_channel(address)
+        else:
+            self._channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates))
+        self._stub = pb_grpc.GeocubeStub(self._channel)
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "none"
+        return f"GeocubeClient(address={self.address!r}, insecure={self.insecure}, api_key={key})"
+
+    def close(self) -> None:
+        """Close the channel; calls made afterwards fail."""
+        self._channel.close()
+
+    def __enter__(self) -> GeocubeClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _secret(self) -> str | None:
+        return self._api_key.get_secret_value() if self._api_key else None
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        key = self._secret()
+        return (("authorization", f"Bearer {key}"),) if key else ()
+
+    def _invoke(self, rpc: str, call: Callable[[], T]) -> T:
+        """Run ``call``, retrying UNKNOWN, and map any failure to the error tree."""
+        retries = len(self.unknown_retry_delays_s)
+        for attempt in range(retries + 1):
+            try:
+                return call()
+            except grpc.RpcError as exc:
+                failure = read_rpc_failure(exc)
+                if failure.code != "UNKNOWN":
+                    raise error_from_failure(
+                        failure, rpc=rpc, address=self.address, secret=self._secret()
+                    ) from exc
+                if attempt == retries:
+                    raise unknown_exhausted_error(
+                        failure, rpc=rpc, address=self.address, retries=retries, secret=self._secret()
+                    ) from exc
+                delay_s = self.unknown_retry_delays_s[attempt]
+                secret = self._secret()
+                details = failure.details.replace(secret, "***") if secret else failure.details
+                logger.warning(
+                    "Geocube %s at %s answered UNKNOWN (attempt %d of %d: %s); retrying in %.2f s",
+                    rpc, self.address, attempt + 1, retries + 1, details, delay_s,
+                )  # fmt: skip
+                time.sleep(delay_s)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _unary(self, rpc: str, request: object) -> Any:
+        method = getattr(self._stub, rpc)
+        return self._invoke(rpc, lambda: method(request, timeout=self.timeout_s, metadata=self._metadata()))
+
+    def _stream(self, rpc: str, request: object) -> list[Any]:
+        method = getattr(self._stub, rpc)
+        return self._invoke(
+            rpc, lambda: list(method(request, timeout=self.timeout_s, metadata=self._metadata()))
+        )
+
+    # ------------------------------------------------------------------ version and variables
+
+    def version(self) -> str:
+        """The server's version string."""
+        response = self._unary("Version", pb.GetVersionRequest())
+        return str(response.Version)
+
+    def get_variable(
+        self, *, id: str | None = None, name: str | None = None, instance_id: str | None = None
+    ) -> Variable:
+        """A variable by id, name or instance id (then only that instance is in ``instances``).
+
+        Raises:
+            GeocubeNotFoundError: no such variable or instance.
+        """
+        given = {k: v for k, v in (("id", id), ("name", name), ("instance_id", instance_id)) if v}
+        if len(given) != 1:
+            raise GeocubeInvalidArgumentError(
+                f"get_variable: pass exactly one of id=, name=, instance_id= (got {sorted(given) or 'none'})"
+            )
+        response = self._unary("GetVariable", pb.GetVariableRequest(**given))
+        return convert.variable_from_pb(response.variable)
+
+    def list_variables(self, *, name_pattern: str = "", limit: int = 0, page: int = 0) -> list[Variable]:
+        """Variables whose name matches ``name_pattern`` (``*``, ``?``), ``limit`` per ``page`` (0 = all)."""
+        request = pb.ListVariablesRequest(name=name_pattern, limit=limit, page=page)
+        return [convert.variable_from_pb(item.variable) for item in self._stream("ListVariables", request)]
+
+    def create_variable(
+        self,
+        *,
+        name: str,
+        bands: list[str],
+        dformat: DataFormat,
+        unit: str = "",
+        description: str = "",
+        resampling: str = "NEAR",
+    ) -> str:
+        """Create a variable and return its id.
+
+        Raises:
+            GeocubeAlreadyExistsError: a variable with this name exists.
+        """
+        check_variable_arguments(name, bands, dformat, resampling)
+        variable = pb.Variable(
+            name=name,
+            unit=unit,
+            description=description,
+            dformat=convert.dformat_to_pb(dformat),
+            bands=bands,
+            resampling_alg=pb.Resampling.Value(resampling.upper()),
+        )
+        response = self._unary("CreateVariable", pb.CreateVariableRequest(variable=variable))
+        return str(response.id)
+
+    def instantiate_variable(
+        self, variable_id: str, instance_name: str, *, metadata: Mapping[str, str] | None = None
+    ) -> Instance:
+        """Create an instance of a variable.
+
+        Raises:
+            GeocubeAlreadyExistsError: the variable has an instance with this name.
+            GeocubeNotFoundError: unknown variable.
+        """
+        request = pb.InstantiateVariableRequest(
+            variable_id=variable_id, instance_name=instance_name, instance_metadata=dict(metadata or {})
+        )
+        response = self._unary("InstantiateVariable", request)
+        return convert.instance_from_pb(response.instance)
+
+    # ------------------------------------------------------------------ AOIs and records
+
+    def create_aoi(self, geometry_wkt: str) -> str:
+        """Create an AOI from a POLYGON/MULTIPOLYGON WKT (lon/lat) and return its id.
+
+        The geometry is sent in normal form (``geocube_client.geometry``) so that the same geometry always
+        has the same coordinate sequence; the Geocube then answers ALREADY_EXISTS with the id of the AOI it
+        has, which is returned.
+        """
+        aoi = convert.aoi_to_pb(normalize_aoi_wkt(geometry_wkt))
+        try:
+            response = self._unary("CreateAOI", pb.CreateAOIRequest(aoi=aoi))
+        except GeocubeAlreadyExistsError as exc:
+            if not exc.resource_name:
+                raise
+            logger.debug("Geocube at %s has this AOI already: reusing %s", self.address, exc.resource_name)
+            return exc.resource_name
+        return str(response.id)
+
+    def create_records(self, records: Sequence[NewRecord]) -> list[str]:
+        """Create records atomically and return their ids in request order.
+
+        The server refuses the whole batch if one record exists already (same name, tags and time): look
+        records up with ``list_records`` first and create only the missing ones. After UNKNOWN the call is
+        retried, so a batch that was committed before the failure comes back as ALREADY_EXISTS.
+        """
+        if not records:
+            return []
+        request = pb.CreateRecordsRequest(
+            records=[
+                pb.NewRecord(
+                    name=r.name,
+                    time=convert.timestamp_from_datetime(r.time, field_name=f"records[{i}].time"),
+                    tags=r.tags,
+                    aoi_id=r.aoi_id,
+                )
+                for i, r in enumerate(records)
+            ]
+        )
+        ids = list(self._unary("CreateRecords", request).ids)
+        if len(ids) != len(records):
+            raise GeocubeError(
+                f"Geocube CreateRecords at {self.address} returned {len(ids)} ids for {len(records)} records",
+                rpc="CreateRecords",
+            )
+        return ids
+
+    def list_records(
+        self,
+        *,
+        name: str = "",
+        tags: Mapping[str, str] | None = None,
+        from_time: datetime | None = None,
+        to_time: datetime | None = None,
+        aoi_wkt: str | None = None,
+        limit: int = 0,
+        page: int = 0,
+        with_aoi: bool = False,
+    ) -> list[Record]:
+        """Records with from_time ≤ time ≤ to_time, whose AOI intersects ``aoi_wkt``, ordered by time.
+
+        A tag value ``""`` means "the key exists"; a value with ``*`` or ``?`` is a pattern. ``limit`` per
+        ``page`` (pages start at 0; limit 0 = all).
+        """
+        request = pb.ListRecordsRequest(
+            name=name, tags=dict(tags or {}), limit=limit, page=page, with_aoi=with_aoi
+        )
+        if from_time is not None:
+            request.from_time.CopyFrom(convert.timestamp_from_datetime(from_time, field_name="from_time"))
+        if to_time is not None:
+            request.to_time.CopyFrom(convert.timestamp_from_datetime(to_time, field_name="to_time"))
+        if aoi_wkt is not None:
+            request.aoi.CopyFrom(convert.aoi_to_pb(normalize_aoi_wkt(aoi_wkt, field_name="aoi_wkt")))
+        items = self._stream("ListRecords", request)
+        return [convert.record_from_pb(item.record, with_aoi=with_aoi) for item in items]
+
+    def add_records_tags(self, ids: Iterable[str], tags: Mapping[str, str]) -> int:
+        """Add (or overwrite) tags on records; returns how many records were updated (unknown ids: 0)."""
+        request = pb.AddRecordsTagsRequest(ids=list(ids), tags=dict(tags))
+        return int(self._unary("AddRecordsTags", request).nb)
+
+    def delete_records(self, ids: Iterable[str], *, no_fail: bool = False) -> int:
+        """Delete records; returns how many were deleted.
+
+        Raises:
+            GeocubeFailedPreconditionError: a record still has datasets (nothing is deleted), unless
+                ``no_fail``, which deletes only the records without datasets.
+        """
+        request = pb.DeleteRecordsRequest(ids=list(ids), no_fail=no_fail)
+        return int(self._unary("DeleteRecords", request).nb)
+
+    # ------------------------------------------------------------------ indexing
+
+    def index_dataset(
+        self,
+        *,
+        uri: str,
+        record_id: str,
+        instance_id: str,
+        bands: list[int],
+        dformat: DataFormat,
+        real_min_value: float,
+        real_max_value: float,
+        exponent: float = 1.0,
+        managed: bool = False,
+        container_subdir: str = "",
+    ) -> IndexOutcome:
+        """Index the ``bands`` of the file at ``uri`` as the dataset of (record, instance).
+
+        The Geocube opens the file itself: ``uri`` must be readable by the server (an absolute path for
+        local storage, ``gs://``/``s3://`` otherwise). On ALREADY_EXISTS the container is read back: if it
+        holds a dataset with this record, instance and bands, it is ours (``ALREADY_INDEXED``).
+
+        Raises:
+            GeocubeInvalidArgumentError: a field is invalid (checked before sending, or by the server).
+            GeocubeAlreadyExistsError: these bands of ``uri`` are indexed for another record or instance.
+            GeocubeNotFoundError: unknown record or instance.
+        """
+        check_index_arguments(
+            uri, record_id, instance_id, bands, dformat, real_min_value, real_max_value, exponent
+        )
+        wanted = Dataset(
+            record_id=record_id,
+            instance_id=instance_id,
+            container_subdir=container_subdir,
+            bands=list(bands),
+            dformat=dformat,
+            real_min_value=real_min_value,
+            real_max_value=real_max_value,
+            exponent=exponent,
+        )
+        container = pb.Container(uri=uri, managed=managed, datasets=[convert.dataset_to_pb(wanted)])
+        try:
+            self._unary("IndexDatasets", pb.IndexDatasetsRequest(container=container))
+        except GeocubeAlreadyExistsError as exc:
+            return self._resolve_index_conflict(exc, uri, wanted)
+        return IndexOutcome.INDEXED
+
+    def _resolve_index_conflict(
+        self, exc: GeocubeAlreadyExistsError, uri: str, wanted: Dataset
+    ) -> IndexOutcome:
+        """ALREADY_EXISTS names only "<subdir>/<band>": read the container to tell whether it is ours."""
+        try:
+            containers = self.get_containers([uri])
+        except GeocubeNotFoundError:
+            raise exc from None
+        datasets = [d for c in containers if c.uri == uri for d in c.datasets]
+        ours = [d for d in datasets if _identity(d) == _identity(wanted)]
+        if ours:
+            # Ours, but not identical (another real range or exponent, or a rewritten file).
+            logger.warning(
+                "%s bands %s were already indexed for record %s instance %s; kept as indexed "
+                "(real range [%s, %s], exponent %s; asked [%s, %s], %s)",
+                uri, wanted.bands, wanted.record_id, wanted.instance_id, ours[0].real_min_value,
+                ours[0].real_max_value, ours[0].exponent, wanted.real_min_value, wanted.real_max_value,
+                wanted.exponent,
+            )  # fmt: skip
+            return IndexOutcome.ALREADY_INDEXED
+        others = [
+            f"record_id={d.record_id} instance_id={d.instance_id} bands={d.bands}"
+            for d in datasets
+            if d.container_subdir == wanted.container_subdir and set(d.bands) & set(wanted.bands)
+        ]
+        raise GeocubeAlreadyExistsError(
+            f"index_dataset: {uri} (subdir {wanted.container_subdir!r}, bands {wanted.bands}) is already "
+            f"indexed for {'; '.join(others) or 'another dataset'}, not for record_id={wanted.record_id} "
+            f"instance_id={wanted.instance_id}. Write the layer to a new URI, or delete the other dataset "
+            "first",
+            rpc="IndexDatasets",
+            resource_name=exc.resource_name,
+            resource_type=exc.resource_type,
+        ) from exc
+
+    def get_containers(self, uris: Iterable[str]) -> list[Container]:
+        """Containers by URI (compared literally), with their datasets.
+
+        Raises:
+            GeocubeNotFoundError: one of the URIs is unknown (the call is all-or-nothing).
+        """
+        uri_list = list(uris)
+        if not uri_list:
+            return []
+        response = self._unary("GetContainers", pb.GetContainersRequest(uris=uri_list))
+        return [convert.container_from_pb(c) for c in response.containers]
+
+
+def _identity(d: Dataset) -> tuple[str, str, str, list[int]]:
+    """What makes an indexed dataset "ours": record, instance, subdir and bands."""
+    return (d.record_id, d.instance_id, d.container_subdir, list(d.bands))

@@ -1,0 +1,227 @@
+"""IndexDatasets and GetContainers of the local Geocube.
+
+As a real Geocube (v1.0.3, shared/docs/geocube-api.md), the server opens the file itself at indexing
+time (here with rasterio), reads the dtype from it, and checks the request against the variable. The
+local server reads absolute local paths only; ``file://``, ``gs://`` and ``s3://`` cannot be opened.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from dataclasses import dataclass
+
+import grpc
+import rasterio
+import rasterio.errors
+
+from geocube_client.pb import geocube_pb2 as pb
+from geocube_client.server_store import (
+    LocalDatabase,
+    check_dformat,
+    dumps,
+    fail,
+    is_uuid,
+    nan_to_null,
+    new_id,
+    null_to_nan,
+)
+
+RASTERIO_TO_DTYPE: dict[str, pb.DataFormat.Dtype] = {
+    "uint8": pb.DataFormat.UInt8,
+    "uint16": pb.DataFormat.UInt16,
+    "uint32": pb.DataFormat.UInt32,
+    "int8": pb.DataFormat.Int8,
+    "int16": pb.DataFormat.Int16,
+    "int32": pb.DataFormat.Int32,
+    "float32": pb.DataFormat.Float32,
+    "float64": pb.DataFormat.Float64,
+    "complex64": pb.DataFormat.Complex64,
+}
+
+
+@dataclass(frozen=True)
+class _FileInfo:
+    band_count: int
+    band_dtypes: tuple[str, ...]
+
+
+def inspect_file(uri: str, subdir: str) -> _FileInfo:
+    """Open the file as the Geocube would (``<subdir>:<uri>`` when a subdir is given)."""
+    path = f"{subdir}:{uri}" if subdir else uri
+    if "://" in uri or not uri.startswith("/"):
+        fail(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{path} cannot be opened: this Geocube reads absolute local paths (no file://, gs://, s3://)",
+        )
+    try:
+        with rasterio.open(path) as src:
+            return _FileInfo(src.count, tuple(src.dtypes))
+    except rasterio.errors.RasterioIOError as exc:
+        fail(grpc.StatusCode.INVALID_ARGUMENT, f"{path} cannot be opened: {exc}")
+
+
+def _check_request(d: pb.Dataset, where: str) -> None:
+    if not is_uuid(d.record_id):
+        fail(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: Invalid record id: {d.record_id!r}")
+    if not is_uuid(d.instance_id):
+        fail(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: Invalid instance id: {d.instance_id!r}")
+    if not d.bands:
+        fail(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: no band given")
+    if not (d.exponent > 0 and math.isfinite(d.exponent)):
+        fail(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: invalid exponent (must be strictly positive)")
+    if not d.dformat.min_value < d.dformat.max_value:
+        fail(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: Invalid Dataset.DFormat: min must be < max")
+    if not d.real_min_value < d.real_max_value:
+        fail(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{where}: real_min_value must be strictly lower than real_max_value",
+        )
+
+
+def _set_dtype_from_file(d: pb.Dataset, info: _FileInfo, uri: str, where: str) -> None:
+    for band in d.bands:
+        if not 1 <= band <= info.band_count:
+            fail(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{where}: band {band} out of range: {uri} has {info.band_count} band(s)",
+            )
+    dtypes = {info.band_dtypes[band - 1] for band in d.bands}
+    if len(dtypes) != 1:
+        fail(
+            grpc.StatusCode.INVALID_ARGUMENT, f"{where}: bands {list(d.bands)} have different dtypes {dtypes}"
+        )
+    file_dtype = dtypes.pop()
+    if file_dtype not in RASTERIO_TO_DTYPE:
+        fail(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: data type {file_dtype} of {uri} is not supported")
+    d.dformat.dtype = RASTERIO_TO_DTYPE[file_dtype]
+    check_dformat(d.dformat, f"{where}: Invalid Dataset.DFormat")
+
+
+def _check_against_variable(conn: sqlite3.Connection, d: pb.Dataset, where: str) -> None:
+    variable = conn.execute(
+        "SELECT v.* FROM variable v JOIN instance i ON i.variable_id = v.id WHERE i.id = ?", (d.instance_id,)
+    ).fetchone()
+    if variable is None:
+        fail(
+            grpc.StatusCode.NOT_FOUND,
+            f"{where}: instance {d.instance_id} not found",
+            resource_name=d.instance_id,
+        )
+    if conn.execute("SELECT 1 FROM record WHERE id = ?", (d.record_id,)).fetchone() is None:
+        fail(grpc.StatusCode.NOT_FOUND, f"{where}: record {d.record_id} not found", resource_name=d.record_id)
+    n_bands = len(json.loads(variable["bands"]))
+    if len(d.bands) != n_bands:
+        fail(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{where}: Wrong number of bands in dataset ({len(d.bands)} given, "
+            f"variable {variable['name']} has {n_bands})",
+        )
+    if d.real_min_value >= variable["max_value"] or d.real_max_value <= variable["min_value"]:
+        fail(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{where}: Range of external values of the dataset [{d.real_min_value},{d.real_max_value}] "
+            "does not intersect the range of values of the variable "
+            f"[{variable['min_value']},{variable['max_value']}]",
+        )
+
+
+def _mapping_key(d: pb.Dataset) -> tuple[object, ...]:
+    df = d.dformat
+    nodata = "NaN" if math.isnan(df.no_data) else df.no_data
+    return (d.record_id, d.instance_id, d.container_subdir, list(d.bands), df.dtype, nodata, df.min_value,
+            df.max_value, d.real_min_value, d.real_max_value, d.exponent)  # fmt: skip
+
+
+def _dataset_from_row(row: sqlite3.Row) -> pb.Dataset:
+    return pb.Dataset(
+        record_id=row["record_id"],
+        instance_id=row["instance_id"],
+        container_subdir=row["subdir"],
+        bands=json.loads(row["bands"]),
+        dformat=pb.DataFormat(
+            dtype=row["dtype"],
+            no_data=null_to_nan(row["no_data"]),
+            min_value=row["min_value"],
+            max_value=row["max_value"],
+        ),
+        real_min_value=row["real_min"],
+        real_max_value=row["real_max"],
+        exponent=row["exponent"],
+    )
+
+
+def index_datasets(db: LocalDatabase, container: pb.Container) -> None:
+    """Index the datasets of one container, all or nothing.
+
+    An identical dataset already indexed is skipped (OK); another dataset on the same subdir/band gives
+    ALREADY_EXISTS with ResourceInfo.resource_name ``"<subdir>/<band>"``. ``managed`` is kept from the
+    first indexing of the container.
+    """
+    uri = container.uri
+    if not uri:
+        fail(grpc.StatusCode.INVALID_ARGUMENT, "container.uri: empty")
+    if not container.datasets:
+        fail(grpc.StatusCode.INVALID_ARGUMENT, f"container {uri}: no dataset given")
+    datasets = [pb.Dataset() for _ in container.datasets]
+    files: dict[str, _FileInfo] = {}
+    for d, given in zip(datasets, container.datasets, strict=True):
+        d.CopyFrom(given)
+        where = f"Dataset with record_id={d.record_id} and instance_id={d.instance_id}"
+        _check_request(d, where)
+        if d.container_subdir not in files:
+            files[d.container_subdir] = inspect_file(uri, d.container_subdir)
+        _set_dtype_from_file(d, files[d.container_subdir], uri, where)
+
+    with db.transaction() as conn:
+        known = conn.execute("SELECT managed FROM container WHERE uri = ?", (uri,)).fetchone()
+        existing = [
+            _dataset_from_row(r)
+            for r in conn.execute("SELECT * FROM dataset WHERE container_uri = ? ORDER BY rowid", (uri,))
+        ]
+        to_insert = []
+        for d in datasets:
+            where = f"Dataset with record_id={d.record_id} and instance_id={d.instance_id}"
+            _check_against_variable(conn, d, where)
+            if any(_mapping_key(e) == _mapping_key(d) for e in existing):
+                continue  # identical re-index: OK, nothing changes
+            for e in existing:
+                shared = sorted(set(e.bands) & set(d.bands))
+                if e.container_subdir == d.container_subdir and shared:
+                    fail(
+                        grpc.StatusCode.ALREADY_EXISTS,
+                        f"{where}: {uri} {d.container_subdir}/{shared[0]} is already indexed by the dataset "
+                        f"with record_id={e.record_id} and instance_id={e.instance_id}",
+                        resource_name=f"{d.container_subdir}/{shared[0]}",
+                        resource_type="dataset",
+                    )
+            existing.append(d)
+            to_insert.append(d)
+        if known is None:
+            conn.execute("INSERT INTO container VALUES (?, ?)", (uri, int(container.managed)))
+        for d in to_insert:
+            df = d.dformat
+            conn.execute(
+                "INSERT INTO dataset VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (new_id(), uri, d.record_id, d.instance_id, d.container_subdir, dumps(list(d.bands)),
+                 df.dtype, nan_to_null(df.no_data), df.min_value, df.max_value, d.real_min_value,
+                 d.real_max_value, d.exponent),
+            )  # fmt: skip
+
+
+def get_containers(db: LocalDatabase, uris: list[str]) -> list[pb.Container]:
+    """Containers in request order; one unknown URI (compared literally) makes the whole call NOT_FOUND."""
+    containers = []
+    with db.transaction() as conn:
+        for uri in uris:
+            row = conn.execute("SELECT managed FROM container WHERE uri = ?", (uri,)).fetchone()
+            if row is None:
+                fail(grpc.StatusCode.NOT_FOUND, f"Container {uri} not found", resource_name=uri)
+            rows = conn.execute("SELECT * FROM dataset WHERE container_uri = ? ORDER BY rowid", (uri,))
+            containers.append(
+                pb.Container(
+                    uri=uri, managed=bool(row["managed"]), datasets=[_dataset_from_row(r) for r in rows]
+                )
+            )
+    return containers
