@@ -1,0 +1,159 @@
+"""Finding and loading graphs by name (original-ingester.md §5.2).
+
+Built-in names map to our own ``graphs/library/*.json``. The original's spellings ``library/X.json``
+and ``library/graph/X.json`` (used by its demo payloads) map to the same built-ins. Any other name is
+a JSON file: absolute, or relative to ``graph_root``, or to the current directory. Remote graphs
+(``gs://``) and the original's hard-coded Go graphs are not available yet.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from common.errors import FieldProblem
+from graphs.errors import GraphError
+from graphs.model import Graph
+
+logger = logging.getLogger(__name__)
+
+GRAPHS_DIR = Path(__file__).resolve().parent
+LIBRARY_DIR = GRAPHS_DIR / "library"
+
+BUILTIN_GRAPHS: dict[str, str] = {
+    "CopyProductToStorage": "CopyProductToStorage.json",
+    "ExtractS2Bands": "ExtractS2Bands.json",
+    "Pass": "Pass.json",
+}
+
+# Hard-coded in the original's Go code (§5.12); they need SNAP or are not ported yet.
+_NOT_YET_PORTED = (
+    "S1Preprocessing",
+    "S1BackscatterCoherence",
+    "S1CoregExtract",
+    "S1Clean",
+    "PhrPreProcessing",
+    "SpotPreProcessing",
+    "PhrProcessing",
+    "SpotProcessing",
+)
+
+
+def list_builtin_graphs() -> list[str]:
+    """Names of the graphs shipped with the ingester."""
+    return sorted(BUILTIN_GRAPHS)
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(graph)"
+
+
+def _problems(exc: ValidationError) -> list[FieldProblem]:
+    problems = []
+    for err in exc.errors():
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (typo?)"
+        problems.append(FieldProblem(_format_loc(tuple(err["loc"])), msg))
+    return problems
+
+
+def parse_graph(data: Any, *, source: str, command_roots: tuple[Path, ...] = ()) -> Graph:
+    """Validate a decoded graph JSON document.
+
+    Raises:
+        GraphError: every problem, each naming its JSON path (``processing_steps[0].engine: ...``).
+    """
+    try:
+        graph = Graph.model_validate(data)
+    except ValidationError as exc:
+        problems = _problems(exc)
+        lines = "\n".join(f"  - {p}" for p in problems)
+        if len(problems) == 1:
+            message = f"graph {source}: {problems[0]}"
+        else:
+            message = f"graph {source} is invalid ({len(problems)} problems):\n{lines}"
+        raise GraphError(message, problems=problems) from None
+    return graph.with_origin(source, command_roots)
+
+
+def load_graph_file(path: Path, *, command_roots: tuple[Path, ...] = (), source: str | None = None) -> Graph:
+    """Load a graph JSON file; ``source`` names it in messages (default: the path).
+
+    Raises:
+        GraphError: unreadable file, invalid JSON or invalid graph.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GraphError(f"graph file {path}: cannot be read ({exc.strerror})") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GraphError(
+            f"graph file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    return parse_graph(data, source=source or str(path), command_roots=command_roots)
+
+
+def _builtin_name(name: str) -> str | None:
+    if name in BUILTIN_GRAPHS:
+        return name
+    for prefix in ("library/graph/", "library/"):
+        if name.startswith(prefix) and name.endswith(".json"):
+            stem = name[len(prefix) : -len(".json")]
+            if stem in BUILTIN_GRAPHS:
+                return stem
+    return None
+
+
+def load_graph(name: str, *, graph_root: Path | None = None) -> Graph:
+    """The graph called ``name``: a built-in, or a JSON file.
+
+    Args:
+        name: ``ExtractS2Bands``, ``library/ExtractS2Bands.json``, ``library/graph/ExtractS2Bands.json``,
+            or a JSON file path (absolute, relative to ``graph_root``, or to the current directory).
+        graph_root: folder of user graphs; relative step commands are also looked for there.
+
+    Raises:
+        GraphError: unknown name (the message lists the built-ins), or an invalid graph.
+    """
+    builtin = _builtin_name(name)
+    if builtin is not None:
+        path = LIBRARY_DIR / BUILTIN_GRAPHS[builtin]
+        return load_graph_file(path, command_roots=(GRAPHS_DIR,), source=builtin)
+    known = ", ".join(list_builtin_graphs())
+    if "://" in name:
+        raise GraphError(
+            f"graph {name.split('?', 1)[0]!r}: remote graphs are not supported yet (roadmap G1); "
+            f"copy the file under the graph root, or use a built-in: {known}"
+        )
+    if name in _NOT_YET_PORTED:
+        raise GraphError(
+            f"graph {name!r}: the original's hard-coded graph is not available yet (roadmap: Processing, "
+            f"complete); built-in graphs: {known}"
+        )
+    path = Path(name)
+    candidates = (
+        [path] if path.is_absolute() else [*([graph_root / path] if graph_root else []), Path.cwd() / path]
+    )
+    for candidate in candidates:
+        if candidate.is_file():
+            folder = candidate.parent.resolve()
+            # The original keeps graphs in $GRAPHPATH/library and resolves commands against $GRAPHPATH.
+            parents = [folder, folder.parent] if folder.name == "library" else [folder]
+            roots = tuple(dict.fromkeys([*([graph_root] if graph_root else []), *parents]))
+            logger.debug("graph %s loaded from %s", name, candidate)
+            return load_graph_file(candidate, command_roots=roots)
+    tried = ", ".join(str(c) for c in candidates)
+    raise GraphError(f"graph {name!r}: unknown graph; not a built-in ({known}) and no JSON file at {tried}")

@@ -1,0 +1,354 @@
+"""The original ingester's graph JSON schema (original-ingester.md §5.3), as pydantic v2 models.
+
+Graph files of the original load unchanged. Differences, all on the side of failing early:
+
+- unknown engines, conditions, actions, arg types, tile keys and dtypes are rejected at load, each
+  message naming the JSON path and the valid names (the original panics or fails at run time);
+- a step without ``condition`` means ``pass`` (the original panics, §5.3);
+- more than 3 ``in_files`` or ``out_files`` arrays are rejected (the original panics in ``Process``);
+- ``dformat_out`` must be a ``fixed`` or ``config`` arg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from storage.layout import PRODUCT_LAYER
+
+__all__ = [
+    "ERROR_CONDITIONS",
+    "FILE_CONDITIONS",
+    "PRODUCT_LAYER",
+    "TILE_CONDITIONS",
+    "TILE_KEYS",
+    "Action",
+    "Arg",
+    "ArgType",
+    "Condition",
+    "DType",
+    "Engine",
+    "Graph",
+    "InFile",
+    "OutFile",
+    "ProcessingStep",
+    "parse_dtype",
+]
+
+TILE_COUNT = 3  # T0 (this tile), T1 (previous), T2 (reference)
+_T = TypeVar("_T")
+
+
+class Engine(StrEnum):
+    PYTHON = "python"
+    CMD = "cmd"
+    SNAP = "snap"
+    DOCKER = "docker"
+
+
+class Condition(StrEnum):
+    PASS = "pass"  # noqa: S105 (a condition name, not a password)
+    DIFFERENT_T0_T1 = "different_T0_T1"
+    DIFFERENT_T0_T2 = "different_T0_T2"
+    DIFFERENT_T1_T2 = "different_T1_T2"
+    EQUAL_T0_T1 = "equal_T0_T1"
+    EQUAL_T0_T2 = "equal_T0_T2"
+    EQUAL_T1_T2 = "equal_T1_T2"
+    FILE_EXISTS = "file_exists"
+    FILE_NOT_EXIST = "file_not_exist"
+    ON_FAILURE = "on_failure"
+    ON_FATAL_FAILURE = "on_fatal_failure"
+
+
+TILE_CONDITIONS = frozenset(
+    {
+        Condition.PASS,
+        Condition.DIFFERENT_T0_T1,
+        Condition.DIFFERENT_T0_T2,
+        Condition.DIFFERENT_T1_T2,
+        Condition.EQUAL_T0_T1,
+        Condition.EQUAL_T0_T2,
+        Condition.EQUAL_T1_T2,
+    }
+)
+FILE_CONDITIONS = frozenset({Condition.FILE_EXISTS, Condition.FILE_NOT_EXIST})
+ERROR_CONDITIONS = frozenset({Condition.ON_FAILURE, Condition.ON_FATAL_FAILURE})
+
+
+class ArgType(StrEnum):
+    FIXED = "fixed"
+    CONFIG = "config"
+    TILE = "tile"
+    IN = "in"
+    OUT = "out"
+
+
+# Keys of a `tile` arg (§5.5).
+TILE_KEYS = ("swath", "number", "scene", "date", "cohdate", "constellation")
+
+
+class Action(StrEnum):
+    TO_IGNORE = "to_ignore"
+    TO_CREATE = "to_create"
+    TO_INDEX = "to_index"
+    TO_DELETE = "to_delete"
+
+
+class DType(StrEnum):
+    """Data types an out-file may be indexed with; ``geocube_code`` is Geocube's ``DataFormat.Dtype``."""
+
+    UINT8 = "uint8"
+    UINT16 = "uint16"
+    UINT32 = "uint32"
+    INT16 = "int16"
+    INT32 = "int32"
+    FLOAT32 = "float32"
+    FLOAT64 = "float64"
+    COMPLEX64 = "complex64"
+
+    @property
+    def geocube_code(self) -> int:
+        return _GEOCUBE_DTYPE_CODES[self]
+
+
+_GEOCUBE_DTYPE_CODES = {
+    DType.UINT8: 1,
+    DType.UINT16: 2,
+    DType.UINT32: 3,
+    DType.INT16: 5,
+    DType.INT32: 6,
+    DType.FLOAT32: 7,
+    DType.FLOAT64: 8,
+    DType.COMPLEX64: 9,
+}
+
+# Case-insensitive aliases of the original's DTypeFromString (§5.9).
+DTYPE_ALIASES: dict[str, DType] = {
+    "uint8": DType.UINT8, "byte": DType.UINT8, "u1": DType.UINT8,
+    "uint16": DType.UINT16, "u2": DType.UINT16,
+    "uint32": DType.UINT32, "u4": DType.UINT32,
+    "int16": DType.INT16, "i2": DType.INT16,
+    "int32": DType.INT32, "i4": DType.INT32,
+    "float32": DType.FLOAT32, "f4": DType.FLOAT32,
+    "float64": DType.FLOAT64, "f8": DType.FLOAT64,
+    "complex64": DType.COMPLEX64, "c4": DType.COMPLEX64,
+}  # fmt: skip
+
+
+def parse_dtype(value: str) -> DType:
+    """The dtype named by ``value`` (any alias of §5.9, any case).
+
+    Raises:
+        ValueError: unknown name (the message lists the accepted ones).
+    """
+    dtype = DTYPE_ALIASES.get(value.strip().lower())
+    if dtype is None:
+        raise ValueError(f"unknown dtype {value!r}; known: {', '.join(DTYPE_ALIASES)}")
+    return dtype
+
+
+def _check_name(kind: str, value: Any, known: Iterable[str]) -> str:
+    names = list(known)
+    if not isinstance(value, str) or value not in names:
+        raise ValueError(f"unknown {kind} {value!r}; known: {', '.join(names)}")
+    return value
+
+
+def _condition(
+    value: Any, *, allowed: Iterable[Condition] = tuple(Condition), what: str = "condition"
+) -> Any:
+    if value is None or value == "":
+        return Condition.PASS
+    allowed = [c for c in Condition if c in set(allowed)]
+    if isinstance(value, str) and value in set(Condition) and Condition(value) not in allowed:
+        raise ValueError(
+            f"{what} {value!r} is not allowed here (only tile conditions are); known: {', '.join(allowed)}"
+        )
+    return _check_name(what, value, allowed)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Arg(_Model):
+    """One argument of a step, or the ``dformat_out`` of an out-file."""
+
+    type: ArgType
+    value: str = ""
+    tile_index: int = Field(default=0, description="in: which tile (0: T0, 1: T1 previous, 2: T2 reference)")
+    layer: str = ""
+    extension: str = ""
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _known_type(cls, value: Any) -> Any:
+        return _check_name("arg type", value, ArgType)
+
+    @field_validator("value")
+    @classmethod
+    def _known_tile_key(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("type") == ArgType.TILE:
+            _check_name("tile key", value, TILE_KEYS)
+        return value
+
+    @field_validator("tile_index")
+    @classmethod
+    def _tile_index_in_range(cls, value: int) -> int:
+        if not 0 <= value < TILE_COUNT:
+            raise ValueError(f"{value} is out of range; use 0 (T0), 1 (T1, previous) or 2 (T2, reference)")
+        return value
+
+    @model_validator(mode="after")
+    def _required_keys(self) -> Arg:
+        if self.type in (ArgType.IN, ArgType.OUT) and not self.layer:
+            raise ValueError(f"an {self.type.value!r} arg needs 'layer' (and 'extension')")
+        if self.type == ArgType.CONFIG and not self.value:
+            raise ValueError("a 'config' arg needs 'value', the config key")
+        return self
+
+
+class ProcessingStep(_Model):
+    engine: Engine
+    command: str = Field(min_length=1)
+    args: dict[str, Arg] = Field(default_factory=dict)
+    condition: Condition = Field(default=Condition.PASS, description="a tile condition; omitted means pass")
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _known_engine(cls, value: Any) -> Any:
+        return _check_name("engine", value, Engine)
+
+    @field_validator("args", mode="before")
+    @classmethod
+    def _null_args(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("condition", mode="before")
+    @classmethod
+    def _tile_condition(cls, value: Any) -> Any:
+        return _condition(value, allowed=TILE_CONDITIONS)
+
+
+class InFile(_Model):
+    """A layer imported from storage before the steps run; only tile conditions are honoured (§5.3)."""
+
+    layer: str = Field(min_length=1)
+    extension: str = ""
+    condition: Condition = Condition.PASS
+
+    @field_validator("condition", mode="before")
+    @classmethod
+    def _known_condition(cls, value: Any) -> Any:
+        return _condition(value)
+
+
+class OutFile(_Model):
+    layer: str = Field(min_length=1)
+    extension: str = ""
+    action: Action = Action.TO_IGNORE
+    condition: Condition = Condition.PASS
+    error_condition: Condition | None = Field(default=None, description="unset behaves like pass (§5.8)")
+    dformat_out: Arg | None = Field(default=None, description="a fixed or config arg: 'dtype,nodata,min,max'")
+    datatype: DType | None = None
+    nodata: float = 0.0
+    min_value: float = 0.0
+    max_value: float = 0.0
+    ext_min_value: float = 0.0
+    ext_max_value: float = 0.0
+    exponent: float = 1.0
+    nbands: int = Field(default=1, ge=1)
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _known_action(cls, value: Any) -> Any:
+        return Action.TO_IGNORE if value is None else _check_name("action", value, Action)
+
+    @field_validator("condition", mode="before")
+    @classmethod
+    def _known_condition(cls, value: Any) -> Any:
+        return _condition(value)
+
+    @field_validator("error_condition", mode="before")
+    @classmethod
+    def _known_error_condition(cls, value: Any) -> Any:
+        return None if value in (None, "") else _condition(value, what="error_condition")
+
+    @field_validator("datatype", mode="before")
+    @classmethod
+    def _known_dtype(cls, value: Any) -> Any:
+        return None if value in (None, "") else parse_dtype(str(value))
+
+    @field_validator("dformat_out")
+    @classmethod
+    def _fixed_or_config(cls, value: Arg | None) -> Arg | None:
+        if value is not None and value.type not in (ArgType.FIXED, ArgType.CONFIG):
+            raise ValueError(f"must be a 'fixed' or 'config' arg, got {value.type.value!r}")
+        return value
+
+
+def _per_tile(kind: type[_T]) -> list[list[_T]]:
+    """One empty list of ``kind`` per tile (T0, T1, T2)."""
+    return [[] for _ in range(TILE_COUNT)]
+
+
+class Graph(_Model):
+    """A processing graph: default config, steps, in-files per tile and out-files per tile."""
+
+    config: dict[str, str] = Field(default_factory=dict, description="default config; null means {}")
+    envs: list[str] = Field(default_factory=list, description="KEY=VALUE for docker steps (graph-level)")
+    processing_steps: list[ProcessingStep] = Field(default_factory=list)
+    in_files: list[list[InFile]] = Field(default_factory=lambda: _per_tile(InFile))
+    out_files: list[list[OutFile]] = Field(default_factory=lambda: _per_tile(OutFile))
+
+    _source: str = PrivateAttr(default="<memory>")
+    _command_roots: tuple[Path, ...] = PrivateAttr(default=())
+
+    @field_validator("config", "envs", "processing_steps", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return {} if info.field_name == "config" else []
+        return value
+
+    @field_validator("in_files", "out_files", mode="before")
+    @classmethod
+    def _three_tiles(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return [[], [], []]
+        if isinstance(value, list):
+            if len(value) > TILE_COUNT:
+                raise ValueError(
+                    f"{len(value)} arrays given; at most {TILE_COUNT} (one per tile: T0, T1 previous, "
+                    f"T2 reference)"
+                )
+            return [[] if v is None else v for v in value] + [[] for _ in range(TILE_COUNT - len(value))]
+        return value
+
+    @property
+    def source(self) -> str:
+        """Where the graph came from (built-in name or file path), for messages."""
+        return self._source
+
+    @property
+    def command_roots(self) -> tuple[Path, ...]:
+        """Folders where relative step commands are looked for, before the graphs package folder."""
+        return self._command_roots
+
+    def with_origin(self, source: str, command_roots: Iterable[Path] = ()) -> Graph:
+        """This graph, remembering where it came from and where its commands are."""
+        self._source = source
+        self._command_roots = tuple(command_roots)
+        return self

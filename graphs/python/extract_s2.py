@@ -1,0 +1,96 @@
+"""Extract the bands of a Sentinel-2 SAFE product, one file per band.
+
+Usage: extract_s2.py --workdir DIR --pattern-out 20180101_T31TDH_*.tif
+
+Finds ``<workdir>/*.SAFE/GRANULE/*/IMG_DATA/*_B??.jp2`` (L1C) and
+``.../IMG_DATA/R10m|R20m|R60m/*_B??_<res>m.jp2`` (L2A, best resolution of each band) and writes each
+band to ``pattern-out`` with ``*`` replaced by the band code (B01…B12, B8A):
+
+- a ``.tif`` pattern writes a Cloud Optimized GeoTIFF (graphs.cog.write_cog, nodata 0: S2 DN 0 is
+  "no data");
+- a ``.jp2`` pattern copies the JPEG2000 file as it is (the original ingester's behaviour).
+
+Log convention (original-ingester.md §5.10): ``FATAL ERROR: ...`` on stderr and exit 1 when the
+product has no band; retrying cannot help.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+from pathlib import Path
+
+try:
+    from graphs.cog import write_cog
+    from graphs.errors import GraphError
+except ImportError:  # run from a source checkout without the package installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from graphs.cog import write_cog
+    from graphs.errors import GraphError
+
+# T31TDH_20180101T105441_B01.jp2 (L1C), T33XWJ_20220413T150759_B02_10m.jp2 (L2A)
+_BAND = re.compile(r"_(B(?:0[1-9]|1[0-2]|8A))(?:_(\d+)m)?\.jp2$")
+_RESOLUTION_DIR = re.compile(r"^R(\d+)m$")
+
+
+def _log(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _fatal(line: str) -> int:
+    sys.stderr.write(f"FATAL ERROR: {line}\n")
+    sys.stderr.flush()
+    return 1
+
+
+def find_bands(workdir: Path) -> dict[str, Path]:
+    """Band code → JPEG2000 file, keeping the finest resolution when a band comes in several."""
+    best: dict[str, tuple[int, Path]] = {}
+    candidates = sorted(workdir.glob("*.SAFE/GRANULE/*/IMG_DATA/*_B??.jp2"))
+    candidates += sorted(workdir.glob("*.SAFE/GRANULE/*/IMG_DATA/R*m/*_B??_*m.jp2"))
+    for path in candidates:
+        match = _BAND.search(path.name)
+        if match is None:
+            continue
+        band, suffix = match.group(1), match.group(2)
+        folder = _RESOLUTION_DIR.match(path.parent.name)
+        resolution = int(suffix) if suffix else int(folder.group(1)) if folder else 0
+        if band in best and best[band][0] <= resolution:
+            if best[band][0] == resolution:
+                _log(f"WARNING: {band} found twice at {resolution} m; keeping {best[band][1].name}")
+            continue
+        best[band] = (resolution, path)
+    return {band: path for band, (_, path) in sorted(best.items())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", required=True, type=Path, help="folder holding <scene>.SAFE")
+    parser.add_argument("--pattern-out", required=True, help="output file pattern, '*' is the band code")
+    args = parser.parse_args(argv)
+
+    if "*" not in args.pattern_out:
+        return _fatal(f"--pattern-out {args.pattern_out!r} has no '*' to replace by the band code")
+    as_cog = Path(args.pattern_out).suffix.lower() in (".tif", ".tiff")
+    bands = find_bands(args.workdir)
+    if not bands:
+        return _fatal(f"no band found in {args.workdir}")
+    for band, src in bands.items():
+        dst = Path(args.pattern_out.replace("*", band))
+        try:
+            if as_cog:
+                write_cog(src, dst, nodata=0, overview_resampling="average")
+            else:
+                shutil.copyfile(src, dst)
+        except (GraphError, OSError) as exc:
+            sys.stderr.write(f"ERROR: {band}: {exc}\n")
+            return 1
+        _log(f"INFO: {band}: {src.name} -> {dst}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

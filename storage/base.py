@@ -1,0 +1,40 @@
+"""The storage boundary: where tiles' layers are kept between jobs and what the Geocube opens.
+
+One small Protocol. :class:`storage.local.LocalStorage` implements it today; an fsspec-based
+``ObjectStorage`` (s3://, gs://, roadmap item "Download, complete") will implement the same methods,
+so nothing above this module changes when it arrives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """A key/value store of files. Keys are relative POSIX paths (``aoi/scene/tiles/tile/file``)."""
+
+    def uri_of(self, key: str) -> str:
+        """What a Geocube server can open for ``key``: an absolute path for local storage (never file://)."""
+        ...
+
+    def upload(self, local_path: Path, key: str) -> str:
+        """Store ``local_path`` at ``key`` atomically (no reader ever sees a partial file); return its URI."""
+        ...
+
+    def download(self, key: str, local_path: Path) -> None:
+        """Copy ``key`` to ``local_path`` atomically.
+
+        Raises:
+            StorageNotFoundError: ``key`` does not exist.
+        """
+        ...
+
+    def delete(self, key: str) -> bool:
+        """Delete ``key``; False if it was already missing (idempotent, so a retried cleanup passes)."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` exists."""
+        ...

@@ -1,0 +1,251 @@
+"""The original ingester's storage layout and zip rules (original-ingester.md §7.2, §7.3).
+
+Every layer of a tile lives at::
+
+    <aoi>/<scene>/tiles/<tile>/<file name>
+
+with the file name ``<YYYYMMDD>_<tile>_<layer>.<ext>`` (the date is the scene date), or
+``<scene>.<ext>`` for the ``__product__`` layer (``<scene>`` when ext is ``""`` or ``*``).
+Directory-like extensions (``dim``, ``data``, ``SAFE``, ``*``) are stored as ``<name>.zip``; every other
+extension (``tif``, ``jp2``, ``zip``…) is stored byte for byte, and a ``zip`` is never unzipped on import.
+
+Because ``SAFE`` and ``*`` both map ``__product__`` to ``<scene>.zip``, CopyProductToStorage (``*``)
+stores the product that ExtractS2Bands (``SAFE``) imports as ``<scene>.SAFE``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from storage.base import Storage
+from storage.errors import StorageError
+
+logger = logging.getLogger(__name__)
+
+PRODUCT_LAYER = "__product__"
+ZIPPED_EXTENSIONS = frozenset({"dim", "data", "SAFE", "*"})
+_NO_EXTENSION = ("", "*")
+
+
+def is_stored_as_zip(ext: str) -> bool:
+    """Whether a layer of this extension is a directory-like thing stored as ``<name>.zip``."""
+    return ext in ZIPPED_EXTENSIONS
+
+
+def _check_component(field: str, value: str) -> None:
+    if not value or value in (".", "..") or "/" in value or "\\" in value:
+        raise StorageError(f"{field} {value!r}: must be a non-empty name without '/', '\\' or '..'")
+
+
+def layer_file_name(*, scene_id: str, tile_id: str, date: dt.date, layer: str, ext: str) -> str:
+    """The local (and stored, before the zip rule) file name of a layer.
+
+    ``<YYYYMMDD>_<tile>_<layer>.<ext>``, or ``<scene>.<ext>`` for ``__product__``. An ext of ``""`` or
+    ``*`` gives no extension (``<scene>``, or ``<YYYYMMDD>_<tile>_<layer>``; the original only defines
+    this for ``__product__``). ``layer`` may be ``*``, which makes a pattern for scripts
+    (``20180101_T31TDH_*.tif``). ``date`` is the scene date.
+    """
+    if layer == PRODUCT_LAYER:
+        _check_component("scene_id", scene_id)
+        stem = scene_id
+    else:
+        _check_component("tile_id", tile_id)
+        _check_component("layer", layer)
+        stem = f"{date:%Y%m%d}_{tile_id}_{layer}"
+    if ext in _NO_EXTENSION:
+        return stem
+    _check_component("ext", ext)
+    return f"{stem}.{ext}"
+
+
+def stored_file_name(*, scene_id: str, tile_id: str, date: dt.date, layer: str, ext: str) -> str:
+    """The file name in storage: :func:`layer_file_name` with ``.zip`` for directory-like extensions."""
+    name = layer_file_name(scene_id=scene_id, tile_id=tile_id, date=date, layer=layer, ext=ext)
+    if not is_stored_as_zip(ext):
+        return name
+    if ext in _NO_EXTENSION:
+        return f"{name}.zip"
+    return f"{name[: -len(ext) - 1]}.zip"
+
+
+def layer_key(*, aoi: str, scene_id: str, tile_id: str, date: dt.date, layer: str, ext: str) -> str:
+    """The storage key of a layer: ``<aoi>/<scene>/tiles/<tile>/<stored file name>``."""
+    for field, value in (("aoi", aoi), ("scene_id", scene_id), ("tile_id", tile_id)):
+        _check_component(field, value)
+    name = stored_file_name(scene_id=scene_id, tile_id=tile_id, date=date, layer=layer, ext=ext)
+    return f"{aoi}/{scene_id}/tiles/{tile_id}/{name}"
+
+
+def _entries_to_zip(workdir: Path, file_name: str, ext: str, exclude: Path) -> list[Path]:
+    """Top-level paths that make up the layer, per §7.3."""
+    if ext == "*":
+        entries = sorted(p for p in workdir.iterdir() if p != exclude)
+        if not entries:
+            raise StorageError(f"save_layer: {workdir} is empty; nothing to store for layer '*'")
+        return entries
+    main = workdir / file_name
+    if ext == "dim":
+        data = main.with_suffix(".data")
+        missing = [p for p in (main, data) if not p.exists()]
+        if missing:
+            raise StorageError(
+                f"save_layer: DIMAP product incomplete, missing {', '.join(map(str, missing))}"
+            )
+        return [main, data]
+    if not main.exists():
+        raise StorageError(f"save_layer: {main} does not exist")
+    return [main]
+
+
+def _write_zip(zip_path: Path, base: Path, entries: list[Path]) -> None:
+    # BestSpeed, as the original (mholt/archiver with flate.BestSpeed): products are mostly compressed JP2.
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for entry in entries:
+            if entry.is_file():
+                zf.write(entry, entry.relative_to(base).as_posix())
+                continue
+            for dirpath, dirnames, filenames in os.walk(entry):
+                dirnames.sort()
+                current = Path(dirpath)
+                zf.write(current, current.relative_to(base).as_posix() + "/")
+                for name in sorted(filenames):
+                    path = current / name
+                    zf.write(path, path.relative_to(base).as_posix())
+
+
+def save_layer(
+    storage: Storage,
+    workdir: Path,
+    *,
+    aoi: str,
+    scene_id: str,
+    tile_id: str,
+    date: dt.date,
+    layer: str,
+    ext: str,
+) -> str:
+    """Store the layer found in ``workdir`` and return its URI (what gets indexed in the Geocube).
+
+    ``dim`` zips ``<name>.dim`` with ``<name>.data/``; ``*`` zips every entry of ``workdir``; ``SAFE`` and
+    ``data`` zip the single directory. The zip is built in a temporary folder inside ``workdir`` (same
+    disk as the product; a product does not fit in /tmp) and removed afterwards.
+    """
+    workdir = Path(workdir)
+    file_name = layer_file_name(scene_id=scene_id, tile_id=tile_id, date=date, layer=layer, ext=ext)
+    key = layer_key(aoi=aoi, scene_id=scene_id, tile_id=tile_id, date=date, layer=layer, ext=ext)
+    if not is_stored_as_zip(ext):
+        return storage.upload(workdir / file_name, key)
+    tmp = Path(tempfile.mkdtemp(dir=workdir, prefix=".zip-"))
+    try:
+        entries = _entries_to_zip(workdir, file_name, ext, exclude=tmp)
+        zip_path = tmp / PurePosixPath(key).name
+        _write_zip(zip_path, workdir, entries)
+        return storage.upload(zip_path, key)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_member(name: str, mode: int, archive: str) -> None:
+    normalised = name.replace("\\", "/")
+    parts = PurePosixPath(normalised).parts
+    if (
+        normalised.startswith("/")
+        or (parts and ":" in parts[0])
+        or any(p == ".." for p in parts)
+        or stat.S_ISLNK(mode)
+    ):
+        raise StorageError(
+            f"{archive}: zip member {name!r} would escape the target folder (absolute path, '..' or "
+            f"symlink); refusing to unpack it"
+        )
+
+
+def extract_zip_safely(zip_path: Path, target: Path, *, archive: str) -> None:
+    """Unzip ``zip_path`` into ``target`` after checking that no member escapes it (zip-slip).
+
+    Raises:
+        StorageError: a member is absolute, has a '..' part, is a symlink, or the zip is corrupt.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    root = target.resolve()
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            members = zf.infolist()
+            for member in members:
+                _check_member(member.filename, member.external_attr >> 16, archive)
+                if not (root / member.filename).resolve().is_relative_to(root):
+                    raise StorageError(f"{archive}: zip member {member.filename!r} escapes the target folder")
+            zf.extractall(root, members)
+    except zipfile.BadZipFile as exc:
+        raise StorageError(f"{archive}: not a valid zip ({exc})") from exc
+
+
+def _replace_path(src: Path, dst: Path) -> None:
+    if dst.is_dir() and not dst.is_symlink():
+        shutil.rmtree(dst)
+    elif dst.exists() or dst.is_symlink():
+        dst.unlink()
+    src.replace(dst)
+
+
+def import_layer(
+    storage: Storage,
+    workdir: Path,
+    *,
+    aoi: str,
+    scene_id: str,
+    tile_id: str,
+    date: dt.date,
+    layer: str,
+    ext: str,
+) -> Path:
+    """Fetch a layer into ``workdir`` and return its local path ``<workdir>/<layer file name>``.
+
+    Zipped kinds are unpacked (§7.3 and the 1.1.0 release notes): if the zip holds an entry named like
+    the layer file (``<scene>.SAFE``, ``<name>.dim``), that entry becomes ``<workdir>/<layer file name>``;
+    otherwise the whole unzipped content becomes that folder. For DIMAP, ``<name>.data`` is moved
+    alongside. ``zip`` and every other extension are downloaded as they are.
+
+    Raises:
+        StorageNotFoundError: the layer is not in storage.
+        StorageError: unsafe or corrupt zip.
+    """
+    workdir = Path(workdir)
+    file_name = layer_file_name(scene_id=scene_id, tile_id=tile_id, date=date, layer=layer, ext=ext)
+    key = layer_key(aoi=aoi, scene_id=scene_id, tile_id=tile_id, date=date, layer=layer, ext=ext)
+    dst = workdir / file_name
+    if not is_stored_as_zip(ext):
+        storage.download(key, dst)
+        return dst
+    tmp = Path(tempfile.mkdtemp(dir=workdir, prefix=".import-"))
+    try:
+        zip_path = tmp / "layer.zip"
+        storage.download(key, zip_path)
+        unzipped = tmp / "content"
+        extract_zip_safely(zip_path, unzipped, archive=storage.uri_of(key))
+        zip_path.unlink()
+        candidate = unzipped / file_name
+        _replace_path(candidate if candidate.exists() else unzipped, dst)
+        if ext == "dim":
+            data = unzipped / f"{file_name[: -len('.dim')]}.data"
+            if data.exists():
+                _replace_path(data, dst.with_suffix(".data"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    logger.debug("imported %s into %s", key, dst)
+    return dst
+
+
+def delete_layer(
+    storage: Storage, *, aoi: str, scene_id: str, tile_id: str, date: dt.date, layer: str, ext: str
+) -> bool:
+    """Delete a stored layer; False when it was already missing (the processor ignores that)."""
+    key = layer_key(aoi=aoi, scene_id=scene_id, tile_id=tile_id, date=date, layer=layer, ext=ext)
+    return storage.delete(key)

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from storage import LocalStorage, StorageError, StorageNotFoundError
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalStorage:
+    return LocalStorage(tmp_path / "store")
+
+
+def _file(path: Path, content: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def test_round_trip(storage: LocalStorage, tmp_path: Path) -> None:
+    src = _file(tmp_path / "in" / "a.tif", b"pixels")
+    uri = storage.upload(src, "aoi/scene/tiles/t/a.tif")
+    assert uri == str(storage.root / "aoi/scene/tiles/t/a.tif")
+    assert storage.exists("aoi/scene/tiles/t/a.tif")
+    storage.download("aoi/scene/tiles/t/a.tif", tmp_path / "out" / "b.tif")
+    assert (tmp_path / "out" / "b.tif").read_bytes() == b"pixels"
+
+
+def test_upload_leaves_no_temporary_file_and_replaces(storage: LocalStorage, tmp_path: Path) -> None:
+    storage.upload(_file(tmp_path / "a", b"one"), "k/a.tif")
+    storage.upload(_file(tmp_path / "a", b"two"), "k/a.tif")
+    assert [p.name for p in (storage.root / "k").iterdir()] == ["a.tif"]
+    assert (storage.root / "k" / "a.tif").read_bytes() == b"two"
+
+
+def test_failed_upload_keeps_the_old_file_and_no_temporary(
+    storage: LocalStorage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage.upload(_file(tmp_path / "a", b"old"), "k/a.tif")
+
+    def broken_copy(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfileobj", broken_copy)
+    with pytest.raises(StorageError, match="No space left"):
+        storage.upload(_file(tmp_path / "a", b"new"), "k/a.tif")
+    assert [p.name for p in (storage.root / "k").iterdir()] == ["a.tif"]
+    assert (storage.root / "k" / "a.tif").read_bytes() == b"old"
+
+
+def test_download_of_a_missing_key(storage: LocalStorage, tmp_path: Path) -> None:
+    with pytest.raises(StorageNotFoundError, match=r"File not found: .*/missing\.tif"):
+        storage.download("missing.tif", tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_delete_is_idempotent(storage: LocalStorage, tmp_path: Path) -> None:
+    storage.upload(_file(tmp_path / "a", b"x"), "k/a.tif")
+    assert storage.delete("k/a.tif") is True
+    assert storage.delete("k/a.tif") is False
+    assert not storage.exists("k/a.tif")
+
+
+@pytest.mark.parametrize("key", ["../escape.tif", "/abs.tif", "a/../../b", "", "a\\b"])
+def test_keys_cannot_escape_the_root(storage: LocalStorage, key: str) -> None:
+    with pytest.raises(StorageError, match="storage key"):
+        storage.uri_of(key)
+
+
+def test_upload_of_a_missing_local_file(storage: LocalStorage, tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="does not exist"):
+        storage.upload(tmp_path / "nope.tif", "k/a.tif")
+
+
+def test_root_must_be_absolute() -> None:
+    with pytest.raises(StorageError, match="absolute"):
+        LocalStorage("relative/root")
