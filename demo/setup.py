@@ -34,7 +34,7 @@ def ensure_variables(client: GeocubeClient, payload: dict[str, Any]) -> None:
             known = set()
         if spec["instance"] not in known:
             try:
-                client.instantiate_variable(variable_id, spec["instance"], {"source": "demo"})
+                client.instantiate_variable(variable_id, spec["instance"], metadata={"source": "demo"})
             except GeocubeAlreadyExistsError:
                 pass
 

@@ -1,0 +1,122 @@
+"""The processing job: import a tile's inputs, run its graph, store, index and clean up.
+
+Order (original-ingester.md §5.1 step 7, kept): out-files are saved, then indexed, then deletions run
+last "to ease a retry"; they run after a failure too (e.g. deleting the product after a fatal error).
+Then the record is tagged with ``processingDate``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from common.errors import IngestError, PermanentError
+from common.settings import Settings
+from geocube_client.models import DataFormat, IndexOutcome
+from graphs.context import TileContext, make_tile_contexts
+from graphs.execute import SelectedOutFile, execute_graph, select_in_files
+from graphs.loader import load_graph
+from graphs.model import Action
+from jobs.models import JobResult, TileJob
+from jobs.workspace import scratch_dir
+from storage import open_storage
+from storage.base import Storage
+from storage.layout import delete_layer, import_layer, save_layer
+
+log = logging.getLogger(__name__)
+
+
+class Indexer(Protocol):
+    """What processing needs of a Geocube client."""
+
+    def index_dataset(self, *, uri: str, record_id: str, instance_id: str, bands: list[int],
+                      dformat: DataFormat, real_min_value: float, real_max_value: float,
+                      exponent: float = 1.0, managed: bool = False, container_subdir: str = "") -> IndexOutcome: ...
+
+    def add_records_tags(self, ids: Any, tags: Any) -> int: ...
+
+
+class NothingToIndexError(PermanentError):
+    """An out-file to index has no data format."""
+
+
+def _contexts(job: TileJob) -> tuple[TileContext, TileContext, TileContext]:
+    return make_tile_contexts(job.tile, constellation=job.scene.constellation, scene_date=job.scene.date)
+
+
+def _where(job: TileJob, ctx: TileContext, out: SelectedOutFile) -> dict[str, Any]:
+    return {"aoi": job.aoi, "scene_id": ctx.scene_id, "tile_id": ctx.tile_id, "date": ctx.date,
+            "layer": out.layer, "ext": out.extension}
+
+
+def _index(job: TileJob, geocube: Indexer, out: SelectedOutFile, uri: str, instance_id: str) -> IndexOutcome:
+    if out.dformat is None:
+        raise NothingToIndexError(f"{job.label}: out-file {out.layer}.{out.extension} has no valid dformat_out")
+    dformat = DataFormat(dtype=str(out.dformat.dtype), no_data=out.dformat.nodata,
+                         min_value=out.dformat.min_value, max_value=out.dformat.max_value)
+    return geocube.index_dataset(uri=uri, record_id=job.scene.record_id, instance_id=instance_id,
+                                 bands=list(range(1, out.nbands + 1)), dformat=dformat,
+                                 real_min_value=out.ext_min_value, real_max_value=out.ext_max_value,
+                                 exponent=out.exponent)
+
+
+def _handle_out_files(job: TileJob, geocube: Indexer, storage: Storage, workdir: Any,
+                      tiles: tuple[TileContext, TileContext, TileContext],
+                      out_files: list[SelectedOutFile], result: JobResult) -> None:
+    to_index: list[tuple[SelectedOutFile, str, str]] = []
+    for out in out_files:
+        if out.action not in (Action.TO_CREATE, Action.TO_INDEX):
+            continue
+        instance_id = job.instances_id.get(out.layer, "")
+        if out.action == Action.TO_INDEX and not instance_id:
+            log.info("%s: layer %s is not in the payload's layers: not stored, not indexed", job.label, out.layer)
+            continue
+        uri = save_layer(storage, workdir, **_where(job, tiles[out.tile_index], out))
+        result.stored.append(uri)
+        if out.action == Action.TO_INDEX:
+            to_index.append((out, uri, instance_id))
+    for out, uri, instance_id in to_index:
+        outcome = _index(job, geocube, out, uri, instance_id)
+        log.info("%s: %s %s", job.label, outcome.value, uri)
+        result.indexed.append(uri)
+    for out in out_files:
+        if out.action == Action.TO_DELETE:
+            where = _where(job, tiles[out.tile_index], out)
+            if delete_layer(storage, **where):
+                result.deleted.append(f"{where['scene_id']}/{where['tile_id']}/{out.layer}.{out.extension}")
+    if result.indexed and job.scene.record_id:
+        try:
+            geocube.add_records_tags([job.scene.record_id],
+                                     {"processingDate": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")})
+        except IngestError as exc:
+            log.warning("%s: could not tag the record with processingDate: %s", job.label, exc)
+
+
+def run_tile_job(job: TileJob, settings: Settings, geocube: Indexer) -> JobResult:
+    """Process one tile; return what was stored, indexed and deleted. Raise on failure."""
+    started = time.monotonic()
+    storage = open_storage(job.storage_uri)
+    graph = load_graph(job.graph_name, graph_root=settings.graph_root)
+    tiles = _contexts(job)
+    result = JobResult()
+    with scratch_dir(settings.workdir, f"tile-{job.tile.source_id}") as workdir:
+        for inp in select_in_files(graph, tiles=tiles):
+            ctx = tiles[inp.tile_index]
+            import_layer(storage, workdir, aoi=job.aoi, scene_id=ctx.scene_id, tile_id=ctx.tile_id, date=ctx.date,
+                         layer=inp.layer, ext=inp.extension)
+        outcome = execute_graph(graph, tiles=tiles, workdir=workdir, config=job.graph_config,
+                                is_retriable=job.is_retriable)
+        try:
+            _handle_out_files(job, geocube, storage, workdir, tiles, outcome.out_files, result)
+        except IngestError as exc:
+            if outcome.error is None:
+                raise
+            outcome.error.add_note(f"and then the out-file actions failed too: {exc}")
+            log.error("%s: out-file actions failed after the graph failed: %s", job.label, exc)
+    if outcome.error is not None:
+        raise outcome.error
+    result.duration_s = time.monotonic() - started
+    result.message = f"{len(result.indexed)} layer(s) indexed"
+    return result
