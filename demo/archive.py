@@ -1,7 +1,7 @@
 """Generates a small Sentinel-2 L1C-like archive with its static STAC catalogue.
 
 Each product is a correctly structured ``.SAFE`` (manifest, product and tile metadata, one JP2 per band
-in ``GRANULE/<granule>/IMG_DATA``) cut down to a 2.4 km square of MGRS tile T31TCJ (UTM 31N, near
+in ``GRANULE/<granule>/IMG_DATA``) cut down to a 6 km square of MGRS tile T31TCJ (UTM 31N, near
 Toulouse), with real georeferencing and per-date synthetic reflectances. Products are zipped in the
 local-archive layout ``<archive>/<YYYY>/<MM>/<DD>/<scene>.zip`` and described by STAC items whose
 ``product`` asset points at the zip.
@@ -32,7 +32,7 @@ MGRS_TILE = "31TCJ"
 CRS_UTM31N = CRS.from_epsg(32631)
 # A corner inside MGRS tile 31TCJ (whose upper-left corner is 300000 E, 4900020 N).
 ORIGIN_X, ORIGIN_Y = 360000.0, 4830000.0
-SIZE_M = 2400
+SIZE_M = 6000
 RELATIVE_ORBIT = 51
 # Mean top-of-atmosphere reflectance of vegetation per band, to make the bands look like bands.
 _VEGETATION = {"B01": 0.12, "B02": 0.09, "B03": 0.08, "B04": 0.05, "B05": 0.11, "B06": 0.25,

@@ -11,27 +11,25 @@ from common.errors import IngestError, ValidationFailedError
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from catalogue.payload import parse_payload
-    from catalogue.validation import check_graphs, raise_if_problems, resolve_layers
+    from functools import partial
+
+    from catalogue.validation import validate_payload
     from common.settings import load_settings
     from graphs.loader import load_graph
-    
-    settings = load_settings()
-    payload = parse_payload(sys.stdin.read() if args.payload == "-" else Path(args.payload))
-    problems = check_graphs(payload, lambda n: load_graph(n, graph_root=settings.graph_root))
-    checked_layers = False
-    if settings.geocube_server:
-        from tasks.resources import open_geocube
+    from tasks.resources import open_geocube
 
+    settings = load_settings()
+    raw = sys.stdin.read() if args.payload == "-" else Path(args.payload).read_text()
+    graphs = partial(load_graph, graph_root=settings.graph_root)
+    if settings.geocube_server:
         with open_geocube(settings) as geocube:
-            _, layer_problems = resolve_layers(payload, geocube)
-        problems += layer_problems
-        checked_layers = True
-    raise_if_problems(problems)
+            payload, _ = validate_payload(raw, load_graph=graphs, geocube=geocube)
+    else:
+        payload, _ = validate_payload(raw, load_graph=graphs, geocube=None)
     print(f"payload {payload.name!r} is valid: {payload.constellation.value}, "
           f"{payload.start_time:%Y-%m-%d} .. {payload.end_time:%Y-%m-%d}, "
           f"graphs {payload.scene_graph_name} -> {payload.tile_graph_name}, {len(payload.layers)} layer(s)")
-    if not checked_layers:
+    if not settings.geocube_server:
         print("layers were not checked against a Geocube: set GEOCUBE_SERVER to do so")
     return 0
 

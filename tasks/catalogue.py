@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from prefect import task
 
-from catalogue.payload import Payload, parse_payload
+from catalogue.payload import Payload
 from catalogue.plan import IngestionPlan, plan_ingestion
 from catalogue.records import RecordsOutcome, delete_unused_records, ensure_records, scene_record_tags
 from catalogue.registry import build_searchers
-from catalogue.validation import check_graphs, raise_if_problems, resolve_layers
+from catalogue.validation import validate_payload as check_payload
 from common.settings import load_settings
 from geocube_client.models import NewRecord
 from graphs.loader import load_graph
@@ -21,12 +22,8 @@ from tasks.retry import RETRY_DELAYS_S, retry_if_temporary
 def validate_payload(raw: dict[str, Any]) -> tuple[Payload, dict[str, str]]:
     """Parse the payload and check it against the graphs and the Geocube; all problems at once."""
     settings = load_settings()
-    payload = parse_payload(raw)
-    problems = check_graphs(payload, lambda n: load_graph(n, graph_root=settings.graph_root))
     with open_geocube(settings) as geocube:
-        instances, layer_problems = resolve_layers(payload, geocube)
-    raise_if_problems(problems + layer_problems)
-    return payload, instances
+        return check_payload(raw, load_graph=partial(load_graph, graph_root=settings.graph_root), geocube=geocube)
 
 
 validate_payload_task = task(name="validate-payload", retries=3, retry_delay_seconds=RETRY_DELAYS_S,
