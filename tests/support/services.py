@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,18 +49,30 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd]
 
 
+def _run(cmd: list[str]) -> None:
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
 @contextlib.contextmanager
-def postgres(root: Path) -> Iterator[str]:
-    """A throw-away PostgreSQL cluster; yields an asyncpg SQLAlchemy URL of database ``prefect``."""
-    root.mkdir(parents=True, exist_ok=True)
+def postgres() -> Iterator[str]:
+    """A throw-away PostgreSQL cluster; yields an asyncpg SQLAlchemy URL of database ``prefect``.
+
+    Its folder is a new one in the system temp dir (pytest's are private to root, and initdb must run
+    as ``postgres`` when the tests run as root); it is removed afterwards.
+    """
+    root = Path(tempfile.mkdtemp(prefix="geocube-ingester-pg-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
     data, port = root / "data", free_port()
-    subprocess.run(_as_postgres([_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                                 "-E", "UTF8"]), check=True, capture_output=True)
-    subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
-                                 f"-p {port} -c listen_addresses=127.0.0.1 -k {root}", "start"]),
-                   check=True, capture_output=True)
+    try:
+        _run(_as_postgres([_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]))
+        _run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
+                           f"-p {port} -c listen_addresses=127.0.0.1 -k {root}", "start"]))
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
     try:
         psql = [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-q"]
         subprocess.run([*psql, "-c", "create role prefect login password 'prefect'"], check=True,
@@ -68,7 +81,8 @@ def postgres(root: Path) -> Iterator[str]:
         yield f"postgresql+asyncpg://prefect:prefect@127.0.0.1:{port}/prefect"
     finally:
         subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
-                       capture_output=True)
+                       capture_output=True, check=False)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _stop(proc: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
