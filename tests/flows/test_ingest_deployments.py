@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.flows.conftest import World, make_world
-from tests.support.services import BIN, postgres, prefect_server, workers
+from tests.support.services import BIN, drain_prefect_services, postgres, prefect_server, workers
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -71,6 +71,7 @@ def test_children_run_on_their_pools_and_a_failed_tile_releases_its_dependants(
                 parent = client.read_flow_run(state.state_details.flow_run_id)
                 kids = client.read_flow_runs(flow_run_filter=FlowRunFilter(
                     parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])), limit=200)
+            drain_prefect_services()
 
     assert state.is_failed(), state.message
     assert "scenes: 3/3 done" in state.message and "tiles: 2/3 done, 1 failed" in state.message

@@ -148,3 +148,16 @@ def workers(env: dict[str, str], pools: list[str], log_dir: Path, cwd: Path) -> 
     finally:
         for proc in procs:
             _stop(proc)
+
+
+def drain_prefect_services(timeout_s: float = 15) -> None:
+    """Flush this process's Prefect event and log workers while their server still runs.
+
+    They are bound to the API URL they started with; left alone, they would try to flush to a server
+    that is gone when the process exits, and block the exit.
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (EventsWorker, APILogWorker):
+        service.drain_all(timeout=timeout_s)
