@@ -8,6 +8,7 @@ These run even when the payload has other problems, so that every problem is rep
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -81,6 +82,11 @@ def check_graphs(graph_names: Mapping[str, str], layers: Mapping[str, LayerSpec]
 
 def _lenient_parts(raw: Any) -> tuple[dict[str, str], dict[str, LayerSpec]]:
     """Graph names and layers of a payload that failed to parse, as far as they can be read."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            return {}, {}
     if not isinstance(raw, dict):
         return {}, {}
     lowered = {str(k).lower(): v for k, v in raw.items()}
