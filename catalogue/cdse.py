@@ -86,24 +86,32 @@ def build_filter(query: SceneQuery) -> str:
     """
     constellation = query.constellation
     if constellation not in COLLECTIONS:
-        raise CatalogueError(f"catalogue 'cdse' has no {constellation} products; it serves "
-                             f"{', '.join(COLLECTIONS)}")
+        raise CatalogueError(
+            f"catalogue 'cdse' has no {constellation} products; it serves {', '.join(COLLECTIONS)}"
+        )
     params = normalise_parameters(query.parameters, known=KNOWN_PARAMETERS[constellation], catalogue="cdse")
     clauses = [
         f"Collection/Name eq '{COLLECTIONS[constellation]}'",
         f"OData.CSC.Intersects(area=geography'SRID=4326;{query.aoi_wkt.strip()}')",
         f"ContentDate/Start gt {format_odata_datetime(query.start)}",
         f"ContentDate/Start lt {format_odata_datetime(query.end)}",
-        _attribute("String", "productType",
-                   f"eq {_quote(params.get('producttype', DEFAULT_PRODUCT_TYPES[constellation]).strip())}"),
+        _attribute(
+            "String",
+            "productType",
+            f"eq {_quote(params.get('producttype', DEFAULT_PRODUCT_TYPES[constellation]).strip())}",
+        ),
     ]
     if "polarisationmode" in params:
         # CDSE writes dual polarisations "VV&VH" where DHuS wrote "VV VH".
-        clauses.append(_attribute("String", "polarisationChannels",
-                                  f"eq {_quote('&'.join(params['polarisationmode'].split()))}"))
+        clauses.append(
+            _attribute(
+                "String", "polarisationChannels", f"eq {_quote('&'.join(params['polarisationmode'].split()))}"
+            )
+        )
     if "sensoroperationalmode" in params:
-        clauses.append(_attribute("String", "operationalMode",
-                                  f"eq {_quote(params['sensoroperationalmode'].strip())}"))
+        clauses.append(
+            _attribute("String", "operationalMode", f"eq {_quote(params['sensoroperationalmode'].strip())}")
+        )
     if "relativeorbitnumber" in params:
         orbit = parse_int("relativeorbitnumber", params["relativeorbitnumber"])
         clauses.append(_attribute("Integer", "relativeOrbitNumber", f"eq {orbit}"))
@@ -161,22 +169,33 @@ def parse_product(
     start = (product.get("ContentDate") or {}).get("Start")
     missing += [key for key, value in (("Id", uuid), ("ContentDate.Start", start)) if not value]
     if missing:
-        raise CatalogueError(f"{catalogue}: product {source_id}: missing attribute(s) {', '.join(missing)} "
-                             "in the answer (was $expand=Attributes sent?)")
+        raise CatalogueError(
+            f"{catalogue}: product {source_id}: missing attribute(s) {', '.join(missing)} "
+            "in the answer (was $expand=Attributes sent?)"
+        )
     try:
         date = parse_odata_datetime(str(start))
         wkt = footprint_wkt(product)
     except (ValueError, TypeError, KeyError, ShapelyError) as exc:
-        raise CatalogueError(f"{catalogue}: product {source_id}: unreadable date or footprint: {exc}") \
-            from exc
+        raise CatalogueError(
+            f"{catalogue}: product {source_id}: unreadable date or footprint: {exc}"
+        ) from exc
     if wkt is None:
         log.warning("%s: product %s has no footprint; it will match no AOI", catalogue, source_id)
         wkt = "POLYGON EMPTY"
 
-    tags = {"sourceID": source_id, "uuid": str(uuid), "ingestionDate": str(start),
-            "constellation": CONSTELLATION_TAGS[constellation]}
-    wanted = {"orbitDirection": "orbitDirection", "relativeOrbit": "relativeOrbitNumber",
-              "orbit": "orbitNumber", "productType": "productType"}
+    tags = {
+        "sourceID": source_id,
+        "uuid": str(uuid),
+        "ingestionDate": str(start),
+        "constellation": CONSTELLATION_TAGS[constellation],
+    }
+    wanted = {
+        "orbitDirection": "orbitDirection",
+        "relativeOrbit": "relativeOrbitNumber",
+        "orbit": "orbitNumber",
+        "productType": "productType",
+    }
     if constellation is Constellation.SENTINEL1:
         wanted |= {"polarisationMode": "polarisationChannels", "sliceNumber": "sliceNumber"}
     else:
@@ -193,13 +212,27 @@ def parse_product(
         tags["satellite"] = satellite
 
     metadata: dict[str, Any] = {"uuid": str(uuid)}
-    checksums = {c["Algorithm"]: c["Value"] for c in product.get("Checksum") or []
-                 if c.get("Algorithm") and c.get("Value")}
-    optional = {"online": product.get("Online"), "checksums": checksums or None,
-                "size_bytes": product.get("ContentLength"), "s3_path": product.get("S3Path")}
+    checksums = {
+        c["Algorithm"]: c["Value"]
+        for c in product.get("Checksum") or []
+        if c.get("Algorithm") and c.get("Value")
+    }
+    optional = {
+        "online": product.get("Online"),
+        "checksums": checksums or None,
+        "size_bytes": product.get("ContentLength"),
+        "s3_path": product.get("S3Path"),
+    }
     metadata |= {key: value for key, value in optional.items() if value is not None}
-    return Scene(source_id=source_id, date=date, constellation=constellation, footprint_wkt=wkt,
-                 tags=tags, metadata=metadata, catalogue=catalogue)
+    return Scene(
+        source_id=source_id,
+        date=date,
+        constellation=constellation,
+        footprint_wkt=wkt,
+        tags=tags,
+        metadata=metadata,
+        catalogue=catalogue,
+    )
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -290,8 +323,12 @@ class CdseODataSearcher:
         # One row more than wanted tells whether the limit cut the listing.
         top = self.page_size if wanted is None else min(self.page_size, wanted + 1)
         url = f"{self.base_url}/Products"
-        first: dict[str, str] = {"$filter": odata_filter, "$orderby": "ContentDate/Start asc",
-                                 "$top": str(top), "$expand": "Attributes"}
+        first: dict[str, str] = {
+            "$filter": odata_filter,
+            "$orderby": "ContentDate/Start asc",
+            "$top": str(top),
+            "$expand": "Attributes",
+        }
         if first_row:
             first["$skip"] = str(first_row)
         params: dict[str, str] | None = first
@@ -318,11 +355,20 @@ class CdseODataSearcher:
                 _check_skip(_skip_of(url))
         truncated = wanted is not None and len(products) > wanted
         products = products[:wanted]
-        scenes = [parse_product(p, query.constellation, catalogue=self.name,
-                                required_attributes=self.required_attributes) for p in products]
-        log.info("cdse: %d %s product(s) from %s to %s%s", len(scenes), query.constellation,
-                 format_odata_datetime(query.start), format_odata_datetime(query.end),
-                 " (truncated by page/limit)" if truncated else "")
+        scenes = [
+            parse_product(
+                p, query.constellation, catalogue=self.name, required_attributes=self.required_attributes
+            )
+            for p in products
+        ]
+        log.info(
+            "cdse: %d %s product(s) from %s to %s%s",
+            len(scenes),
+            query.constellation,
+            format_odata_datetime(query.start),
+            format_odata_datetime(query.end),
+            " (truncated by page/limit)" if truncated else "",
+        )
         return SearchResult(scenes=scenes, catalogue=self.name, truncated=truncated, total=total)
 
     def _follow(self, next_link: str) -> str:
@@ -369,15 +415,18 @@ class CdseODataSearcher:
         status = response.status_code
         snippet = " ".join(response.text[:200].split())
         if status in (408, 429) or status >= 500:
-            raise CatalogueTemporaryError(f"cdse: {shown} answered {status}: {snippet}",
-                                          retry_after_s=parse_retry_after(response.headers.get("Retry-After")))
+            raise CatalogueTemporaryError(
+                f"cdse: {shown} answered {status}: {snippet}",
+                retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
+            )
         if status != 200:
             raise CatalogueError(f"cdse: {shown} answered {status}: {snippet}")
         try:
             body = response.json()
         except ValueError as exc:
-            raise CatalogueError(f"cdse: {shown} answered 200 with a body that is not JSON: {snippet}") \
-                from exc
+            raise CatalogueError(
+                f"cdse: {shown} answered 200 with a body that is not JSON: {snippet}"
+            ) from exc
         if not isinstance(body, dict):
             raise CatalogueError(f"cdse: {shown} answered JSON that is not an object: {snippet}")
         return body

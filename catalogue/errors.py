@@ -1,12 +1,12 @@
 """Errors of the catalogue.
 
-    IngestError (common.errors)
-    ├── TemporaryError
-    │   └── CatalogueTemporaryError      a catalogue answered 429/5xx or timed out
-    └── PermanentError
-        ├── ValidationFailedError        a payload has problems (all listed)
-        └── CatalogueError               a catalogue answered something we cannot use
-            └── ProductNameError         a product name cannot be parsed (catalogue.naming)
+IngestError (common.errors)
+├── TemporaryError
+│   └── CatalogueTemporaryError      a catalogue answered 429/5xx or timed out
+└── PermanentError
+    ├── ValidationFailedError        a payload has problems (all listed)
+    └── CatalogueError               a catalogue answered something we cannot use
+        └── ProductNameError         a product name cannot be parsed (catalogue.naming)
 """
 
 from __future__ import annotations

@@ -151,7 +151,8 @@ class SearchResult(BaseModel):
     truncated: bool = Field(default=False, description="More scenes matched than were returned")
     total: int | None = Field(default=None, description="Count announced by the catalogue, if any")
     failures: dict[str, str] = Field(
-        default_factory=dict, description="Catalogues tried before this one that failed: name -> error")
+        default_factory=dict, description="Catalogues tried before this one that failed: name -> error"
+    )
 
 
 class Searcher(Protocol):

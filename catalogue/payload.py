@@ -28,14 +28,22 @@ NAME_PATTERN = re.compile(r"^[a-zA-Z0-9\-:_]+$")
 # GeoJSON members that may sit beside the ingestion fields.
 _GEOJSON_KEYS = {"type", "geometry", "features", "coordinates", "geometries", "properties", "bbox", "id"}
 _GEOMETRY_TYPES = {
-    "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection",
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
+    "GeometryCollection",
 }
 
 
 class SceneType(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    constellation: str = Field(description="sentinel1|sentinel-1|sentinel2|sentinel-2|landsat89|phr|pleiades|spot")
+    constellation: str = Field(
+        description="sentinel1|sentinel-1|sentinel2|sentinel-2|landsat89|phr|pleiades|spot"
+    )
     parameters: dict[str, str] = Field(default_factory=dict, description="Catalogue filters")
 
     @field_validator("parameters", mode="before")
@@ -114,22 +122,29 @@ class Payload(BaseModel):
 _FIELD_NAMES = {name.lower(): name for name in Payload.model_fields} | {"type": "type"}
 _FIX = {
     "name": "use letters, digits, '-', ':' and '_' only, e.g. \"DenmarkDemo\"",
-    "start_time": "use an RFC 3339 time such as \"2022-01-01T00:00:00Z\"",
-    "end_time": "use an RFC 3339 time such as \"2022-01-12T00:00:00Z\"",
-    "scene_type": "give {\"constellation\": \"sentinel2\", \"parameters\": {...}}",
+    "start_time": 'use an RFC 3339 time such as "2022-01-01T00:00:00Z"',
+    "end_time": 'use an RFC 3339 time such as "2022-01-12T00:00:00Z"',
+    "scene_type": 'give {"constellation": "sentinel2", "parameters": {...}}',
 }
 
 
 def _geometry_of(raw: dict[str, Any], problems: list[FieldProblem]) -> dict[str, Any] | None:
     kind = raw.get("type")
     if kind is None:
-        problems.append(FieldProblem("type", "missing: the payload must be a GeoJSON Feature, "
-                                     "FeatureCollection or geometry (add \"type\": \"Feature\" and \"geometry\")"))
+        problems.append(
+            FieldProblem(
+                "type",
+                "missing: the payload must be a GeoJSON Feature, "
+                'FeatureCollection or geometry (add "type": "Feature" and "geometry")',
+            )
+        )
         return None
     try:
         if kind == "Feature":
             if not isinstance(raw.get("geometry"), dict):
-                problems.append(FieldProblem("geometry", "missing: a Feature payload needs a GeoJSON geometry"))
+                problems.append(
+                    FieldProblem("geometry", "missing: a Feature payload needs a GeoJSON geometry")
+                )
                 return None
             geom = shape(raw["geometry"])
         elif kind == "FeatureCollection":
@@ -143,8 +158,13 @@ def _geometry_of(raw: dict[str, Any], problems: list[FieldProblem]) -> dict[str,
         elif kind in _GEOMETRY_TYPES:
             geom = shape(raw)
         else:
-            problems.append(FieldProblem("type", f"unknown GeoJSON type {kind!r}; use Feature, "
-                                         "FeatureCollection or a geometry type such as MultiPolygon"))
+            problems.append(
+                FieldProblem(
+                    "type",
+                    f"unknown GeoJSON type {kind!r}; use Feature, "
+                    "FeatureCollection or a geometry type such as MultiPolygon",
+                )
+            )
             return None
     except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.ShapelyError) as exc:
         problems.append(FieldProblem("geometry", f"not a valid GeoJSON geometry ({exc})"))
@@ -154,13 +174,22 @@ def _geometry_of(raw: dict[str, Any], problems: list[FieldProblem]) -> dict[str,
         return None
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
-        problems.append(FieldProblem("geometry", f"is not valid ({reason}); fix the rings (e.g. with "
-                                     "shapely.make_valid or a GIS 'fix geometries' tool)"))
+        problems.append(
+            FieldProblem(
+                "geometry",
+                f"is not valid ({reason}); fix the rings (e.g. with "
+                "shapely.make_valid or a GIS 'fix geometries' tool)",
+            )
+        )
         return None
     minx, miny, maxx, maxy = geom.bounds
     if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
-        problems.append(FieldProblem("geometry", f"coordinates out of EPSG:4326 bounds {geom.bounds}; "
-                                     "give longitude, latitude in degrees"))
+        problems.append(
+            FieldProblem(
+                "geometry",
+                f"coordinates out of EPSG:4326 bounds {geom.bounds}; give longitude, latitude in degrees",
+            )
+        )
         return None
     return dict(mapping(geom))
 
@@ -187,7 +216,9 @@ def parse_payload(raw: dict[str, Any] | str | Path) -> Payload:
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise ValidationFailedError("payload", [FieldProblem("(json)", f"not valid JSON: {exc}")]) from None
+            raise ValidationFailedError(
+                "payload", [FieldProblem("(json)", f"not valid JSON: {exc}")]
+            ) from None
     if not isinstance(raw, dict):
         raise ValidationFailedError("payload", [FieldProblem("(json)", "must be a JSON object")])
 
@@ -196,12 +227,14 @@ def parse_payload(raw: dict[str, Any] | str | Path) -> Payload:
     for key, value in raw.items():
         canonical = _FIELD_NAMES.get(key.lower())
         if key.lower() == "aoi" and "name" not in {k.lower() for k in raw}:
-            problems.append(FieldProblem("aoi", "is the legacy spelling of \"name\"; rename the key to \"name\""))
+            problems.append(FieldProblem("aoi", 'is the legacy spelling of "name"; rename the key to "name"'))
         elif canonical is not None and canonical != "type":
             if canonical != "geometry":
                 fields[canonical] = value
         elif key not in _GEOJSON_KEYS:
-            problems.append(FieldProblem(key, "unknown field; known fields: " + ", ".join(sorted(Payload.model_fields))))
+            problems.append(
+                FieldProblem(key, "unknown field; known fields: " + ", ".join(sorted(Payload.model_fields)))
+            )
 
     geometry = _geometry_of(raw, problems)
     fields["geometry"] = geometry or {"type": "Point", "coordinates": [0, 0]}
@@ -229,20 +262,38 @@ def _check_values(p: Payload) -> list[FieldProblem]:
     if not NAME_PATTERN.match(p.name):
         problems.append(FieldProblem("name", f"wrong format {p.name!r}; {_FIX['name']}"))
     if parse_constellation(p.scene_type.constellation) is None:
-        problems.append(FieldProblem(
-            "scene_type.constellation",
-            f"unknown constellation {p.scene_type.constellation!r}; use one of sentinel1, sentinel2, "
-            "landsat89, phr, spot"))
+        problems.append(
+            FieldProblem(
+                "scene_type.constellation",
+                f"unknown constellation {p.scene_type.constellation!r}; use one of sentinel1, sentinel2, "
+                "landsat89, phr, spot",
+            )
+        )
     if p.start_time >= p.end_time:
-        problems.append(FieldProblem("end_time", f"{p.end_time.isoformat()} is not after start_time "
-                                     f"{p.start_time.isoformat()}; swap them or widen the interval"))
+        problems.append(
+            FieldProblem(
+                "end_time",
+                f"{p.end_time.isoformat()} is not after start_time "
+                f"{p.start_time.isoformat()}; swap them or widen the interval",
+            )
+        )
     if not p.tile_graph_name:
-        problems.append(FieldProblem("tile_graph_name", "missing; name a built-in graph (e.g. ExtractS2Bands) "
-                                     "or a graph JSON file"))
+        problems.append(
+            FieldProblem(
+                "tile_graph_name", "missing; name a built-in graph (e.g. ExtractS2Bands) or a graph JSON file"
+            )
+        )
     for layer, spec in p.layers.items():
         if not spec.instance_id and not (spec.variable and spec.instance):
-            problems.append(FieldProblem(f"layers.{layer}", "give either instance_id, or variable and instance"))
+            problems.append(
+                FieldProblem(f"layers.{layer}", "give either instance_id, or variable and instance")
+            )
     if p.storage_uri and not (p.storage_uri.startswith(("/", "file://", "s3://", "gs://"))):
-        problems.append(FieldProblem("storage_uri", f"{p.storage_uri!r} is not absolute; use /abs/path, "
-                                     "file:///abs/path, s3://bucket/prefix or gs://bucket/prefix"))
+        problems.append(
+            FieldProblem(
+                "storage_uri",
+                f"{p.storage_uri!r} is not absolute; use /abs/path, "
+                "file:///abs/path, s3://bucket/prefix or gs://bucket/prefix",
+            )
+        )
     return problems

@@ -29,10 +29,18 @@ PROCESSING_DATE_TAG = "processingDate"
 class RecordStore(Protocol):
     """What records need of a Geocube client (geocube_client.GeocubeClient satisfies it)."""
 
-    def list_records(self, *, name: str = "", tags: dict[str, str] | None = None,
-                     from_time: datetime | None = None, to_time: datetime | None = None,
-                     aoi_wkt: str | None = None, limit: int = 0, page: int = 0,
-                     with_aoi: bool = False) -> Sequence[Any]: ...
+    def list_records(
+        self,
+        *,
+        name: str = "",
+        tags: dict[str, str] | None = None,
+        from_time: datetime | None = None,
+        to_time: datetime | None = None,
+        aoi_wkt: str | None = None,
+        limit: int = 0,
+        page: int = 0,
+        with_aoi: bool = False,
+    ) -> Sequence[Any]: ...
 
     def create_aoi(self, geometry_wkt: str) -> str: ...
 
@@ -58,7 +66,8 @@ def scene_record_tags(scene: Scene, tiles: Iterable[Tile], record_tags: dict[str
         if key in tags and tags[key] != value:
             raise CatalogueError(
                 f"record_tags.{key}: the payload says {value!r} but the catalogue says {tags[key]!r} for "
-                f"scene {scene.source_id}; remove or rename this tag in record_tags")
+                f"scene {scene.source_id}; remove or rename this tag in record_tags"
+            )
         tags[key] = value
     mine = [t for t in tiles if t.scene_id == scene.source_id]
     tags["previous_scenes"] = json.dumps(sorted({t.previous.scene_id for t in mine if t.previous}))
@@ -80,8 +89,14 @@ def _same_time(a: datetime, b: datetime) -> bool:
     return abs((a - b).total_seconds()) < 1e-6
 
 
-def ensure_records(store: RecordStore, scenes: Sequence[Scene], tags_by_scene: dict[str, dict[str, str]],
-                   *, record_tags: dict[str, str], new_record: Any) -> RecordsOutcome:
+def ensure_records(
+    store: RecordStore,
+    scenes: Sequence[Scene],
+    tags_by_scene: dict[str, dict[str, str]],
+    *,
+    record_tags: dict[str, str],
+    new_record: Any,
+) -> RecordsOutcome:
     """Reuse or create one record per scene; return the ids (``new_record`` builds a NewRecord).
 
     One ListRecords over the union of footprints and the time range finds the candidates; exact
@@ -92,25 +107,41 @@ def ensure_records(store: RecordStore, scenes: Sequence[Scene], tags_by_scene: d
     if not scenes:
         return outcome
     existing = store.list_records(
-        tags=record_tags or None, aoi_wkt=_union_wkt(scenes),
-        from_time=min(s.date for s in scenes), to_time=max(s.date for s in scenes))
+        tags=record_tags or None,
+        aoi_wkt=_union_wkt(scenes),
+        from_time=min(s.date for s in scenes),
+        to_time=max(s.date for s in scenes),
+    )
     by_name: dict[str, list[Any]] = {}
     for record in existing:
         by_name.setdefault(record.name, []).append(record)
     to_create: list[Scene] = []
     for scene in scenes:
         wanted = tags_by_scene[scene.source_id]
-        match = next((r for r in by_name.get(scene.source_id, [])
-                      if _same_time(r.time, scene.date)
-                      and {k: v for k, v in r.tags.items() if k != PROCESSING_DATE_TAG} == wanted), None)
+        match = next(
+            (
+                r
+                for r in by_name.get(scene.source_id, [])
+                if _same_time(r.time, scene.date)
+                and {k: v for k, v in r.tags.items() if k != PROCESSING_DATE_TAG} == wanted
+            ),
+            None,
+        )
         if match is not None:
             outcome.record_ids[scene.source_id] = match.id
             outcome.reused.append(match.id)
         else:
             to_create.append(scene)
     if to_create:
-        records = [new_record(name=s.source_id, time=s.date, tags=tags_by_scene[s.source_id],
-                              aoi_id=store.create_aoi(s.footprint_wkt)) for s in to_create]
+        records = [
+            new_record(
+                name=s.source_id,
+                time=s.date,
+                tags=tags_by_scene[s.source_id],
+                aoi_id=store.create_aoi(s.footprint_wkt),
+            )
+            for s in to_create
+        ]
         ids = store.create_records(records)
         for scene, record_id in zip(to_create, ids, strict=True):
             outcome.record_ids[scene.source_id] = record_id

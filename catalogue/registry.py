@@ -19,8 +19,10 @@ def _static_stac(settings: Settings) -> Searcher:
     from catalogue.stac_static import StaticStacSearcher
 
     if not settings.static_stac_catalog:
-        raise CatalogueError("catalogue 'static-stac' needs GEOCUBE_INGESTER_STATIC_STAC_CATALOG "
-                             "(the folder holding catalog.json)")
+        raise CatalogueError(
+            "catalogue 'static-stac' needs GEOCUBE_INGESTER_STATIC_STAC_CATALOG "
+            "(the folder holding catalog.json)"
+        )
     return StaticStacSearcher(settings.static_stac_catalog)
 
 
@@ -35,9 +37,12 @@ def build_searchers(settings: Settings) -> list[Searcher]:
     names = settings.catalogue_names()
     unknown = [n for n in names if n not in CATALOGUES]
     if unknown:
-        raise CatalogueError(f"GEOCUBE_INGESTER_CATALOGUES: unknown catalogue(s) {', '.join(unknown)}; "
-                             f"known: {', '.join(CATALOGUES)}")
+        raise CatalogueError(
+            f"GEOCUBE_INGESTER_CATALOGUES: unknown catalogue(s) {', '.join(unknown)}; "
+            f"known: {', '.join(CATALOGUES)}"
+        )
     if not names:
-        raise CatalogueError("GEOCUBE_INGESTER_CATALOGUES is empty; name at least one of "
-                             f"{', '.join(CATALOGUES)}")
+        raise CatalogueError(
+            f"GEOCUBE_INGESTER_CATALOGUES is empty; name at least one of {', '.join(CATALOGUES)}"
+        )
     return [CATALOGUES[n](settings) for n in names]

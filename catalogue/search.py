@@ -49,10 +49,12 @@ def search_scenes(query: SceneQuery, searchers: Sequence[Searcher]) -> SearchRes
         if failures:
             log.warning("catalogue %s answered after %s failed", searcher.name, ", ".join(failures))
         scenes = refine_scenes(result.scenes, query.aoi_wkt)
-        return result.model_copy(update={
-            "scenes": scenes,
-            "failures": {**result.failures, **{name: str(exc) for name, exc in failures.items()}},
-        })
+        return result.model_copy(
+            update={
+                "scenes": scenes,
+                "failures": {**result.failures, **{name: str(exc) for name, exc in failures.items()}},
+            }
+        )
     details = "; ".join(f"{name}: {exc}" for name, exc in failures.items())
     message = f"every catalogue failed for {query.constellation}: {details}"
     temporary = [exc for exc in failures.values() if is_temporary(exc)]
@@ -88,8 +90,11 @@ def remove_double_entries(scenes: Iterable[Scene]) -> list[Scene]:
             continue
         newer, older = (scene, other) if _freshness(scene) > _freshness(other) else (other, scene)
         kept[key] = newer
-        log.info("%s: dropped, same product as %s (older processing or ingestion)", older.source_id,
-                 newer.source_id)
+        log.info(
+            "%s: dropped, same product as %s (older processing or ingestion)",
+            older.source_id,
+            newer.source_id,
+        )
     return list(kept.values())
 
 

@@ -38,8 +38,16 @@ _PLATFORMS: list[tuple[re.Pattern[str], Constellation]] = [
     (re.compile(r"^spot"), Constellation.SPOT),
 ]
 _PRODUCT_TYPE_PROPERTIES = ("s2:product_type", "product_type", "sar:product_type")
-KNOWN_PARAMETERS = frozenset({"cloudcoverpercentage", "producttype", "relativeorbitnumber",
-                              "polarisationmode", "sensoroperationalmode", "filename"})
+KNOWN_PARAMETERS = frozenset(
+    {
+        "cloudcoverpercentage",
+        "producttype",
+        "relativeorbitnumber",
+        "polarisationmode",
+        "sensoroperationalmode",
+        "filename",
+    }
+)
 
 # A filter answers True (keep), False (drop) or None (the item lacks the property: dropped, and counted).
 ItemFilter = Callable[[pystac.Item], bool | None]
@@ -122,8 +130,6 @@ def _build_filters(params: dict[str, str]) -> dict[str, ItemFilter]:
     return filters
 
 
-
-
 def _download_assets(item: pystac.Item) -> tuple[str | None, dict[str, str]]:
     hrefs = {key: asset.get_absolute_href() or asset.href for key, asset in item.assets.items()}
     if "product" in hrefs:
@@ -143,7 +149,8 @@ def item_to_scene(
     tags = {"sourceID": item.id, "constellation": CONSTELLATION_TAGS[constellation]}
     platform = props.get("platform")
     satellite = satellite_from_product_id(item.id) or (
-        platform.upper().replace("-", "") if isinstance(platform, str) else None)
+        platform.upper().replace("-", "") if isinstance(platform, str) else None
+    )
     optional = {
         "satellite": satellite,
         "productType": _first_property(item, _PRODUCT_TYPE_PROPERTIES),
@@ -156,9 +163,15 @@ def item_to_scene(
     metadata: dict[str, Any] = {"assets": assets}
     if link:
         metadata["download_link"] = link
-    return Scene(source_id=item.id, date=when, constellation=constellation,
-                 footprint_wkt=str(shape(item.geometry).wkt), tags=tags, metadata=metadata,
-                 catalogue=catalogue)
+    return Scene(
+        source_id=item.id,
+        date=when,
+        constellation=constellation,
+        footprint_wkt=str(shape(item.geometry).wkt),
+        tags=tags,
+        metadata=metadata,
+        catalogue=catalogue,
+    )
 
 
 class StaticStacSearcher:
@@ -184,8 +197,10 @@ class StaticStacSearcher:
         """
         root = self.catalog
         if not root.exists():
-            raise CatalogueError(f"static-stac: {root} does not exist; point "
-                                 "GEOCUBE_INGESTER_STATIC_STAC_CATALOG at the folder holding catalog.json")
+            raise CatalogueError(
+                f"static-stac: {root} does not exist; point "
+                "GEOCUBE_INGESTER_STATIC_STAC_CATALOG at the folder holding catalog.json"
+            )
         catalog_file = root / "catalog.json" if root.is_dir() else root
         try:
             if catalog_file.is_file():
@@ -193,14 +208,20 @@ class StaticStacSearcher:
                 if isinstance(stac, pystac.Item):
                     return [stac]
                 if not isinstance(stac, pystac.Catalog):
-                    raise CatalogueError(f"static-stac: {catalog_file} is a {type(stac).__name__}, "
-                                         "not a STAC catalog or collection")
+                    raise CatalogueError(
+                        f"static-stac: {catalog_file} is a {type(stac).__name__}, "
+                        "not a STAC catalog or collection"
+                    )
                 return list(stac.get_items(recursive=True))
-            return [pystac.Item.from_file(str(path)) for path in sorted(root.rglob("*.json"))
-                    if _is_item_file(path)]
+            return [
+                pystac.Item.from_file(str(path))
+                for path in sorted(root.rglob("*.json"))
+                if _is_item_file(path)
+            ]
         except (pystac.STACError, OSError, ValueError, KeyError, TypeError) as exc:
-            raise CatalogueError(f"static-stac: cannot read the catalogue in {root}: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+            raise CatalogueError(
+                f"static-stac: cannot read the catalogue in {root}: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def search(self, query: SceneQuery) -> SearchResult:
         params = normalise_parameters(query.parameters, known=KNOWN_PARAMETERS, catalogue=self.name)
@@ -216,8 +237,12 @@ class StaticStacSearcher:
             if self._matches(item, query, aoi, filters, lacking)
         ]
         for prop, count in lacking.items():
-            log.warning("static-stac: %d item(s) of %s lack %s, needed by the payload parameters; "
-                        "they were left out", count, self.catalog, prop)
+            log.warning(
+                "static-stac: %d item(s) of %s lack %s, needed by the payload parameters; they were left out",
+                count,
+                self.catalog,
+                prop,
+            )
         scenes.sort(key=lambda s: (s.date, s.source_id))
         total = len(scenes)
         truncated = False
@@ -225,13 +250,24 @@ class StaticStacSearcher:
             first = query.page * query.limit
             truncated = total > first + query.limit
             scenes = scenes[first : first + query.limit]
-        log.info("static-stac: %d %s item(s) in %s (%d match)%s", len(scenes), query.constellation,
-                 self.catalog, total, " (truncated by page/limit)" if truncated else "")
+        log.info(
+            "static-stac: %d %s item(s) in %s (%d match)%s",
+            len(scenes),
+            query.constellation,
+            self.catalog,
+            total,
+            " (truncated by page/limit)" if truncated else "",
+        )
         return SearchResult(scenes=scenes, catalogue=self.name, truncated=truncated, total=total)
 
     @staticmethod
-    def _matches(item: pystac.Item, query: SceneQuery, aoi: BaseGeometry, filters: dict[str, ItemFilter],
-                 lacking: dict[str, int]) -> bool:
+    def _matches(
+        item: pystac.Item,
+        query: SceneQuery,
+        aoi: BaseGeometry,
+        filters: dict[str, ItemFilter],
+        lacking: dict[str, int],
+    ) -> bool:
         if item_constellation(item) is not query.constellation:
             return False
         when = item_datetime(item)

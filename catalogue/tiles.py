@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from itertools import pairwise
 
 from catalogue.models import Constellation, Scene, Tile
 
@@ -25,8 +26,14 @@ _LANDSAT_PATH_ROW = re.compile(r"^L[COTEM]0[89]_\w{4}_(\d{6})_")
 
 def scene_tiles(scene: Scene) -> list[Tile]:
     """One tile covering the whole scene (every constellation but S1 bursts)."""
-    return [Tile(source_id=scene.source_id, scene_id=scene.source_id, date=scene.date,
-                 footprint_wkt=scene.footprint_wkt)]
+    return [
+        Tile(
+            source_id=scene.source_id,
+            scene_id=scene.source_id,
+            date=scene.date,
+            footprint_wkt=scene.footprint_wkt,
+        )
+    ]
 
 
 def place_key(tile: Tile, constellation: Constellation) -> str:
@@ -57,7 +64,7 @@ def link_series(tiles: Iterable[Tile], key: Callable[[Tile], str]) -> list[Tile]
         series.sort(key=lambda t: (t.date, t.scene_id, t.source_id))
         root = series[0]
         linked.append(root.model_copy(update={"previous": None, "reference": None}))
-        for before, tile in zip(series, series[1:], strict=False):
+        for before, tile in pairwise(series):
             linked.append(tile.model_copy(update={"previous": before.link(), "reference": root.link()}))
     linked.sort(key=lambda t: (t.date, t.scene_id, t.source_id))
     return linked

@@ -19,11 +19,18 @@ from common.errors import FieldProblem, IngestError, TemporaryError, ValidationF
 
 
 class VariableLookup(Protocol):
-    def get_variable(self, *, id: str | None = None, name: str | None = None,  # noqa: A002
-                     instance_id: str | None = None) -> Any: ...
+    def get_variable(
+        self,
+        *,
+        id: str | None = None,
+        name: str | None = None,
+        instance_id: str | None = None,
+    ) -> Any: ...
 
 
-def resolve_layers(layers: Mapping[str, LayerSpec], geocube: VariableLookup) -> tuple[dict[str, str], list[FieldProblem]]:
+def resolve_layers(
+    layers: Mapping[str, LayerSpec], geocube: VariableLookup
+) -> tuple[dict[str, str], list[FieldProblem]]:
     """Map each layer to its instance id; return (instances_id, problems)."""
     instances: dict[str, str] = {}
     problems: list[FieldProblem] = []
@@ -41,14 +48,20 @@ def resolve_layers(layers: Mapping[str, LayerSpec], geocube: VariableLookup) -> 
             raise
         except IngestError as exc:
             what = f"instance_id {spec.instance_id!r}" if spec.instance_id else f"variable {spec.variable!r}"
-            problems.append(FieldProblem(where, f"{what} not found in the Geocube ({exc}); create it or fix "
-                                         "the name"))
+            problems.append(
+                FieldProblem(where, f"{what} not found in the Geocube ({exc}); create it or fix the name")
+            )
             continue
         found = next((i for i in variable.instances if i.name == spec.instance), None)
         if found is None:
             known = ", ".join(sorted(i.name for i in variable.instances)) or "none"
-            problems.append(FieldProblem(where, f"unknown instance {spec.instance!r} for variable "
-                                         f"{spec.variable!r}; known instances: {known}"))
+            problems.append(
+                FieldProblem(
+                    where,
+                    f"unknown instance {spec.instance!r} for variable "
+                    f"{spec.variable!r}; known instances: {known}",
+                )
+            )
         else:
             instances[layer] = found.id
     return instances, problems
@@ -59,8 +72,9 @@ def indexed_layers(graph: Any) -> set[str]:
     return {str(o.layer) for files in graph.out_files for o in files if str(o.action) == "to_index"}
 
 
-def check_graphs(graph_names: Mapping[str, str], layers: Mapping[str, LayerSpec],
-                 load_graph: Callable[[str], Any]) -> list[FieldProblem]:
+def check_graphs(
+    graph_names: Mapping[str, str], layers: Mapping[str, LayerSpec], load_graph: Callable[[str], Any]
+) -> list[FieldProblem]:
     """The graphs must load; every payload layer must be one that the tile graph indexes."""
     problems: list[FieldProblem] = []
     for field, name in graph_names.items():
@@ -74,9 +88,13 @@ def check_graphs(graph_names: Mapping[str, str], layers: Mapping[str, LayerSpec]
         if field == "tile_graph_name":
             produced = indexed_layers(graph)
             for layer in sorted(set(layers) - produced):
-                problems.append(FieldProblem(
-                    f"layers.{layer}", f"the tile graph {name!r} indexes no layer {layer!r}; it indexes: "
-                    f"{', '.join(sorted(produced)) or 'nothing'}"))
+                problems.append(
+                    FieldProblem(
+                        f"layers.{layer}",
+                        f"the tile graph {name!r} indexes no layer {layer!r}; it indexes: "
+                        f"{', '.join(sorted(produced)) or 'nothing'}",
+                    )
+                )
     return problems
 
 
@@ -90,9 +108,13 @@ def _lenient_parts(raw: Any) -> tuple[dict[str, str], dict[str, LayerSpec]]:
     if not isinstance(raw, dict):
         return {}, {}
     lowered = {str(k).lower(): v for k, v in raw.items()}
-    names = {f: lowered[f] for f in ("scene_graph_name", "tile_graph_name") if isinstance(lowered.get(f), str)}
+    names = {
+        f: lowered[f] for f in ("scene_graph_name", "tile_graph_name") if isinstance(lowered.get(f), str)
+    }
     layers: dict[str, LayerSpec] = {}
-    for layer, spec in (lowered.get("layers") or {}).items() if isinstance(lowered.get("layers"), dict) else ():
+    for layer, spec in (
+        (lowered.get("layers") or {}).items() if isinstance(lowered.get("layers"), dict) else ()
+    ):
         try:
             layers[str(layer)] = LayerSpec.model_validate(spec)
         except ValidationError:
@@ -100,8 +122,9 @@ def _lenient_parts(raw: Any) -> tuple[dict[str, str], dict[str, LayerSpec]]:
     return names, layers
 
 
-def validate_payload(raw: dict[str, Any] | str, *, load_graph: Callable[[str], Any],
-                     geocube: VariableLookup | None) -> tuple[Payload, dict[str, str]]:
+def validate_payload(
+    raw: dict[str, Any] | str, *, load_graph: Callable[[str], Any], geocube: VariableLookup | None
+) -> tuple[Payload, dict[str, str]]:
     """Parse and check a payload; return it with its layers' instance ids.
 
     ``geocube=None`` skips the layer checks (the CLI without GEOCUBE_SERVER).

@@ -33,26 +33,38 @@ class Settings(BaseSettings):
         description="GEOCUBE_INSECURE: plaintext gRPC instead of TLS",
     )
     storage_uri: str = Field(
-        default="", description="GEOCUBE_INGESTER_STORAGE_URI: where tiles and layers are stored "
-        "(absolute path; a payload's storage_uri overrides it)")
+        default="",
+        description="GEOCUBE_INGESTER_STORAGE_URI: where tiles and layers are stored "
+        "(absolute path; a payload's storage_uri overrides it)",
+    )
     workdir: Path | None = Field(
-        default=None, description="GEOCUBE_INGESTER_WORKDIR: scratch space (default: the system temp dir)")
+        default=None, description="GEOCUBE_INGESTER_WORKDIR: scratch space (default: the system temp dir)"
+    )
     catalogues: str = Field(
-        default="cdse", description="GEOCUBE_INGESTER_CATALOGUES: comma-separated catalogue names tried "
-        "in order: cdse, static-stac")
+        default="cdse",
+        description="GEOCUBE_INGESTER_CATALOGUES: comma-separated catalogue names tried "
+        "in order: cdse, static-stac",
+    )
     static_stac_catalog: str = Field(
-        default="", description="GEOCUBE_INGESTER_STATIC_STAC_CATALOG: folder of a static STAC catalogue")
+        default="", description="GEOCUBE_INGESTER_STATIC_STAC_CATALOG: folder of a static STAC catalogue"
+    )
     cdse_odata_url: str = Field(
         default="https://catalogue.dataspace.copernicus.eu/odata/v1",
-        description="GEOCUBE_INGESTER_CDSE_ODATA_URL: CDSE OData endpoint")
+        description="GEOCUBE_INGESTER_CDSE_ODATA_URL: CDSE OData endpoint",
+    )
     providers: str = Field(
-        default="local,url", description="GEOCUBE_INGESTER_PROVIDERS: comma-separated download providers "
-        "tried in order: local, url")
+        default="local,url",
+        description="GEOCUBE_INGESTER_PROVIDERS: comma-separated download providers "
+        "tried in order: local, url",
+    )
     local_archive: str = Field(
-        default="", description="GEOCUBE_INGESTER_LOCAL_ARCHIVE: folder holding <YYYY>/<MM>/<DD>/<scene>.zip "
-        "or <scene>.zip")
+        default="",
+        description="GEOCUBE_INGESTER_LOCAL_ARCHIVE: folder holding <YYYY>/<MM>/<DD>/<scene>.zip "
+        "or <scene>.zip",
+    )
     graph_root: Path | None = Field(
-        default=None, description="GEOCUBE_INGESTER_GRAPH_ROOT: folder of user graph JSON files")
+        default=None, description="GEOCUBE_INGESTER_GRAPH_ROOT: folder of user graph JSON files"
+    )
     step_timeout_s: float = Field(default=3600.0, gt=0, description="GEOCUBE_INGESTER_STEP_TIMEOUT_S")
     http_timeout_s: float = Field(default=60.0, gt=0, description="GEOCUBE_INGESTER_HTTP_TIMEOUT_S")
 

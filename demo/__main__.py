@@ -34,7 +34,13 @@ def main() -> int:
     for sub in ("archive", "stac", "storage", "work", "geocube"):
         shutil.rmtree(ROOT / sub, ignore_errors=True)
 
-    from demo.setup import apply_environment, demo_environment, ensure_variables, load_demo_payload, prepare_demo
+    from demo.setup import (
+        apply_environment,
+        demo_environment,
+        ensure_variables,
+        load_demo_payload,
+        prepare_demo,
+    )
     from geocube_client.client import GeocubeClient
     from geocube_client.server import start_local_server
 

@@ -18,15 +18,26 @@ from pathlib import Path
 import numpy as np
 import pystac
 import rasterio
-from rasterio.crs import CRS
 from affine import Affine
+from rasterio.crs import CRS
 from rasterio.warp import transform_geom
 from shapely.geometry import box, mapping, shape
 
 # Band -> ground sampling distance (m), as in the Sentinel-2 MSI product specification.
 BANDS: dict[str, int] = {
-    "B01": 60, "B02": 10, "B03": 10, "B04": 10, "B05": 20, "B06": 20, "B07": 20,
-    "B08": 10, "B8A": 20, "B09": 60, "B10": 60, "B11": 20, "B12": 20,
+    "B01": 60,
+    "B02": 10,
+    "B03": 10,
+    "B04": 10,
+    "B05": 20,
+    "B06": 20,
+    "B07": 20,
+    "B08": 10,
+    "B8A": 20,
+    "B09": 60,
+    "B10": 60,
+    "B11": 20,
+    "B12": 20,
 }
 MGRS_TILE = "31TCJ"
 CRS_UTM31N = CRS.from_epsg(32631)
@@ -35,8 +46,21 @@ ORIGIN_X, ORIGIN_Y = 360000.0, 4830000.0
 SIZE_M = 6000
 RELATIVE_ORBIT = 51
 # Mean top-of-atmosphere reflectance of vegetation per band, to make the bands look like bands.
-_VEGETATION = {"B01": 0.12, "B02": 0.09, "B03": 0.08, "B04": 0.05, "B05": 0.11, "B06": 0.25,
-               "B07": 0.30, "B08": 0.33, "B8A": 0.34, "B09": 0.10, "B10": 0.01, "B11": 0.20, "B12": 0.11}
+_VEGETATION = {
+    "B01": 0.12,
+    "B02": 0.09,
+    "B03": 0.08,
+    "B04": 0.05,
+    "B05": 0.11,
+    "B06": 0.25,
+    "B07": 0.30,
+    "B08": 0.33,
+    "B8A": 0.34,
+    "B09": 0.10,
+    "B10": 0.01,
+    "B11": 0.20,
+    "B12": 0.11,
+}
 
 
 @dataclass(frozen=True)
@@ -49,8 +73,10 @@ class DemoProduct:
 
 def product_name(date: datetime, *, satellite: str = "S2A") -> str:
     generation = date + timedelta(hours=1, minutes=12, seconds=3)
-    return (f"{satellite}_MSIL1C_{date:%Y%m%dT%H%M%S}_N0510_R{RELATIVE_ORBIT:03d}_T{MGRS_TILE}_"
-            f"{generation:%Y%m%dT%H%M%S}")
+    return (
+        f"{satellite}_MSIL1C_{date:%Y%m%dT%H%M%S}_N0510_R{RELATIVE_ORBIT:03d}_T{MGRS_TILE}_"
+        f"{generation:%Y%m%dT%H%M%S}"
+    )
 
 
 def footprint_lonlat() -> dict:
@@ -83,9 +109,16 @@ def _write_safe(root: Path, name: str, date: datetime, seed: int, *, with_bands:
             continue
         data = _band_array(band, gsd, seed)
         profile = {
-            "driver": "JP2OpenJPEG", "width": data.shape[1], "height": data.shape[0], "count": 1,
-            "dtype": "uint16", "crs": CRS_UTM31N, "transform": Affine(gsd, 0.0, ORIGIN_X, 0.0, -gsd, ORIGIN_Y),
-            "nodata": 0, "QUALITY": "100", "REVERSIBLE": "YES",
+            "driver": "JP2OpenJPEG",
+            "width": data.shape[1],
+            "height": data.shape[0],
+            "count": 1,
+            "dtype": "uint16",
+            "crs": CRS_UTM31N,
+            "transform": Affine(gsd, 0.0, ORIGIN_X, 0.0, -gsd, ORIGIN_Y),
+            "nodata": 0,
+            "QUALITY": "100",
+            "REVERSIBLE": "YES",
         }
         with rasterio.open(img / f"{stem}.jp2", "w", **profile) as dst:
             dst.write(data, 1)
@@ -126,11 +159,13 @@ def _write_safe(root: Path, name: str, date: datetime, seed: int, *, with_bands:
         f"<SENSING_TIME>{date:%Y-%m-%dT%H:%M:%S}.024Z</SENSING_TIME></n1:General_Info>"
         f"<n1:Geometric_Info><Tile_Geocoding><HORIZONTAL_CS_NAME>WGS84 / UTM zone 31N</HORIZONTAL_CS_NAME>"
         f"<HORIZONTAL_CS_CODE>EPSG:32631</HORIZONTAL_CS_CODE></Tile_Geocoding></n1:Geometric_Info>"
-        f"</n1:Level-1C_Tile_ID>\n")
+        f"</n1:Level-1C_Tile_ID>\n"
+    )
     (safe / "manifest.safe").write_text(
         '<?xml version="1.0" encoding="UTF-8"?>\n<xfdu:XFDU xmlns:xfdu="urn:ccsds:schema:xfdu:1" '
         f'version="esa/safe/sentinel/sentinel-2/msi/msil1c"><informationPackageMap><xfdu:contentUnit '
-        f'textInfo="{name}" unitType="Product_Level-1C"/></informationPackageMap></xfdu:XFDU>\n')
+        f'textInfo="{name}" unitType="Product_Level-1C"/></informationPackageMap></xfdu:XFDU>\n'
+    )
     return safe
 
 
@@ -143,8 +178,9 @@ def _zip_dir(folder: Path, zip_path: Path) -> None:
     tmp.replace(zip_path)
 
 
-def make_demo_archive(root: Path, *, dates: Sequence[datetime] | None = None,
-                      broken: Sequence[int] = ()) -> list[DemoProduct]:
+def make_demo_archive(
+    root: Path, *, dates: Sequence[datetime] | None = None, broken: Sequence[int] = ()
+) -> list[DemoProduct]:
     """Write the archive and STAC catalogue under ``root``; return the products.
 
     ``broken`` lists indexes of products written without band files (to exercise failures).
@@ -164,14 +200,31 @@ def make_demo_archive(root: Path, *, dates: Sequence[datetime] | None = None,
         safe = _write_safe(work, name, date, seed=index + 1, with_bands=index not in broken)
         zip_path = archive / f"{date:%Y}" / f"{date:%m}" / f"{date:%d}" / f"{name}.zip"
         _zip_dir(safe, zip_path)
-        item = pystac.Item(id=name, geometry=footprint, bbox=list(shape(footprint).bounds),
-                           datetime=date, properties={
-                               "constellation": "sentinel-2", "platform": "sentinel-2a",
-                               "instruments": ["msi"], "eo:cloud_cover": float((index + 1) * 7 % 30),
-                               "s2:product_type": "S2MSI1C", "s2:mgrs_tile": MGRS_TILE,
-                               "sat:relative_orbit": RELATIVE_ORBIT, "sat:orbit_state": "descending"})
-        item.add_asset("product", pystac.Asset(href=str(zip_path.resolve()), media_type="application/zip",
-                                               roles=["data"], title="Zipped SAFE product"))
+        item = pystac.Item(
+            id=name,
+            geometry=footprint,
+            bbox=list(shape(footprint).bounds),
+            datetime=date,
+            properties={
+                "constellation": "sentinel-2",
+                "platform": "sentinel-2a",
+                "instruments": ["msi"],
+                "eo:cloud_cover": float((index + 1) * 7 % 30),
+                "s2:product_type": "S2MSI1C",
+                "s2:mgrs_tile": MGRS_TILE,
+                "sat:relative_orbit": RELATIVE_ORBIT,
+                "sat:orbit_state": "descending",
+            },
+        )
+        item.add_asset(
+            "product",
+            pystac.Asset(
+                href=str(zip_path.resolve()),
+                media_type="application/zip",
+                roles=["data"],
+                title="Zipped SAFE product",
+            ),
+        )
         catalog.add_item(item)
         products.append(DemoProduct(name, date, zip_path, footprint))
     catalog.normalize_hrefs(str(stac_dir))

@@ -28,9 +28,13 @@ def ensure_variables(client: GeocubeClient, payload: dict[str, Any]) -> None:
             known = {i.name for i in variable.instances}
         except GeocubeNotFoundError:
             variable_id = client.create_variable(
-                name=spec["variable"], bands=["reflectance"], unit="", resampling="BILINEAR",
+                name=spec["variable"],
+                bands=["reflectance"],
+                unit="",
+                resampling="BILINEAR",
                 description="Sentinel-2 top-of-atmosphere reflectance",
-                dformat=DataFormat(dtype="uint16", no_data=0, min_value=0, max_value=10000))
+                dformat=DataFormat(dtype="uint16", no_data=0, min_value=0, max_value=10000),
+            )
             known = set()
         if spec["instance"] not in known:
             try:

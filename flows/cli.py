@@ -26,9 +26,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             payload, _ = validate_payload(raw, load_graph=graphs, geocube=geocube)
     else:
         payload, _ = validate_payload(raw, load_graph=graphs, geocube=None)
-    print(f"payload {payload.name!r} is valid: {payload.constellation.value}, "
-          f"{payload.start_time:%Y-%m-%d} .. {payload.end_time:%Y-%m-%d}, "
-          f"graphs {payload.scene_graph_name} -> {payload.tile_graph_name}, {len(payload.layers)} layer(s)")
+    print(
+        f"payload {payload.name!r} is valid: {payload.constellation.value}, "
+        f"{payload.start_time:%Y-%m-%d} .. {payload.end_time:%Y-%m-%d}, "
+        f"graphs {payload.scene_graph_name} -> {payload.tile_graph_name}, {len(payload.layers)} layer(s)"
+    )
     if not settings.geocube_server:
         print("layers were not checked against a Geocube: set GEOCUBE_SERVER to do so")
     return 0

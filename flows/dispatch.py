@@ -6,6 +6,7 @@ and ``allow_failure`` edges, is the same, and the Prefect UI draws the same depe
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
 from typing import Any
 
@@ -28,6 +29,8 @@ class Kind(StrEnum):
     PROCESS = "process"
 
 
+log = logging.getLogger(__name__)
+
 DEPLOYMENTS = {
     Kind.DOWNLOAD: "download-scene/download-scene",
     Kind.PROCESS: "process-tile/process-tile",
@@ -43,8 +46,9 @@ class UpstreamFailedError(PermanentError):
 
 
 @task(task_run_name="{kind} {label}")
-def dispatch(kind: Kind, label: str, job: dict[str, Any], mode: Mode, *, child_timeout_s: float,
-             download: Any = None) -> dict[str, Any]:
+def dispatch(
+    kind: Kind, label: str, job: dict[str, Any], mode: Mode, *, child_timeout_s: float, download: Any = None
+) -> dict[str, Any]:
     """Run one child job and return its JobResult as a dict; raise if the child did not complete.
 
     ``download`` is the scene download's result, passed through ``allow_failure``: when the download
@@ -61,9 +65,14 @@ def dispatch(kind: Kind, label: str, job: dict[str, Any], mode: Mode, *, child_t
         return result.model_dump(mode="json")
     attempt = task_run.run_count or 1
     child = run_deployment(
-        name=DEPLOYMENTS[kind], parameters={"job": job}, as_subflow=True, timeout=child_timeout_s,
-        poll_interval=2, tags=["geocube-ingester", f"aoi:{job['aoi']}", kind.value],
-        idempotency_key=f"{flow_run.id}:{kind.value}:{label}:{attempt}")
+        name=DEPLOYMENTS[kind],
+        parameters={"job": job},
+        as_subflow=True,
+        timeout=child_timeout_s,
+        poll_interval=2,
+        tags=["geocube-ingester", f"aoi:{job['aoi']}", kind.value],
+        idempotency_key=f"{flow_run.id}:{kind.value}:{label}:{attempt}",
+    )
     state = child.state
     if state is None or not state.is_completed():
         what = state.type.value if state is not None else "no state"
@@ -75,6 +84,6 @@ def dispatch(kind: Kind, label: str, job: dict[str, Any], mode: Mode, *, child_t
             return loaded.model_dump(mode="json")
         if isinstance(loaded, dict):
             return loaded
-    except Exception:  # noqa: BLE001 - results live in the worker's storage; the state is enough
-        pass
+    except Exception as exc:  # noqa: BLE001 - results live in the worker's storage; the state is enough
+        log.debug("%s: result of %s not readable here (%s); using its state", label, child.name, exc)
     return JobResult(status=JobStatus.DONE, message=state.message or "").model_dump(mode="json")

@@ -49,17 +49,32 @@ def _outcome(future: PrefectFuture[Any]) -> tuple[JobStatus, str, JobResult | No
 
 
 def _plan_artifact(plan: IngestionPlan) -> None:
-    lines = [f"**{plan.summary()}**", "", "| tile | scene | date | previous | reference |", "|---|---|---|---|---|"]
+    lines = [
+        f"**{plan.summary()}**",
+        "",
+        "| tile | scene | date | previous | reference |",
+        "|---|---|---|---|---|",
+    ]
     for t in plan.tiles:
-        lines.append(f"| {t.source_id} | {t.scene_id} | {t.date:%Y-%m-%d} | "
-                     f"{t.previous.scene_id if t.previous else '-'} | {t.reference.scene_id if t.reference else '-'} |")
-    create_markdown_artifact(key=_artifact_key(plan.aoi, "plan"), markdown="\n".join(lines),
-                             description="Scenes and tiles planned, with the previous/reference graph")
+        lines.append(
+            f"| {t.source_id} | {t.scene_id} | {t.date:%Y-%m-%d} | "
+            f"{t.previous.scene_id if t.previous else '-'} | {t.reference.scene_id if t.reference else '-'} |"
+        )
+    create_markdown_artifact(
+        key=_artifact_key(plan.aoi, "plan"),
+        markdown="\n".join(lines),
+        description="Scenes and tiles planned, with the previous/reference graph",
+    )
 
 
-@flow(name="ingest", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=MAX_PARALLEL_CHILDREN))
-def ingest(payload: dict[str, Any], mode: Mode = Mode.LOCAL, dry_run: bool = False,
-           child_timeout_s: float = 6 * 3600) -> State:
+@flow(
+    name="ingest",
+    flow_run_name=_run_name,
+    task_runner=ThreadPoolTaskRunner(max_workers=MAX_PARALLEL_CHILDREN),
+)
+def ingest(
+    payload: dict[str, Any], mode: Mode = Mode.LOCAL, dry_run: bool = False, child_timeout_s: float = 6 * 3600
+) -> State:
     """Ingest an AOI: the payload is the original ingester's JSON ("AreaToIngest").
 
     Args:
@@ -80,39 +95,72 @@ def ingest(payload: dict[str, Any], mode: Mode = Mode.LOCAL, dry_run: bool = Fal
         return Completed(message=plan.summary(), data=summary.model_dump(mode="json"))
 
     records = records_task(valid, plan)
-    scene_jobs, tile_jobs = make_jobs(valid, plan, instances_id=instances_id, record_ids=records.record_ids,
-                                      storage_uri=storage_uri_for(valid.storage_uri, load_settings()))
+    scene_jobs, tile_jobs = make_jobs(
+        valid,
+        plan,
+        instances_id=instances_id,
+        record_ids=records.record_ids,
+        storage_uri=storage_uri_for(valid.storage_uri, load_settings()),
+    )
     downloads: dict[str, PrefectFuture[Any]] = {}
     for sj in scene_jobs:
         downloads[sj.scene.source_id] = dispatch.submit(
-            Kind.DOWNLOAD, sj.label, sj.model_dump(mode="json"), mode, child_timeout_s=child_timeout_s)
+            Kind.DOWNLOAD, sj.label, sj.model_dump(mode="json"), mode, child_timeout_s=child_timeout_s
+        )
     processing: dict[str, PrefectFuture[Any]] = {}
     for tj in tile_jobs:  # date order: a tile's previous and reference are submitted before it
-        upstream = [processing[link.key] for link in (tj.tile.previous, tj.tile.reference)
-                    if link is not None and link.key in processing]
+        upstream = [
+            processing[link.key]
+            for link in (tj.tile.previous, tj.tile.reference)
+            if link is not None and link.key in processing
+        ]
         processing[tj.tile.key] = dispatch.submit(
-            Kind.PROCESS, tj.label, tj.model_dump(mode="json"), mode, child_timeout_s=child_timeout_s,
+            Kind.PROCESS,
+            tj.label,
+            tj.model_dump(mode="json"),
+            mode,
+            child_timeout_s=child_timeout_s,
             download=allow_failure(downloads[tj.scene.source_id]),
-            wait_for=[allow_failure(f) for f in dict.fromkeys(upstream)])
+            wait_for=[allow_failure(f) for f in dict.fromkeys(upstream)],
+        )
     wait([*downloads.values(), *processing.values()])
 
     for sj in scene_jobs:
         status, message, result = _outcome(downloads[sj.scene.source_id])
-        summary.rows.append(OutcomeRow(kind="scene", id=sj.scene.source_id, date=f"{sj.scene.date:%Y-%m-%d}",
-                                       status=status, message=message, outputs=result.stored if result else []))
+        summary.rows.append(
+            OutcomeRow(
+                kind="scene",
+                id=sj.scene.source_id,
+                date=f"{sj.scene.date:%Y-%m-%d}",
+                status=status,
+                message=message,
+                outputs=result.stored if result else [],
+            )
+        )
     for tj in tile_jobs:
         status, message, result = _outcome(processing[tj.tile.key])
-        summary.rows.append(OutcomeRow(kind="tile", id=tj.tile.source_id, date=f"{tj.tile.date:%Y-%m-%d}",
-                                       status=status, message=message, outputs=result.indexed if result else []))
+        summary.rows.append(
+            OutcomeRow(
+                kind="tile",
+                id=tj.tile.source_id,
+                date=f"{tj.tile.date:%Y-%m-%d}",
+                status=status,
+                message=message,
+                outputs=result.indexed if result else [],
+            )
+        )
     downloaded = [r.id for r in summary.rows if r.kind == "scene" and r.status == JobStatus.DONE]
     unused = [records.record_ids[s] for s in records.record_ids if s not in downloaded]
     if unused:
         delete_unused_records_task(records.created, [records.record_ids[s] for s in downloaded])
 
-    create_table_artifact(key=_artifact_key(plan.aoi, "outcome"),
-                          table=[r.model_dump(mode="json", exclude={"outputs"}) | {"outputs": len(r.outputs)}
-                                 for r in summary.rows],
-                          description=summary.headline())
+    create_table_artifact(
+        key=_artifact_key(plan.aoi, "outcome"),
+        table=[
+            r.model_dump(mode="json", exclude={"outputs"}) | {"outputs": len(r.outputs)} for r in summary.rows
+        ],
+        description=summary.headline(),
+    )
     log.info("%s\n%s", summary.headline(), summary.table())
     data = summary.model_dump(mode="json")
     if summary.failed:

@@ -25,13 +25,23 @@ from storage.layout import layer_key, save_layer
 log = logging.getLogger(__name__)
 
 
-def _already_stored(job: SceneJob, graph_out: list, storage) -> list[str] | None:  # noqa: ANN001
+def _already_stored(job: SceneJob, graph_out: list, storage) -> list[str] | None:
     """URIs of the scene graph's unconditional outputs when every one is already stored, else None."""
     wanted = [f for f in graph_out if f.action == Action.TO_CREATE and f.condition == Condition.PASS]
     if not wanted:
         return None
-    keys = [layer_key(aoi=job.aoi, scene_id=job.scene.source_id, tile_id=t.source_id, date=job.scene.date,
-                      layer=f.layer, ext=f.extension) for t in job.tiles for f in wanted]
+    keys = [
+        layer_key(
+            aoi=job.aoi,
+            scene_id=job.scene.source_id,
+            tile_id=t.source_id,
+            date=job.scene.date,
+            layer=f.layer,
+            ext=f.extension,
+        )
+        for t in job.tiles
+        for f in wanted
+    ]
     if all(storage.exists(k) for k in keys):
         return [storage.uri_of(k) for k in keys]
     return None
@@ -56,18 +66,36 @@ def run_scene_job(job: SceneJob, settings: Settings) -> JobResult:
         product_dir.mkdir()
         _, provider = download_product(job.scene, providers, product_dir)
         for tile in job.tiles:
-            t0 = make_tile_contexts(tile.model_copy(update={"previous": None, "reference": None}),
-                                    constellation=job.scene.constellation, scene_date=job.scene.date)
-            outcome = execute_graph(graph, tiles=t0, workdir=product_dir, config=job.graph_config,
-                                    is_retriable=job.is_retriable)
+            t0 = make_tile_contexts(
+                tile.model_copy(update={"previous": None, "reference": None}),
+                constellation=job.scene.constellation,
+                scene_date=job.scene.date,
+            )
+            outcome = execute_graph(
+                graph, tiles=t0, workdir=product_dir, config=job.graph_config, is_retriable=job.is_retriable
+            )
             if outcome.error is not None:
                 raise outcome.error
             for out in outcome.out_files:
                 if out.action != Action.TO_CREATE:
                     continue
                 ctx = t0[out.tile_index]
-                stored.append(save_layer(storage, Path(product_dir), aoi=job.aoi, scene_id=ctx.scene_id,
-                                         tile_id=ctx.tile_id, date=ctx.date, layer=out.layer, ext=out.extension))
+                stored.append(
+                    save_layer(
+                        storage,
+                        Path(product_dir),
+                        aoi=job.aoi,
+                        scene_id=ctx.scene_id,
+                        tile_id=ctx.tile_id,
+                        date=ctx.date,
+                        layer=out.layer,
+                        ext=out.extension,
+                    )
+                )
     log.info("%s: downloaded by %s, %d file(s) stored", job.label, provider, len(stored))
-    return JobResult(provider=provider, stored=stored, message=f"downloaded by {provider}",
-                     duration_s=time.monotonic() - started)
+    return JobResult(
+        provider=provider,
+        stored=stored,
+        message=f"downloaded by {provider}",
+        duration_s=time.monotonic() - started,
+    )

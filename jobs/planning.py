@@ -7,23 +7,44 @@ from catalogue.plan import IngestionPlan
 from jobs.models import SceneJob, TileJob
 
 
-def make_jobs(payload: Payload, plan: IngestionPlan, *, instances_id: dict[str, str],
-              record_ids: dict[str, str], storage_uri: str) -> tuple[list[SceneJob], list[TileJob]]:
+def make_jobs(
+    payload: Payload,
+    plan: IngestionPlan,
+    *,
+    instances_id: dict[str, str],
+    record_ids: dict[str, str],
+    storage_uri: str,
+) -> tuple[list[SceneJob], list[TileJob]]:
     """Build the jobs. Tile jobs come in date order, so a tile's previous and reference come first."""
-    scenes = {s.source_id: s.model_copy(update={"record_id": record_ids.get(s.source_id, "")})
-              for s in plan.scenes}
+    scenes = {
+        s.source_id: s.model_copy(update={"record_id": record_ids.get(s.source_id, "")}) for s in plan.scenes
+    }
     tiles = {t.key: t for t in plan.tiles}
     scene_jobs = [
-        SceneJob(aoi=plan.aoi, scene=scene, tiles=plan.tiles_of(scene_id), graph_name=payload.scene_graph_name,
-                 graph_config=payload.graph_config, storage_uri=storage_uri, is_retriable=payload.is_retriable)
+        SceneJob(
+            aoi=plan.aoi,
+            scene=scene,
+            tiles=plan.tiles_of(scene_id),
+            graph_name=payload.scene_graph_name,
+            graph_config=payload.graph_config,
+            storage_uri=storage_uri,
+            is_retriable=payload.is_retriable,
+        )
         for scene_id, scene in scenes.items()
     ]
     tile_jobs = [
-        TileJob(aoi=plan.aoi, scene=scenes[t.scene_id], tile=t,
-                previous=tiles.get(t.previous.key) if t.previous else None,
-                reference=tiles.get(t.reference.key) if t.reference else None,
-                graph_name=payload.tile_graph_name, graph_config=payload.graph_config,
-                instances_id=instances_id, storage_uri=storage_uri, is_retriable=payload.is_retriable)
+        TileJob(
+            aoi=plan.aoi,
+            scene=scenes[t.scene_id],
+            tile=t,
+            previous=tiles.get(t.previous.key) if t.previous else None,
+            reference=tiles.get(t.reference.key) if t.reference else None,
+            graph_name=payload.tile_graph_name,
+            graph_config=payload.graph_config,
+            instances_id=instances_id,
+            storage_uri=storage_uri,
+            is_retriable=payload.is_retriable,
+        )
         for t in sorted(plan.tiles, key=lambda t: (t.date, t.scene_id, t.source_id))
     ]
     return scene_jobs, tile_jobs

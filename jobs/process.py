@@ -31,9 +31,20 @@ log = logging.getLogger(__name__)
 class Indexer(Protocol):
     """What processing needs of a Geocube client."""
 
-    def index_dataset(self, *, uri: str, record_id: str, instance_id: str, bands: list[int],
-                      dformat: DataFormat, real_min_value: float, real_max_value: float,
-                      exponent: float = 1.0, managed: bool = False, container_subdir: str = "") -> IndexOutcome: ...
+    def index_dataset(
+        self,
+        *,
+        uri: str,
+        record_id: str,
+        instance_id: str,
+        bands: list[int],
+        dformat: DataFormat,
+        real_min_value: float,
+        real_max_value: float,
+        exponent: float = 1.0,
+        managed: bool = False,
+        container_subdir: str = "",
+    ) -> IndexOutcome: ...
 
     def add_records_tags(self, ids: Any, tags: Any) -> int: ...
 
@@ -47,31 +58,57 @@ def _contexts(job: TileJob) -> tuple[TileContext, TileContext, TileContext]:
 
 
 def _where(job: TileJob, ctx: TileContext, out: SelectedOutFile) -> dict[str, Any]:
-    return {"aoi": job.aoi, "scene_id": ctx.scene_id, "tile_id": ctx.tile_id, "date": ctx.date,
-            "layer": out.layer, "ext": out.extension}
+    return {
+        "aoi": job.aoi,
+        "scene_id": ctx.scene_id,
+        "tile_id": ctx.tile_id,
+        "date": ctx.date,
+        "layer": out.layer,
+        "ext": out.extension,
+    }
 
 
 def _index(job: TileJob, geocube: Indexer, out: SelectedOutFile, uri: str, instance_id: str) -> IndexOutcome:
     if out.dformat is None:
-        raise NothingToIndexError(f"{job.label}: out-file {out.layer}.{out.extension} has no valid dformat_out")
-    dformat = DataFormat(dtype=str(out.dformat.dtype), no_data=out.dformat.nodata,
-                         min_value=out.dformat.min_value, max_value=out.dformat.max_value)
-    return geocube.index_dataset(uri=uri, record_id=job.scene.record_id, instance_id=instance_id,
-                                 bands=list(range(1, out.nbands + 1)), dformat=dformat,
-                                 real_min_value=out.ext_min_value, real_max_value=out.ext_max_value,
-                                 exponent=out.exponent)
+        raise NothingToIndexError(
+            f"{job.label}: out-file {out.layer}.{out.extension} has no valid dformat_out"
+        )
+    dformat = DataFormat(
+        dtype=str(out.dformat.dtype),
+        no_data=out.dformat.nodata,
+        min_value=out.dformat.min_value,
+        max_value=out.dformat.max_value,
+    )
+    return geocube.index_dataset(
+        uri=uri,
+        record_id=job.scene.record_id,
+        instance_id=instance_id,
+        bands=list(range(1, out.nbands + 1)),
+        dformat=dformat,
+        real_min_value=out.ext_min_value,
+        real_max_value=out.ext_max_value,
+        exponent=out.exponent,
+    )
 
 
-def _handle_out_files(job: TileJob, geocube: Indexer, storage: Storage, workdir: Any,
-                      tiles: tuple[TileContext, TileContext, TileContext],
-                      out_files: list[SelectedOutFile], result: JobResult) -> None:
+def _handle_out_files(
+    job: TileJob,
+    geocube: Indexer,
+    storage: Storage,
+    workdir: Any,
+    tiles: tuple[TileContext, TileContext, TileContext],
+    out_files: list[SelectedOutFile],
+    result: JobResult,
+) -> None:
     to_index: list[tuple[SelectedOutFile, str, str]] = []
     for out in out_files:
         if out.action not in (Action.TO_CREATE, Action.TO_INDEX):
             continue
         instance_id = job.instances_id.get(out.layer, "")
         if out.action == Action.TO_INDEX and not instance_id:
-            log.info("%s: layer %s is not in the payload's layers: not stored, not indexed", job.label, out.layer)
+            log.info(
+                "%s: layer %s is not in the payload's layers: not stored, not indexed", job.label, out.layer
+            )
             continue
         uri = save_layer(storage, workdir, **_where(job, tiles[out.tile_index], out))
         result.stored.append(uri)
@@ -88,8 +125,9 @@ def _handle_out_files(job: TileJob, geocube: Indexer, storage: Storage, workdir:
                 result.deleted.append(f"{where['scene_id']}/{where['tile_id']}/{out.layer}.{out.extension}")
     if result.indexed and job.scene.record_id:
         try:
-            geocube.add_records_tags([job.scene.record_id],
-                                     {"processingDate": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")})
+            geocube.add_records_tags(
+                [job.scene.record_id], {"processingDate": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")}
+            )
         except IngestError as exc:
             log.warning("%s: could not tag the record with processingDate: %s", job.label, exc)
 
@@ -104,10 +142,19 @@ def run_tile_job(job: TileJob, settings: Settings, geocube: Indexer) -> JobResul
     with scratch_dir(settings.workdir, f"tile-{job.tile.source_id}") as workdir:
         for inp in select_in_files(graph, tiles=tiles):
             ctx = tiles[inp.tile_index]
-            import_layer(storage, workdir, aoi=job.aoi, scene_id=ctx.scene_id, tile_id=ctx.tile_id, date=ctx.date,
-                         layer=inp.layer, ext=inp.extension)
-        outcome = execute_graph(graph, tiles=tiles, workdir=workdir, config=job.graph_config,
-                                is_retriable=job.is_retriable)
+            import_layer(
+                storage,
+                workdir,
+                aoi=job.aoi,
+                scene_id=ctx.scene_id,
+                tile_id=ctx.tile_id,
+                date=ctx.date,
+                layer=inp.layer,
+                ext=inp.extension,
+            )
+        outcome = execute_graph(
+            graph, tiles=tiles, workdir=workdir, config=job.graph_config, is_retriable=job.is_retriable
+        )
         try:
             _handle_out_files(job, geocube, storage, workdir, tiles, outcome.out_files, result)
         except IngestError as exc:

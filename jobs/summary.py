@@ -42,7 +42,9 @@ class IngestionSummary(BaseModel):
     def table(self) -> str:
         """A fixed-width text table (the demo prints it; the flow logs it)."""
         header = ("kind", "id", "date", "status", "outputs", "message")
-        lines = [(r.kind, r.id, r.date, r.status.value, str(len(r.outputs)), r.message[:80]) for r in self.rows]
+        lines = [
+            (r.kind, r.id, r.date, r.status.value, str(len(r.outputs)), r.message[:80]) for r in self.rows
+        ]
         widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=False)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         out = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]

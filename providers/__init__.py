@@ -34,12 +34,15 @@ def build_providers(settings: Settings) -> list[Downloader]:
     for name in settings.provider_names():
         factory = PROVIDERS.get(name)
         if factory is None:
-            raise PermanentError(f"GEOCUBE_INGESTER_PROVIDERS: unknown provider {name!r}; "
-                                 f"known: {', '.join(PROVIDERS)}")
+            raise PermanentError(
+                f"GEOCUBE_INGESTER_PROVIDERS: unknown provider {name!r}; known: {', '.join(PROVIDERS)}"
+            )
         provider = factory(settings)
         if provider is not None:
             chain.append(provider)
     if not chain:
-        raise PermanentError("no download provider is configured: set GEOCUBE_INGESTER_PROVIDERS and "
-                             "the provider's settings (e.g. GEOCUBE_INGESTER_LOCAL_ARCHIVE)")
+        raise PermanentError(
+            "no download provider is configured: set GEOCUBE_INGESTER_PROVIDERS and "
+            "the provider's settings (e.g. GEOCUBE_INGESTER_LOCAL_ARCHIVE)"
+        )
     return chain

@@ -40,7 +40,9 @@ def download_product(scene: Scene, providers: Sequence[Downloader], dest_dir: Pa
             continue
         log.info("%s: downloaded by %s", scene.source_id, provider.name)
         return path, provider.name
-    message = f"{scene.source_id}: no provider could deliver it:\n  " + "\n  ".join(reasons or ["(none configured)"])
+    message = f"{scene.source_id}: no provider could deliver it:\n  " + "\n  ".join(
+        reasons or ["(none configured)"]
+    )
     if temporary:
         raise DownloadTemporaryError(message)
     raise AllProvidersFailedError(message)

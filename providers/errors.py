@@ -1,13 +1,13 @@
 """Errors of the download providers.
 
-    IngestError (common.errors)
-    ├── TemporaryError
-    │   └── DownloadTemporaryError     timeout, 408/429/5xx, connection reset: retry later
-    ├── ProductUnavailableError
-    │   └── ProductNotFoundError       this provider has not got it: try the next one
-    └── PermanentError
-        ├── DownloadError              401/403, corrupt archive: stop
-        └── AllProvidersFailedError    every provider failed permanently (each one's error listed)
+IngestError (common.errors)
+├── TemporaryError
+│   └── DownloadTemporaryError     timeout, 408/429/5xx, connection reset: retry later
+├── ProductUnavailableError
+│   └── ProductNotFoundError       this provider has not got it: try the next one
+└── PermanentError
+    ├── DownloadError              401/403, corrupt archive: stop
+    └── AllProvidersFailedError    every provider failed permanently (each one's error listed)
 """
 
 from __future__ import annotations

@@ -30,5 +30,7 @@ class LocalArchiveProvider:
             if path.is_file():
                 log.info("%s: unpacking %s", scene.source_id, path)
                 return unpack_product(path, dest_dir)
-        raise ProductNotFoundError(f"{scene.source_id}: not in the local archive {self.root} "
-                                   f"(looked for {', '.join(str(p) for p in self.candidates(scene))})")
+        raise ProductNotFoundError(
+            f"{scene.source_id}: not in the local archive {self.root} "
+            f"(looked for {', '.join(str(p) for p in self.candidates(scene))})"
+        )

@@ -52,7 +52,9 @@ class UrlProvider:
                 return unpack_product(archive, dest_dir)
             finally:
                 archive.unlink(missing_ok=True)
-        raise ProductNotFoundError(f"{scene.source_id}: the url provider cannot read {parts.scheme}:// links yet")
+        raise ProductNotFoundError(
+            f"{scene.source_id}: the url provider cannot read {parts.scheme}:// links yet"
+        )
 
     def _from_path(self, scene: Scene, path: Path, dest_dir: Path) -> Path:
         if not path.is_absolute():
@@ -79,7 +81,8 @@ class UrlProvider:
                     retry_after = response.headers.get("Retry-After")
                     raise DownloadTemporaryError(
                         f"{scene.source_id}: {shown} answered {response.status_code}",
-                        retry_after_s=float(retry_after) if retry_after and retry_after.isdigit() else None)
+                        retry_after_s=float(retry_after) if retry_after and retry_after.isdigit() else None,
+                    )
                 if response.status_code >= 400:
                     raise DownloadError(f"{scene.source_id}: {shown} answered {response.status_code}")
                 expected = response.headers.get("Content-Length")
@@ -91,7 +94,9 @@ class UrlProvider:
                     out.flush()
                     os.fsync(out.fileno())
                 if expected is not None and int(expected) != written:
-                    raise DownloadTemporaryError(f"{scene.source_id}: {shown} sent {written} of {expected} bytes")
+                    raise DownloadTemporaryError(
+                        f"{scene.source_id}: {shown} sent {written} of {expected} bytes"
+                    )
             part.replace(final)
             log.info("%s: downloaded %s (%d bytes)", scene.source_id, shown, written)
             return final

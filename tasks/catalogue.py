@@ -23,24 +23,44 @@ def validate_payload(raw: dict[str, Any]) -> tuple[Payload, dict[str, str]]:
     """Parse the payload and check it against the graphs and the Geocube; all problems at once."""
     settings = load_settings()
     with open_geocube(settings) as geocube:
-        return check_payload(raw, load_graph=partial(load_graph, graph_root=settings.graph_root), geocube=geocube)
+        return check_payload(
+            raw, load_graph=partial(load_graph, graph_root=settings.graph_root), geocube=geocube
+        )
 
 
-validate_payload_task = task(name="validate-payload", retries=3, retry_delay_seconds=RETRY_DELAYS_S,
-                             retry_condition_fn=retry_if_temporary)(validate_payload)
+validate_payload_task = task(
+    name="validate-payload",
+    retries=3,
+    retry_delay_seconds=RETRY_DELAYS_S,
+    retry_condition_fn=retry_if_temporary,
+)(validate_payload)
 
 
-@task(name="plan-ingestion", retries=3, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=retry_if_temporary)
+@task(
+    name="plan-ingestion",
+    retries=3,
+    retry_delay_seconds=RETRY_DELAYS_S,
+    retry_condition_fn=retry_if_temporary,
+)
 def plan_task(payload: Payload) -> IngestionPlan:
     return plan_ingestion(payload, build_searchers(load_settings()))
 
 
-@task(name="create-records", retries=3, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=retry_if_temporary)
+@task(
+    name="create-records",
+    retries=3,
+    retry_delay_seconds=RETRY_DELAYS_S,
+    retry_condition_fn=retry_if_temporary,
+)
 def records_task(payload: Payload, plan: IngestionPlan) -> RecordsOutcome:
-    tags = {s.source_id: scene_record_tags(s, plan.tiles_of(s.source_id), payload.record_tags)
-            for s in plan.scenes}
+    tags = {
+        s.source_id: scene_record_tags(s, plan.tiles_of(s.source_id), payload.record_tags)
+        for s in plan.scenes
+    }
     with open_geocube(load_settings()) as geocube:
-        return ensure_records(geocube, plan.scenes, tags, record_tags=payload.record_tags, new_record=NewRecord)
+        return ensure_records(
+            geocube, plan.scenes, tags, record_tags=payload.record_tags, new_record=NewRecord
+        )
 
 
 @task(name="delete-unused-records", retries=2, retry_condition_fn=retry_if_temporary)

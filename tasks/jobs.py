@@ -12,14 +12,24 @@ from tasks.resources import open_geocube
 from tasks.retry import RETRY_DELAYS_S, retry_if_temporary
 
 
-@task(name="download-and-store", task_run_name="download {job.aoi}/{job.scene.source_id}",
-      retries=3, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=retry_if_temporary)
+@task(
+    name="download-and-store",
+    task_run_name="download {job.aoi}/{job.scene.source_id}",
+    retries=3,
+    retry_delay_seconds=RETRY_DELAYS_S,
+    retry_condition_fn=retry_if_temporary,
+)
 def download_scene_task(job: SceneJob) -> JobResult:
     return run_scene_job(job, load_settings())
 
 
-@task(name="process-and-index", task_run_name="process {job.aoi}/{job.tile.source_id}@{job.tile.date:%Y-%m-%d}",
-      retries=3, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=retry_if_temporary)
+@task(
+    name="process-and-index",
+    task_run_name="process {job.aoi}/{job.tile.source_id}@{job.tile.date:%Y-%m-%d}",
+    retries=3,
+    retry_delay_seconds=RETRY_DELAYS_S,
+    retry_condition_fn=retry_if_temporary,
+)
 def process_tile_task(job: TileJob) -> JobResult:
     settings = load_settings()
     with open_geocube(settings) as geocube:

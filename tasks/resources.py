@@ -9,10 +9,13 @@ from geocube_client.client import GeocubeClient
 
 def open_geocube(settings: Settings) -> GeocubeClient:
     if not settings.geocube_server:
-        raise PermanentError("GEOCUBE_SERVER is not set: give the host:port of the Geocube gRPC API "
-                             "(and GEOCUBE_APIKEY, GEOCUBE_INSECURE as needed)")
-    return GeocubeClient(settings.geocube_server, api_key=settings.geocube_apikey,
-                         insecure=settings.geocube_insecure)
+        raise PermanentError(
+            "GEOCUBE_SERVER is not set: give the host:port of the Geocube gRPC API "
+            "(and GEOCUBE_APIKEY, GEOCUBE_INSECURE as needed)"
+        )
+    return GeocubeClient(
+        settings.geocube_server, api_key=settings.geocube_apikey, insecure=settings.geocube_insecure
+    )
 
 
 def storage_uri_for(payload_storage_uri: str, settings: Settings) -> str:

@@ -24,8 +24,15 @@ POOLS = ["download-pool", "processing-pool", "orchestrator-pool"]
 
 
 def prefect(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([str(BIN / "prefect"), *args], env=env, cwd=REPO, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=120)
+    done = subprocess.run(
+        [str(BIN / "prefect"), *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
     assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -34,8 +41,12 @@ def prefect(env: dict[str, str], *args: str) -> str:
 def prefect_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     root = tmp_path_factory.mktemp("prefect-stack")
     with postgres() as database_url, prefect_server(root / "home", database_url) as env:
-        env = env | {"PREFECT_LOCAL_STORAGE_PATH": str(root / "results"), "PROJECT_DIR": str(REPO),
-                     "PREFECT_CLI_PROMPT": "false", "PREFECT_LOGGING_LEVEL": "INFO"}
+        env = env | {
+            "PREFECT_LOCAL_STORAGE_PATH": str(root / "results"),
+            "PROJECT_DIR": str(REPO),
+            "PREFECT_CLI_PROMPT": "false",
+            "PREFECT_LOGGING_LEVEL": "INFO",
+        }
         for pool in POOLS:
             prefect(env, "work-pool", "create", pool, "--type", "process", "--overwrite")
         out = prefect(env, "--no-prompt", "deploy", "--all")
@@ -46,12 +57,18 @@ def prefect_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
 @pytest.fixture
 def world(tmp_path: Path, local_geocube: str) -> World:
     first = datetime(2024, 1, 5, 10, 54, 21, tzinfo=UTC)
-    return make_world(tmp_path / "world", local_geocube, "DeployE2E",
-                      dates=[first + timedelta(days=10 * i) for i in range(3)], broken=[1])
+    return make_world(
+        tmp_path / "world",
+        local_geocube,
+        "DeployE2E",
+        dates=[first + timedelta(days=10 * i) for i in range(3)],
+        broken=[1],
+    )
 
 
 def test_children_run_on_their_pools_and_a_failed_tile_releases_its_dependants(
-        prefect_stack: dict[str, str], world: World, tmp_path: Path) -> None:
+    prefect_stack: dict[str, str], world: World, tmp_path: Path
+) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
     from prefect.settings import PREFECT_API_URL, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
@@ -60,17 +77,28 @@ def test_children_run_on_their_pools_and_a_failed_tile_releases_its_dependants(
     from jobs.summary import IngestionSummary
 
     env = prefect_stack | world.env
-    with workers(env, ["download-pool", "processing-pool"], tmp_path, cwd=REPO), pytest.MonkeyPatch.context() as mp:
+    with (
+        workers(env, ["download-pool", "processing-pool"], tmp_path, cwd=REPO),
+        pytest.MonkeyPatch.context() as mp,
+    ):
         for key, value in world.env.items():
             mp.setenv(key, value)
-        with temporary_settings({PREFECT_API_URL: prefect_stack["PREFECT_API_URL"],
-                                 PREFECT_LOCAL_STORAGE_PATH: prefect_stack["PREFECT_LOCAL_STORAGE_PATH"]}):
+        with temporary_settings(
+            {
+                PREFECT_API_URL: prefect_stack["PREFECT_API_URL"],
+                PREFECT_LOCAL_STORAGE_PATH: prefect_stack["PREFECT_LOCAL_STORAGE_PATH"],
+            }
+        ):
             state = ingest(payload=world.payload, mode="deployments", child_timeout_s=600, return_state=True)
             summary = IngestionSummary.model_validate(state.result(raise_on_failure=False))
             with get_client(sync_client=True) as client:
                 parent = client.read_flow_run(state.state_details.flow_run_id)
-                kids = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-                    parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])), limit=200)
+                kids = client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(
+                        parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])
+                    ),
+                    limit=200,
+                )
             drain_prefect_services()
 
     assert state.is_failed(), state.message

@@ -70,8 +70,10 @@ def test_failed_tile_lets_its_dependants_run_and_fails_the_parent(world_factory)
 
 def test_invalid_payload_fails_before_any_download(world_factory) -> None:
     world = world_factory("LocalInvalid")
-    bad = world.payload | {"layers": {"B04": {"variable": "NoSuchVariable", "instance": "raw"}},
-                           "end_time": "2023-01-01T00:00:00Z"}
+    bad = world.payload | {
+        "layers": {"B04": {"variable": "NoSuchVariable", "instance": "raw"}},
+        "end_time": "2023-01-01T00:00:00Z",
+    }
     state = ingest(payload=bad, mode="local", return_state=True)
     assert state.is_failed()
     message = str(state.result(raise_on_failure=False))

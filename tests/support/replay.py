@@ -110,13 +110,18 @@ class ReplayServer:
         host, port = self._httpd.server_address[:2]
         self._base_url = f"http://{host!s}:{port}"
         # A short poll interval makes shutdown() quick (the default waits up to 0.5 s).
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="replay-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="replay-server",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def stop(self) -> None:
@@ -134,9 +139,14 @@ class ReplayServer:
             if route is None:
                 self.unmatched.append(request)
                 known = ", ".join(f"{r.method} {r.path}" for r in self.routes)
-                return 404, {"Content-Type": "text/plain"}, (
-                    f"replay: no route for {request.method} {request.path} {request.query}; "
-                    f"routes: {known}").encode()
+                return (
+                    404,
+                    {"Content-Type": "text/plain"},
+                    (
+                        f"replay: no route for {request.method} {request.path} {request.query}; "
+                        f"routes: {known}"
+                    ).encode(),
+                )
             route.served += 1
         if route.delay_s:
             time.sleep(route.delay_s)
@@ -157,7 +167,8 @@ class ReplayServer:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 request = RecordedRequest(
-                    method=self.command, path=parts.path,
+                    method=self.command,
+                    path=parts.path,
                     query=parse_qs(parts.query, keep_blank_values=True),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=self.rfile.read(length) if length else b"",

@@ -10,7 +10,6 @@ Each is a context manager that stops its process in ``finally``, also when a tes
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import shutil
 import signal
@@ -34,12 +33,14 @@ def free_port() -> int:
 
 
 def _pg_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    found = sorted(str(p) for p in Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
     if found:
         return found[-1]
     path = shutil.which(name)
     if path is None:
-        raise RuntimeError(f"PostgreSQL's {name} not found: run `make system-deps` (Debian package postgresql)")
+        raise RuntimeError(
+            f"PostgreSQL's {name} not found: run `make system-deps` (Debian package postgresql)"
+        )
     return path
 
 
@@ -67,21 +68,42 @@ def postgres() -> Iterator[str]:
         shutil.chown(root, "postgres")
     data, port = root / "data", free_port()
     try:
-        _run(_as_postgres([_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]))
-        _run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
-                           f"-p {port} -c listen_addresses=127.0.0.1 -k {root}", "start"]))
+        _run(
+            _as_postgres([_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
+        )
+        _run(
+            _as_postgres(
+                [
+                    _pg_bin("pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(root / "log"),
+                    "-w",
+                    "-o",
+                    f"-p {port} -c listen_addresses=127.0.0.1 -k {root}",
+                    "start",
+                ]
+            )
+        )
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
     try:
         psql = [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-q"]
-        subprocess.run([*psql, "-c", "create role prefect login password 'prefect'"], check=True,
-                       capture_output=True)
-        subprocess.run([*psql, "-c", "create database prefect owner prefect"], check=True, capture_output=True)
+        subprocess.run(
+            [*psql, "-c", "create role prefect login password 'prefect'"], check=True, capture_output=True
+        )
+        subprocess.run(
+            [*psql, "-c", "create database prefect owner prefect"], check=True, capture_output=True
+        )
         yield f"postgresql+asyncpg://prefect:prefect@127.0.0.1:{port}/prefect"
     finally:
-        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
-                       capture_output=True, check=False)
+        subprocess.run(
+            _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+            capture_output=True,
+            check=False,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -96,11 +118,15 @@ def _stop(proc: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
         proc.wait(10)
 
 
-def _spawn(cmd: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+def _spawn(
+    cmd: list[str], env: dict[str, str], log: Path, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     # A new session: the process gets default signal dispositions (a worker started from a
     # non-interactive shell would otherwise ignore SIGINT and never stop: prefect-notes.md).
     out = log.open("ab")
-    return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+    return subprocess.Popen(
+        cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
+    )
 
 
 @contextlib.contextmanager
@@ -115,8 +141,11 @@ def prefect_server(home: Path, database_url: str) -> Iterator[dict[str, str]]:
         "PREFECT_API_DATABASE_CONNECTION_URL": database_url,
         "PREFECT_UI_ENABLED": "false",
     }
-    proc = _spawn([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                  env, home / "server.log")
+    proc = _spawn(
+        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env,
+        home / "server.log",
+    )
     api = f"http://127.0.0.1:{port}/api"
     try:
         deadline = time.monotonic() + 90
@@ -136,14 +165,32 @@ def prefect_server(home: Path, database_url: str) -> Iterator[dict[str, str]]:
 
 
 @contextlib.contextmanager
-def workers(env: dict[str, str], pools: list[str], log_dir: Path, cwd: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+def workers(
+    env: dict[str, str], pools: list[str], log_dir: Path, cwd: Path
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     """One process worker per pool, polling every second."""
     procs: list[subprocess.Popen[bytes]] = []
     worker_env = env | {"PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
     try:
         for pool in pools:
-            procs.append(_spawn([str(BIN / "prefect"), "worker", "start", "--pool", pool, "--limit", "4",
-                                 "--type", "process"], worker_env, log_dir / f"worker-{pool}.log", cwd=cwd))
+            procs.append(
+                _spawn(
+                    [
+                        str(BIN / "prefect"),
+                        "worker",
+                        "start",
+                        "--pool",
+                        pool,
+                        "--limit",
+                        "4",
+                        "--type",
+                        "process",
+                    ],
+                    worker_env,
+                    log_dir / f"worker-{pool}.log",
+                    cwd=cwd,
+                )
+            )
         yield procs
     finally:
         for proc in procs:

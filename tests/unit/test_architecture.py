@@ -25,7 +25,9 @@ def imports_of(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("package", DOMAIN)
 def test_domain_packages_import_no_prefect(package: str) -> None:
-    offenders = [str(p.relative_to(REPO)) for p in (REPO / package).rglob("*.py") if "prefect" in imports_of(p)]
+    offenders = [
+        str(p.relative_to(REPO)) for p in (REPO / package).rglob("*.py") if "prefect" in imports_of(p)
+    ]
     assert offenders == [], f"domain code must not import prefect: {offenders}"
 
 

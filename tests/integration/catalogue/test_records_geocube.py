@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -17,16 +18,25 @@ pytestmark = pytest.mark.integration
 
 def scenes(prefix: str) -> list[Scene]:
     base = datetime(2023, 5, 1, 10, 30, 11, 123456, tzinfo=UTC)
-    return [Scene(source_id=f"{prefix}_{i}", date=base + timedelta(days=5 * i), constellation=Constellation.SENTINEL2,
-                  footprint_wkt=f"POLYGON (({i} 40, {i + 1} 40, {i + 1} 41, {i} 41, {i} 40))",
-                  tags={"cloudCoverPercentage": str(10 * i), "constellation": "SENTINEL2"}) for i in range(3)]
+    return [
+        Scene(
+            source_id=f"{prefix}_{i}",
+            date=base + timedelta(days=5 * i),
+            constellation=Constellation.SENTINEL2,
+            footprint_wkt=f"POLYGON (({i} 40, {i + 1} 40, {i + 1} 41, {i} 41, {i} 40))",
+            tags={"cloudCoverPercentage": str(10 * i), "constellation": "SENTINEL2"},
+        )
+        for i in range(3)
+    ]
 
 
 def tiles_for(items: list[Scene]) -> list[Tile]:
-    tiles = [Tile(source_id=s.source_id, scene_id=s.source_id, date=s.date, footprint_wkt=s.footprint_wkt)
-             for s in items]
+    tiles = [
+        Tile(source_id=s.source_id, scene_id=s.source_id, date=s.date, footprint_wkt=s.footprint_wkt)
+        for s in items
+    ]
     root = tiles[0].link()
-    for before, tile in zip(tiles, tiles[1:], strict=False):
+    for before, tile in pairwise(tiles):
         tile.previous, tile.reference = before.link(), root
     return tiles
 

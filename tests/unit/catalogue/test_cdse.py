@@ -30,25 +30,33 @@ from tests.support.replay import ReplayServer, Route, query_has
 
 CDSE_HOST = "https://catalogue.dataspace.copernicus.eu"
 PRODUCTS = "/odata/v1/Products"
-AOI = ("POLYGON ((137.7729 13.1342, 137.7729 23.886, 153.7491 23.886, 153.7491 13.1342, "
-       "137.7729 13.1342))")
+AOI = "POLYGON ((137.7729 13.1342, 137.7729 23.886, 153.7491 23.886, 153.7491 13.1342, 137.7729 13.1342))"
 S2_TOP2 = "cdse/odata/products_s2_l1c_expand_attributes_assets_top2.json"
 S1_PAGES = [f"cdse/odata/products_s1_20140405-20140414_expand_attributes_page{i}.json" for i in range(1, 6)]
-PRODUCT_TYPE_S2 = ("Attributes/OData.CSC.StringAttribute/any(att:att/Name eq 'productType' and "
-                   "att/OData.CSC.StringAttribute/Value eq 'S2MSI1C')")
+PRODUCT_TYPE_S2 = (
+    "Attributes/OData.CSC.StringAttribute/any(att:att/Name eq 'productType' and "
+    "att/OData.CSC.StringAttribute/Value eq 'S2MSI1C')"
+)
 
 
 def s2_query(**changes: Any) -> SceneQuery:
-    fields: dict[str, Any] = {"aoi_wkt": AOI, "start": datetime(2020, 8, 8, tzinfo=UTC),
-                              "end": datetime(2020, 8, 16, tzinfo=UTC),
-                              "constellation": Constellation.SENTINEL2}
+    fields: dict[str, Any] = {
+        "aoi_wkt": AOI,
+        "start": datetime(2020, 8, 8, tzinfo=UTC),
+        "end": datetime(2020, 8, 16, tzinfo=UTC),
+        "constellation": Constellation.SENTINEL2,
+    }
     return SceneQuery(**(fields | changes))
 
 
 def s1_query(**changes: Any) -> SceneQuery:
     # The window of the recorded S1 pages (2014-04-05 .. 2014-04-14).
-    return s2_query(constellation=Constellation.SENTINEL1, start=datetime(2014, 4, 5, tzinfo=UTC),
-                    end=datetime(2014, 4, 14, tzinfo=UTC), **changes)
+    return s2_query(
+        constellation=Constellation.SENTINEL1,
+        start=datetime(2014, 4, 5, tzinfo=UTC),
+        end=datetime(2014, 4, 14, tzinfo=UTC),
+        **changes,
+    )
 
 
 def load(fixtures: Path, name: str) -> dict[str, Any]:
@@ -63,16 +71,24 @@ def test_filter_of_a_sentinel2_query_with_defaults() -> None:
         "Collection/Name eq 'SENTINEL-2' and "
         f"OData.CSC.Intersects(area=geography'SRID=4326;{AOI}') and "
         "ContentDate/Start gt 2020-08-08T00:00:00.000Z and ContentDate/Start lt 2020-08-16T00:00:00.000Z and "
-        + PRODUCT_TYPE_S2)
+        + PRODUCT_TYPE_S2
+    )
 
 
 def test_filter_of_the_denmark_s1_payload_parameters() -> None:
-    params = {"producttype": "SLC", "polarisationmode": "VV VH", "sensoroperationalmode": "IW",
-              "relativeorbitnumber": "44"}
+    params = {
+        "producttype": "SLC",
+        "polarisationmode": "VV VH",
+        "sensoroperationalmode": "IW",
+        "relativeorbitnumber": "44",
+    }
     got = build_filter(s1_query(parameters=params))
     assert got.split(" and ", 4)[:4] == [
-        "Collection/Name eq 'SENTINEL-1'", f"OData.CSC.Intersects(area=geography'SRID=4326;{AOI}')",
-        "ContentDate/Start gt 2014-04-05T00:00:00.000Z", "ContentDate/Start lt 2014-04-14T00:00:00.000Z"]
+        "Collection/Name eq 'SENTINEL-1'",
+        f"OData.CSC.Intersects(area=geography'SRID=4326;{AOI}')",
+        "ContentDate/Start gt 2014-04-05T00:00:00.000Z",
+        "ContentDate/Start lt 2014-04-14T00:00:00.000Z",
+    ]
     assert got.endswith(
         " and Attributes/OData.CSC.StringAttribute/any(att:att/Name eq 'productType' and "
         "att/OData.CSC.StringAttribute/Value eq 'SLC')"
@@ -81,12 +97,18 @@ def test_filter_of_the_denmark_s1_payload_parameters() -> None:
         " and Attributes/OData.CSC.StringAttribute/any(att:att/Name eq 'operationalMode' and "
         "att/OData.CSC.StringAttribute/Value eq 'IW')"
         " and Attributes/OData.CSC.IntegerAttribute/any(att:att/Name eq 'relativeOrbitNumber' and "
-        "att/OData.CSC.IntegerAttribute/Value eq 44)")
+        "att/OData.CSC.IntegerAttribute/Value eq 44)"
+    )
 
 
 def test_filter_of_sentinel2_parameters() -> None:
-    params = {"CloudCoverPercentage": "[0 TO 30.5]", "tileid": "T33TUM", "producttype": "S2MSI2A",
-              "filename": "*_R022_*", "relativeorbitnumber": " 22 "}
+    params = {
+        "CloudCoverPercentage": "[0 TO 30.5]",
+        "tileid": "T33TUM",
+        "producttype": "S2MSI2A",
+        "filename": "*_R022_*",
+        "relativeorbitnumber": " 22 ",
+    }
     clauses = build_filter(s2_query(parameters=params)).split(" and Attributes/")
     assert clauses[1:] == [
         "OData.CSC.StringAttribute/any(att:att/Name eq 'productType' and "
@@ -109,14 +131,21 @@ def test_an_unknown_parameter_is_an_error_listing_the_known_ones() -> None:
         build_filter(s1_query(parameters={"cloudcoverpercentage": "[0 TO 10]", "orbitdirection": "ASC"}))
     message = str(caught.value)
     assert "'cloudcoverpercentage', 'orbitdirection'" in message
-    assert ("known: filename, polarisationmode, producttype, relativeorbitnumber, sensoroperationalmode"
-            in message)
+    assert (
+        "known: filename, polarisationmode, producttype, relativeorbitnumber, sensoroperationalmode"
+        in message
+    )
 
 
-@pytest.mark.parametrize(("value", "problem"), [
-    ("0 - 30", "must be '[min TO max]'"), ("[a TO 3]", "must be '[min TO max]'"),
-    ("[50 TO 10]", "needs 0 <= min <= max <= 100"), ("[0 TO 101]", "needs 0 <= min <= max <= 100"),
-])
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("0 - 30", "must be '[min TO max]'"),
+        ("[a TO 3]", "must be '[min TO max]'"),
+        ("[50 TO 10]", "needs 0 <= min <= max <= 100"),
+        ("[0 TO 101]", "needs 0 <= min <= max <= 100"),
+    ],
+)
 def test_a_malformed_cloud_cover_is_an_error(value: str, problem: str) -> None:
     with pytest.raises(CatalogueError, match=re.escape(problem)):
         build_filter(s2_query(parameters={"cloudcoverpercentage": value}))
@@ -152,21 +181,32 @@ def test_parse_the_recorded_sentinel2_products(shared_fixtures: Path) -> None:
     assert first.date == datetime(2020, 8, 8, 1, 3, 11, 24000, tzinfo=UTC)
     assert first.catalogue == "cdse"
     assert first.tags == {
-        "sourceID": first.source_id, "uuid": "05edf2bb-d103-49f1-a677-9e474138d84f",
-        "ingestionDate": "2020-08-08T01:03:11.024000Z", "constellation": "SENTINEL2",
-        "satellite": "SENTINEL2A", "relativeOrbit": "45", "orbit": "26783", "productType": "S2MSI1C",
-        "cloudCoverPercentage": "95.136736479015", "tileId": "54PXA",
+        "sourceID": first.source_id,
+        "uuid": "05edf2bb-d103-49f1-a677-9e474138d84f",
+        "ingestionDate": "2020-08-08T01:03:11.024000Z",
+        "constellation": "SENTINEL2",
+        "satellite": "SENTINEL2A",
+        "relativeOrbit": "45",
+        "orbit": "26783",
+        "productType": "S2MSI1C",
+        "cloudCoverPercentage": "95.136736479015",
+        "tileId": "54PXA",
     }
     assert first.metadata == {
-        "uuid": "05edf2bb-d103-49f1-a677-9e474138d84f", "online": True, "size_bytes": 224105657,
-        "checksums": {"MD5": "923ac4992d90b57d41e7ace4d9d90757",
-                      "BLAKE3": "2f787caed527ffeb3245594a465abd127da5ee7eaeb974f9a9ab4342f2fba7cf"},
+        "uuid": "05edf2bb-d103-49f1-a677-9e474138d84f",
+        "online": True,
+        "size_bytes": 224105657,
+        "checksums": {
+            "MD5": "923ac4992d90b57d41e7ace4d9d90757",
+            "BLAKE3": "2f787caed527ffeb3245594a465abd127da5ee7eaeb974f9a9ab4342f2fba7cf",
+        },
         "s3_path": "/eodata/Sentinel-2/MSI/L1C_N0500/2020/08/08/" + first.source_id + ".SAFE",
     }
     footprint = shapely.from_wkt(first.footprint_wkt)
     assert footprint.geom_type == "Polygon" and len(footprint.exterior.coords) == 21
-    assert footprint.bounds == pytest.approx((142.352793016856, 13.4725397858819, 142.943807935726,
-                                              14.2240507608538))
+    assert footprint.bounds == pytest.approx(
+        (142.352793016856, 13.4725397858819, 142.943807935726, 14.2240507608538)
+    )
     assert scenes[1].source_id != first.source_id
 
 
@@ -192,12 +232,26 @@ def test_parse_a_sentinel1_product_of_the_same_odata_schema(shared_fixtures: Pat
     product = recorded["value"][0]
     scene = parse_product(product, Constellation.SENTINEL1)
     assert scene.source_id == "S1A_IW_GRDH_1SSV_20141004T005844_20141004T005913_002673_002FAB_4FCD"
-    keys = ("constellation", "satellite", "orbitDirection", "relativeOrbit", "orbit", "productType",
-            "polarisationMode", "sliceNumber")
+    keys = (
+        "constellation",
+        "satellite",
+        "orbitDirection",
+        "relativeOrbit",
+        "orbit",
+        "productType",
+        "polarisationMode",
+        "sliceNumber",
+    )
     assert {k: scene.tags[k] for k in keys} == {
-        "constellation": "SENTINEL1", "satellite": "SENTINEL1A", "orbitDirection": "ASCENDING",
-        "relativeOrbit": "153", "orbit": "2673", "productType": "IW_GRDH_1S", "polarisationMode": "VV",
-        "sliceNumber": "1"}
+        "constellation": "SENTINEL1",
+        "satellite": "SENTINEL1A",
+        "orbitDirection": "ASCENDING",
+        "relativeOrbit": "153",
+        "orbit": "2673",
+        "productType": "IW_GRDH_1S",
+        "polarisationMode": "VV",
+        "sliceNumber": "1",
+    }
     assert "cloudCoverPercentage" not in scene.tags
 
 
@@ -220,8 +274,10 @@ def s1_pages(shared_fixtures: Path) -> list[Path]:
 def s1_routes(pages: list[Path]) -> list[Route]:
     """Page i answers $skip=10*(i-1); the first page also answers a request without $skip."""
     routes = [Route("GET", PRODUCTS, body_file=pages[0], when=query_has({"$skip": None}))]
-    routes += [Route("GET", PRODUCTS, body_file=page, when=query_has({"$skip": str(10 * i)}))
-               for i, page in enumerate(pages)]
+    routes += [
+        Route("GET", PRODUCTS, body_file=page, when=query_has({"$skip": str(10 * i)}))
+        for i, page in enumerate(pages)
+    ]
     return routes
 
 
@@ -233,14 +289,20 @@ def s1_server(s1_pages: list[Path]) -> Iterator[ReplayServer]:
 
 def aux_searcher(server: ReplayServer, **options: Any) -> CdseODataSearcher:
     # The recorded S1 pages list auxiliary products (AUX_*, orbit files): no orbit attributes, no footprint.
-    return CdseODataSearcher(base_url=server.url("/odata/v1"), page_size=10, backoff_s=0,
-                             required_attributes=("productType",), **options)
+    return CdseODataSearcher(
+        base_url=server.url("/odata/v1"),
+        page_size=10,
+        backoff_s=0,
+        required_attributes=("productType",),
+        **options,
+    )
 
 
 @pytest.mark.integration
 def test_every_page_is_read_through_next_links(s1_server: ReplayServer, s1_pages: list[Path]) -> None:
-    recorded = [p["Name"].removesuffix(".SAFE")
-                for page in s1_pages for p in json.loads(page.read_text())["value"]]
+    recorded = [
+        p["Name"].removesuffix(".SAFE") for page in s1_pages for p in json.loads(page.read_text())["value"]
+    ]
     result = aux_searcher(s1_server).search(s1_query())
     assert len(recorded) == 47
     assert [s.source_id for s in result.scenes] == recorded
@@ -249,7 +311,11 @@ def test_every_page_is_read_through_next_links(s1_server: ReplayServer, s1_pages
     first, *followed = s1_server.requests
     assert first.param("$filter") == build_filter(s1_query())
     assert (first.param("$top"), first.param("$orderby"), first.param("$expand"), first.param("$skip")) == (
-        "10", "ContentDate/Start asc", "Attributes", None)
+        "10",
+        "ContentDate/Start asc",
+        "Attributes",
+        None,
+    )
     # The next links were rewritten to the replay server and followed as they are.
     assert [r.param("$skip") for r in followed] == ["10", "20", "30", "40"]
     assert not s1_server.unmatched
@@ -282,7 +348,8 @@ def test_page_and_limit_select_rows(s1_server: ReplayServer, s1_pages: list[Path
 
 @pytest.mark.integration
 def test_paging_refuses_to_go_past_the_skip_cap(
-        s1_server: ReplayServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    s1_server: ReplayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(cdse, "CDSE_MAX_SKIP", 25)
     with pytest.raises(CatalogueError, match=r"needs \$skip=30, but CDSE refuses \$skip above 25; narrow"):
         aux_searcher(s1_server).search(s1_query())
@@ -301,7 +368,8 @@ def test_a_recorded_s2_search_with_a_limit(shared_fixtures: Path) -> None:
     with ReplayServer(routes, rewrite_hosts=[CDSE_HOST]) as server:
         result = CdseODataSearcher(base_url=server.url("/odata/v1")).search(s2_query(limit=1))
     assert [s.source_id for s in result.scenes] == [
-        "S2A_MSIL1C_20200808T010311_N0500_R045_T54PXA_20230413T212505"]
+        "S2A_MSIL1C_20200808T010311_N0500_R045_T54PXA_20230413T212505"
+    ]
     assert result.truncated is True
     (request,) = server.requests
     assert request.param("$top") == "2"  # one row more than the limit tells whether it cut
@@ -310,9 +378,12 @@ def test_a_recorded_s2_search_with_a_limit(shared_fixtures: Path) -> None:
 
 @pytest.mark.integration
 def test_a_next_link_to_another_host_is_read_from_the_configured_one(
-        shared_fixtures: Path, caplog: pytest.LogCaptureFixture) -> None:
-    routes = [Route("GET", PRODUCTS, body_file=shared_fixtures / S2_TOP2, when=query_has({"$skip": None})),
-              Route("GET", PRODUCTS, body=b'{"value": []}', when=query_has({"$skip": "2"}))]
+    shared_fixtures: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    routes = [
+        Route("GET", PRODUCTS, body_file=shared_fixtures / S2_TOP2, when=query_has({"$skip": None})),
+        Route("GET", PRODUCTS, body=b'{"value": []}', when=query_has({"$skip": "2"})),
+    ]
     with ReplayServer(routes) as server, caplog.at_level(logging.WARNING, logger="catalogue.cdse"):
         result = CdseODataSearcher(base_url=server.url("/odata/v1")).search(s2_query())
     assert len(result.scenes) == 2 and len(server.requests) == 2
@@ -321,8 +392,10 @@ def test_a_next_link_to_another_host_is_read_from_the_configured_one(
 
 @pytest.mark.integration
 def test_a_503_is_retried(shared_fixtures: Path) -> None:
-    routes = [Route("GET", PRODUCTS, status=503, body=b"busy", times=1),
-              Route("GET", PRODUCTS, body_file=shared_fixtures / S2_TOP2, when=query_has({"$skip": None}))]
+    routes = [
+        Route("GET", PRODUCTS, status=503, body=b"busy", times=1),
+        Route("GET", PRODUCTS, body_file=shared_fixtures / S2_TOP2, when=query_has({"$skip": None})),
+    ]
     with ReplayServer(routes) as server:
         result = CdseODataSearcher(base_url=server.url("/odata/v1"), backoff_s=0).search(s2_query(limit=1))
     assert len(result.scenes) == 1

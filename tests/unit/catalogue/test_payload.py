@@ -12,15 +12,22 @@ from catalogue.models import Constellation
 from catalogue.payload import parse_payload
 from common.errors import ValidationFailedError
 
-SQUARE = {"type": "Polygon", "coordinates": [[[1.0, 43.0], [2.0, 43.0], [2.0, 44.0], [1.0, 44.0], [1.0, 43.0]]]}
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [[[1.0, 43.0], [2.0, 43.0], [2.0, 44.0], [1.0, 44.0], [1.0, 43.0]]],
+}
 
 
 def good(**changes: Any) -> dict[str, Any]:
     payload = {
-        "name": "MyAOI", "type": "Feature", "geometry": SQUARE,
-        "start_time": "2022-01-01T00:00:00Z", "end_time": "2022-01-12T00:00:00Z",
+        "name": "MyAOI",
+        "type": "Feature",
+        "geometry": SQUARE,
+        "start_time": "2022-01-01T00:00:00Z",
+        "end_time": "2022-01-12T00:00:00Z",
         "scene_type": {"constellation": "sentinel2", "parameters": {"cloudcoverpercentage": "[0 TO 80]"}},
-        "scene_graph_name": "CopyProductToStorage", "tile_graph_name": "ExtractS2Bands",
+        "scene_graph_name": "CopyProductToStorage",
+        "tile_graph_name": "ExtractS2Bands",
         "layers": {"B04": {"variable": "S2_B04", "instance": "raw"}},
     }
     payload.update(changes)
@@ -33,8 +40,9 @@ def problems_of(raw: dict[str, Any]) -> dict[str, str]:
     return {p.field: p.message for p in info.value.problems}
 
 
-@pytest.mark.parametrize("name", ["DenmarkDemoS1.json", "DenmarkDemoS2.json", "DenmarkDemoLandsat.json",
-                                  "OneAtlasDemo.json"])
+@pytest.mark.parametrize(
+    "name", ["DenmarkDemoS1.json", "DenmarkDemoS2.json", "DenmarkDemoLandsat.json", "OneAtlasDemo.json"]
+)
 def test_original_payloads_load_unchanged(shared_fixtures: Path, name: str) -> None:
     raw = json.loads((shared_fixtures / "original-ingester" / "payloads" / name).read_text())
     payload = parse_payload(raw)
@@ -47,23 +55,37 @@ def test_original_payloads_load_unchanged(shared_fixtures: Path, name: str) -> N
 def test_legacy_aoi_key_is_named_with_its_fix(shared_fixtures: Path) -> None:
     raw = json.loads((shared_fixtures / "original-ingester" / "payloads" / "DenmarkDemo.json").read_text())
     problems = problems_of(raw)
-    assert "rename the key to \"name\"" in problems["aoi"]
+    assert 'rename the key to "name"' in problems["aoi"]
 
 
-@pytest.mark.parametrize(("alias", "expected"), [
-    ("sentinel1", Constellation.SENTINEL1), ("Sentinel-1", Constellation.SENTINEL1),
-    ("SENTINEL2", Constellation.SENTINEL2), ("sentinel-2", Constellation.SENTINEL2),
-    ("landsat89", Constellation.LANDSAT89), ("PHR", Constellation.PHR), ("pleiades", Constellation.PHR),
-    ("spot", Constellation.SPOT),
-])
+@pytest.mark.parametrize(
+    ("alias", "expected"),
+    [
+        ("sentinel1", Constellation.SENTINEL1),
+        ("Sentinel-1", Constellation.SENTINEL1),
+        ("SENTINEL2", Constellation.SENTINEL2),
+        ("sentinel-2", Constellation.SENTINEL2),
+        ("landsat89", Constellation.LANDSAT89),
+        ("PHR", Constellation.PHR),
+        ("pleiades", Constellation.PHR),
+        ("spot", Constellation.SPOT),
+    ],
+)
 def test_constellation_aliases(alias: str, expected: Constellation) -> None:
     assert parse_payload(good(scene_type={"constellation": alias})).constellation is expected
 
 
 def test_every_problem_is_reported_at_once_with_its_field() -> None:
     bowtie = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}
-    problems = problems_of(good(name="my aoi", geometry=bowtie, start_time="2022-02-01T00:00:00Z",
-                                scene_type={"constellation": "sentinel3"}, colour="red"))
+    problems = problems_of(
+        good(
+            name="my aoi",
+            geometry=bowtie,
+            start_time="2022-02-01T00:00:00Z",
+            scene_type={"constellation": "sentinel3"},
+            colour="red",
+        )
+    )
     assert set(problems) == {"name", "geometry", "end_time", "scene_type.constellation", "colour"}
     assert "Self-intersection" in problems["geometry"]
     assert "sentinel2" in problems["scene_type.constellation"]
@@ -81,11 +103,14 @@ def test_keys_match_case_insensitively_like_the_original() -> None:
 
 def test_feature_collection_merges_polygons_into_a_multipolygon() -> None:
     other = {"type": "Polygon", "coordinates": [[[3, 43], [4, 43], [4, 44], [3, 44], [3, 43]]]}
-    raw = good(type="FeatureCollection", features=[
-        {"type": "Feature", "geometry": SQUARE, "properties": {}},
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [0, 0]}, "properties": {}},
-        {"type": "Feature", "geometry": other, "properties": {}},
-    ])
+    raw = good(
+        type="FeatureCollection",
+        features=[
+            {"type": "Feature", "geometry": SQUARE, "properties": {}},
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [0, 0]}, "properties": {}},
+            {"type": "Feature", "geometry": other, "properties": {}},
+        ],
+    )
     raw.pop("geometry")
     payload = parse_payload(raw)
     assert payload.aoi.geom_type == "MultiPolygon"

@@ -25,23 +25,44 @@ S2_N0500 = "S2A_MSIL1C_20210403T101021_N0500_R022_T33TUM_20210403T110551"
 S1 = "S1A_IW_SLC__1SDV_20200511T135117_20200511T135144_032518_03C421_7768"
 
 
-def scene(name: str, *, footprint: str = INSIDE, ingestion: str = "", day: int = 3,
-          constellation: Constellation = Constellation.SENTINEL2) -> Scene:
+def scene(
+    name: str,
+    *,
+    footprint: str = INSIDE,
+    ingestion: str = "",
+    day: int = 3,
+    constellation: Constellation = Constellation.SENTINEL2,
+) -> Scene:
     tags = {"ingestionDate": ingestion} if ingestion else {}
-    return Scene(source_id=name, date=datetime(2021, 4, day, tzinfo=UTC), constellation=constellation,
-                 footprint_wkt=footprint, tags=tags)
+    return Scene(
+        source_id=name,
+        date=datetime(2021, 4, day, tzinfo=UTC),
+        constellation=constellation,
+        footprint_wkt=footprint,
+        tags=tags,
+    )
 
 
 def query(constellation: Constellation = Constellation.SENTINEL2) -> SceneQuery:
-    return SceneQuery(aoi_wkt=AOI, start=datetime(2021, 4, 1, tzinfo=UTC),
-                      end=datetime(2021, 4, 15, tzinfo=UTC), constellation=constellation)
+    return SceneQuery(
+        aoi_wkt=AOI,
+        start=datetime(2021, 4, 1, tzinfo=UTC),
+        end=datetime(2021, 4, 15, tzinfo=UTC),
+        constellation=constellation,
+    )
 
 
 class FakeCatalogue:
     """A Searcher that answers ``scenes`` or raises ``error``; it counts its calls."""
 
-    def __init__(self, name: str, *, scenes: list[Scene] | None = None, error: IngestError | None = None,
-                 serves: tuple[Constellation, ...] = (Constellation.SENTINEL2,)) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        scenes: list[Scene] | None = None,
+        error: IngestError | None = None,
+        serves: tuple[Constellation, ...] = (Constellation.SENTINEL2,),
+    ) -> None:
         self.name, self.scenes, self.error, self.serves = name, scenes or [], error, serves
         self.calls = 0
 
@@ -84,18 +105,23 @@ def test_no_catalogue_serving_the_constellation_is_an_error() -> None:
 
 
 def test_all_failing_is_temporary_if_one_failure_is() -> None:
-    searchers = [FakeCatalogue("a", error=CatalogueError("a: answered 400: bad filter")),
-                 FakeCatalogue("b", error=CatalogueTemporaryError("b: timed out", retry_after_s=30))]
+    searchers = [
+        FakeCatalogue("a", error=CatalogueError("a: answered 400: bad filter")),
+        FakeCatalogue("b", error=CatalogueTemporaryError("b: timed out", retry_after_s=30)),
+    ]
     with pytest.raises(CatalogueTemporaryError) as caught:
         search_scenes(query(), searchers)
-    assert str(caught.value) == ("every catalogue failed for Sentinel2: a: a: answered 400: bad filter; "
-                                 "b: b: timed out")
+    assert str(caught.value) == (
+        "every catalogue failed for Sentinel2: a: a: answered 400: bad filter; b: b: timed out"
+    )
     assert caught.value.retry_after_s == 30
 
 
 def test_all_failing_for_good_is_permanent() -> None:
-    searchers = [FakeCatalogue("a", error=CatalogueError("a: bad")),
-                 FakeCatalogue("b", error=CatalogueError("b: bad"))]
+    searchers = [
+        FakeCatalogue("a", error=CatalogueError("a: bad")),
+        FakeCatalogue("b", error=CatalogueError("b: bad")),
+    ]
     with pytest.raises(CatalogueError) as caught:
         search_scenes(query(), searchers)
     assert not isinstance(caught.value, CatalogueTemporaryError)
@@ -118,13 +144,16 @@ def test_sentinel1_copies_keep_the_latest_ingestion_or_the_first_met() -> None:
 
 def test_scenes_outside_the_aoi_or_without_footprint_are_dropped_and_the_rest_sorted() -> None:
     landsat = Constellation.LANDSAT89
-    scenes = [scene("LC08_L2SP_190028_20210410_20210420_02_T1", day=10, constellation=landsat),
-              scene("LC08_L2SP_190028_20210402_20210420_02_T1", day=2, constellation=landsat),
-              scene("LC08_L2SP_170010_20210405_20210420_02_T1", footprint=FAR, constellation=landsat),
-              scene("LC08_L2SP_190028_20210406_20210420_02_T1", footprint="POLYGON EMPTY",
-                    constellation=landsat)]
+    scenes = [
+        scene("LC08_L2SP_190028_20210410_20210420_02_T1", day=10, constellation=landsat),
+        scene("LC08_L2SP_190028_20210402_20210420_02_T1", day=2, constellation=landsat),
+        scene("LC08_L2SP_170010_20210405_20210420_02_T1", footprint=FAR, constellation=landsat),
+        scene("LC08_L2SP_190028_20210406_20210420_02_T1", footprint="POLYGON EMPTY", constellation=landsat),
+    ]
     assert [s.source_id for s in refine_scenes(scenes, AOI)] == [
-        "LC08_L2SP_190028_20210402_20210420_02_T1", "LC08_L2SP_190028_20210410_20210420_02_T1"]
+        "LC08_L2SP_190028_20210402_20210420_02_T1",
+        "LC08_L2SP_190028_20210410_20210420_02_T1",
+    ]
 
 
 def test_an_unreadable_footprint_names_the_scene() -> None:
@@ -140,8 +169,13 @@ def closed_port() -> int:
 
 def test_unreachable_cdse_falls_back_to_the_static_catalogue(tmp_path: Path) -> None:
     ring = [[12.5, 45.5], [13.5, 45.5], [13.5, 46.5], [12.5, 45.5]]
-    item = pystac.Item(S2_N0300, {"type": "Polygon", "coordinates": [ring]}, [12.5, 45.5, 13.5, 46.5],
-                       datetime(2021, 4, 3, tzinfo=UTC), {"platform": "sentinel-2a"})
+    item = pystac.Item(
+        S2_N0300,
+        {"type": "Polygon", "coordinates": [ring]},
+        [12.5, 45.5, 13.5, 46.5],
+        datetime(2021, 4, 3, tzinfo=UTC),
+        {"platform": "sentinel-2a"},
+    )
     catalog = pystac.Catalog("archive", "archive")
     catalog.add_item(item)
     catalog.normalize_hrefs(str(tmp_path))
@@ -151,4 +185,3 @@ def test_unreachable_cdse_falls_back_to_the_static_catalogue(tmp_path: Path) -> 
     assert result.catalogue == "static-stac"
     assert [s.source_id for s in result.scenes] == [S2_N0300]
     assert "ConnectError" in result.failures["cdse"]
-

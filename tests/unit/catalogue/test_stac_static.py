@@ -27,20 +27,30 @@ INSIDE = [[12.5, 45.5], [13.5, 45.5], [13.5, 46.5], [12.5, 46.5], [12.5, 45.5]]
 FAR = [[20.0, 10.0], [21.0, 10.0], [21.0, 11.0], [20.0, 11.0], [20.0, 10.0]]
 
 
-def make_item(item_id: str, when: datetime, ring: list[list[float]], properties: dict[str, Any],
-              assets: dict[str, pystac.Asset] | None = None) -> pystac.Item:
+def make_item(
+    item_id: str,
+    when: datetime,
+    ring: list[list[float]],
+    properties: dict[str, Any],
+    assets: dict[str, pystac.Asset] | None = None,
+) -> pystac.Item:
     geometry = {"type": "Polygon", "coordinates": [ring]}
-    item = pystac.Item(item_id, geometry, list(shapely.from_geojson(json.dumps(geometry)).bounds), when,
-                       properties)
+    item = pystac.Item(
+        item_id, geometry, list(shapely.from_geojson(json.dumps(geometry)).bounds), when, properties
+    )
     for key, asset in (assets or {"product": pystac.Asset(f"./{item_id}.zip", roles=["data"])}).items():
         item.add_asset(key, asset)
     return item
 
 
 def s2_props(cloud: float | None = 10.0, **more: Any) -> dict[str, Any]:
-    props: dict[str, Any] = {"constellation": "sentinel-2", "platform": "sentinel-2a",
-                             "s2:product_type": "S2MSI1C", "sat:relative_orbit": 22,
-                             "sat:orbit_state": "descending"}
+    props: dict[str, Any] = {
+        "constellation": "sentinel-2",
+        "platform": "sentinel-2a",
+        "s2:product_type": "S2MSI1C",
+        "sat:relative_orbit": 22,
+        "sat:orbit_state": "descending",
+    }
     if cloud is not None:
         props["eo:cloud_cover"] = cloud
     return props | more
@@ -50,11 +60,19 @@ def items() -> list[pystac.Item]:
     return [
         make_item(S2_LATE, datetime(2021, 4, 20, 10, 10, 21, tzinfo=UTC), INSIDE, s2_props()),
         make_item(S2_IN, datetime(2021, 4, 3, 10, 10, 21, tzinfo=UTC), INSIDE, s2_props()),
-        make_item(S2_CLOUDY, datetime(2021, 4, 6, 10, 15, 59, tzinfo=UTC), INSIDE,
-                  {"platform": "sentinel-2b", "eo:cloud_cover": 90.0}),
+        make_item(
+            S2_CLOUDY,
+            datetime(2021, 4, 6, 10, 15, 59, tzinfo=UTC),
+            INSIDE,
+            {"platform": "sentinel-2b", "eo:cloud_cover": 90.0},
+        ),
         make_item(S2_FAR, datetime(2021, 4, 4, 9, 40, 31, tzinfo=UTC), FAR, s2_props()),
-        make_item(S1_IN, datetime(2021, 4, 5, 5, 16, 17, tzinfo=UTC), INSIDE,
-                  {"platform": "sentinel-1a", "sat:orbit_state": "ascending"}),
+        make_item(
+            S1_IN,
+            datetime(2021, 4, 5, 5, 16, 17, tzinfo=UTC),
+            INSIDE,
+            {"platform": "sentinel-1a", "sat:orbit_state": "ascending"},
+        ),
     ]
 
 
@@ -67,8 +85,12 @@ def write_catalog(root: Path, stac_items: list[pystac.Item]) -> Path:
 
 
 def query(constellation: Constellation = Constellation.SENTINEL2, **changes: Any) -> SceneQuery:
-    fields: dict[str, Any] = {"aoi_wkt": AOI, "start": datetime(2021, 4, 1, tzinfo=UTC),
-                              "end": datetime(2021, 4, 15, tzinfo=UTC), "constellation": constellation}
+    fields: dict[str, Any] = {
+        "aoi_wkt": AOI,
+        "start": datetime(2021, 4, 1, tzinfo=UTC),
+        "end": datetime(2021, 4, 15, tzinfo=UTC),
+        "constellation": constellation,
+    }
     return SceneQuery(**(fields | changes))
 
 
@@ -88,9 +110,15 @@ def test_item_is_mapped_to_a_scene_with_an_absolute_download_link(tmp_path: Path
     assert scene.source_id == S2_IN and scene.constellation is Constellation.SENTINEL2
     assert scene.date == datetime(2021, 4, 3, 10, 10, 21, tzinfo=UTC)
     assert scene.catalogue == "static-stac"
-    assert scene.tags == {"sourceID": S2_IN, "constellation": "SENTINEL2", "satellite": "SENTINEL2A",
-                          "productType": "S2MSI1C", "cloudCoverPercentage": "10", "relativeOrbit": "22",
-                          "orbitDirection": "DESCENDING"}
+    assert scene.tags == {
+        "sourceID": S2_IN,
+        "constellation": "SENTINEL2",
+        "satellite": "SENTINEL2A",
+        "productType": "S2MSI1C",
+        "cloudCoverPercentage": "10",
+        "relativeOrbit": "22",
+        "orbitDirection": "DESCENDING",
+    }
     expected = root / S2_IN / f"{S2_IN}.zip"  # pystac's self-contained layout: <root>/<id>/<id>.json
     assert scene.metadata["download_link"] == str(expected)
     assert Path(scene.metadata["download_link"]).is_absolute()
@@ -99,15 +127,24 @@ def test_item_is_mapped_to_a_scene_with_an_absolute_download_link(tmp_path: Path
 
 def test_start_is_included_and_end_excluded(tmp_path: Path) -> None:
     root = write_catalog(tmp_path / "stac", items())
-    at_start = query(start=datetime(2021, 4, 3, 10, 10, 21, tzinfo=UTC),
-                     end=datetime(2021, 4, 6, 10, 15, 59, tzinfo=UTC))
+    at_start = query(
+        start=datetime(2021, 4, 3, 10, 10, 21, tzinfo=UTC), end=datetime(2021, 4, 6, 10, 15, 59, tzinfo=UTC)
+    )
     assert [s.source_id for s in StaticStacSearcher(root).search(at_start).scenes] == [S2_IN]
 
 
 def test_cloud_cover_filter_leaves_out_items_without_it_and_says_so(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    stac_items = [*items(), make_item("S2A_MSIL1C_20210410T101021_N0300_R022_T33TUM_20210410T110551",
-                                      datetime(2021, 4, 10, tzinfo=UTC), INSIDE, s2_props(cloud=None))]
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    stac_items = [
+        *items(),
+        make_item(
+            "S2A_MSIL1C_20210410T101021_N0300_R022_T33TUM_20210410T110551",
+            datetime(2021, 4, 10, tzinfo=UTC),
+            INSIDE,
+            s2_props(cloud=None),
+        ),
+    ]
     root = write_catalog(tmp_path / "stac", stac_items)
     with caplog.at_level(logging.WARNING, logger="catalogue.stac_static"):
         result = StaticStacSearcher(root).search(query(parameters={"cloudcoverpercentage": "[0 TO 50]"}))
@@ -129,8 +166,13 @@ def test_a_folder_of_item_files_without_catalog(tmp_path: Path) -> None:
     folder = tmp_path / "items"
     (folder / "2021").mkdir(parents=True)
     data_asset = pystac.Asset("../data/band.tif", roles=["data"])
-    item = make_item(S2_IN, datetime(2021, 4, 3, tzinfo=UTC), INSIDE, s2_props(),
-                     assets={"thumbnail": pystac.Asset("thumb.png", roles=["thumbnail"]), "B04": data_asset})
+    item = make_item(
+        S2_IN,
+        datetime(2021, 4, 3, tzinfo=UTC),
+        INSIDE,
+        s2_props(),
+        assets={"thumbnail": pystac.Asset("thumb.png", roles=["thumbnail"]), "B04": data_asset},
+    )
     (folder / "2021" / f"{S2_IN}.json").write_text(json.dumps(item.to_dict(include_self_link=False)))
     (folder / "notes.json").write_text('{"type": "Collection-ish note"}')
     scenes = StaticStacSearcher(folder).search(query()).scenes

@@ -49,9 +49,11 @@ def test_other_relative_orbit_is_another_series() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(days=st.lists(st.integers(0, 400), min_size=1, max_size=25, unique=True),
-       places=st.lists(st.sampled_from(["T31TCJ", "T31TDJ", "T30TYP"]), min_size=25, max_size=25),
-       order=st.randoms(use_true_random=False))
+@given(
+    days=st.lists(st.integers(0, 400), min_size=1, max_size=25, unique=True),
+    places=st.lists(st.sampled_from(["T31TCJ", "T31TDJ", "T30TYP"]), min_size=25, max_size=25),
+    order=st.randoms(use_true_random=False),
+)
 def test_every_series_is_a_single_chain_whatever_the_order(days: list[int], places: list[str], order) -> None:
     tiles = [t for i, d in enumerate(days) for t in scene_tiles(s2_scene(d, tile=places[i]))]
     order.shuffle(tiles)

@@ -8,12 +8,18 @@ import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from catalogue.models import Constellation, Scene
 from providers.chain import download_product
-from providers.errors import AllProvidersFailedError, DownloadError, DownloadTemporaryError, ProductNotFoundError
+from providers.errors import (
+    AllProvidersFailedError,
+    DownloadError,
+    DownloadTemporaryError,
+    ProductNotFoundError,
+)
 from providers.local import LocalArchiveProvider
 from providers.url import UrlProvider, redact_url
 
@@ -21,8 +27,13 @@ NAME = "S2A_MSIL1C_20210403T101021_N0300_R022_T33TUM_20210403T110551"
 
 
 def scene(**metadata: object) -> Scene:
-    return Scene(source_id=NAME, date=datetime(2021, 4, 3, 10, 10, 21, tzinfo=UTC),
-                 constellation=Constellation.SENTINEL2, footprint_wkt="POINT (1 1)", metadata=dict(metadata))
+    return Scene(
+        source_id=NAME,
+        date=datetime(2021, 4, 3, 10, 10, 21, tzinfo=UTC),
+        constellation=Constellation.SENTINEL2,
+        footprint_wkt="POINT (1 1)",
+        metadata=dict(metadata),
+    )
 
 
 def make_zip(path: Path, members: dict[str, bytes]) -> Path:
@@ -69,9 +80,9 @@ def test_zip_slip_is_refused(tmp_path: Path) -> None:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    routes: dict[str, tuple[int, bytes, dict[str, str]]] = {}
+    routes: ClassVar[dict[str, tuple[int, bytes, dict[str, str]]]] = {}
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         status, body, headers = self.routes.get(self.path.split("?")[0], (404, b"nope", {}))
         self.send_response(status)
         for key, value in headers.items():
@@ -87,7 +98,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def http_server() -> Iterator[tuple[str, dict[str, tuple[int, bytes, dict[str, str]]]]]:
-    routes: dict[str, tuple[int, bytes, dict[str, str]]] = {}
+    routes: ClassVar[dict[str, tuple[int, bytes, dict[str, str]]]] = {}
     handler = type("H", (_Handler,), {"routes": routes})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -112,10 +123,18 @@ def test_http_download_streams_then_unpacks(tmp_path: Path, http_server) -> None
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(("status", "error"), [(404, ProductNotFoundError), (503, DownloadTemporaryError),
-                                               (429, DownloadTemporaryError), (401, DownloadError)])
-def test_http_status_classification_never_shows_the_query(tmp_path: Path, http_server, status: int,
-                                                          error: type[Exception]) -> None:
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (404, ProductNotFoundError),
+        (503, DownloadTemporaryError),
+        (429, DownloadTemporaryError),
+        (401, DownloadError),
+    ],
+)
+def test_http_status_classification_never_shows_the_query(
+    tmp_path: Path, http_server, status: int, error: type[Exception]
+) -> None:
     base, routes = http_server
     routes["/p.zip"] = (status, b"", {"Retry-After": "7"} if status == 503 else {})
     with pytest.raises(error) as info:

@@ -31,15 +31,18 @@ def wrapped(inner: BaseException) -> BaseException:
         return outer
 
 
-@pytest.mark.parametrize(("exc", "retried"), [
-    (TemporaryError("x"), True),
-    (DownloadTemporaryError("503"), True),
-    (GeocubeTemporaryError("UNAVAILABLE", code="UNAVAILABLE", rpc="IndexDatasets"), True),
-    (wrapped(DownloadTemporaryError("reset")), True),
-    (PermanentError("bad payload"), False),
-    (ProductNotFoundError("404"), False),
-    (GeocubeNotFoundError("no record", code="NOT_FOUND", rpc="IndexDatasets"), False),
-    (ValueError("bug"), False),
-])
+@pytest.mark.parametrize(
+    ("exc", "retried"),
+    [
+        (TemporaryError("x"), True),
+        (DownloadTemporaryError("503"), True),
+        (GeocubeTemporaryError("UNAVAILABLE", code="UNAVAILABLE", rpc="IndexDatasets"), True),
+        (wrapped(DownloadTemporaryError("reset")), True),
+        (PermanentError("bad payload"), False),
+        (ProductNotFoundError("404"), False),
+        (GeocubeNotFoundError("no record", code="NOT_FOUND", rpc="IndexDatasets"), False),
+        (ValueError("bug"), False),
+    ],
+)
 def test_only_temporary_errors_are_retried(exc: BaseException, retried: bool) -> None:
     assert retry_if_temporary(None, None, FakeState(exc)) is retried
