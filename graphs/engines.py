@@ -159,13 +159,18 @@ def run_command(argv: Sequence[str], *, cwd: Path, timeout_s: float, label: str)
         GraphFatalError, GraphTemporaryError, GraphError: see the module docstring.
     """
     logger.info("%s: running %s", label, " ".join(argv))
+    # One pipe for stdout and stderr, and unbuffered Python children: the lines arrive in the order
+    # the step wrote them, so "the last error line" is well defined (two pipes read by two threads
+    # interleave at random).
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     try:
         proc = subprocess.Popen(
             list(argv),
             cwd=cwd,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
             start_new_session=True,
@@ -173,27 +178,21 @@ def run_command(argv: Sequence[str], *, cwd: Path, timeout_s: float, label: str)
     except OSError as exc:
         raise GraphError(f"{label}: cannot start {argv[0]}: {exc.strerror}") from exc
     lines: list[str] = []
-    assert proc.stdout is not None and proc.stderr is not None
-    pumps = [
-        threading.Thread(target=_pump, args=(proc.stdout, logging.DEBUG, label, lines), daemon=True),
-        threading.Thread(target=_pump, args=(proc.stderr, logging.WARNING, label, lines), daemon=True),
-    ]
-    for pump in pumps:
-        pump.start()
+    assert proc.stdout is not None
+    pump = threading.Thread(target=_pump, args=(proc.stdout, logging.INFO, label, lines), daemon=True)
+    pump.start()
     timed_out = False
     try:
         returncode = proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         timed_out = True
     finally:
-        # Also on success: background children left by the step would hold our pipes open. And on
+        # Also on success: background children left by the step would hold our pipe open. And on
         # an interruption (cancelled flow), so no orphan is left behind.
         _kill_group(proc)
         returncode = proc.wait()
-        for pump in pumps:
-            pump.join(timeout=5)
+        pump.join(timeout=5)
         proc.stdout.close()
-        proc.stderr.close()
     if timed_out:
         raise GraphTemporaryError(f"{label} timed out after {timeout_s:g} s (config step_timeout_s)")
     if returncode != 0:

@@ -164,15 +164,25 @@ def test_step_timeout_is_temporary(tmp_path: Path) -> None:
     assert "timed out after 0.5 s (config step_timeout_s)" in str(outcome.error)
 
 
-def test_output_goes_to_the_logger_with_the_tile_id(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    script = _script(tmp_path, "import sys\nprint('hello out')\nprint('hello err', file=sys.stderr)\n")
+def test_output_goes_to_the_logger_in_order_with_the_tile_id(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    script = _script(
+        tmp_path,
+        "import sys\nprint('hello out')\nprint('ERROR: hello err', file=sys.stderr)\nprint('bye out')\n",
+    )
     with caplog.at_level(logging.DEBUG, logger="graphs.engines"):
         assert _run(tmp_path, script).error is None
-    levels = {r.getMessage(): r.levelno for r in caplog.records if "hello" in r.getMessage()}
-    assert levels == {
-        "T0 step 0 (python step.py): hello out": logging.DEBUG,
-        "T0 step 0 (python step.py): hello err": logging.WARNING,
-    }
+    lines = [
+        (r.getMessage(), r.levelno)
+        for r in caplog.records
+        if "T0 step 0 (python step.py): " in r.getMessage() and "running" not in r.getMessage()
+    ]
+    assert lines == [
+        ("T0 step 0 (python step.py): hello out", logging.INFO),
+        ("T0 step 0 (python step.py): ERROR: hello err", logging.ERROR),
+        ("T0 step 0 (python step.py): bye out", logging.INFO),
+    ]
 
 
 def test_cmd_engine(tmp_path: Path) -> None:
