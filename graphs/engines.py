@@ -5,7 +5,7 @@ Engines (original-ingester.md §5.4): ``python`` runs ``sys.executable <script> 
 order, which is random). ``snap`` and ``docker`` are valid names in a graph but cannot run yet.
 
 Each step has a timeout (config ``step_timeout_s``, default 3600 s; the original had none). Output is
-streamed to this module's logger line by line: stdout at DEBUG, stderr at WARNING, error lines at ERROR.
+streamed to this module's logger line by line, in the order written (one pipe): INFO, error lines at ERROR.
 A failure is classified from the log lines (§5.10):
 
 - a line containing ``FATAL ERROR:``                                   → GraphFatalError
