@@ -247,12 +247,15 @@ def satellite_from_product_id(name: str) -> str | None:
 def product_name_key(scene: Scene) -> str:
     """The name that identifies a product across its reprocessings, to find double entries.
 
-    Sentinel-1: the first 63 characters (the unique id is dropped). Sentinel-2 (compact naming): the
-    processing baseline is replaced by ``_NXXYY``. Others: the id itself.
+    Sentinel-1: the first 63 characters (the unique id is dropped). Sentinel-2 (compact naming):
+    mission, level, sensing time, relative orbit and tile, i.e. the name without the processing
+    baseline ``_Nxxyy`` and without the product discriminator (the generation time), which both change
+    when ESA reprocesses a datatake (the original kept the discriminator, so reprocessed products
+    were rarely recognised). Others: the id itself.
     """
     name = scene.source_id
     if scene.constellation is Constellation.SENTINEL1:
         return name[:63]
     if scene.constellation is Constellation.SENTINEL2 and is_s2_compact_name(name):
-        return name[:26] + "_NXXYY" + name[32:]
+        return name[:26] + "_NXXYY" + name[32:44]
     return name

@@ -71,12 +71,13 @@ def refine_scenes(scenes: Iterable[Scene], aoi_wkt: str) -> list[Scene]:
     return sorted(inside, key=lambda s: (s.date, s.source_id))
 
 
-def _freshness(scene: Scene) -> tuple[str, str]:
-    """Sort key among copies of one product: processing baseline (S2), then ingestion date."""
+def _freshness(scene: Scene) -> tuple[str, str, str]:
+    """Sort key among copies of one product: processing baseline, generation time (S2), ingestion date."""
     name = scene.source_id
     is_s2 = scene.constellation is Constellation.SENTINEL2 and is_s2_compact_name(name)
     baseline = name[28:32] if is_s2 else ""  # "0500" > "0209"
-    return baseline, scene.tags.get("ingestionDate", "")
+    generated = name[45:] if is_s2 else ""  # the product discriminator: a later reprocessing is later
+    return baseline, generated, scene.tags.get("ingestionDate", "")
 
 
 def remove_double_entries(scenes: Iterable[Scene]) -> list[Scene]:

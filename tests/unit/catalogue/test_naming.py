@@ -229,7 +229,7 @@ def _scene(name: str, constellation: Constellation) -> Scene:
 def test_product_name_key() -> None:
     assert product_name_key(_scene(S1, Constellation.SENTINEL1)) == S1[:63]
     assert product_name_key(_scene(S2, Constellation.SENTINEL2)) == (
-        "S2A_MSIL1C_20210403T101021_NXXYY_R022_T33TUM_20210403T110551"
+        "S2A_MSIL1C_20210403T101021_NXXYY_R022_T33TUM"
     )
     assert product_name_key(_scene(S2_OLD, Constellation.SENTINEL2)) == S2_OLD
     assert product_name_key(_scene(LANDSAT, Constellation.LANDSAT89)) == LANDSAT

@@ -133,6 +133,15 @@ def test_the_newest_processing_baseline_wins(order: list[str]) -> None:
     assert [s.source_id for s in refine_scenes([scene(n) for n in order], AOI)] == [S2_N0500]
 
 
+def test_a_reprocessing_with_a_new_baseline_and_generation_time_replaces_the_old_one() -> None:
+    # ESA's reprocessing changes both the baseline (N0300 -> N0500) and the product discriminator.
+    reprocessed = "S2A_MSIL1C_20210403T101021_N0500_R022_T33TUM_20230817T081530"
+    kept = refine_scenes([scene(S2_N0300), scene(reprocessed)], AOI)
+    assert [s.source_id for s in kept] == [reprocessed]
+    other_tile = "S2A_MSIL1C_20210403T101021_N0500_R022_T33TUN_20230817T081530"
+    assert len(refine_scenes([scene(S2_N0300), scene(other_tile)], AOI)) == 2
+
+
 def test_sentinel1_copies_keep_the_latest_ingestion_or_the_first_met() -> None:
     older = scene(S1, ingestion="2020-05-11T15:00:00Z", constellation=Constellation.SENTINEL1)
     newer = scene(S1[:63] + "ABCD", ingestion="2020-05-12T15:00:00Z", constellation=Constellation.SENTINEL1)
