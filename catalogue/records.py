@@ -96,12 +96,13 @@ def ensure_records(
     *,
     record_tags: dict[str, str],
     new_record: Any,
+    batch_size: int = 500,
 ) -> RecordsOutcome:
     """Reuse or create one record per scene; return the ids (``new_record`` builds a NewRecord).
 
     One ListRecords over the union of footprints and the time range finds the candidates; exact
     matches are reused; the rest get their AOI (CreateAOI reuses an existing one) and are created in
-    one atomic CreateRecords batch.
+    atomic CreateRecords batches of ``batch_size``.
     """
     outcome = RecordsOutcome()
     if not scenes:
@@ -132,7 +133,8 @@ def ensure_records(
             outcome.reused.append(match.id)
         else:
             to_create.append(scene)
-    if to_create:
+    for start in range(0, len(to_create), batch_size):
+        batch = to_create[start : start + batch_size]
         records = [
             new_record(
                 name=s.source_id,
@@ -140,10 +142,10 @@ def ensure_records(
                 tags=tags_by_scene[s.source_id],
                 aoi_id=store.create_aoi(s.footprint_wkt),
             )
-            for s in to_create
+            for s in batch
         ]
-        ids = store.create_records(records)
-        for scene, record_id in zip(to_create, ids, strict=True):
+        ids = store.create_records(records)  # atomic: all of the batch or none
+        for scene, record_id in zip(batch, ids, strict=True):
             outcome.record_ids[scene.source_id] = record_id
             outcome.created.append(record_id)
     log.info("records: %d reused, %d created", len(outcome.reused), len(outcome.created))

@@ -83,3 +83,22 @@ def test_unused_created_records_are_deleted(local_geocube: str) -> None:
         assert delete_unused_records(client, outcome.created, [keep]) == 2
         left = client.list_records(tags={"source": "test-unused"})
         assert [r.id for r in left] == [keep]
+
+
+def test_records_are_created_in_batches(local_geocube: str) -> None:
+    items = scenes("batch")
+    tiles = tiles_for(items)
+    tags = {s.source_id: scene_record_tags(s, tiles, {"source": "test-batch"}) for s in items}
+
+    class Counting(GeocubeClient):
+        batches: list[int] = []  # noqa: RUF012
+
+        def create_records(self, records):  # type: ignore[no-untyped-def]
+            self.batches.append(len(records))
+            return super().create_records(records)
+
+    with Counting(local_geocube, insecure=True) as client:
+        outcome = ensure_records(
+            client, items, tags, record_tags={"source": "test-batch"}, new_record=NewRecord, batch_size=2
+        )
+    assert Counting.batches == [2, 1] and len(outcome.created) == 3
