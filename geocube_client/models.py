@@ -15,7 +15,7 @@ from geocube_client.errors import GeocubeInvalidArgumentError
 
 # Aliases of the original ingester's DTypeFromString (original-ingester.md §5.9), case-insensitive,
 # plus int8/i1 which the Geocube proto has (Int8 = 4) although the Go ingester never produced it.
-_DTYPE_ALIASES: dict[str, str] = {
+DTYPE_ALIASES: dict[str, str] = {
     "uint8": "uint8", "byte": "uint8", "u1": "uint8",
     "uint16": "uint16", "u2": "uint16",
     "uint32": "uint32", "u4": "uint32",
@@ -48,10 +48,10 @@ def canonical_dtype(value: str, *, field_name: str = "dtype") -> str:
     Raises:
         GeocubeInvalidArgumentError: unknown alias; the message lists the accepted ones.
     """
-    canonical = _DTYPE_ALIASES.get(str(value).strip().lower())
+    canonical = DTYPE_ALIASES.get(str(value).strip().lower())
     if canonical is None:
         raise GeocubeInvalidArgumentError(
-            f"{field_name}: unknown data type {value!r}; use one of {', '.join(_DTYPE_ALIASES)} (any case)"
+            f"{field_name}: unknown data type {value!r}; use one of {', '.join(DTYPE_ALIASES)} (any case)"
         )
     return canonical
 

@@ -7,19 +7,16 @@ from graphs.context import TileContext, make_tile_contexts
 from graphs.engines import check_runnable
 from graphs.errors import GraphError, GraphFatalError, GraphTemporaryError
 from graphs.execute import (
-    DFormat,
     GraphOutcome,
     SelectedInFile,
     SelectedOutFile,
     execute_graph,
-    parse_dformat,
     select_in_files,
 )
 from graphs.loader import list_builtin_graphs, load_graph
 from graphs.model import Graph
 
 __all__ = [
-    "DFormat",
     "Graph",
     "GraphError",
     "GraphFatalError",
@@ -33,6 +30,5 @@ __all__ = [
     "list_builtin_graphs",
     "load_graph",
     "make_tile_contexts",
-    "parse_dformat",
     "select_in_files",
 ]

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from geocube_client.errors import GeocubeInvalidArgumentError
+from geocube_client.models import DataFormat
 from graphs.context import TileContext, TileContexts, format_arg, is_tile_condition_met
 from graphs.engines import build_argv, check_runnable, parse_timeout_s, resolve_command, run_command
 from graphs.errors import GraphError, GraphFatalError, GraphTemporaryError
@@ -21,49 +23,23 @@ from graphs.model import (
     TILE_CONDITIONS,
     Action,
     Condition,
-    DType,
     Graph,
     OutFile,
-    parse_dtype,
 )
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class DFormat:
-    """How a file's values are stored: ``dtype,nodata,min,max`` (§5.9)."""
-
-    dtype: DType
-    nodata: float
-    min_value: float
-    max_value: float
-
-
-def parse_dformat(text: str, *, field_name: str = "dformat_out") -> DFormat:
-    """Parse ``"dtype,nodata,min,max"`` (``NaN`` allowed; dtype aliases of §5.9).
+def _parse_dformat(text: str, *, field_name: str) -> DataFormat:
+    """``DataFormat.parse`` (§5.9), its error re-raised as a GraphError naming the JSON path.
 
     Raises:
-        GraphError: not 4 fields, a number that is not one, or an unknown dtype.
+        GraphError: e.g. ``out_files[0][2].dformat_out: dformat 'uint12,0,0,1' dtype: unknown data type ...``.
     """
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) != 4:
-        raise GraphError(
-            f"{field_name}: invalid dformat {text!r}; expecting dtype,nodata,min,max (e.g. uint16,0,0,10000)"
-        )
     try:
-        dtype = parse_dtype(parts[0])
-    except ValueError as exc:
-        raise GraphError(f"{field_name}: {exc}") from None
-    numbers: list[float] = []
-    for name, raw in zip(("nodata", "min", "max"), parts[1:], strict=True):
-        try:
-            numbers.append(float(raw))
-        except ValueError:
-            raise GraphError(
-                f"{field_name}: {name} {raw!r} of {text!r} is not a number (NaN is allowed)"
-            ) from None
-    return DFormat(dtype=dtype, nodata=numbers[0], min_value=numbers[1], max_value=numbers[2])
+        return DataFormat.parse(text)
+    except GeocubeInvalidArgumentError as exc:
+        raise GraphError(f"{field_name}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -75,7 +51,7 @@ class SelectedOutFile:
     extension: str
     action: Action
     file_name: str
-    dformat: DFormat | None
+    dformat: DataFormat | None
     ext_min_value: float
     ext_max_value: float
     exponent: float
@@ -140,13 +116,13 @@ def _is_kept(
 
 def _dformat_of(
     out_file: OutFile, *, config: Mapping[str, str], tiles: Sequence[TileContext], where: str
-) -> DFormat | None:
+) -> DataFormat | None:
     if out_file.dformat_out is not None:
         field_name = f"{where}.dformat_out"
         text = format_arg(out_file.dformat_out, config=config, tiles=tiles, field_name=field_name)
-        return parse_dformat(text, field_name=field_name)
+        return _parse_dformat(text, field_name=field_name)
     if out_file.datatype is not None:
-        return DFormat(out_file.datatype, out_file.nodata, out_file.min_value, out_file.max_value)
+        return DataFormat(out_file.datatype, out_file.nodata, out_file.min_value, out_file.max_value)
     return None
 
 
@@ -282,12 +258,10 @@ def execute_graph(
 
 
 __all__ = [
-    "DFormat",
     "GraphOutcome",
     "SelectedInFile",
     "SelectedOutFile",
     "execute_graph",
-    "parse_dformat",
     "select_in_files",
     "select_out_files",
 ]

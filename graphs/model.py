@@ -7,6 +7,10 @@ Graph files of the original load unchanged. Differences, all on the side of fail
 - a step without ``condition`` means ``pass`` (the original panics, §5.3);
 - more than 3 ``in_files`` or ``out_files`` arrays are rejected (the original panics in ``Process``);
 - ``dformat_out`` must be a ``fixed`` or ``config`` arg.
+
+Dtype aliases and the ``dtype,nodata,min,max`` format (§5.9) belong to ``geocube_client.models``
+(``canonical_dtype``, ``DataFormat``), not to this module; so ``int8``/``i1``, which the Geocube proto has,
+are accepted here too.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from geocube_client.errors import GeocubeInvalidArgumentError
+from geocube_client.models import DTYPE_ALIASES, canonical_dtype
 from storage.layout import PRODUCT_LAYER
 
 __all__ = [
@@ -38,13 +44,11 @@ __all__ = [
     "Arg",
     "ArgType",
     "Condition",
-    "DType",
     "Engine",
     "Graph",
     "InFile",
     "OutFile",
     "ProcessingStep",
-    "parse_dtype",
 ]
 
 TILE_COUNT = 3  # T0 (this tile), T1 (previous), T2 (reference)
@@ -104,59 +108,6 @@ class Action(StrEnum):
     TO_CREATE = "to_create"
     TO_INDEX = "to_index"
     TO_DELETE = "to_delete"
-
-
-class DType(StrEnum):
-    """Data types an out-file may be indexed with; ``geocube_code`` is Geocube's ``DataFormat.Dtype``."""
-
-    UINT8 = "uint8"
-    UINT16 = "uint16"
-    UINT32 = "uint32"
-    INT16 = "int16"
-    INT32 = "int32"
-    FLOAT32 = "float32"
-    FLOAT64 = "float64"
-    COMPLEX64 = "complex64"
-
-    @property
-    def geocube_code(self) -> int:
-        return _GEOCUBE_DTYPE_CODES[self]
-
-
-_GEOCUBE_DTYPE_CODES = {
-    DType.UINT8: 1,
-    DType.UINT16: 2,
-    DType.UINT32: 3,
-    DType.INT16: 5,
-    DType.INT32: 6,
-    DType.FLOAT32: 7,
-    DType.FLOAT64: 8,
-    DType.COMPLEX64: 9,
-}
-
-# Case-insensitive aliases of the original's DTypeFromString (§5.9).
-DTYPE_ALIASES: dict[str, DType] = {
-    "uint8": DType.UINT8, "byte": DType.UINT8, "u1": DType.UINT8,
-    "uint16": DType.UINT16, "u2": DType.UINT16,
-    "uint32": DType.UINT32, "u4": DType.UINT32,
-    "int16": DType.INT16, "i2": DType.INT16,
-    "int32": DType.INT32, "i4": DType.INT32,
-    "float32": DType.FLOAT32, "f4": DType.FLOAT32,
-    "float64": DType.FLOAT64, "f8": DType.FLOAT64,
-    "complex64": DType.COMPLEX64, "c4": DType.COMPLEX64,
-}  # fmt: skip
-
-
-def parse_dtype(value: str) -> DType:
-    """The dtype named by ``value`` (any alias of §5.9, any case).
-
-    Raises:
-        ValueError: unknown name (the message lists the accepted ones).
-    """
-    dtype = DTYPE_ALIASES.get(value.strip().lower())
-    if dtype is None:
-        raise ValueError(f"unknown dtype {value!r}; known: {', '.join(DTYPE_ALIASES)}")
-    return dtype
 
 
 def _check_name(kind: str, value: Any, known: Iterable[str]) -> str:
@@ -262,7 +213,9 @@ class OutFile(_Model):
     condition: Condition = Condition.PASS
     error_condition: Condition | None = Field(default=None, description="unset behaves like pass (§5.8)")
     dformat_out: Arg | None = Field(default=None, description="a fixed or config arg: 'dtype,nodata,min,max'")
-    datatype: DType | None = None
+    datatype: str | None = Field(
+        default=None, description="canonical dtype (any alias of §5.9 at load, e.g. 'Byte' -> 'uint8')"
+    )
     nodata: float = 0.0
     min_value: float = 0.0
     max_value: float = 0.0
@@ -289,7 +242,15 @@ class OutFile(_Model):
     @field_validator("datatype", mode="before")
     @classmethod
     def _known_dtype(cls, value: Any) -> Any:
-        return None if value in (None, "") else parse_dtype(str(value))
+        if value in (None, ""):
+            return None
+        try:
+            return canonical_dtype(str(value))
+        except GeocubeInvalidArgumentError:
+            # pydantic reports ValueError only; the loader prefixes the JSON path.
+            raise ValueError(
+                f"unknown dtype {value!r}; known: {', '.join(DTYPE_ALIASES)} (any case)"
+            ) from None
 
     @field_validator("dformat_out")
     @classmethod

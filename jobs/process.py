@@ -73,18 +73,12 @@ def _index(job: TileJob, geocube: Indexer, out: SelectedOutFile, uri: str, insta
         raise NothingToIndexError(
             f"{job.label}: out-file {out.layer}.{out.extension} has no valid dformat_out"
         )
-    dformat = DataFormat(
-        dtype=str(out.dformat.dtype),
-        no_data=out.dformat.nodata,
-        min_value=out.dformat.min_value,
-        max_value=out.dformat.max_value,
-    )
     return geocube.index_dataset(
         uri=uri,
         record_id=job.scene.record_id,
         instance_id=instance_id,
         bands=list(range(1, out.nbands + 1)),
-        dformat=dformat,
+        dformat=out.dformat,
         real_min_value=out.ext_min_value,
         real_max_value=out.ext_max_value,
         exponent=out.exponent,

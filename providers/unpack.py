@@ -1,13 +1,17 @@
-"""Unpacking downloaded archives safely (no member may escape the destination: zip-slip)."""
+"""Unpacking downloaded archives safely; the zip-slip checks are ``storage.layout.extract_zip_safely``'s."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 
 from providers.errors import DownloadError, DownloadTemporaryError
+from storage.errors import StorageError
+from storage.layout import extract_zip_safely
+
+# macOS resource forks, which some archivers add; never part of a product.
+_IGNORED_ENTRIES = frozenset({"__MACOSX"})
 
 
 def unpack_product(archive: Path, dest_dir: Path) -> Path:
@@ -15,25 +19,22 @@ def unpack_product(archive: Path, dest_dir: Path) -> Path:
 
     Extraction goes to a temporary folder inside ``dest_dir`` first, then each top-level entry is
     moved in place, so a failure leaves no half-extracted product behind.
+
+    Raises:
+        DownloadError: not a zip, a corrupt zip, a member that would escape the folder, or an empty archive.
+        DownloadTemporaryError: extraction failed on the local disk (e.g. disk full).
     """
-    try:
-        zf = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile as exc:
-        raise DownloadError(f"{archive.name}: not a zip archive ({exc})") from None
-    with zf, tempfile.TemporaryDirectory(dir=dest_dir, prefix=".unpack-") as tmp:
-        root = Path(tmp).resolve()
-        members = [m for m in zf.infolist() if not m.filename.startswith("__MACOSX/")]
-        if not members:
-            raise DownloadError(f"{archive.name}: empty archive")
-        for member in members:
-            target = (root / member.filename).resolve()
-            if not target.is_relative_to(root):
-                raise DownloadError(f"{archive.name}: member {member.filename!r} escapes the archive folder")
+    with tempfile.TemporaryDirectory(dir=dest_dir, prefix=".unpack-") as tmp:
+        root = Path(tmp)
         try:
-            zf.extractall(root, members)
-        except (OSError, zipfile.BadZipFile) as exc:
+            extract_zip_safely(archive, root, archive=archive.name)
+        except StorageError as exc:
+            raise DownloadError(str(exc)) from exc
+        except OSError as exc:
             raise DownloadTemporaryError(f"{archive.name}: extraction failed ({exc})") from None
-        entries = sorted(root.iterdir())
+        entries = sorted(e for e in root.iterdir() if e.name not in _IGNORED_ENTRIES)
+        if not entries:
+            raise DownloadError(f"{archive.name}: empty archive")
         for entry in entries:
             destination = dest_dir / entry.name
             if destination.exists():

@@ -9,7 +9,7 @@ import pytest
 
 from common.errors import PermanentError
 from geocube_client.errors import GeocubeInvalidArgumentError
-from geocube_client.models import DTYPE_TO_PROTO_NAME, DataFormat, NewRecord
+from geocube_client.models import DTYPE_ALIASES, DTYPE_TO_PROTO_NAME, DataFormat, NewRecord
 from geocube_client.pb import geocube_pb2 as pb
 
 # alias → (canonical, value of DataFormat.Dtype on the wire), from original-ingester.md §5.9 (+ int8)
@@ -24,6 +24,11 @@ ALIASES = {
     "float64": ("float64", 8), "f8": ("float64", 8),
     "complex64": ("complex64", 9), "c4": ("complex64", 9),
 }  # fmt: skip
+
+
+def test_the_public_alias_table_is_exactly_the_original_ingesters() -> None:
+    """graphs reads dtypes through this table too, so it must hold every alias and no other."""
+    assert {alias: canonical for alias, (canonical, _) in ALIASES.items()} == DTYPE_ALIASES
 
 
 @pytest.mark.parametrize("alias", sorted(ALIASES))

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from catalogue.models import Constellation, Tile, TileLink
-from graphs import GraphError, GraphFatalError, TileContext, make_tile_contexts, parse_dformat
+from geocube_client.models import DataFormat
+from graphs import GraphError, GraphFatalError, TileContext, make_tile_contexts
 from graphs.context import format_arg, is_tile_condition_met
-from graphs.execute import DFormat, execute_graph, select_in_files, select_out_files
+from graphs.execute import execute_graph, select_in_files, select_out_files
 from graphs.loader import parse_graph
-from graphs.model import Action, Arg, Condition, DType, Graph
+from graphs.model import Action, Arg, Condition, Graph
 from storage.layout import layer_file_name
 
 DATES = {  # scene "1" is the reference (first date), "3" the latest
@@ -169,9 +170,9 @@ def test_out_files_carry_what_indexing_needs(tmp_path: Path) -> None:
     sigma, ms, dim = selected
     assert sigma.action is Action.TO_INDEX
     assert sigma.file_name == "20190824_A44_IW1_8951_sigma0_VV.tif"
-    assert sigma.dformat == DFormat(DType.INT16, -32768.0, 0.0, 10000.0)
+    assert sigma.dformat == DataFormat("int16", -32768.0, 0.0, 10000.0)
     assert (sigma.ext_min_value, sigma.ext_max_value, sigma.exponent, sigma.nbands) == (0.0, 1.0, 2.0, 1)
-    assert ms.dformat == DFormat(DType.UINT16, 0.0, 1.0, 4095.0)
+    assert ms.dformat == DataFormat("uint16", 0.0, 1.0, 4095.0)
     assert ms.nbands == 4
     assert dim.dformat is None
 
@@ -184,33 +185,56 @@ def test_dformat_is_parsed_on_the_failure_path_too(tmp_path: Path) -> None:
         graph, tiles=_tiles("1", "1", "1"), workdir=tmp_path, config={}, error=GraphError("e")
     )
     assert selected.dformat is not None
-    assert selected.dformat.dtype is DType.FLOAT32
+    assert selected.dformat.dtype == "float32"
 
 
 # --- dformat -------------------------------------------------------------------------------------
 
 
-def test_parse_dformat() -> None:
-    parsed = parse_dformat("uint16,NaN,0,32767")
-    assert parsed.dtype is DType.UINT16
-    assert parsed.nodata != parsed.nodata  # NaN
+def _dformat_out(tmp_path: Path, text: str, *, error: Exception | None = None) -> DataFormat | None:
+    """The dformat selected for a third out-file whose ``dformat_out`` is the fixed ``text``."""
+    dformat_out = {"type": "fixed", "value": text}
+    condition = "pass" if error is None else "on_failure"
+    outs = [_out(layer, condition=condition) for layer in ("a", "b")]
+    outs.append(_out("x", action="to_index", condition=condition, dformat_out=dformat_out))
+    graph = _graph(out_files=[outs])
+    selected = select_out_files(graph, tiles=_tiles("1", "1", "1"), workdir=tmp_path, config={}, error=error)
+    return selected[2].dformat
+
+
+def test_dformat_out_is_read_by_geocube_client(tmp_path: Path) -> None:
+    """``dtype,nodata,min,max`` with §5.9 aliases in any case and NaN nodata, as DataFormat.parse reads it."""
+    parsed = _dformat_out(tmp_path, "uint16,NaN,0,32767")
+    assert isinstance(parsed, DataFormat)
+    assert parsed.dtype == "uint16"
+    assert parsed.no_data != parsed.no_data  # NaN
     assert (parsed.min_value, parsed.max_value) == (0.0, 32767.0)
-    assert parse_dformat("Int16, 0, 0, 32767").dtype is DType.INT16
+    assert parsed == DataFormat.parse("u2,nan,0,32767")
+    assert _dformat_out(tmp_path, "Int16, 0, 0, 32767") == DataFormat("int16", 0, 0, 32767)
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("uint16,0,0", "expecting dtype,nodata,min,max"),
-        ("uint16,0,0,1,2", "expecting dtype,nodata,min,max"),
-        ("uint12,0,0,1", "unknown dtype 'uint12'"),
-        ("uint16,zero,0,1", "nodata 'zero'"),
-        ("uint16,0,0,max", "max 'max'"),
+        ("uint16,0,0", "expected 4 comma-separated fields dtype,nodata,min,max"),
+        ("uint16,0,0,1,2", "expected 4 comma-separated fields dtype,nodata,min,max"),
+        ("uint12,0,0,1", "unknown data type 'uint12'"),
+        ("uint16,zero,0,1", "nodata: expected a number (or NaN), got 'zero'"),
+        ("uint16,0,0,max", "max: expected a number (or NaN), got 'max'"),
     ],
 )
-def test_parse_dformat_errors(text: str, message: str) -> None:
-    with pytest.raises(GraphError, match=message):
-        parse_dformat(text, field_name="out_files[0][0].dformat_out")
+def test_dformat_out_errors_name_the_json_path(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(GraphError) as info:
+        _dformat_out(tmp_path, text)
+    assert str(info.value).startswith(f"out_files[0][2].dformat_out: dformat {text!r}")
+    assert message in str(info.value)
+
+
+def test_a_bad_dformat_out_after_a_failure_is_kept_without_dformat(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert _dformat_out(tmp_path, "uint12,0,0,1", error=GraphError("e")) is None
+    assert "out_files[0][2].dformat_out: dformat 'uint12,0,0,1'" in caplog.text
 
 
 # --- arguments -----------------------------------------------------------------------------------

@@ -4,9 +4,11 @@ from typing import Any
 
 import pytest
 
+from geocube_client.models import DTYPE_TO_PROTO_NAME
+from geocube_client.pb import geocube_pb2 as pb
 from graphs import GraphError
 from graphs.loader import parse_graph
-from graphs.model import Condition, DType, parse_dtype
+from graphs.model import Condition
 
 
 def _step(**overrides: Any) -> dict[str, Any]:
@@ -112,9 +114,8 @@ def test_dformat_out_must_be_fixed_or_config() -> None:
 
 
 def test_unknown_datatype() -> None:
-    assert "out_files[0][0].datatype: unknown dtype 'int8'" in _problem(
-        out_files=[[{"layer": "x", "datatype": "int8"}]]
-    )
+    message = _problem(out_files=[[{"layer": "x", "datatype": "int64"}]])
+    assert "out_files[0][0].datatype: unknown dtype 'int64'; known: uint8, byte, u1," in message
 
 
 def test_out_file_defaults() -> None:
@@ -135,16 +136,19 @@ def test_null_config_is_empty() -> None:
 @pytest.mark.parametrize(
     ("alias", "dtype", "code"),
     [
-        ("Byte", DType.UINT8, 1),
-        ("u2", DType.UINT16, 2),
-        ("UINT32", DType.UINT32, 3),
-        ("i2", DType.INT16, 5),
-        ("int32", DType.INT32, 6),
-        ("F4", DType.FLOAT32, 7),
-        ("float64", DType.FLOAT64, 8),
-        ("c4", DType.COMPLEX64, 9),
+        ("Byte", "uint8", 1),
+        ("u2", "uint16", 2),
+        ("UINT32", "uint32", 3),
+        ("i1", "int8", 4),  # the Geocube proto has Int8; geocube_client.models accepts it
+        ("i2", "int16", 5),
+        ("int32", "int32", 6),
+        ("F4", "float32", 7),
+        ("float64", "float64", 8),
+        ("c4", "complex64", 9),
     ],
 )
-def test_dtype_aliases_and_geocube_codes(alias: str, dtype: DType, code: int) -> None:
-    assert parse_dtype(alias) is dtype
-    assert dtype.geocube_code == code
+def test_dtype_aliases_and_geocube_codes(alias: str, dtype: str, code: int) -> None:
+    """An out-file's ``datatype`` is made canonical at load by geocube_client.models (§5.9)."""
+    out = _load(out_files=[[{"layer": "x", "datatype": alias}]]).out_files[0][0]
+    assert out.datatype == dtype
+    assert pb.DataFormat.Dtype.Value(DTYPE_TO_PROTO_NAME[out.datatype]) == code

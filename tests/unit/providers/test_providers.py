@@ -21,7 +21,9 @@ from providers.errors import (
     ProductNotFoundError,
 )
 from providers.local import LocalArchiveProvider
+from providers.unpack import unpack_product
 from providers.url import UrlProvider, redact_url
+from storage.errors import StorageError
 
 NAME = "S2A_MSIL1C_20210403T101021_N0300_R022_T33TUM_20210403T110551"
 
@@ -74,9 +76,25 @@ def test_zip_slip_is_refused(tmp_path: Path) -> None:
     make_zip(root / f"{NAME}.zip", {"../../evil.txt": b"x"})
     out = tmp_path / "w" / "x"
     out.mkdir(parents=True)
-    with pytest.raises(DownloadError, match="escapes"):
+    with pytest.raises(DownloadError, match=r"'\.\./\.\./evil\.txt' would escape the target folder"):
         LocalArchiveProvider(root).download(scene(), out)
     assert not (tmp_path / "evil.txt").exists()
+    assert list(out.iterdir()) == [], "no temp folder left behind"
+
+
+def test_unpack_ignores_macos_forks_and_refuses_empty_or_invalid_archives(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    product = unpack_product(make_zip(tmp_path / "p.zip", {"__MACOSX/._x": b"", **PRODUCT}), out)
+    assert product == out / f"{NAME}.SAFE"
+    assert sorted(p.name for p in out.iterdir()) == [f"{NAME}.SAFE"]
+    with pytest.raises(DownloadError, match=r"empty\.zip: empty archive"):
+        unpack_product(make_zip(tmp_path / "empty.zip", {"__MACOSX/._x": b""}), out)
+    (tmp_path / "bad.zip").write_bytes(b"not a zip")
+    with pytest.raises(DownloadError, match=r"bad\.zip: not a valid zip") as info:
+        unpack_product(tmp_path / "bad.zip", out)
+    assert isinstance(info.value.__cause__, StorageError)
+    assert sorted(p.name for p in out.iterdir()) == [f"{NAME}.SAFE"], "no temp folder left behind"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
