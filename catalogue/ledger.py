@@ -1,0 +1,67 @@
+"""What an AOI already holds: the scenes and tiles of earlier ingestions, kept beside its layers.
+
+The ledger is ``<storage>/<aoi>/ingested.json``. The catalogue reads it to link new acquisitions to the
+existing series (incremental AOIs, ``catalogue.tiles.link_tiles``); the parent flow writes it back after
+each run with each tile's outcome. Tiles that failed are kept with their status but are not offered as
+existing tiles, so a new tile never takes a failed one as its previous or reference.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from catalogue.models import Scene, Tile
+from storage.base import Storage
+from storage.errors import StorageNotFoundError
+
+log = logging.getLogger(__name__)
+
+LEDGER_NAME = "ingested.json"
+
+
+class Ledger(BaseModel):
+    aoi: str
+    scenes: dict[str, Scene] = Field(default_factory=dict, description="scene source_id -> scene")
+    tiles: dict[str, Tile] = Field(default_factory=dict, description="tile key -> tile")
+    status: dict[str, str] = Field(default_factory=dict, description="tile key -> DONE | FAILED | SKIPPED")
+
+    def known_tiles(self) -> list[Tile]:
+        """Tiles that later acquisitions may link to: every tile that did not fail."""
+        return [t for key, t in self.tiles.items() if self.status.get(key, "DONE") == "DONE"]
+
+    def record(self, scenes: list[Scene], tiles: list[Tile], status: dict[str, str]) -> None:
+        for scene in scenes:
+            self.scenes[scene.source_id] = scene
+        for tile in tiles:
+            self.tiles[tile.key] = tile
+        self.status.update(status)
+
+
+def ledger_key(aoi: str) -> str:
+    return f"{aoi}/{LEDGER_NAME}"
+
+
+def load_ledger(storage: Storage, aoi: str) -> Ledger:
+    """The AOI's ledger, or an empty one for a new AOI."""
+    with tempfile.TemporaryDirectory(prefix="ledger-") as tmp:
+        local = Path(tmp) / LEDGER_NAME
+        try:
+            storage.download(ledger_key(aoi), local)
+        except StorageNotFoundError:
+            return Ledger(aoi=aoi)
+        return Ledger.model_validate(json.loads(local.read_text()))
+
+
+def save_ledger(storage: Storage, ledger: Ledger) -> str:
+    """Write the ledger (atomically: the storage uploads through a temporary name)."""
+    with tempfile.TemporaryDirectory(prefix="ledger-") as tmp:
+        local = Path(tmp) / LEDGER_NAME
+        local.write_text(ledger.model_dump_json(indent=1))
+        uri = storage.upload(local, ledger_key(ledger.aoi))
+    log.info("%s: ledger saved (%d scenes, %d tiles)", ledger.aoi, len(ledger.scenes), len(ledger.tiles))
+    return uri
