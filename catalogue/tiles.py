@@ -1,27 +1,89 @@
-"""Tiles of scenes, and the previous/reference graph linking them.
+"""Tiles of scenes, and the previous/reference graph linking them (``link_tiles``).
 
-A *series* is the list of tiles taken at the same place, ordered by date. In a series the first tile
-is the *reference* of every other one, and each tile's *previous* is the tile just before it. So every
-series is a single chain: no branch, whatever order the tiles arrive in.
+A *series* is the set of tiles taken at the same place. Each tile's *previous* is the acquisition just
+before it; its *reference* is the series' *root*, the tile every output of the series was computed
+against (the SAR coregistration master, for instance). The original ingester's ``BurstsSort`` does the
+same job (docs/original-ingester.md §2.10) but reloads only root and leaf tiles, so incremental AOIs form
+branches (§9.2 item 5), and an older scene found later becomes a new root (§9.2 item 4). Our rules:
 
-Place of a tile (``place_key``):
-- Sentinel-2: the MGRS tile (``T31TCJ``) and the relative orbit, so that a series holds comparable views;
-- Landsat 8/9: the WRS path/row;
-- others (and S2 names that cannot be parsed): the scene itself, i.e. a series of one.
-Sentinel-1 bursts are grouped by track, swath and anx time (``catalogue.bursts``).
+1. Grouping. Sentinel-1 bursts (tile id ``<dir><relorbit>_<swath>_<anx>``, e.g. ``A44_IW1_8951``) are
+   grouped by track and swath, the id's first two ``_`` fields (the original keys on the id's first four
+   characters, which mixes track and swath for tracks < 100). Each group is sorted by anx time
+   (``Tile.anx_time``, deci-seconds; parsed from the id's third field when not set) and cut into *pools*:
+   a pool extends while ``anx < first_anx_of_the_pool + ANX_POOL_WINDOW_DS`` (0.5 s, the original's
+   tolerance; consecutive bursts are 2.76 s apart). A pool is a series. Every other tile is grouped by
+   ``place_key``: the MGRS tile and relative orbit for Sentinel-2, the WRS path/row for Landsat 8/9,
+   else the scene alone (a series of one).
+2. Order. Within a series, tiles are ordered by (date, scene id, tile id): a total order, so the result
+   never depends on the input order (the original's ``sort.Slice`` is unstable).
+3. First run (no existing tile in the series): the first tile is the root (no previous, no reference);
+   every other tile gets the root as reference and the preceding tile as previous.
+4. Incremental AOI. ``existing`` tiles (linked by an earlier run) are immutable for their reference:
+   the reference is what their outputs were computed against, so changing it would invalidate every
+   processed tile. New tiles are merged into the series in date order and get the tile just before them
+   as previous, and the series' existing root as reference, even a new tile older than that root (it
+   gets the tile before it, if any, as previous, and the root stays root). An existing tile that now has
+   a new tile just before it gets that tile as previous and is returned in ``relinked``, to be processed
+   again; so the chain stays single, never a branch. A series without existing tiles follows rule 3.
+   The series of an existing tile is its root (its reference, or itself when it has none), so existing
+   series are never split or merged: if one pool holds tiles of several existing series, each new tile
+   joins the series of the existing tile nearest in anx time (then date). Pass *every* existing tile
+   of the AOI: a tile left out cannot be relinked.
+5. A tile in both ``new`` and ``existing`` (same scene and tile id) is not duplicated: the existing one
+   wins and the new one is reported in ``already_known``.
+6. Cost: O(n log n) in the number of tiles (sorts and bisections, no quadratic scan).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import warnings
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from itertools import pairwise
+from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import datetime
+from typing import Final
 
-from catalogue.models import Constellation, Scene, Tile
+from pydantic import BaseModel, Field
+
+from catalogue.models import Constellation, Scene, Tile, TileLink
+
+log = logging.getLogger(__name__)
+
+# Anx times are deci-seconds. The original ingester (Catalog.BurstsSort) pools bursts within 0.5 s of a
+# pool's first burst; bursts of one swath are one burst cycle (2.758 s) apart.
+ANX_POOL_WINDOW_DS: Final = 5
 
 _S2_TILE = re.compile(r"_(R\d{3})_(T\d{2}[A-Z]{3})_")
 _LANDSAT_PATH_ROW = re.compile(r"^L[COTEM]0[89]_\w{4}_(\d{6})_")
+_BURST_ID = re.compile(r"^([AD]\d+)_([A-Z]+\d*)_(\d+)$")
+
+_Order = tuple[datetime, str, str]
+_SeriesId = tuple[str, str]  # ("existing", root key) or ("new", pool place)
+
+
+class SeriesSummary(BaseModel):
+    """One series after linking, for the plan printout."""
+
+    place: str = Field(description="Where: S2:T31TCJ:R051, LANDSAT:198030, S1:A44_IW1:8951 (first anx)...")
+    count: int = Field(description="Tiles in the series, existing and new")
+    root: str = Field(description="Key (scene_id/source_id) of the root, the reference of the series")
+    leaf: str = Field(description="Key of the last tile by date")
+    new_count: int = Field(description="New tiles in the series")
+
+
+class LinkResult(BaseModel):
+    """What ``link_tiles`` decided."""
+
+    tiles: list[Tile] = Field(description="The new tiles with previous/reference set, by date")
+    relinked: list[Tile] = Field(
+        description="Existing tiles whose previous changed (a new tile now precedes them): process again"
+    )
+    series: list[SeriesSummary] = Field(description="Every series holding a new or an existing tile")
+    already_known: list[str] = Field(
+        default_factory=list, description="Keys of new tiles dropped because they were already known"
+    )
 
 
 def scene_tiles(scene: Scene) -> list[Tile]:
@@ -37,7 +99,7 @@ def scene_tiles(scene: Scene) -> list[Tile]:
 
 
 def place_key(tile: Tile, constellation: Constellation) -> str:
-    """The place a tile's series is grouped by (see the module docstring)."""
+    """The place a tile's series is grouped by (rule 1); S1 groups are then cut into anx pools."""
     if constellation is Constellation.SENTINEL2:
         match = _S2_TILE.search(tile.scene_id)
         if match:
@@ -46,25 +108,181 @@ def place_key(tile: Tile, constellation: Constellation) -> str:
         match = _LANDSAT_PATH_ROW.match(tile.scene_id)
         if match:
             return f"LANDSAT:{match.group(1)}"
-    elif constellation is Constellation.SENTINEL1 and tile.swath_id:
-        return f"S1:{tile.source_id}"
+    elif constellation is Constellation.SENTINEL1:
+        match = _BURST_ID.match(tile.source_id)
+        if match:
+            return f"S1:{match.group(1)}_{match.group(2)}"
     return f"SCENE:{tile.key}"
 
 
-def link_series(tiles: Iterable[Tile], key: Callable[[Tile], str]) -> list[Tile]:
-    """Set ``previous`` and ``reference`` of every tile, series by series (O(n log n)).
+def burst_anx_time(tile: Tile) -> int | None:
+    """The anx time (deci-seconds) of a burst tile: ``anx_time``, else the id's third field; else None."""
+    match = _BURST_ID.match(tile.source_id)
+    if match is None:
+        return None
+    return tile.anx_time or int(match.group(3))
 
-    Ties in date are broken by scene id then tile id, so the result does not depend on input order.
+
+def link_tiles(
+    new: Sequence[Tile], *, constellation: Constellation, existing: Sequence[Tile] = ()
+) -> LinkResult:
+    """Set the previous and reference of ``new`` tiles, merging them into ``existing`` series.
+
+    The rules are in the module docstring. ``existing`` tiles are not modified; those whose previous
+    must change are returned, changed, in ``relinked``.
     """
+    known: dict[str, Tile] = {}
+    for tile in existing:
+        known.setdefault(tile.key, tile)
+    fresh: dict[str, Tile] = {}
+    already_known: list[str] = []
+    for tile in new:
+        if tile.key in known or tile.key in fresh:
+            already_known.append(tile.key)
+        else:
+            fresh[tile.key] = tile
+
+    members: dict[_SeriesId, list[Tile]] = defaultdict(list)
+    places: dict[_SeriesId, str] = {}
+    for place, pool in _cut_pools([*known.values(), *fresh.values()], constellation):
+        for series_id, tile in _assign_series(place, pool, known):
+            members[series_id].append(tile)
+            places[series_id] = min(place, places.get(series_id, place))
+
+    linked: list[Tile] = []
+    relinked: list[Tile] = []
+    summaries: list[SeriesSummary] = []
+    for series_id, tiles in members.items():
+        tiles.sort(key=_order)
+        root = _existing_root(series_id[1], tiles, known) if series_id[0] == "existing" else None
+        series_linked, series_relinked = _link_chain(tiles, fresh, root)
+        linked += series_linked
+        relinked += series_relinked
+        root_key = root.key if root is not None else tiles[0].key
+        summaries.append(
+            SeriesSummary(
+                place=places[series_id],
+                count=len(tiles),
+                root=root_key,
+                leaf=tiles[-1].key,
+                new_count=len(series_linked),
+            )
+        )
+    linked.sort(key=_order)
+    relinked.sort(key=_order)
+    summaries.sort(key=lambda s: (s.place, s.root))
+    return LinkResult(tiles=linked, relinked=relinked, series=summaries, already_known=sorted(already_known))
+
+
+def link_series(tiles: Iterable[Tile], key: Callable[[Tile], str]) -> list[Tile]:
+    """Deprecated: use ``link_tiles(tiles, constellation=...).tiles``.
+
+    Groups by ``key`` alone (no anx pools for S1 bursts) and links each group as a first run (rule 3).
+    """
+    warnings.warn(
+        "link_series(tiles, key) is deprecated; use link_tiles(tiles, constellation=...).tiles",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     groups: dict[str, list[Tile]] = defaultdict(list)
     for tile in tiles:
         groups[key(tile)].append(tile)
     linked: list[Tile] = []
-    for series in groups.values():
-        series.sort(key=lambda t: (t.date, t.scene_id, t.source_id))
-        root = series[0]
-        linked.append(root.model_copy(update={"previous": None, "reference": None}))
-        for before, tile in pairwise(series):
-            linked.append(tile.model_copy(update={"previous": before.link(), "reference": root.link()}))
-    linked.sort(key=lambda t: (t.date, t.scene_id, t.source_id))
+    for group in groups.values():
+        group.sort(key=_order)
+        linked += _link_chain(group, {t.key for t in group}, None)[0]
+    linked.sort(key=_order)
     return linked
+
+
+def _order(tile: Tile) -> _Order:
+    return (tile.date, tile.scene_id, tile.source_id)
+
+
+def _root_key(tile: Tile) -> str:
+    return tile.reference.key if tile.reference is not None else tile.key
+
+
+def _cut_pools(tiles: list[Tile], constellation: Constellation) -> list[tuple[str, list[Tile]]]:
+    """Rule 1: (place, tiles) of every pool; a place is a pool, except S1 groups, cut by anx time."""
+    groups: dict[str, list[tuple[int, Tile]]] = defaultdict(list)
+    for tile in tiles:
+        anx = burst_anx_time(tile) if constellation is Constellation.SENTINEL1 else None
+        # A non-burst tile sorts at anx -1 in its own group (SCENE:...), which is never cut.
+        groups[place_key(tile, constellation)].append((-1 if anx is None else anx, tile))
+    pools: list[tuple[str, list[Tile]]] = []
+    for place, group in sorted(groups.items(), key=lambda item: item[0]):
+        if not place.startswith("S1:"):
+            pools.append((place, [tile for _, tile in group]))
+            continue
+        group.sort(key=lambda item: (item[0], *_order(item[1])))
+        start = 0
+        for i in range(1, len(group) + 1):
+            if i == len(group) or group[i][0] >= group[start][0] + ANX_POOL_WINDOW_DS:
+                pools.append((f"{place}:{group[start][0]}", [tile for _, tile in group[start:i]]))
+                start = i
+    return pools
+
+
+def _assign_series(place: str, pool: list[Tile], known: dict[str, Tile]) -> list[tuple[_SeriesId, Tile]]:
+    """Rule 4: the series of every tile of a pool; an existing tile stays in its root's series."""
+    olds = sorted((t for t in pool if t.key in known), key=_nearness)
+    roots = {_root_key(t) for t in olds}
+    keys = [_nearness(t) for t in olds]
+    assigned: list[tuple[_SeriesId, Tile]] = []
+    for tile in pool:
+        if tile.key in known:
+            assigned.append((("existing", _root_key(tile)), tile))
+        elif not roots:
+            assigned.append((("new", place), tile))
+        elif len(roots) == 1:
+            assigned.append((("existing", next(iter(roots))), tile))
+        else:
+            assigned.append((("existing", _root_key(_nearest(tile, olds, keys))), tile))
+    return assigned
+
+
+def _nearness(tile: Tile) -> tuple[int, datetime, str, str]:
+    return (burst_anx_time(tile) or 0, *_order(tile))
+
+
+def _nearest(tile: Tile, olds: list[Tile], keys: list[tuple[int, datetime, str, str]]) -> Tile:
+    """The existing tile nearest ``tile`` in anx time; a tie goes to the one before it (earlier date)."""
+    key = _nearness(tile)
+    at = bisect_left(keys, key)
+    if at == 0:
+        return olds[0]
+    if at == len(olds):
+        return olds[-1]
+    anx = key[0]
+    return olds[at] if keys[at][0] - anx < anx - keys[at - 1][0] else olds[at - 1]
+
+
+def _existing_root(root_key: str, tiles: list[Tile], known: dict[str, Tile]) -> TileLink:
+    """The link to an existing series' root: the root tile itself, else the reference its tiles carry."""
+    if root_key in known:
+        return known[root_key].link()
+    return next(t.reference for t in tiles if t.reference is not None and t.reference.key == root_key)
+
+
+def _link_chain(
+    tiles: list[Tile], fresh: Collection[str], root: TileLink | None
+) -> tuple[list[Tile], list[Tile]]:
+    """Rules 3-4 on one series ordered by date: (new tiles linked, existing tiles relinked)."""
+    linked: list[Tile] = []
+    relinked: list[Tile] = []
+    before: Tile | None = None
+    before_link: TileLink | None = None
+    for tile in tiles:
+        link = tile.link()
+        if tile.key in fresh:
+            if root is None:  # a series without existing tiles: its first tile is the root
+                root = link
+                linked.append(tile.model_copy(update={"previous": None, "reference": None}))
+            else:
+                linked.append(tile.model_copy(update={"previous": before_link, "reference": root}))
+        elif before is not None and before.key in fresh:
+            log.info("tile %s: previous is now the new tile %s, inserted before it", tile.key, before.key)
+            relinked.append(tile.model_copy(update={"previous": before_link}))
+        before, before_link = tile, link
+    return linked, relinked
