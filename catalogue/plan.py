@@ -1,29 +1,42 @@
-"""The plan of an ingestion: what the catalogue found, the tiles and their previous/reference links."""
+"""The plan of an ingestion: the scenes, their tiles, and the previous/reference graph linking them.
+
+Steps: search the scenes (or take them from an interchange document), cut them into tiles (S1 bursts
+read from the annotation files, else one tile per scene), then link the tiles into series, merging
+them with the tiles the AOI already holds (its ledger). Existing tiles whose previous changed
+(``relinked``) are planned again, with their scenes, so every series stays one chain.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Sequence
-from functools import partial
 
 from pydantic import BaseModel, Field
 
-from catalogue.errors import CatalogueError
+from catalogue.annotations import read_annotations
+from catalogue.bursts import make_burst_tiles
+from catalogue.interchange import InterchangeDocument
+from catalogue.ledger import Ledger
 from catalogue.models import Constellation, Scene, SceneQuery, Searcher, Tile
 from catalogue.payload import Payload
-from catalogue.search import search_scenes
-from catalogue.tiles import link_series, place_key, scene_tiles
+from catalogue.search import refine_scenes, search_scenes
+from catalogue.tiles import SeriesSummary, link_tiles, scene_tiles
 
 log = logging.getLogger(__name__)
+
+WHOLE_PRODUCT_GRAPH = "CopyProductToStorage"
 
 
 class IngestionPlan(BaseModel):
     aoi: str
     constellation: Constellation
-    scenes: list[Scene]
-    tiles: list[Tile]
+    scenes: list[Scene] = Field(description="Scenes to download: found ones and those of relinked tiles")
+    tiles: list[Tile] = Field(description="Tiles to process, linked: new ones and relinked existing ones")
+    relinked: list[str] = Field(default_factory=list, description="Keys of existing tiles planned again")
+    series: list[SeriesSummary] = Field(default_factory=list)
+    dropped: dict[str, str] = Field(default_factory=dict, description="scene -> why it was left out")
     catalogue: str = ""
+    failures: dict[str, str] = Field(default_factory=dict, description="Catalogues that failed first")
     truncated: bool = Field(default=False, description="A page/limit cut the catalogue's answer")
 
     def tiles_of(self, scene_id: str) -> list[Tile]:
@@ -31,51 +44,157 @@ class IngestionPlan(BaseModel):
 
     def summary(self) -> str:
         roots = sum(1 for t in self.tiles if t.reference is None)
-        series = Counter((t.reference.key if t.reference else t.key) for t in self.tiles)
+        longest = max((s.count for s in self.series), default=0)
         text = (
-            f"{self.aoi}: {len(self.scenes)} scene(s), {len(self.tiles)} tile(s) in {roots} series "
-            f"(longest {max(series.values(), default=0)}) from catalogue {self.catalogue or '-'}"
+            f"{self.aoi}: {len(self.scenes)} scene(s), {len(self.tiles)} tile(s) in {len(self.series)} "
+            f"series ({roots} root(s), longest {longest}) from catalogue {self.catalogue or '-'}"
         )
+        if self.relinked:
+            text += f"; {len(self.relinked)} existing tile(s) relinked and planned again"
+        if self.dropped:
+            text += f"; {len(self.dropped)} scene(s) left out"
+        if self.failures:
+            text += f"; catalogue(s) that failed first: {', '.join(sorted(self.failures))}"
         if self.truncated:
             text += "; TRUNCATED by page/limit: more scenes match"
         return text
 
+    def describe(self) -> str:
+        """A multi-line text of the plan: scenes, series, tiles with their links, what was left out."""
+        lines = [self.summary(), "", "scenes:"]
+        lines += [f"  {s.date:%Y-%m-%d %H:%M:%S}  {s.source_id}" for s in self.scenes]
+        lines += ["", "series (place: tiles, new, root -> leaf):"]
+        lines += [f"  {s.place}: {s.count}, {s.new_count} new, {s.root} -> {s.leaf}" for s in self.series]
+        lines += ["", "tiles (tile  date  previous  reference):"]
+        for t in self.tiles:
+            prev = t.previous.scene_id if t.previous else "-"
+            ref = t.reference.scene_id if t.reference else "-"
+            lines.append(f"  {t.source_id}  {t.date:%Y-%m-%d}  {prev}  {ref}")
+        for scene_id, why in sorted(self.dropped.items()):
+            lines.append(f"left out {scene_id}: {why}")
+        return "\n".join(lines)
 
-def plan_ingestion(payload: Payload, searchers: Sequence[Searcher]) -> IngestionPlan:
-    """Search the scenes of a payload, cut them into tiles and link each tile's series."""
-    query = SceneQuery(
-        aoi_wkt=payload.aoi_wkt,
-        start=payload.start_time,
-        end=payload.end_time,
-        constellation=payload.constellation,
-        parameters=payload.scene_type.parameters,
-        page=payload.page,
-        limit=payload.limit,
+
+def _uses_bursts(payload: Payload) -> bool:
+    return (
+        payload.constellation is Constellation.SENTINEL1 and payload.scene_graph_name != WHOLE_PRODUCT_GRAPH
     )
-    result = search_scenes(query, searchers)
-    if (
-        payload.constellation is Constellation.SENTINEL1
-        and payload.scene_graph_name != "CopyProductToStorage"
-    ):
-        raise CatalogueError(
-            "scene_graph_name: Sentinel-1 burst tiles are not available yet; use "
-            '"CopyProductToStorage" to ingest whole S1 products'
-        )
-    scenes = []
-    for scene in result.scenes:
-        tags = {**scene.tags}
-        for key, value in payload.record_tags.items():
+
+
+def cut_tiles(
+    payload: Payload, scenes: Sequence[Scene], *, annotation_patterns: Sequence[str], timeout_s: float = 60
+) -> tuple[list[Scene], list[Tile], dict[str, str]]:
+    """Tiles of the scenes; S1 scenes left with no burst in the AOI are dropped (and said why)."""
+    if not _uses_bursts(payload):
+        return list(scenes), [t for s in scenes for t in scene_tiles(s)], {}
+    patterns = [*annotation_patterns, *payload.annotations_urls]
+    kept: list[Scene] = []
+    tiles: list[Tile] = []
+    dropped: dict[str, str] = {}
+    for scene in scenes:
+        files = read_annotations(scene.source_id, patterns, area=payload.name, timeout_s=timeout_s)
+        bursts = make_burst_tiles(scene, files, aoi_wkt=payload.aoi_wkt)
+        if bursts:
+            kept.append(scene)
+            tiles.extend(bursts)
+        else:
+            dropped[scene.source_id] = "no burst intersects the AOI (buffered by 0.05°)"
+    return kept, tiles, dropped
+
+
+def _with_record_tags(scenes: Sequence[Scene], record_tags: dict[str, str]) -> list[Scene]:
+    out = []
+    for scene in scenes:
+        tags = dict(scene.tags)
+        for key, value in record_tags.items():
             tags.setdefault(key, value)
-        scenes.append(scene.model_copy(update={"tags": tags}))
-    tiles = [tile for scene in scenes for tile in scene_tiles(scene)]
-    tiles = link_series(tiles, partial(place_key, constellation=payload.constellation))
+        out.append(scene.model_copy(update={"tags": tags}))
+    return out
+
+
+def plan_ingestion(
+    payload: Payload,
+    searchers: Sequence[Searcher],
+    *,
+    ledger: Ledger | None = None,
+    document: InterchangeDocument | None = None,
+    annotation_patterns: Sequence[str] = (),
+    timeout_s: float = 60,
+) -> IngestionPlan:
+    """Plan an ingestion (no record, no download).
+
+    Args:
+        payload: the validated payload.
+        searchers: the catalogues, tried in order (not asked when ``document`` gives the scenes).
+        ledger: what the AOI already holds, for incremental ingestions.
+        document: scenes (and maybe tiles) to ingest instead of searching; its tiles, when present,
+            are used as they are, with their previous/reference links (as the original does).
+        annotation_patterns: server-wide URL patterns of S1 annotation files (the payload adds its own).
+    """
+    ledger = ledger or Ledger(aoi=payload.name)
+    failures: dict[str, str] = {}
+    truncated = False
+    if document is not None and document.scenes:
+        scenes, catalogue = refine_scenes(document.scenes, payload.aoi_wkt), "interchange document"
+    else:
+        query = SceneQuery(
+            aoi_wkt=payload.aoi_wkt,
+            start=payload.start_time,
+            end=payload.end_time,
+            constellation=payload.constellation,
+            parameters=payload.scene_type.parameters,
+            page=payload.page,
+            limit=payload.limit,
+        )
+        result = search_scenes(query, searchers)
+        scenes, catalogue, truncated, failures = (
+            result.scenes,
+            result.catalogue,
+            result.truncated,
+            result.failures,
+        )
+    scenes = _with_record_tags(scenes, payload.record_tags)
+
+    if document is not None and document.tiles:
+        wanted = {s.source_id for s in scenes}
+        tiles = [t for t in document.tiles if t.scene_id in wanted]
+        plan = IngestionPlan(
+            aoi=payload.name,
+            constellation=payload.constellation,
+            scenes=scenes,
+            tiles=tiles,
+            catalogue=catalogue,
+            failures=failures,
+            truncated=truncated,
+        )
+        log.info("%s", plan.summary())
+        return plan
+
+    scenes, new_tiles, dropped = cut_tiles(
+        payload, scenes, annotation_patterns=annotation_patterns, timeout_s=timeout_s
+    )
+    linked = link_tiles(new_tiles, constellation=payload.constellation, existing=ledger.known_tiles())
+    tiles = sorted([*linked.tiles, *linked.relinked], key=lambda t: (t.date, t.scene_id, t.source_id))
+    by_id = {**ledger.scenes, **{s.source_id: s for s in scenes}}
+    scenes = sorted(
+        {by_id[t.scene_id].source_id: by_id[t.scene_id] for t in tiles}.values(),
+        key=lambda s: (s.date, s.source_id),
+    )
+    for key in linked.already_known:
+        scene_id = key.split("/", 1)[0]
+        if all(t.scene_id != scene_id for t in tiles):
+            dropped.setdefault(scene_id, "already ingested in this AOI")
     plan = IngestionPlan(
         aoi=payload.name,
         constellation=payload.constellation,
         scenes=scenes,
         tiles=tiles,
-        catalogue=result.catalogue,
-        truncated=result.truncated,
+        relinked=[t.key for t in linked.relinked],
+        series=linked.series,
+        dropped=dropped,
+        catalogue=catalogue,
+        failures=failures,
+        truncated=truncated,
     )
     log.info("%s", plan.summary())
     return plan

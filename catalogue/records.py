@@ -24,6 +24,15 @@ from catalogue.models import Scene, Tile
 log = logging.getLogger(__name__)
 
 PROCESSING_DATE_TAG = "processingDate"
+LINK_TAGS = ("previous_scenes", "reference_scenes")
+
+
+def _comparable(tags: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if k != PROCESSING_DATE_TAG}
+
+
+def _without_links(tags: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in _comparable(tags).items() if k not in LINK_TAGS}
 
 
 class RecordStore(Protocol):
@@ -48,12 +57,15 @@ class RecordStore(Protocol):
 
     def delete_records(self, ids: Sequence[str], *, no_fail: bool = False) -> int: ...
 
+    def add_records_tags(self, ids: Sequence[str], tags: dict[str, str]) -> int: ...
+
 
 @dataclass
 class RecordsOutcome:
     record_ids: dict[str, str] = field(default_factory=dict)  # scene source_id -> record id
     created: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
+    relinked: list[str] = field(default_factory=list, metadata={"doc": "reused with new link tags"})
 
 
 def scene_record_tags(scene: Scene, tiles: Iterable[Tile], record_tags: dict[str, str]) -> dict[str, str]:
@@ -119,20 +131,22 @@ def ensure_records(
     to_create: list[Scene] = []
     for scene in scenes:
         wanted = tags_by_scene[scene.source_id]
-        match = next(
-            (
-                r
-                for r in by_name.get(scene.source_id, [])
-                if _same_time(r.time, scene.date)
-                and {k: v for k, v in r.tags.items() if k != PROCESSING_DATE_TAG} == wanted
-            ),
-            None,
-        )
-        if match is not None:
-            outcome.record_ids[scene.source_id] = match.id
-            outcome.reused.append(match.id)
-        else:
-            to_create.append(scene)
+        candidates = [r for r in by_name.get(scene.source_id, []) if _same_time(r.time, scene.date)]
+        exact = next((r for r in candidates if _comparable(r.tags) == wanted), None)
+        if exact is not None:
+            outcome.record_ids[scene.source_id] = exact.id
+            outcome.reused.append(exact.id)
+            continue
+        # Same scene whose series changed (an older acquisition was inserted before it): same record,
+        # new link tags.
+        relinked = next((r for r in candidates if _without_links(r.tags) == _without_links(wanted)), None)
+        if relinked is not None:
+            store.add_records_tags([relinked.id], {k: wanted[k] for k in LINK_TAGS})
+            outcome.record_ids[scene.source_id] = relinked.id
+            outcome.reused.append(relinked.id)
+            outcome.relinked.append(relinked.id)
+            continue
+        to_create.append(scene)
     for start in range(0, len(to_create), batch_size):
         batch = to_create[start : start + batch_size]
         records = [

@@ -38,10 +38,9 @@ from __future__ import annotations
 
 import logging
 import re
-import warnings
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Final
 
@@ -172,27 +171,6 @@ def link_tiles(
     relinked.sort(key=_order)
     summaries.sort(key=lambda s: (s.place, s.root))
     return LinkResult(tiles=linked, relinked=relinked, series=summaries, already_known=sorted(already_known))
-
-
-def link_series(tiles: Iterable[Tile], key: Callable[[Tile], str]) -> list[Tile]:
-    """Deprecated: use ``link_tiles(tiles, constellation=...).tiles``.
-
-    Groups by ``key`` alone (no anx pools for S1 bursts) and links each group as a first run (rule 3).
-    """
-    warnings.warn(
-        "link_series(tiles, key) is deprecated; use link_tiles(tiles, constellation=...).tiles",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    groups: dict[str, list[Tile]] = defaultdict(list)
-    for tile in tiles:
-        groups[key(tile)].append(tile)
-    linked: list[Tile] = []
-    for group in groups.values():
-        group.sort(key=_order)
-        linked += _link_chain(group, {t.key for t in group}, None)[0]
-    linked.sort(key=_order)
-    return linked
 
 
 def _order(tile: Tile) -> _Order:

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         description="GEOCUBE_INGESTER_LOCAL_ARCHIVE: folder holding <YYYY>/<MM>/<DD>/<scene>.zip "
         "or <scene>.zip",
     )
+    annotations_urls: str = Field(
+        default="",
+        description="GEOCUBE_INGESTER_ANNOTATIONS_URLS: comma-separated URL patterns of Sentinel-1 products "
+        "holding the annotation files, tried in order ({SCENE}, {YEAR}... keys, e.g. /archive/{SCENE}.zip); "
+        "a payload's annotations_urls are tried after them",
+    )
     graph_root: Path | None = Field(
         default=None, description="GEOCUBE_INGESTER_GRAPH_ROOT: folder of user graph JSON files"
     )
@@ -70,6 +76,9 @@ class Settings(BaseSettings):
 
     def catalogue_names(self) -> list[str]:
         return [c.strip() for c in self.catalogues.split(",") if c.strip()]
+
+    def annotation_patterns(self) -> list[str]:
+        return [p.strip() for p in self.annotations_urls.split(",") if p.strip()]
 
     def provider_names(self) -> list[str]:
         return [p.strip() for p in self.providers.split(",") if p.strip()]

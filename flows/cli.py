@@ -36,12 +36,65 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _document(args: argparse.Namespace) -> dict | None:
+    given = args.tiles or args.scenes
+    return json.loads(Path(given).read_text()) if given else None
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    import time
+    from functools import partial
+
+    from catalogue.interchange import read_interchange, write_interchange
+    from catalogue.validation import validate_payload
+    from common.settings import load_settings
+    from graphs.loader import load_graph
+    from tasks.catalogue import make_plan
+
+    started = time.monotonic()
+    settings = load_settings()
+    raw = Path(args.payload).read_text()
+    payload, _ = validate_payload(
+        raw, load_graph=partial(load_graph, graph_root=settings.graph_root), geocube=None
+    )
+    document = _document(args)
+    plan = make_plan(payload, read_interchange(document) if document else None)
+    elapsed = time.monotonic() - started
+    print(plan.describe())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    graphs = {"graph_name": payload.scene_graph_name, "tile_graph_name": payload.tile_graph_name}
+    properties = {"truncated": str(plan.truncated).lower()}
+    for name, tiles in (("scenes.json", []), ("tiles.json", plan.tiles)):
+        doc = write_interchange(plan.scenes, tiles, aoi=plan.aoi, properties=properties, **graphs)
+        tmp = out / f".{name}.part"
+        tmp.write_text(json.dumps(doc, indent=1))
+        tmp.replace(out / name)
+    print(f"\nwrote {out / 'scenes.json'} and {out / 'tiles.json'} (the original's interchange format)")
+    if args.png:
+        from catalogue.picture import draw_plan
+
+        png = draw_plan(
+            out / "plan.png",
+            aoi_wkt=payload.aoi_wkt,
+            scenes=plan.scenes,
+            tiles=plan.tiles,
+            title=plan.summary(),
+        )
+        print(f"drew {png}")
+    print(f"planned in {elapsed:.2f} s")
+    return 0
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from flows.ingest import ingest
     from jobs.summary import IngestionSummary
 
     raw = json.loads(Path(args.payload).read_text())
-    state = ingest(payload=raw, mode=args.mode, dry_run=args.dry_run, return_state=True)
+    document = _document(args)
+    kind = "tiles" if args.tiles else "scenes"
+    extra = {kind: document} if document else {}
+    state = ingest(payload=raw, mode=args.mode, dry_run=args.dry_run, return_state=True, **extra)
     data = state.result(raise_on_failure=False)
     if isinstance(data, dict):
         summary = IngestionSummary.model_validate(data)
@@ -52,16 +105,33 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0 if state.is_completed() else 1
 
 
+def _document_options(parser: argparse.ArgumentParser) -> None:
+    given = parser.add_mutually_exclusive_group()
+    given.add_argument("--scenes", help="ingest these scenes (interchange GeoJSON) instead of searching")
+    given.add_argument(
+        "--tiles", help="ingest these tiles with their previous/reference links (interchange GeoJSON)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="geocube-ingester", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("validate", help="check a payload (and its layers when GEOCUBE_SERVER is set)")
     p.add_argument("payload", help="payload JSON file, or - for stdin")
     p.set_defaults(func=cmd_validate)
+    p = sub.add_parser(
+        "plan", help="search and plan without ingesting: scenes, tiles, previous/reference graph"
+    )
+    p.add_argument("payload")
+    p.add_argument("--out", default=".", help="folder for scenes.json, tiles.json (and plan.png)")
+    p.add_argument("--png", action="store_true", help="also draw the AOI, scenes and tiles in plan.png")
+    _document_options(p)
+    p.set_defaults(func=cmd_plan)
     p = sub.add_parser("ingest", help="run the ingest flow on a payload")
     p.add_argument("payload")
     p.add_argument("--mode", choices=["local", "deployments"], default="local")
     p.add_argument("--dry-run", action="store_true", help="plan only: no records, no download")
+    _document_options(p)
     p.set_defaults(func=cmd_ingest)
     args = parser.parse_args(argv)
     try:

@@ -16,13 +16,20 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from catalogue.interchange import read_interchange, write_interchange
 from catalogue.plan import IngestionPlan
 from common.settings import load_settings
 from flows.dispatch import Kind, Mode, dispatch
 from jobs.models import JobResult, JobStatus
 from jobs.planning import make_jobs
 from jobs.summary import IngestionSummary, OutcomeRow
-from tasks.catalogue import delete_unused_records_task, plan_task, records_task, validate_payload_task
+from tasks.catalogue import (
+    delete_unused_records_task,
+    plan_task,
+    records_task,
+    update_ledger_task,
+    validate_payload_task,
+)
 from tasks.resources import storage_uri_for
 
 MAX_PARALLEL_CHILDREN = 16
@@ -49,20 +56,9 @@ def _outcome(future: PrefectFuture[Any]) -> tuple[JobStatus, str, JobResult | No
 
 
 def _plan_artifact(plan: IngestionPlan) -> None:
-    lines = [
-        f"**{plan.summary()}**",
-        "",
-        "| tile | scene | date | previous | reference |",
-        "|---|---|---|---|---|",
-    ]
-    for t in plan.tiles:
-        lines.append(
-            f"| {t.source_id} | {t.scene_id} | {t.date:%Y-%m-%d} | "
-            f"{t.previous.scene_id if t.previous else '-'} | {t.reference.scene_id if t.reference else '-'} |"
-        )
     create_markdown_artifact(
         key=_artifact_key(plan.aoi, "plan"),
-        markdown="\n".join(lines),
+        markdown=f"```\n{plan.describe()}\n```",
         description="Scenes and tiles planned, with the previous/reference graph",
     )
 
@@ -73,7 +69,12 @@ def _plan_artifact(plan: IngestionPlan) -> None:
     task_runner=ThreadPoolTaskRunner(max_workers=MAX_PARALLEL_CHILDREN),
 )
 def ingest(
-    payload: dict[str, Any], mode: Mode = Mode.LOCAL, dry_run: bool = False, child_timeout_s: float = 6 * 3600
+    payload: dict[str, Any],
+    mode: Mode = Mode.LOCAL,
+    dry_run: bool = False,
+    child_timeout_s: float = 6 * 3600,
+    scenes: dict[str, Any] | None = None,
+    tiles: dict[str, Any] | None = None,
 ) -> State:
     """Ingest an AOI: the payload is the original ingester's JSON ("AreaToIngest").
 
@@ -83,24 +84,32 @@ def ingest(
             ``download-pool`` and ``processing-pool`` work pools.
         dry_run: stop after the plan (catalogue and graph) without creating records or downloading.
         child_timeout_s: how long to wait for one child flow run in ``deployments`` mode.
+        scenes: scenes to ingest instead of searching (the original's scenes GeoJSON document).
+        tiles: tiles to ingest, with their previous/reference links, used as they are (the
+            original's tiles GeoJSON document); their scenes come from the same document.
     """
     log = get_run_logger()
     mode = Mode(mode)
     valid, instances_id = validate_payload_task(payload)
-    plan = plan_task(valid)
+    given = tiles or scenes
+    plan = plan_task(valid, read_interchange(given) if given else None)
     _plan_artifact(plan)
     summary = IngestionSummary(aoi=plan.aoi, mode=mode.value, truncated=plan.truncated)
     if dry_run or not plan.scenes:
-        log.info("%s", plan.summary())
-        return Completed(message=plan.summary(), data=summary.model_dump(mode="json"))
+        log.info("%s", plan.describe())
+        document = write_interchange(
+            plan.scenes,
+            plan.tiles,
+            aoi=plan.aoi,
+            graph_name=valid.scene_graph_name,
+            tile_graph_name=valid.tile_graph_name,
+        )
+        return Completed(message=plan.summary(), data=summary.model_dump(mode="json") | {"plan": document})
 
     records = records_task(valid, plan)
+    storage_uri = storage_uri_for(valid.storage_uri, load_settings())
     scene_jobs, tile_jobs = make_jobs(
-        valid,
-        plan,
-        instances_id=instances_id,
-        record_ids=records.record_ids,
-        storage_uri=storage_uri_for(valid.storage_uri, load_settings()),
+        valid, plan, instances_id=instances_id, record_ids=records.record_ids, storage_uri=storage_uri
     )
     downloads: dict[str, PrefectFuture[Any]] = {}
     for sj in scene_jobs:
@@ -154,6 +163,9 @@ def ingest(
     if unused:
         delete_unused_records_task(records.created, [records.record_ids[s] for s in downloaded])
 
+    tile_rows = [r for r in summary.rows if r.kind == "tile"]
+    status = {tj.tile.key: row.status.value for tj, row in zip(tile_jobs, tile_rows, strict=True)}
+    update_ledger_task(valid, plan, status, storage_uri)
     create_table_artifact(
         key=_artifact_key(plan.aoi, "outcome"),
         table=[

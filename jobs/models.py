@@ -34,9 +34,7 @@ class TileJob(BaseModel):
 
     aoi: str
     scene: Scene
-    tile: Tile
-    previous: Tile | None = None
-    reference: Tile | None = None
+    tile: Tile = Field(description="The tile, with its previous/reference links (T1 and T2 of its graph)")
     graph_name: str
     graph_config: dict[str, str] = Field(default_factory=dict)
     instances_id: dict[str, str] = Field(default_factory=dict, description="layer -> Geocube instance id")

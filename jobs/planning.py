@@ -19,7 +19,6 @@ def make_jobs(
     scenes = {
         s.source_id: s.model_copy(update={"record_id": record_ids.get(s.source_id, "")}) for s in plan.scenes
     }
-    tiles = {t.key: t for t in plan.tiles}
     scene_jobs = [
         SceneJob(
             aoi=plan.aoi,
@@ -37,8 +36,6 @@ def make_jobs(
             aoi=plan.aoi,
             scene=scenes[t.scene_id],
             tile=t,
-            previous=tiles.get(t.previous.key) if t.previous else None,
-            reference=tiles.get(t.reference.key) if t.reference else None,
             graph_name=payload.tile_graph_name,
             graph_config=payload.graph_config,
             instances_id=instances_id,

@@ -1,4 +1,4 @@
-"""Catalogue tasks: validate the payload, plan the ingestion, make the Geocube records."""
+"""Catalogue tasks: validate the payload, plan the ingestion, make the records, keep the ledger."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ from typing import Any
 
 from prefect import task
 
+from catalogue.interchange import InterchangeDocument
+from catalogue.ledger import Ledger, load_ledger, save_ledger
 from catalogue.payload import Payload
 from catalogue.plan import IngestionPlan, plan_ingestion
 from catalogue.records import RecordsOutcome, delete_unused_records, ensure_records, scene_record_tags
 from catalogue.registry import build_searchers
 from catalogue.validation import validate_payload as check_payload
-from common.settings import load_settings
+from common.settings import Settings, load_settings
 from geocube_client.models import NewRecord
 from graphs.loader import load_graph
+from storage import open_storage
 from tasks.resources import open_geocube
 from tasks.retry import RETRY_DELAYS_S, retry_if_temporary
 
@@ -36,14 +39,31 @@ validate_payload_task = task(
 )(validate_payload)
 
 
-@task(
+def _ledger(payload: Payload, settings: Settings) -> Ledger:
+    uri = payload.storage_uri or settings.storage_uri
+    return load_ledger(open_storage(uri), payload.name) if uri else Ledger(aoi=payload.name)
+
+
+def make_plan(payload: Payload, document: InterchangeDocument | None = None) -> IngestionPlan:
+    """Search (or read the document), cut tiles, link them with what the AOI already holds."""
+    settings = load_settings()
+    searchers = [] if document is not None and document.scenes else build_searchers(settings)
+    return plan_ingestion(
+        payload,
+        searchers,
+        ledger=_ledger(payload, settings),
+        document=document,
+        annotation_patterns=settings.annotation_patterns(),
+        timeout_s=settings.http_timeout_s,
+    )
+
+
+plan_task = task(
     name="plan-ingestion",
     retries=3,
     retry_delay_seconds=RETRY_DELAYS_S,
     retry_condition_fn=retry_if_temporary,
-)
-def plan_task(payload: Payload) -> IngestionPlan:
-    return plan_ingestion(payload, build_searchers(load_settings()))
+)(make_plan)
 
 
 @task(
@@ -67,3 +87,14 @@ def records_task(payload: Payload, plan: IngestionPlan) -> RecordsOutcome:
 def delete_unused_records_task(created: list[str], used: list[str]) -> int:
     with open_geocube(load_settings()) as geocube:
         return delete_unused_records(geocube, created, used)
+
+
+@task(name="update-ledger", retries=2, retry_condition_fn=retry_if_temporary)
+def update_ledger_task(
+    payload: Payload, plan: IngestionPlan, status: dict[str, str], storage_uri: str
+) -> str:
+    """Record this run's scenes and tiles, with each tile's outcome, in the AOI's ledger."""
+    storage = open_storage(storage_uri)
+    ledger = load_ledger(storage, payload.name)
+    ledger.record(plan.scenes, plan.tiles, status)
+    return save_ledger(storage, ledger)

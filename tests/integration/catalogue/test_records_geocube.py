@@ -102,3 +102,17 @@ def test_records_are_created_in_batches(local_geocube: str) -> None:
             client, items, tags, record_tags={"source": "test-batch"}, new_record=NewRecord, batch_size=2
         )
     assert Counting.batches == [2, 1] and len(outcome.created) == 3
+
+
+def test_a_relinked_scene_keeps_its_record_with_new_link_tags(local_geocube: str) -> None:
+    items = scenes("relink")
+    with GeocubeClient(local_geocube, insecure=True) as client:
+        first, _ = run(client, items[1:], {"source": "test-relink"})
+        # An older acquisition arrives: items[1] now follows items[0].
+        second, tags = run(client, items, {"source": "test-relink"})
+        assert len(second.created) == 1, "only the new scene gets a new record"
+        assert second.record_ids["relink_1"] == first.record_ids["relink_1"]
+        assert first.record_ids["relink_1"] in second.relinked
+        stored = {r.name: r for r in client.list_records(tags={"source": "test-relink"})}
+        assert stored["relink_1"].tags["previous_scenes"] == '["relink_0"]'
+        assert len(stored) == 3

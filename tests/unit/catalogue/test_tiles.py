@@ -6,14 +6,12 @@ import random
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catalogue.models import Constellation, Scene, Tile
-from catalogue.tiles import LinkResult, link_series, link_tiles, place_key, scene_tiles
+from catalogue.tiles import LinkResult, link_tiles, place_key, scene_tiles
 
 BOX = "POLYGON ((1 43, 2 43, 2 44, 1 44, 1 43))"
 S1 = Constellation.SENTINEL1
@@ -229,12 +227,6 @@ def test_a_pool_holding_two_existing_series_never_merges_them() -> None:
     assert result.relinked == []
     truth = {t.key: t.source_id[-3:] in ("100", "101") for t in [*low, *high, *result.tiles]}
     assert_single_chains([*low, *high, *result.tiles], truth)
-
-
-def test_link_series_is_deprecated_but_still_links() -> None:
-    with pytest.warns(DeprecationWarning, match="link_tiles"):
-        linked = link_series([s2_tile(10), s2_tile(0)], partial(place_key, constellation=S2))
-    assert linked == link_tiles([s2_tile(0), s2_tile(10)], constellation=S2).tiles
 
 
 # --- Properties: random tile sets, random splits into runs, random orders --------------------------
