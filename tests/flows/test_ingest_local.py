@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -88,3 +89,45 @@ def test_dry_run_plans_without_records(world_factory) -> None:
     assert "3 scene(s), 3 tile(s) in 1 series" in state.message
     with GeocubeClient(world.geocube, insecure=True) as client:
         assert client.list_records(tags={"aoi": "LocalDryRun"}) == []
+
+
+@pytest.mark.slow
+def test_incremental_aoi_adds_an_older_acquisition_without_branching(world_factory) -> None:
+    world = world_factory("LocalIncremental")
+    later = world.payload | {"start_time": "2024-01-10T00:00:00Z"}
+    state1, summary1 = run(later)
+    assert state1.is_completed(), state1.message
+    assert sum(1 for r in summary1.rows if r.kind == "tile") == 2
+
+    state2, summary2 = run(world.payload)  # now from 2024-01-01: one older acquisition
+    assert state2.is_completed(), state2.message
+    tiles = [r for r in summary2.rows if r.kind == "tile"]
+    assert [t.date for t in tiles] == ["2024-01-05", "2024-01-15"], "the new tile and the relinked old root"
+    with GeocubeClient(world.geocube, insecure=True) as client:
+        records = {r.name[11:19]: r for r in client.list_records(tags={"aoi": "LocalIncremental"})}
+    assert sorted(records) == ["20240105", "20240115", "20240125"], "no duplicate record"
+    assert records["20240115"].tags["previous_scenes"] == f'["{records["20240105"].name}"]'
+    assert records["20240125"].tags["reference_scenes"] == f'["{records["20240115"].name}"]'
+    ledger = json.loads((world.storage / "LocalIncremental" / "ingested.json").read_text())
+    assert sorted(ledger["status"].values()) == ["DONE"] * 3
+    assert len(list(world.storage.rglob("*.tif"))) == 12
+
+    state3, _ = run(world.payload)  # nothing new: nothing to do
+    assert state3.is_completed() and "0 scene(s)" in state3.message
+
+
+def test_cli_plan_writes_the_interchange_documents_and_the_picture(world_factory, tmp_path, capsys) -> None:
+    from catalogue.interchange import read_interchange
+    from flows.cli import main
+
+    world = world_factory("CliPlan")
+    payload = tmp_path / "payload.json"
+    payload.write_text(json.dumps(world.payload))
+    out = tmp_path / "plan"
+    assert main(["plan", str(payload), "--out", str(out), "--png"]) == 0
+    printed = capsys.readouterr().out
+    assert "3 scene(s), 3 tile(s) in 1 series" in printed and "planned in" in printed
+    document = read_interchange(out / "tiles.json")
+    assert len(document.tiles) == 3 and sum(t.previous is not None for t in document.tiles) == 2
+    assert (out / "plan.png").stat().st_size > 10_000
+    assert read_interchange(out / "scenes.json").tiles == []
