@@ -1,9 +1,12 @@
 """A real HTTP server on 127.0.0.1 that replays recorded responses (STYLE.md §8).
 
-Routes match a request by method, path and an optional predicate on the request (e.g. on ``$skip``);
-the first route that matches and has uses left answers. Every request is recorded, so a test can assert
-the query a client built. Absolute URLs of the recorded host inside bodies (``@odata.nextLink``...)
-are rewritten to this server. Use it as a context manager: it stops on exit, also when the test fails::
+Routes match a request by method, path and an optional predicate on the request (e.g. on ``$skip``, or
+on a JSON body); the first route that matches and has uses left answers. A route answers a fixed body
+(a recorded file) or, with ``respond``, a body computed from the request (a test double whose answers
+are built from recorded objects). ``routes_from_cassette`` serves the interactions of a vcrpy
+cassette. Every request is recorded, so a test can assert the query a client built. Absolute URLs
+of the recorded host inside bodies (``@odata.nextLink``...) are rewritten to this server. Use it as a
+context manager: it stops on exit, also when the test fails::
 
     with ReplayServer([Route("GET", "/odata/v1/Products", body_file=page1)],
                       rewrite_hosts=["https://catalogue.dataspace.copernicus.eu"]) as server:
@@ -12,15 +15,19 @@ are rewritten to this server. Use it as a context manager: it stops on exit, als
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import yaml
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +47,29 @@ class RecordedRequest:
         values = self.query.get(name)
         return values[0] if values else None
 
+    def json(self) -> Any:
+        """The body decoded as JSON (None when there is no body)."""
+        return json.loads(self.body) if self.body else None
+
 
 def query_has(expected: Mapping[str, str | None]) -> Callable[[RecordedRequest], bool]:
     """A predicate: each named parameter has this first value (None: the parameter is absent)."""
     return lambda request: all(request.param(k) == v for k, v in expected.items())
+
+
+def json_body_is(expected: Any, *, ignore: Collection[str] = ()) -> Callable[[RecordedRequest], bool]:
+    """A predicate: the JSON body equals ``expected``, apart from the top-level keys in ``ignore``."""
+
+    def strip(value: Any) -> Any:
+        return {k: v for k, v in value.items() if k not in ignore} if isinstance(value, dict) else value
+
+    def matches(request: RecordedRequest) -> bool:
+        try:
+            return bool(strip(request.json()) == strip(expected))
+        except ValueError:
+            return False
+
+    return matches
 
 
 @dataclass
@@ -51,6 +77,7 @@ class Route:
     """What to answer to ``method path`` (and ``when``, if given), at most ``times`` times.
 
     ``delay_s`` holds the answer back (timeout tests); ``status`` and ``headers`` serve faults.
+    ``respond``, if given, computes the body from the request instead of ``body_file``/``body``.
     """
 
     method: str
@@ -64,6 +91,7 @@ class Route:
     times: int | None = None
     delay_s: float = 0.0
     served: int = 0
+    respond: Callable[[RecordedRequest], bytes] | None = None
 
     def matches(self, request: RecordedRequest) -> bool:
         if request.method != self.method.upper() or request.path != self.path:
@@ -72,8 +100,38 @@ class Route:
             return False
         return self.when is None or self.when(request)
 
-    def payload(self) -> bytes:
+    def payload(self, request: RecordedRequest | None = None) -> bytes:
+        if self.respond is not None and request is not None:
+            return self.respond(request)
         return self.body_file.read_bytes() if self.body_file is not None else self.body
+
+
+def routes_from_cassette(path: Path, *, ignore_body_keys: Collection[str] = ()) -> list[Route]:
+    """One route per interaction of a vcrpy cassette (kept as recorded), each served once.
+
+    A route matches the recorded method and path and, when a body was recorded, a JSON body equal to
+    it apart from ``ignore_body_keys``. The recorded status, content type and body are answered;
+    transfer headers (``Content-Encoding``, ``Content-Length``) are not replayed, as vcrpy stores the
+    body decoded.
+    """
+    cassette = yaml.safe_load(path.read_text(encoding="utf-8"))
+    routes = []
+    for interaction in cassette["interactions"]:
+        request, response = interaction["request"], interaction["response"]
+        body = request.get("body")
+        headers = {k.lower(): v[0] for k, v in (response.get("headers") or {}).items()}
+        routes.append(
+            Route(
+                request["method"],
+                urlsplit(request["uri"]).path,
+                body=str(response["body"]["string"]).encode(),
+                status=int(response["status"]["code"]),
+                content_type=headers.get("content-type", "application/json"),
+                when=json_body_is(json.loads(body), ignore=ignore_body_keys) if body else None,
+                times=1,
+            )
+        )
+    return routes
 
 
 class ReplayServer:
@@ -84,6 +142,7 @@ class ReplayServer:
         self.rewrite_hosts = [h.rstrip("/") for h in rewrite_hosts]
         self.requests: list[RecordedRequest] = []
         self.unmatched: list[RecordedRequest] = []
+        self.errors: list[Exception] = []  # raised by ``respond`` callables
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -150,7 +209,12 @@ class ReplayServer:
             route.served += 1
         if route.delay_s:
             time.sleep(route.delay_s)
-        body = route.payload()
+        try:
+            body = route.payload(request)
+        except Exception as exc:  # noqa: BLE001 - a failing test double answers 500 and says why
+            log.warning("replay: the route for %s %s failed: %r", request.method, request.path, exc)
+            self.errors.append(exc)
+            return 500, {"Content-Type": "text/plain"}, f"replay: route failed: {exc!r}".encode()
         for host in self.rewrite_hosts:
             body = body.replace(host.encode(), self.base_url.encode())
             # JSON may escape the slashes: "https:\/\/host".

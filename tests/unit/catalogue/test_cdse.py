@@ -1,4 +1,4 @@
-"""CDSE OData catalogue: the $filter built, products parsed, and searches against a replay server
+"""CDSE OData catalogue: products parsed, and searches against a replay server
 serving real recorded CDSE answers (fixtures: see PROVENANCE.md, "CDSE OData")."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -20,155 +20,21 @@ from catalogue import cdse
 from catalogue.cdse import (
     CdseODataSearcher,
     build_filter,
-    format_odata_datetime,
     parse_product,
     parse_retry_after,
 )
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
-from catalogue.models import Constellation, SceneQuery
+from catalogue.models import Constellation
 from tests.support.replay import ReplayServer, Route, query_has
-
-CDSE_HOST = "https://catalogue.dataspace.copernicus.eu"
-PRODUCTS = "/odata/v1/Products"
-AOI = "POLYGON ((137.7729 13.1342, 137.7729 23.886, 153.7491 23.886, 153.7491 13.1342, 137.7729 13.1342))"
-S2_TOP2 = "cdse/odata/products_s2_l1c_expand_attributes_assets_top2.json"
-S1_PAGES = [f"cdse/odata/products_s1_20140405-20140414_expand_attributes_page{i}.json" for i in range(1, 6)]
-PRODUCT_TYPE_S2 = (
-    "Attributes/OData.CSC.StringAttribute/any(att:att/Name eq 'productType' and "
-    "att/OData.CSC.StringAttribute/Value eq 'S2MSI1C')"
+from tests.unit.catalogue.cdse_support import (
+    CDSE_HOST,
+    PRODUCTS,
+    S1_PAGES,
+    S2_TOP2,
+    load,
+    s1_query,
+    s2_query,
 )
-
-
-def s2_query(**changes: Any) -> SceneQuery:
-    fields: dict[str, Any] = {
-        "aoi_wkt": AOI,
-        "start": datetime(2020, 8, 8, tzinfo=UTC),
-        "end": datetime(2020, 8, 16, tzinfo=UTC),
-        "constellation": Constellation.SENTINEL2,
-    }
-    return SceneQuery(**(fields | changes))
-
-
-def s1_query(**changes: Any) -> SceneQuery:
-    # The window of the recorded S1 pages (2014-04-05 .. 2014-04-14).
-    return s2_query(
-        constellation=Constellation.SENTINEL1,
-        start=datetime(2014, 4, 5, tzinfo=UTC),
-        end=datetime(2014, 4, 14, tzinfo=UTC),
-        **changes,
-    )
-
-
-def load(fixtures: Path, name: str) -> dict[str, Any]:
-    return dict(json.loads((fixtures / name).read_text()))
-
-
-# --- $filter -------------------------------------------------------------------------------------------
-
-
-def test_filter_of_a_sentinel2_query_with_defaults() -> None:
-    assert build_filter(s2_query()) == (
-        "Collection/Name eq 'SENTINEL-2' and "
-        f"OData.CSC.Intersects(area=geography'SRID=4326;{AOI}') and "
-        "ContentDate/Start gt 2020-08-08T00:00:00.000Z and ContentDate/Start lt 2020-08-16T00:00:00.000Z and "
-        + PRODUCT_TYPE_S2
-    )
-
-
-def test_filter_of_the_denmark_s1_payload_parameters() -> None:
-    params = {
-        "producttype": "SLC",
-        "polarisationmode": "VV VH",
-        "sensoroperationalmode": "IW",
-        "relativeorbitnumber": "44",
-    }
-    got = build_filter(s1_query(parameters=params))
-    assert got.split(" and ", 4)[:4] == [
-        "Collection/Name eq 'SENTINEL-1'",
-        f"OData.CSC.Intersects(area=geography'SRID=4326;{AOI}')",
-        "ContentDate/Start gt 2014-04-05T00:00:00.000Z",
-        "ContentDate/Start lt 2014-04-14T00:00:00.000Z",
-    ]
-    assert got.endswith(
-        " and Attributes/OData.CSC.StringAttribute/any(att:att/Name eq 'productType' and "
-        "att/OData.CSC.StringAttribute/Value eq 'SLC')"
-        " and Attributes/OData.CSC.StringAttribute/any(att:att/Name eq 'polarisationChannels' and "
-        "att/OData.CSC.StringAttribute/Value eq 'VV&VH')"
-        " and Attributes/OData.CSC.StringAttribute/any(att:att/Name eq 'operationalMode' and "
-        "att/OData.CSC.StringAttribute/Value eq 'IW')"
-        " and Attributes/OData.CSC.IntegerAttribute/any(att:att/Name eq 'relativeOrbitNumber' and "
-        "att/OData.CSC.IntegerAttribute/Value eq 44)"
-    )
-
-
-def test_filter_of_sentinel2_parameters() -> None:
-    params = {
-        "CloudCoverPercentage": "[0 TO 30.5]",
-        "tileid": "T33TUM",
-        "producttype": "S2MSI2A",
-        "filename": "*_R022_*",
-        "relativeorbitnumber": " 22 ",
-    }
-    clauses = build_filter(s2_query(parameters=params)).split(" and Attributes/")
-    assert clauses[1:] == [
-        "OData.CSC.StringAttribute/any(att:att/Name eq 'productType' and "
-        "att/OData.CSC.StringAttribute/Value eq 'S2MSI2A')",
-        "OData.CSC.IntegerAttribute/any(att:att/Name eq 'relativeOrbitNumber' and "
-        "att/OData.CSC.IntegerAttribute/Value eq 22)",
-        "OData.CSC.DoubleAttribute/any(att:att/Name eq 'cloudCover' and "
-        "att/OData.CSC.DoubleAttribute/Value ge 0 and att/OData.CSC.DoubleAttribute/Value le 30.5)",
-        "OData.CSC.StringAttribute/any(att:att/Name eq 'tileId' and "
-        "att/OData.CSC.StringAttribute/Value eq '33TUM') and contains(Name,'_R022_')",
-    ]
-
-
-def test_quotes_in_values_are_doubled() -> None:
-    assert "contains(Name,'a''b')" in build_filter(s2_query(parameters={"filename": "a'b"}))
-
-
-def test_an_unknown_parameter_is_an_error_listing_the_known_ones() -> None:
-    with pytest.raises(CatalogueError) as caught:
-        build_filter(s1_query(parameters={"cloudcoverpercentage": "[0 TO 10]", "orbitdirection": "ASC"}))
-    message = str(caught.value)
-    assert "'cloudcoverpercentage', 'orbitdirection'" in message
-    assert (
-        "known: filename, polarisationmode, producttype, relativeorbitnumber, sensoroperationalmode"
-        in message
-    )
-
-
-@pytest.mark.parametrize(
-    ("value", "problem"),
-    [
-        ("0 - 30", "must be '[min TO max]'"),
-        ("[a TO 3]", "must be '[min TO max]'"),
-        ("[50 TO 10]", "needs 0 <= min <= max <= 100"),
-        ("[0 TO 101]", "needs 0 <= min <= max <= 100"),
-    ],
-)
-def test_a_malformed_cloud_cover_is_an_error(value: str, problem: str) -> None:
-    with pytest.raises(CatalogueError, match=re.escape(problem)):
-        build_filter(s2_query(parameters={"cloudcoverpercentage": value}))
-
-
-def test_relative_orbit_must_be_an_integer() -> None:
-    with pytest.raises(CatalogueError, match="relativeorbitnumber: '4a' is not an integer"):
-        build_filter(s2_query(parameters={"relativeorbitnumber": "4a"}))
-
-
-def test_dates_are_utc_with_milliseconds() -> None:
-    paris = timezone(timedelta(hours=2))
-    got = format_odata_datetime(datetime(2020, 8, 8, 2, 3, 4, 567891, tzinfo=paris))
-    assert got == "2020-08-08T00:03:04.567Z"
-
-
-def test_constellations_outside_cdse_are_refused() -> None:
-    searcher = CdseODataSearcher()
-    assert searcher.supports(Constellation.SENTINEL1) and searcher.supports(Constellation.SENTINEL2)
-    assert not searcher.supports(Constellation.LANDSAT89)
-    with pytest.raises(CatalogueError, match="no Landsat89 products"):
-        build_filter(s2_query(constellation=Constellation.LANDSAT89))
-
 
 # --- product parsing -----------------------------------------------------------------------------------
 
@@ -316,6 +182,7 @@ def test_every_page_is_read_through_next_links(s1_server: ReplayServer, s1_pages
         "Attributes",
         None,
     )
+    assert first.param("$count") == "true"
     # The next links were rewritten to the replay server and followed as they are.
     assert [r.param("$skip") for r in followed] == ["10", "20", "30", "40"]
     assert not s1_server.unmatched
@@ -343,23 +210,44 @@ def test_page_and_limit_select_rows(s1_server: ReplayServer, s1_pages: list[Path
     third_page = [p["Name"].removesuffix(".SAFE") for p in json.loads(s1_pages[2].read_text())["value"]]
     assert len(result.scenes) == 20 and result.truncated is True
     assert [s.source_id for s in result.scenes[:10]] == third_page
-    assert (s1_server.requests[0].param("$skip"), s1_server.requests[0].param("$top")) == ("20", "10")
+    # The first request counts (no $skip: CDSE answers @odata.count on a first page only), then rows
+    # 20.. are read from $skip=20, and one row more than the limit tells the listing goes on.
+    assert [(r.param("$skip"), r.param("$top")) for r in s1_server.requests] == [
+        (None, "10"),
+        ("20", "10"),
+        ("30", "10"),
+        ("40", "10"),
+    ]
+    assert (result.total, s1_server.requests[0].param("$count")) == (47, "true")
 
 
 @pytest.mark.integration
-def test_paging_refuses_to_go_past_the_skip_cap(
-    s1_server: ReplayServer, monkeypatch: pytest.MonkeyPatch
+def test_without_a_count_paging_refuses_to_go_past_the_skip_cap(
+    s1_pages: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The recorded first page with its "@odata.count" removed: a service that ignores $count=true
+    # gives no count to cut the window by, so what $skip cannot reach is refused, not silently lost.
+    page1 = load(s1_pages[0].parent, s1_pages[0].name)
+    del page1["@odata.count"]
+    (tmp_path / "page1.json").write_text(json.dumps(page1))
+    routes = s1_routes([tmp_path / "page1.json", *s1_pages[1:]])
     monkeypatch.setattr(cdse, "CDSE_MAX_SKIP", 25)
-    with pytest.raises(CatalogueError, match=r"needs \$skip=30, but CDSE refuses \$skip above 25; narrow"):
-        aux_searcher(s1_server).search(s1_query())
-    assert len(s1_server.requests) == 3
+    with ReplayServer(routes, rewrite_hosts=[CDSE_HOST]) as server:
+        with pytest.raises(
+            CatalogueError, match=r"needs \$skip=30, but CDSE refuses \$skip above 25 and gave no"
+        ):
+            aux_searcher(server).search(s1_query())
+    assert len(server.requests) == 3
 
 
-def test_a_first_page_past_the_skip_cap_is_refused_before_any_request() -> None:
-    searcher = CdseODataSearcher(base_url="http://127.0.0.1:9/odata/v1")
-    with pytest.raises(CatalogueError, match=r"\$skip=10010"):
-        searcher.search(s2_query(page=1001, limit=10))
+@pytest.mark.integration
+def test_a_first_row_past_the_skip_cap_is_looked_for_by_count(s1_server: ReplayServer) -> None:
+    # Row 10 010 is past what $skip reaches: the first request asks the count without $skip; the
+    # recorded window holds 47 products, so the page is empty (and nothing is cut).
+    result = aux_searcher(s1_server).search(s1_query(page=1001, limit=10))
+    assert (result.scenes, result.truncated, result.total) == ([], False, 47)
+    (request,) = s1_server.requests
+    assert (request.param("$skip"), request.param("$count")) == (None, "true")
 
 
 @pytest.mark.integration

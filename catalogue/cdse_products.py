@@ -1,0 +1,136 @@
+"""One CDSE OData product (``$expand=Attributes``) as a Scene.
+
+The product entity is that of https://documentation.dataspace.copernicus.eu/APIs/OData.html
+(``Id``, ``Name``, ``ContentDate``, ``GeoFootprint``/``Footprint``, ``Online``, ``Checksum``,
+``ContentLength``, ``S3Path``, and the typed ``Attributes``). Creodias serves the same schema.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import shapely
+from shapely.errors import ShapelyError
+from shapely.geometry import shape
+
+from catalogue.cdse_filter import parse_odata_datetime
+from catalogue.errors import CatalogueError
+from catalogue.models import Constellation, Scene
+from catalogue.naming import CONSTELLATION_TAGS, satellite_from_product_id
+
+log = logging.getLogger(__name__)
+
+# Attributes without which a product cannot become a scene (as the original ingester).
+REQUIRED_ATTRIBUTES: tuple[str, ...] = ("relativeOrbitNumber", "orbitNumber", "productType")
+_FOOTPRINT_RE = re.compile(r"^geography'(?:SRID=\d+;)?(.*)'$", re.DOTALL)
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def footprint_wkt(product: Mapping[str, Any]) -> str | None:
+    """The footprint of an OData product as WKT, from ``GeoFootprint`` (GeoJSON) or ``Footprint``."""
+    geojson = product.get("GeoFootprint")
+    if isinstance(geojson, Mapping) and geojson.get("type"):
+        return str(shape(geojson).wkt)
+    text = product.get("Footprint")
+    if isinstance(text, str) and text.strip():
+        match = _FOOTPRINT_RE.match(text.strip())
+        return str(shapely.from_wkt(match.group(1) if match else text).wkt)
+    return None
+
+
+def parse_product(
+    product: Mapping[str, Any],
+    constellation: Constellation,
+    *,
+    catalogue: str = "cdse",
+    required_attributes: Sequence[str] = REQUIRED_ATTRIBUTES,
+) -> Scene:
+    """One OData product (with ``$expand=Attributes``) as a Scene.
+
+    Raises:
+        CatalogueError: the product lacks its name, id, sensing start or a required attribute.
+    """
+    name = product.get("Name")
+    if not isinstance(name, str) or not name:
+        raise CatalogueError(f"{catalogue}: a product has no Name (keys: {', '.join(sorted(product))})")
+    source_id = name.removesuffix(".SAFE")
+    attrs = {a["Name"]: a.get("Value") for a in product.get("Attributes") or [] if "Name" in a}
+    missing = [a for a in required_attributes if attrs.get(a) is None]
+    uuid = product.get("Id")
+    start = (product.get("ContentDate") or {}).get("Start")
+    missing += [key for key, value in (("Id", uuid), ("ContentDate.Start", start)) if not value]
+    if missing:
+        raise CatalogueError(
+            f"{catalogue}: product {source_id}: missing attribute(s) {', '.join(missing)} "
+            "in the answer (was $expand=Attributes sent?)"
+        )
+    try:
+        date = parse_odata_datetime(str(start))
+        wkt = footprint_wkt(product)
+    except (ValueError, TypeError, KeyError, ShapelyError) as exc:
+        raise CatalogueError(
+            f"{catalogue}: product {source_id}: unreadable date or footprint: {exc}"
+        ) from exc
+    if wkt is None:
+        log.warning("%s: product %s has no footprint; it will match no AOI", catalogue, source_id)
+        wkt = "POLYGON EMPTY"
+
+    tags = {
+        "sourceID": source_id,
+        "uuid": str(uuid),
+        "ingestionDate": str(start),
+        "constellation": CONSTELLATION_TAGS[constellation],
+    }
+    wanted = {
+        "orbitDirection": "orbitDirection",
+        "relativeOrbit": "relativeOrbitNumber",
+        "orbit": "orbitNumber",
+        "productType": "productType",
+    }
+    if constellation is Constellation.SENTINEL1:
+        wanted |= {"polarisationMode": "polarisationChannels", "sliceNumber": "sliceNumber"}
+    else:
+        wanted |= {"cloudCoverPercentage": "cloudCover", "tileId": "tileId"}
+    tags |= {tag: _format_value(attrs[a]) for tag, a in wanted.items() if attrs.get(a) is not None}
+    if "polarisationMode" in tags:  # the tag keeps the payload's spelling, "VV VH"
+        tags["polarisationMode"] = tags["polarisationMode"].replace("&", " ")
+    serial = attrs.get("platformSerialIdentifier")
+    if isinstance(serial, str) and serial.isalpha():  # "A", "B", "C"
+        satellite: str | None = f"{CONSTELLATION_TAGS[constellation]}{serial}"
+    else:
+        satellite = satellite_from_product_id(source_id)
+    if satellite:
+        tags["satellite"] = satellite
+
+    metadata: dict[str, Any] = {"uuid": str(uuid)}
+    checksums = {
+        c["Algorithm"]: c["Value"]
+        for c in product.get("Checksum") or []
+        if c.get("Algorithm") and c.get("Value")
+    }
+    optional = {
+        "online": product.get("Online"),
+        "checksums": checksums or None,
+        "size_bytes": product.get("ContentLength"),
+        "s3_path": product.get("S3Path"),
+    }
+    metadata |= {key: value for key, value in optional.items() if value is not None}
+    return Scene(
+        source_id=source_id,
+        date=date,
+        constellation=constellation,
+        footprint_wkt=wkt,
+        tags=tags,
+        metadata=metadata,
+        catalogue=catalogue,
+    )

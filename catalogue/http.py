@@ -1,0 +1,142 @@
+"""HTTP calls of the catalogues: one attempt classified by status, and retries of temporary failures.
+
+Classification (STYLE.md §3), decided here where the status is known:
+
+- timeout, transport error, 408, 429, 5xx -> ``CatalogueTemporaryError`` (carries ``Retry-After``);
+- 401, 403 -> ``CatalogueError`` naming the settings that hold the credentials;
+- any other status outside ``ok`` -> ``CatalogueError`` with the first 200 characters of the body.
+
+Every attempt is rebuilt from ``params``/``json``/``data``, so a retried POST sends its whole body again
+(the original ingester's ``GetBodyRetry`` did not rewind it). URLs are shown without their query string.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, TypeVar
+
+import httpx
+
+# The CDSE searcher's own helpers, reused; they belong here (see the report of catalogue/asf.py's author).
+from catalogue.cdse import MAX_RETRY_WAIT_S, _shown, parse_retry_after
+from catalogue.errors import CatalogueError, CatalogueTemporaryError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+__all__ = ["decode_json_object", "retry_temporary", "send", "send_json", "shown_url"]
+
+
+def shown_url(url: str) -> str:
+    """``url`` without its query string, fit for logs and messages (STYLE.md §7)."""
+    return _shown(url)
+
+
+def retry_temporary(
+    attempt: Callable[[], T], *, max_retries: int, backoff_s: float, max_wait_s: float = MAX_RETRY_WAIT_S
+) -> T:
+    """``attempt()``, tried again after a ``CatalogueTemporaryError`` up to ``max_retries`` times.
+
+    The wait doubles from ``backoff_s``; a longer ``retry_after_s`` wins. A wait above ``max_wait_s`` is
+    not slept here: the error goes up and the task's own retry policy takes over.
+    """
+    retry = 0
+    while True:
+        try:
+            return attempt()
+        except CatalogueTemporaryError as exc:
+            if retry >= max_retries:
+                raise
+            delay = backoff_s * 2**retry
+            if exc.retry_after_s is not None:
+                delay = max(delay, exc.retry_after_s)
+            if delay > max_wait_s:
+                raise
+            retry += 1
+            log.warning("%s; retry %d/%d in %.1f s", exc, retry, max_retries, delay)
+            time.sleep(delay)
+
+
+def send(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    catalogue: str,
+    timeout_s: float,
+    ok: Collection[int] = (200,),
+    credentials_hint: str = "",
+    **request: Any,
+) -> httpx.Response:
+    """One request, classified (see the module docstring).
+
+    Args:
+        catalogue: the catalogue's name, first word of every message.
+        ok: statuses that are a success.
+        credentials_hint: where the credentials come from (env var names), told on 401/403.
+        request: ``params``, ``json``, ``data``, ``headers``, ``auth`` as httpx takes them.
+
+    Raises:
+        CatalogueTemporaryError: timeout, transport error, 408, 429 or 5xx.
+        CatalogueError: any other status outside ``ok``.
+    """
+    shown = shown_url(url)
+    failure = ""
+    try:
+        response = client.request(method, url, timeout=timeout_s, **request)
+    except httpx.TimeoutException:
+        failure = f"{catalogue}: {shown} timed out after {timeout_s:g} s"
+    except httpx.TransportError as exc:
+        failure = f"{catalogue}: {shown}: {type(exc).__name__}: {exc}"
+    if failure:
+        # Raised outside the handler, unchained: httpx's error holds the request and its Authorization
+        # header, which must not travel with the error (pickled into a task result, for one).
+        raise CatalogueTemporaryError(failure)
+    status = response.status_code
+    if status in ok:
+        return response
+    snippet = " ".join(response.text[:200].split())
+    if status in (408, 429) or status >= 500:
+        raise CatalogueTemporaryError(
+            f"{catalogue}: {shown} answered {status}: {snippet}",
+            retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
+        )
+    if status in (401, 403) and credentials_hint:
+        raise CatalogueError(
+            f"{catalogue}: {shown} refused the credentials ({status}); check {credentials_hint}"
+        )
+    raise CatalogueError(f"{catalogue}: {shown} answered {status}: {snippet}")
+
+
+def send_json(
+    client: httpx.Client, method: str, url: str, *, catalogue: str, timeout_s: float, **request: Any
+) -> dict[str, Any]:
+    """``send`` and decode a JSON object.
+
+    Raises:
+        CatalogueError: the body is not a JSON object (and as ``send``).
+    """
+    response = send(client, method, url, catalogue=catalogue, timeout_s=timeout_s, **request)
+    return decode_json_object(response, catalogue=catalogue)
+
+
+def decode_json_object(response: httpx.Response, *, catalogue: str) -> dict[str, Any]:
+    """The JSON object of a response.
+
+    Raises:
+        CatalogueError: the body is not JSON, or not an object.
+    """
+    snippet = " ".join(response.text[:200].split())
+    shown = shown_url(str(response.request.url))
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise CatalogueError(
+            f"{catalogue}: {shown} answered {response.status_code} with a body that is not JSON: {snippet}"
+        ) from exc
+    if not isinstance(body, Mapping):
+        raise CatalogueError(f"{catalogue}: {shown} answered JSON that is not an object: {snippet}")
+    return dict(body)

@@ -1,0 +1,177 @@
+"""STAC items (as JSON objects) of a STAC API search as Scenes, with the original ingester's tags.
+
+Landsat (the original's ``landsataws/scenes.go``): ``source_id`` is the item id, ``productType`` is
+``<id[0:2]>_C<landsat:collection_number>_<landsat:correction>``; tags ``cloudCoverPercentage``,
+``landCloudCoverPercentage``, ``ingestionDate``, ``sunAzimuth``, ``sunElevation``. Sentinel items get the
+tags the CDSE OData searcher writes, where the STAC properties exist: ``productType``
+(``s2:product_type``, ``product:type``), ``relativeOrbit``/``orbit`` (``sat:relative_orbit``,
+``sat:absolute_orbit``), ``orbitDirection`` (``sat:orbit_state``), ``tileId`` (``s2:mgrs_tile``,
+``mgrs:*`` or ``grid:code``), ``cloudCoverPercentage`` (``eo:cloud_cover``), ``polarisationMode``
+(``sar:polarizations``). Older property names (STAC 0.7 ``eo:platform``, ``eo:sun_azimuth``, a
+date-only ``datetime``, as in the USGS-published items) are read too.
+
+Metadata for the downloader: ``assets`` ({key: href}), ``download_link`` (the asset named ``product``
+in any case, e.g. CDSE's ``Product``), ``download_alternates`` (its ``alternate`` hrefs), ``uuid``
+(the CDSE product id in a ``.../Products(<uuid>)/$value`` link), ``size_bytes`` (``file:size``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from shapely.errors import ShapelyError
+from shapely.geometry import shape
+
+from catalogue.cdse_filter import parse_odata_datetime
+from catalogue.errors import CatalogueError
+from catalogue.models import Constellation, Scene
+from catalogue.naming import CONSTELLATION_TAGS, constellation_from_product_id, satellite_from_product_id
+
+Item = Mapping[str, Any]
+
+_DATE_RE = re.compile(r"^\d{4}-\d\d-\d\d$")
+_UUID_RE = re.compile(r"Products\(([0-9a-fA-F-]{36})\)")
+_S2_ORBIT_RE = re.compile(r"_R(\d{3})_")
+_COLLECTION_PREFIXES = {
+    "sentinel-1": Constellation.SENTINEL1,
+    "sentinel-2": Constellation.SENTINEL2,
+    "landsat": Constellation.LANDSAT89,
+}
+
+
+def _format(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _first(props: Mapping[str, Any], *names: str) -> Any:
+    return next((props[n] for n in names if props.get(n) is not None), None)
+
+
+def parse_stac_datetime(text: str) -> datetime:
+    """An RFC 3339 date-time, or a bare date (midnight UTC) as STAC 0.7 items have."""
+    text = text.strip()
+    if _DATE_RE.match(text):
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    return parse_odata_datetime(text)
+
+
+def item_constellation(item: Item) -> Constellation | None:
+    """The constellation of an item, from its collection id, else its platform, else its id.
+
+    Landsat counts only for Landsat 8 and 9 (``Landsat89``): the id must read ``L?08``/``L?09``.
+    """
+    props = item.get("properties") or {}
+    hint = f"{item.get('collection') or ''} {_first(props, 'platform', 'eo:platform') or ''}".lower()
+    hint = hint.replace("_", "-")
+    found = next((c for prefix, c in _COLLECTION_PREFIXES.items() if prefix in hint), None)
+    by_id = constellation_from_product_id(str(item.get("id", "")))
+    if found is Constellation.LANDSAT89 or (found is None and by_id is Constellation.LANDSAT89):
+        return by_id if by_id is Constellation.LANDSAT89 else None
+    return found or by_id
+
+
+def _asset_metadata(item: Item) -> dict[str, Any]:
+    assets = {k: str(a["href"]) for k, a in (item.get("assets") or {}).items() if a.get("href")}
+    metadata: dict[str, Any] = {"assets": assets, "stac_id": str(item.get("id"))}
+    if item.get("collection"):
+        metadata["collection"] = str(item["collection"])
+    product_key = next((k for k in assets if k.lower() == "product"), None)
+    if product_key is not None:
+        product = item["assets"][product_key]
+        metadata["download_link"] = assets[product_key]
+        alternates = {k: v["href"] for k, v in (product.get("alternate") or {}).items() if v.get("href")}
+        if alternates:
+            metadata["download_alternates"] = alternates
+        if isinstance(product.get("file:size"), int):
+            metadata["size_bytes"] = product["file:size"]
+        if match := _UUID_RE.search(assets[product_key]):
+            metadata["uuid"] = match.group(1)
+    return metadata
+
+
+def _tile_id(props: Mapping[str, Any]) -> str | None:
+    if props.get("s2:mgrs_tile"):
+        return str(props["s2:mgrs_tile"]).removeprefix("T")
+    zone, band, square = (props.get(k) for k in ("mgrs:utm_zone", "mgrs:latitude_band", "mgrs:grid_square"))
+    if zone is not None and band and square:
+        return f"{int(zone):02d}{band}{square}"
+    code = str(props.get("grid:code") or "")
+    return code.removeprefix("MGRS-") if code.startswith("MGRS-") else None
+
+
+def _landsat_tags(item_id: str, props: Mapping[str, Any]) -> dict[str, Any]:
+    correction = props.get("landsat:correction") or item_id.split("_")[1]
+    return {
+        "productType": f"{item_id[0:2]}_C{props.get('landsat:collection_number', '')}_{correction}",
+        "cloudCoverPercentage": props.get("eo:cloud_cover"),
+        "landCloudCoverPercentage": props.get("landsat:cloud_cover_land"),
+        "sunAzimuth": _first(props, "view:sun_azimuth", "eo:sun_azimuth"),
+        "sunElevation": _first(props, "view:sun_elevation", "eo:sun_elevation"),
+    }
+
+
+def _sentinel_tags(source_id: str, props: Mapping[str, Any], constellation: Constellation) -> dict[str, Any]:
+    orbit_state = props.get("sat:orbit_state")
+    tags: dict[str, Any] = {
+        "productType": _first(props, "s2:product_type", "product:type", "sar:product_type"),
+        "relativeOrbit": props.get("sat:relative_orbit"),
+        "orbit": props.get("sat:absolute_orbit"),
+        "orbitDirection": str(orbit_state).upper() if orbit_state else None,
+    }
+    if constellation is Constellation.SENTINEL2:
+        if tags["relativeOrbit"] is None and (match := _S2_ORBIT_RE.search(source_id)):
+            tags["relativeOrbit"] = int(match.group(1))  # the ESA name says it: _R141_
+        tags |= {"cloudCoverPercentage": props.get("eo:cloud_cover"), "tileId": _tile_id(props)}
+    else:
+        polarisations = props.get("sar:polarizations")
+        tags["polarisationMode"] = " ".join(polarisations) if polarisations else None
+    return tags
+
+
+def item_to_scene(item: Item, constellation: Constellation, *, catalogue: str) -> Scene:
+    """A STAC item of ``constellation`` as a Scene.
+
+    Raises:
+        CatalogueError: the item has no id, no datetime or an unreadable geometry.
+    """
+    item_id = str(item.get("id") or "")
+    props: Mapping[str, Any] = item.get("properties") or {}
+    when = _first(props, "datetime", "start_datetime")
+    if not item_id or when is None:
+        raise CatalogueError(f"{catalogue}: item {item_id or '(no id)'} has no id or no datetime")
+    try:
+        date = parse_stac_datetime(str(when))
+        footprint = str(shape(item["geometry"]).wkt) if item.get("geometry") else "POLYGON EMPTY"
+    except (ValueError, TypeError, KeyError, ShapelyError) as exc:
+        raise CatalogueError(f"{catalogue}: item {item_id}: unreadable datetime or geometry: {exc}") from exc
+    source_id = item_id.removesuffix(".SAFE")
+    if constellation is Constellation.SENTINEL2 and props.get("s2:product_uri"):
+        source_id = str(props["s2:product_uri"]).removesuffix(".SAFE")  # Earth Search ids are not ESA's
+    if constellation is Constellation.LANDSAT89:
+        extra = _landsat_tags(item_id, props)
+    else:
+        extra = _sentinel_tags(source_id, props, constellation)
+    platform = _first(props, "platform", "eo:platform")
+    satellite = satellite_from_product_id(source_id) or (
+        str(platform).upper().replace("-", "").replace("_", "") if platform else None
+    )
+    metadata = _asset_metadata(item)
+    tags = {
+        "sourceID": source_id,
+        "constellation": CONSTELLATION_TAGS[constellation],
+        "ingestionDate": str(when),
+    }
+    optional = extra | {"satellite": satellite, "uuid": metadata.get("uuid")}
+    tags |= {key: _format(value) for key, value in optional.items() if value is not None}
+    return Scene(
+        source_id=source_id,
+        date=date,
+        constellation=constellation,
+        footprint_wkt=footprint,
+        tags=tags,
+        metadata=metadata,
+        catalogue=catalogue,
+    )
