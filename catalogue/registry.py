@@ -1,40 +1,108 @@
-"""The catalogues a deployment may use, by name (a plain dict, STYLE.md §2)."""
+"""The catalogues a deployment may use, by name (a plain dict, STYLE.md §2).
+
+Which ones are tried, and in which order, is set per constellation by GEOCUBE_INGESTER_CATALOGUES
+(``common.settings.Settings.catalogue_names``). Only the catalogues of the payload's constellation are
+built, so a deployment needs the settings (credentials, URLs) of those alone.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from catalogue.errors import CatalogueError
-from catalogue.models import Searcher
+from catalogue.models import Constellation, Searcher
 from common.settings import Settings
 
 
-def _cdse(settings: Settings) -> Searcher:
+def _cdse(s: Settings) -> Searcher:
     from catalogue.cdse import CdseODataSearcher
 
-    return CdseODataSearcher(base_url=settings.cdse_odata_url, timeout_s=settings.http_timeout_s)
+    return CdseODataSearcher(base_url=s.cdse_odata_url, timeout_s=s.http_timeout_s)
 
 
-def _static_stac(settings: Settings) -> Searcher:
+def _creodias(s: Settings) -> Searcher:
+    from catalogue.creodias import CreodiasODataSearcher
+
+    return CreodiasODataSearcher(base_url=s.creodias_odata_url, timeout_s=s.http_timeout_s)
+
+
+def _asf(s: Settings) -> Searcher:
+    from catalogue.asf import AsfSearcher
+
+    return AsfSearcher(search_url=s.asf_search_url, timeout_s=s.http_timeout_s)
+
+
+def _dhus(s: Settings) -> Searcher:
+    from catalogue.dhus import DhusSearcher
+
+    return DhusSearcher(
+        api_url=s.dhus_url, user=s.dhus_user, password=s.dhus_password, timeout_s=s.http_timeout_s
+    )
+
+
+def _oneatlas(s: Settings) -> Searcher:
+    from catalogue.oneatlas import OneAtlasSearcher
+
+    return OneAtlasSearcher(
+        apikey=s.oneatlas_apikey,
+        username=s.oneatlas_username,
+        search_url=s.oneatlas_search_url,
+        order_url=s.oneatlas_order_url,
+        auth_url=s.oneatlas_auth_url,
+        timeout_s=s.http_timeout_s,
+    )
+
+
+def _static_stac(s: Settings) -> Searcher:
     from catalogue.stac_static import StaticStacSearcher
 
-    if not settings.static_stac_catalog:
+    if not s.static_stac_catalog:
         raise CatalogueError(
             "catalogue 'static-stac' needs GEOCUBE_INGESTER_STATIC_STAC_CATALOG "
             "(the folder holding catalog.json)"
         )
-    return StaticStacSearcher(settings.static_stac_catalog)
+    return StaticStacSearcher(s.static_stac_catalog)
+
+
+def _stac_landsat(s: Settings) -> Searcher:
+    from catalogue.stac_api import USGS_LANDSAT, StacApiSearcher
+
+    return StacApiSearcher(USGS_LANDSAT, url=s.stac_landsat_url, timeout_s=s.http_timeout_s)
+
+
+def _stac_earth_search(s: Settings) -> Searcher:
+    from catalogue.stac_api import EARTH_SEARCH, StacApiSearcher
+
+    return StacApiSearcher(EARTH_SEARCH, url=s.stac_earth_search_url, timeout_s=s.http_timeout_s)
+
+
+def _stac_cdse(s: Settings) -> Searcher:
+    from catalogue.stac_api import CDSE_STAC, StacApiSearcher
+
+    return StacApiSearcher(CDSE_STAC, url=s.stac_cdse_url, timeout_s=s.http_timeout_s)
 
 
 CATALOGUES: dict[str, Callable[[Settings], Searcher]] = {
     "cdse": _cdse,
+    "creodias": _creodias,
+    "asf": _asf,
+    "dhus": _dhus,
+    "oneatlas": _oneatlas,
     "static-stac": _static_stac,
+    "stac-landsat": _stac_landsat,
+    "stac-earth-search": _stac_earth_search,
+    "stac-cdse": _stac_cdse,
 }
 
 
-def build_searchers(settings: Settings) -> list[Searcher]:
-    """The configured catalogues, in order (GEOCUBE_INGESTER_CATALOGUES)."""
-    names = settings.catalogue_names()
+def build_searchers(settings: Settings, constellation: Constellation) -> list[Searcher]:
+    """The catalogues configured for ``constellation``, in order (GEOCUBE_INGESTER_CATALOGUES).
+
+    Raises:
+        CatalogueError: an unknown name, or no catalogue for this constellation (the original silently
+            found nothing, §9.2 item 34).
+    """
+    names = settings.catalogue_names(constellation.value)
     unknown = [n for n in names if n not in CATALOGUES]
     if unknown:
         raise CatalogueError(
@@ -43,6 +111,7 @@ def build_searchers(settings: Settings) -> list[Searcher]:
         )
     if not names:
         raise CatalogueError(
-            f"GEOCUBE_INGESTER_CATALOGUES is empty; name at least one of {', '.join(CATALOGUES)}"
+            f"GEOCUBE_INGESTER_CATALOGUES ({settings.catalogues!r}) names no catalogue for "
+            f"{constellation.value}; add e.g. '{constellation.value.lower()}=cdse' or '*=static-stac'"
         )
     return [CATALOGUES[n](settings) for n in names]

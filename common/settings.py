@@ -41,9 +41,11 @@ class Settings(BaseSettings):
         default=None, description="GEOCUBE_INGESTER_WORKDIR: scratch space (default: the system temp dir)"
     )
     catalogues: str = Field(
-        default="cdse",
-        description="GEOCUBE_INGESTER_CATALOGUES: comma-separated catalogue names tried "
-        "in order: cdse, static-stac",
+        default="sentinel1=cdse,asf; sentinel2=cdse; landsat89=stac-landsat; phr=oneatlas; spot=oneatlas",
+        description="GEOCUBE_INGESTER_CATALOGUES: the catalogues tried in order, for every constellation "
+        "('cdse,static-stac') or per constellation ('sentinel2=creodias,cdse; landsat89=stac-landsat; "
+        "*=static-stac'). Names: cdse, creodias, asf, dhus, oneatlas, static-stac, stac-landsat, "
+        "stac-earth-search, stac-cdse",
     )
     static_stac_catalog: str = Field(
         default="", description="GEOCUBE_INGESTER_STATIC_STAC_CATALOG: folder of a static STAC catalogue"
@@ -51,6 +53,41 @@ class Settings(BaseSettings):
     cdse_odata_url: str = Field(
         default="https://catalogue.dataspace.copernicus.eu/odata/v1",
         description="GEOCUBE_INGESTER_CDSE_ODATA_URL: CDSE OData endpoint",
+    )
+    stac_landsat_url: str = Field(
+        default="https://landsatlook.usgs.gov/stac-server", description="GEOCUBE_INGESTER_STAC_LANDSAT_URL"
+    )
+    stac_earth_search_url: str = Field(
+        default="https://earth-search.aws.element84.com/v1",
+        description="GEOCUBE_INGESTER_STAC_EARTH_SEARCH_URL",
+    )
+    stac_cdse_url: str = Field(
+        default="https://stac.dataspace.copernicus.eu/v1", description="GEOCUBE_INGESTER_STAC_CDSE_URL"
+    )
+    creodias_odata_url: str = Field(
+        default="https://datahub.creodias.eu/odata/v1", description="GEOCUBE_INGESTER_CREODIAS_ODATA_URL"
+    )
+    asf_search_url: str = Field(
+        default="https://api.daac.asf.alaska.edu/services/search/param",
+        description="GEOCUBE_INGESTER_ASF_SEARCH_URL: ASF SearchAPI",
+    )
+    dhus_url: str = Field(
+        default="", description="GEOCUBE_INGESTER_DHUS_URL: a DHuS hub (e.g. a national mirror)"
+    )
+    dhus_user: str = Field(default="", description="GEOCUBE_INGESTER_DHUS_USER")
+    dhus_password: SecretStr | None = Field(default=None, description="GEOCUBE_INGESTER_DHUS_PASSWORD")
+    oneatlas_username: str = Field(default="APIKEY", description="GEOCUBE_INGESTER_ONEATLAS_USERNAME")
+    oneatlas_apikey: SecretStr | None = Field(default=None, description="GEOCUBE_INGESTER_ONEATLAS_APIKEY")
+    oneatlas_search_url: str = Field(
+        default="https://search.foundation.api.oneatlas.airbus.com/api/v2/opensearch",
+        description="GEOCUBE_INGESTER_ONEATLAS_SEARCH_URL",
+    )
+    oneatlas_order_url: str = Field(
+        default="https://data.api.oneatlas.airbus.com", description="GEOCUBE_INGESTER_ONEATLAS_ORDER_URL"
+    )
+    oneatlas_auth_url: str = Field(
+        default="https://authenticate.foundation.api.oneatlas.airbus.com/auth/realms/IDP/protocol/openid-connect/token",
+        description="GEOCUBE_INGESTER_ONEATLAS_AUTH_URL",
     )
     providers: str = Field(
         default="local,url",
@@ -74,8 +111,19 @@ class Settings(BaseSettings):
     step_timeout_s: float = Field(default=3600.0, gt=0, description="GEOCUBE_INGESTER_STEP_TIMEOUT_S")
     http_timeout_s: float = Field(default=60.0, gt=0, description="GEOCUBE_INGESTER_HTTP_TIMEOUT_S")
 
-    def catalogue_names(self) -> list[str]:
-        return [c.strip() for c in self.catalogues.split(",") if c.strip()]
+    def catalogue_names(self, constellation: str = "*") -> list[str]:
+        """The catalogues to try for ``constellation`` (a Constellation value or alias), in order."""
+        wanted = constellation.lower().replace("-", "")
+        fallback: list[str] = []
+        for entry in self.catalogues.split(";"):
+            key, sep, names = entry.partition("=")
+            listed = [n.strip() for n in (names if sep else key).split(",") if n.strip()]
+            target = key.strip().lower().replace("-", "") if sep else "*"
+            if target == wanted:
+                return listed
+            if target == "*":
+                fallback = listed
+        return fallback
 
     def annotation_patterns(self) -> list[str]:
         return [p.strip() for p in self.annotations_urls.split(",") if p.strip()]

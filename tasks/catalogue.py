@@ -47,7 +47,9 @@ def _ledger(payload: Payload, settings: Settings) -> Ledger:
 def make_plan(payload: Payload, document: InterchangeDocument | None = None) -> IngestionPlan:
     """Search (or read the document), cut tiles, link them with what the AOI already holds."""
     settings = load_settings()
-    searchers = [] if document is not None and document.scenes else build_searchers(settings)
+    searchers = (
+        [] if document is not None and document.scenes else build_searchers(settings, payload.constellation)
+    )
     return plan_ingestion(
         payload,
         searchers,
