@@ -11,6 +11,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.runtime import flow_run
 
+from common.redaction import install_redaction
 from jobs.models import JobResult, SceneJob, TileJob
 from tasks.jobs import download_scene_task, process_tile_task
 
@@ -32,10 +33,12 @@ def _tile_run_name() -> str:
 @flow(name="download-scene", flow_run_name=_scene_run_name, persist_result=True, log_prints=False)
 def download_scene(job: SceneJob) -> JobResult:
     """Download one scene with the provider chain, run its scene graph, store its tiles."""
+    install_redaction()
     return download_scene_task(job)
 
 
 @flow(name="process-tile", flow_run_name=_tile_run_name, persist_result=True, log_prints=False)
 def process_tile(job: TileJob) -> JobResult:
     """Process one tile with its tile graph, store and index the layers, clean up."""
+    install_redaction()
     return process_tile_task(job)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from common.errors import IngestError, ValidationFailedError
+from common.redaction import install_redaction
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     _document_options(p)
     p.set_defaults(func=cmd_ingest)
     args = parser.parse_args(argv)
+    install_redaction()
     try:
         return int(args.func(args))
     except ValidationFailedError as exc:

@@ -18,6 +18,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from catalogue.interchange import read_interchange, write_interchange
 from catalogue.plan import IngestionPlan
+from common.redaction import install_redaction
 from common.settings import load_settings
 from flows.dispatch import Kind, Mode, dispatch
 from jobs.models import JobResult, JobStatus
@@ -88,6 +89,7 @@ def ingest(
         tiles: tiles to ingest, with their previous/reference links, used as they are (the
             original's tiles GeoJSON document); their scenes come from the same document.
     """
+    install_redaction()
     log = get_run_logger()
     mode = Mode(mode)
     valid, instances_id = validate_payload_task(payload)

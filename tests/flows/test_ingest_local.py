@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -57,10 +58,17 @@ def test_local_ingestion_indexes_cogs_and_cleans_up(world_factory) -> None:
 
 
 @pytest.mark.slow
-def test_failed_tile_lets_its_dependants_run_and_fails_the_parent(world_factory) -> None:
+def test_failed_tile_lets_its_dependants_run_and_fails_the_parent(
+    world_factory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     first = datetime(2024, 1, 5, 10, 54, 21, tzinfo=UTC)
     world = world_factory("LocalFail", dates=[first + timedelta(days=10 * i) for i in range(3)], broken=[1])
+    token = "tok-3f9a2c-never-in-logs"  # the local Geocube, like a real one without keys, accepts any key
+    monkeypatch.setenv("GEOCUBE_APIKEY", token)
+    caplog.set_level(logging.DEBUG)
     state, summary = run(world.payload)
+    assert token not in caplog.text, "the API key reached the logs"
+    assert token not in json.dumps(summary.model_dump(mode="json"))
     assert state.is_failed()
     assert "tiles: 2/3 done, 1 failed" in state.message
     tiles = [r for r in summary.rows if r.kind == "tile"]

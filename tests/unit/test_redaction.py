@@ -1,0 +1,38 @@
+"""The log redaction backstop."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from common.redaction import install_redaction, redact
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("HTTP Request: GET https://host/p.zip?X-Amz-Signature=abc123&token=t0k3n", "abc123"),
+        ("fetching https://user:hunter2@example.org/file", "hunter2"),
+        ("header Authorization: Bearer eyJhbGciOi.payload.sig", "eyJhbGciOi"),
+        ("login apikey=SECRET-KEY-1 user=bob", "SECRET-KEY-1"),
+        ("password: pa55w0rd", "pa55w0rd"),
+    ],
+)
+def test_secrets_are_removed(text: str, secret: str) -> None:
+    assert secret not in redact(text)
+    assert "<redacted>" in redact(text)
+
+
+def test_plain_text_is_unchanged() -> None:
+    text = "S2A_MSIL1C_20240105T105421: downloaded https://host/products/a.zip (10 bytes)"
+    assert redact(text) == text
+
+
+def test_installed_filter_cleans_library_log_records(caplog: pytest.LogCaptureFixture) -> None:
+    install_redaction()
+    install_redaction()  # idempotent
+    assert len(logging.getLogger("httpx").filters) == 1
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        logging.getLogger("httpx").info("HTTP Request: %s %s", "GET", "https://h/x?sig=zzz-secret")
+    assert "zzz-secret" not in caplog.text and "https://h/x?<redacted>" in caplog.text
