@@ -7,6 +7,7 @@ scene or tile failed, with the counts in its message.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from prefect import allow_failure, flow, get_run_logger
@@ -21,7 +22,7 @@ from catalogue.plan import IngestionPlan
 from common.redaction import install_redaction
 from common.settings import load_settings
 from flows.dispatch import Kind, Mode, dispatch
-from jobs.models import JobResult, JobStatus
+from jobs.models import JobResult, JobStatus, SceneJob, TileJob
 from jobs.planning import make_jobs
 from jobs.summary import IngestionSummary, OutcomeRow
 from tasks.catalogue import (
@@ -46,14 +47,55 @@ def _artifact_key(aoi: str, what: str) -> str:
     return f"{what}-{''.join(c if c.isalnum() else '-' for c in aoi.lower())}"[:100]
 
 
-def _outcome(future: PrefectFuture[Any]) -> tuple[JobStatus, str, JobResult | None]:
+def _row(kind: str, item_id: str, date: datetime, future: PrefectFuture[Any]) -> OutcomeRow:
+    """The outcome of one child: its result when it completed, its state's message otherwise."""
     state = future.state
+    row = OutcomeRow(
+        kind=kind,
+        id=item_id,
+        date=f"{date:%Y-%m-%d}",
+        status=JobStatus.SKIPPED,
+        message=f"not run ({state.name})",
+    )
     if state.is_completed():
         result = JobResult.model_validate(future.result())
-        return result.status, result.message, result
+        outputs = result.stored if kind == "scene" else result.indexed
+        return row.model_copy(update={"status": result.status, "message": result.message, "outputs": outputs})
     if state.is_failed() or state.is_crashed():
-        return JobStatus.FAILED, state.message or state.type.value, None
-    return JobStatus.SKIPPED, f"not run ({state.name})", None
+        return row.model_copy(
+            update={"status": JobStatus.FAILED, "message": state.message or state.type.value}
+        )
+    return row
+
+
+def _submit_children(
+    scene_jobs: list[SceneJob], tile_jobs: list[TileJob], mode: Mode, child_timeout_s: float
+) -> tuple[dict[str, PrefectFuture[Any]], dict[str, PrefectFuture[Any]]]:
+    """One dispatch per scene download and per tile; a tile waits for its scene's download and for
+    its previous and reference tiles, completed or failed."""
+    downloads = {
+        sj.scene.source_id: dispatch.submit(
+            Kind.DOWNLOAD, sj.label, sj.model_dump(mode="json"), mode, child_timeout_s=child_timeout_s
+        )
+        for sj in scene_jobs
+    }
+    processing: dict[str, PrefectFuture[Any]] = {}
+    for tj in tile_jobs:  # date order: a tile's previous and reference are submitted before it
+        upstream = [
+            processing[link.key]
+            for link in (tj.tile.previous, tj.tile.reference)
+            if link is not None and link.key in processing
+        ]
+        processing[tj.tile.key] = dispatch.submit(
+            Kind.PROCESS,
+            tj.label,
+            tj.model_dump(mode="json"),
+            mode,
+            child_timeout_s=child_timeout_s,
+            download=allow_failure(downloads[tj.scene.source_id]),
+            wait_for=[allow_failure(f) for f in dict.fromkeys(upstream)],
+        )
+    return downloads, processing
 
 
 def _plan_artifact(plan: IngestionPlan) -> None:
@@ -113,57 +155,17 @@ def ingest(
     scene_jobs, tile_jobs = make_jobs(
         valid, plan, instances_id=instances_id, record_ids=records.record_ids, storage_uri=storage_uri
     )
-    downloads: dict[str, PrefectFuture[Any]] = {}
-    for sj in scene_jobs:
-        downloads[sj.scene.source_id] = dispatch.submit(
-            Kind.DOWNLOAD, sj.label, sj.model_dump(mode="json"), mode, child_timeout_s=child_timeout_s
-        )
-    processing: dict[str, PrefectFuture[Any]] = {}
-    for tj in tile_jobs:  # date order: a tile's previous and reference are submitted before it
-        upstream = [
-            processing[link.key]
-            for link in (tj.tile.previous, tj.tile.reference)
-            if link is not None and link.key in processing
-        ]
-        processing[tj.tile.key] = dispatch.submit(
-            Kind.PROCESS,
-            tj.label,
-            tj.model_dump(mode="json"),
-            mode,
-            child_timeout_s=child_timeout_s,
-            download=allow_failure(downloads[tj.scene.source_id]),
-            wait_for=[allow_failure(f) for f in dict.fromkeys(upstream)],
-        )
+    downloads, processing = _submit_children(scene_jobs, tile_jobs, mode, child_timeout_s)
     wait([*downloads.values(), *processing.values()])
-
     for sj in scene_jobs:
-        status, message, result = _outcome(downloads[sj.scene.source_id])
-        summary.rows.append(
-            OutcomeRow(
-                kind="scene",
-                id=sj.scene.source_id,
-                date=f"{sj.scene.date:%Y-%m-%d}",
-                status=status,
-                message=message,
-                outputs=result.stored if result else [],
-            )
-        )
+        summary.rows.append(_row("scene", sj.scene.source_id, sj.scene.date, downloads[sj.scene.source_id]))
     for tj in tile_jobs:
-        status, message, result = _outcome(processing[tj.tile.key])
-        summary.rows.append(
-            OutcomeRow(
-                kind="tile",
-                id=tj.tile.source_id,
-                date=f"{tj.tile.date:%Y-%m-%d}",
-                status=status,
-                message=message,
-                outputs=result.indexed if result else [],
-            )
-        )
-    downloaded = [r.id for r in summary.rows if r.kind == "scene" and r.status == JobStatus.DONE]
-    unused = [records.record_ids[s] for s in records.record_ids if s not in downloaded]
-    if unused:
-        delete_unused_records_task(records.created, [records.record_ids[s] for s in downloaded])
+        summary.rows.append(_row("tile", tj.tile.source_id, tj.tile.date, processing[tj.tile.key]))
+    downloaded = [
+        records.record_ids[r.id] for r in summary.rows if r.kind == "scene" and r.status == JobStatus.DONE
+    ]
+    if len(downloaded) < len(records.record_ids):
+        delete_unused_records_task(records.created, downloaded)
 
     tile_rows = [r for r in summary.rows if r.kind == "tile"]
     status = {tj.tile.key: row.status.value for tj, row in zip(tile_jobs, tile_rows, strict=True)}
