@@ -97,12 +97,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     extra = {kind: document} if document else {}
     state = ingest(payload=raw, mode=args.mode, dry_run=args.dry_run, return_state=True, **extra)
     data = state.result(raise_on_failure=False)
-    if isinstance(data, dict):
+    if isinstance(data, dict) and data.get("rows"):
         summary = IngestionSummary.model_validate(data)
         print(summary.table())
         print(summary.headline())
-    else:
-        print(state.message)
+    else:  # a dry run, nothing to do, or a failure before the children: the state says it
+        print(state.message or str(data))
     return 0 if state.is_completed() else 1
 
 

@@ -139,3 +139,19 @@ def test_cli_plan_writes_the_interchange_documents_and_the_picture(world_factory
     assert len(document.tiles) == 3 and sum(t.previous is not None for t in document.tiles) == 2
     assert (out / "plan.png").stat().st_size > 10_000
     assert read_interchange(out / "scenes.json").tiles == []
+
+
+def test_ingest_accepts_a_planned_tiles_document_back(world_factory, tmp_path, capsys) -> None:
+    from flows.cli import main
+
+    world = world_factory("CliTiles")
+    payload = tmp_path / "payload.json"
+    payload.write_text(json.dumps(world.payload))
+    out = tmp_path / "plan"
+    assert main(["plan", str(payload), "--out", str(out)]) == 0
+    document = json.loads((out / "tiles.json").read_text())
+    document["features"] = document["features"][:2]  # the user keeps the first two scenes only
+    (out / "tiles.json").write_text(json.dumps(document))
+    capsys.readouterr()
+    assert main(["ingest", str(payload), "--tiles", str(out / "tiles.json"), "--dry-run"]) == 0
+    assert "2 scene(s), 2 tile(s)" in capsys.readouterr().out
