@@ -33,8 +33,8 @@ from urllib.request import url2pathname
 import fsspec
 import httpx
 
-from catalogue.cdse import parse_retry_after
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
+from catalogue.http import is_temporary_status, make_temporary_error
 from catalogue.naming import expand_pattern, parse_product_name
 from common.errors import IngestError, ProductUnavailableError, TemporaryError, is_temporary
 
@@ -317,10 +317,8 @@ def _raise_for_status(response: httpx.Response, shown: str) -> None:
         return
     if status in (404, 410):
         raise ProductUnavailableError(f"{shown}: HTTP {status}, not found")
-    if status in (408, 429) or status >= 500:
-        raise CatalogueTemporaryError(
-            f"{shown}: HTTP {status}", retry_after_s=parse_retry_after(response.headers.get("Retry-After"))
-        )
+    if is_temporary_status(status):
+        raise make_temporary_error(f"{shown}: HTTP {status}", response.headers)
     if status in (401, 403):
         raise CatalogueError(f"{shown}: HTTP {status}, access denied; check the credentials or URL signature")
     if status == 200:

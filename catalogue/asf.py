@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,17 +24,12 @@ import shapely
 from shapely.errors import ShapelyError
 from shapely.geometry.polygon import orient
 
-from catalogue.cdse_filter import (
-    DEFAULT_PRODUCT_TYPES,
-    _check_platform,
-    _orbit_direction,
-    parse_odata_datetime,
-)
+from catalogue.cdse_filter import DEFAULT_PRODUCT_TYPES, parse_odata_datetime
 from catalogue.errors import CatalogueError
-from catalogue.http import decode_json_object, retry_temporary, send, shown_url
+from catalogue.http import decode_json_object, open_client, retry_temporary, send, shown_url
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
 from catalogue.naming import CONSTELLATION_TAGS, satellite_from_product_id
-from catalogue.parameters import normalise_parameters, parse_int
+from catalogue.parameters import check_platform, normalise_parameters, parse_int, parse_orbit_direction
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +113,7 @@ def build_params(query: SceneQuery, *, output: str = "jsonlite") -> dict[str, st
         raise CatalogueError(f"catalogue 'asf' has no {query.constellation} products; it serves Sentinel1")
     params = normalise_parameters(query.parameters, known=KNOWN_PARAMETERS, catalogue="asf")
     if "platformname" in params:
-        _check_platform(params["platformname"], Constellation.SENTINEL1)
+        check_platform(params["platformname"], Constellation.SENTINEL1)
     product_type = params.get("producttype", DEFAULT_PRODUCT_TYPES[Constellation.SENTINEL1]).strip().upper()
     keywords = {
         "platform": "SENTINEL-1",
@@ -136,7 +130,7 @@ def build_params(query: SceneQuery, *, output: str = "jsonlite") -> dict[str, st
     if "relativeorbitnumber" in params:
         keywords["relativeOrbit"] = str(parse_int("relativeorbitnumber", params["relativeorbitnumber"]))
     if "orbitdirection" in params:
-        keywords["flightDirection"] = _orbit_direction(params["orbitdirection"])
+        keywords["flightDirection"] = parse_orbit_direction(params["orbitdirection"])
     return keywords
 
 
@@ -264,7 +258,7 @@ class AsfSearcher:
         if query.limit:
             # One row more than wanted tells whether the limit cut the listing.
             params["maxResults"] = str(first_row + query.limit + 1)
-        with self._session() as client:
+        with open_client(self._client, timeout_s=self.timeout_s) as client:
             body = self._get(client, params, expect_json=True)
             results = body.get("results") if isinstance(body, dict) else None
             if not isinstance(results, list):
@@ -306,14 +300,6 @@ class AsfSearcher:
             return decode_json_object(response, catalogue=self.name) if expect_json else response.text
 
         return retry_temporary(attempt, max_retries=self.max_retries, backoff_s=self.backoff_s)
-
-    @contextmanager
-    def _session(self) -> Iterator[httpx.Client]:
-        if self._client is not None:
-            yield self._client
-            return
-        with httpx.Client(timeout=self.timeout_s) as client:
-            yield client
 
 
 def _unique(scenes: list[Scene]) -> list[Scene]:

@@ -16,11 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -35,13 +31,13 @@ from catalogue.cdse_filter import (
     parse_odata_datetime,
 )
 from catalogue.cdse_products import REQUIRED_ATTRIBUTES, footprint_wkt, parse_product
-from catalogue.errors import CatalogueError, CatalogueTemporaryError
+from catalogue.errors import CatalogueError
+from catalogue.http import open_client, retry_temporary, send_json, shown_url
 from catalogue.models import Constellation, SceneQuery, SearchResult
 
 __all__ = [
     "CDSE_MAX_SKIP",
     "KNOWN_PARAMETERS",
-    "MAX_RETRY_WAIT_S",
     "CdseODataSearcher",
     "TimeWindow",
     "build_filter",
@@ -49,7 +45,6 @@ __all__ = [
     "format_odata_datetime",
     "parse_odata_datetime",
     "parse_product",
-    "parse_retry_after",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,32 +56,8 @@ MAX_PAGE_SIZE = 1000
 CDSE_MAX_SKIP = 10_000
 # Cutting a window deeper than this means the counts never shrink: the service is not answering sense.
 MAX_SPLIT_DEPTH = 12
-# A Retry-After longer than this is not waited for here: the error goes up, the task retries later.
-MAX_RETRY_WAIT_S = 60.0
 
 Product = Mapping[str, Any]
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """A ``Retry-After`` header (seconds or HTTP date) in seconds from now, or None."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _shown(url: str) -> str:
-    """The URL without its query string (STYLE.md §7)."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def _skip_of(url: str) -> int:
@@ -155,12 +126,14 @@ class CdseODataSearcher:
 
     def search(self, query: SceneQuery) -> SearchResult:
         """Raises CatalogueTemporaryError (after retries) or CatalogueError."""
-        build_filter(query)  # a bad parameter fails before any request
+        build_filter(query, catalogue=self.name)  # a bad parameter fails before any request
         limit = query.limit or None
         # One row more than the limit tells whether the limit cut the listing.
         wanted = None if limit is None else limit + 1
         window = TimeWindow(query.start, query.end)
-        with self._session() as client:
+        with open_client(
+            self._client, timeout_s=self.timeout_s, headers={"Accept": "application/json"}
+        ) as client:
             products, total = self._read_window(client, query, window, query.page * query.limit, wanted, 0)
         products = _unique_by_id(products)
         truncated = limit is not None and len(products) > limit
@@ -199,7 +172,7 @@ class CdseODataSearcher:
         """
         top = self.page_size if wanted is None else min(self.page_size, wanted)
         params = {
-            "$filter": build_filter(query, window),
+            "$filter": build_filter(query, window, catalogue=self.name),
             "$orderby": "ContentDate/Start asc",
             "$top": str(top),
             "$count": "true",
@@ -251,14 +224,14 @@ class CdseODataSearcher:
             parts,
         )
         products: list[Product] = []
-        for part in window.split(parts):
+        for part in window.split(parts, catalogue=self.name):
             if wanted is not None and len(products) >= wanted:
                 break
             still = None if wanted is None else wanted - len(products)
             got, part_count = self._read_window(client, query, part, offset, still, depth + 1)
             if part_count is None:
                 raise CatalogueError(
-                    f"{self.name}: {_shown(self.base_url)} gave no @odata.count for a slice of the "
+                    f"{self.name}: {shown_url(self.base_url)} gave no @odata.count for a slice of the "
                     "window; cannot page through the listing"
                 )
             products.extend(got)
@@ -273,7 +246,7 @@ class CdseODataSearcher:
             page = body.get("value")
             if not isinstance(page, list):
                 raise CatalogueError(
-                    f"{self.name}: {_shown(self.base_url)} answered JSON without a 'value' list"
+                    f"{self.name}: {shown_url(self.base_url)} answered JSON without a 'value' list"
                 )
             products.extend(page)
             next_link = body.get("@odata.nextLink")
@@ -282,7 +255,7 @@ class CdseODataSearcher:
             url = self._follow(str(next_link))
             if url in seen:
                 raise CatalogueError(
-                    f"{self.name}: @odata.nextLink repeats a page already read ({_shown(url)})"
+                    f"{self.name}: @odata.nextLink repeats a page already read ({shown_url(url)})"
                 )
             seen.add(url)
             self._check_skip(_skip_of(url))
@@ -306,56 +279,11 @@ class CdseODataSearcher:
         )
         return urlunsplit((base.scheme, base.netloc, link.path, link.query, ""))
 
-    @contextmanager
-    def _session(self) -> Iterator[httpx.Client]:
-        if self._client is not None:
-            yield self._client
-            return
-        with httpx.Client(timeout=self.timeout_s, headers={"Accept": "application/json"}) as client:
-            yield client
-
     def _get_json(self, client: httpx.Client, url: str, params: dict[str, str] | None) -> dict[str, Any]:
-        attempt = 0
-        while True:
-            try:
-                return self._get_once(client, url, params)
-            except CatalogueTemporaryError as exc:
-                if attempt >= self.max_retries:
-                    raise
-                delay = self.backoff_s * 2**attempt
-                if exc.retry_after_s is not None:
-                    delay = max(delay, exc.retry_after_s)
-                if delay > MAX_RETRY_WAIT_S:
-                    raise
-                attempt += 1
-                log.warning("%s; retry %d/%d in %.1f s", exc, attempt, self.max_retries, delay)
-                time.sleep(delay)
-
-    def _get_once(self, client: httpx.Client, url: str, params: dict[str, str] | None) -> dict[str, Any]:
-        shown = _shown(url)
-        try:
-            response = client.get(url, params=params, timeout=self.timeout_s)
-        except httpx.TimeoutException as exc:
-            raise CatalogueTemporaryError(
-                f"{self.name}: {shown} timed out after {self.timeout_s:g} s"
-            ) from exc
-        except httpx.TransportError as exc:
-            raise CatalogueTemporaryError(f"{self.name}: {shown}: {type(exc).__name__}: {exc}") from exc
-        status = response.status_code
-        snippet = " ".join(response.text[:200].split())
-        if status in (408, 429) or status >= 500:
-            raise CatalogueTemporaryError(
-                f"{self.name}: {shown} answered {status}: {snippet}",
-                retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
-            )
-        if status != 200:
-            raise CatalogueError(f"{self.name}: {shown} answered {status}: {snippet}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise CatalogueError(
-                f"{self.name}: {shown} answered 200 with a body that is not JSON: {snippet}"
-            ) from exc
-        if not isinstance(body, dict):
-            raise CatalogueError(f"{self.name}: {shown} answered JSON that is not an object: {snippet}")
-        return body
+        return retry_temporary(
+            lambda: send_json(
+                client, "GET", url, catalogue=self.name, timeout_s=self.timeout_s, params=params
+            ),
+            max_retries=self.max_retries,
+            backoff_s=self.backoff_s,
+        )

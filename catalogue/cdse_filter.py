@@ -15,9 +15,17 @@ from itertools import pairwise
 
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, SceneQuery
-from catalogue.parameters import normalise_parameters, parse_int, parse_range
+from catalogue.parameters import (
+    SENTINEL_PLATFORMS,
+    check_platform,
+    normalise_parameters,
+    parse_int,
+    parse_orbit_direction,
+    parse_range,
+)
 
-COLLECTIONS = {Constellation.SENTINEL1: "SENTINEL-1", Constellation.SENTINEL2: "SENTINEL-2"}
+# CDSE names its Sentinel collections by the platform: "SENTINEL-1", "SENTINEL-2".
+COLLECTIONS = SENTINEL_PLATFORMS
 DEFAULT_PRODUCT_TYPES = {Constellation.SENTINEL1: "SLC", Constellation.SENTINEL2: "S2MSI1C"}
 # Short spellings of the Sentinel-2 levels; CDSE only knows the ESA product types.
 PRODUCT_TYPE_ALIASES = {"L1C": "S2MSI1C", "L2A": "S2MSI2A"}
@@ -28,7 +36,6 @@ KNOWN_PARAMETERS = {
     ),
     Constellation.SENTINEL2: frozenset((*_COMMON_PARAMETERS, "cloudcoverpercentage", "tileid")),
 }
-_ORBIT_DIRECTIONS = {"ASC": "ASCENDING", "DESC": "DESCENDING"}
 _TILE_RE = re.compile(r"^T\d\d[A-Z]{3}$")
 _DATETIME_RE = re.compile(r"^(.+T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")
 _MILLISECOND = timedelta(milliseconds=1)
@@ -68,11 +75,14 @@ class TimeWindow:
             f"ContentDate/Start lt {format_odata_datetime(self.end)}",
         ]
 
-    def split(self, parts: int) -> list[TimeWindow]:
+    def split(self, parts: int, *, catalogue: str = "cdse") -> list[TimeWindow]:
         """``parts`` consecutive slices of equal length that tile this window.
 
         Cut points are whole milliseconds, the precision of the ``$filter`` dates, so that a product
         sensed exactly at a cut falls in exactly one slice.
+
+        Args:
+            catalogue: the name the error gives (the searcher's ``name``).
 
         Raises:
             CatalogueError: the window is too short to be cut (less than ``parts`` milliseconds).
@@ -82,7 +92,7 @@ class TimeWindow:
         bounds = [self.start, *cuts, self.end]
         if any(b <= a for a, b in pairwise(bounds)):
             raise CatalogueError(
-                f"cdse: too many products sensed between {format_odata_datetime(self.start)} and "
+                f"{catalogue}: too many products sensed between {format_odata_datetime(self.start)} and "
                 f"{format_odata_datetime(self.end)} to list them; narrow the search (smaller AOI, "
                 "more scene_type.parameters)"
             )
@@ -105,49 +115,25 @@ def _attribute(kind: str, name: str, *conditions: str) -> str:
     return f"Attributes/OData.CSC.{kind}Attribute/any(att:att/Name eq '{name}' and {tests})"
 
 
-def _check_platform(value: str, constellation: Constellation) -> None:
-    """``platformname`` (DHuS ``Sentinel-1``) must name the constellation asked for."""
-    wanted = COLLECTIONS[constellation]
-    if value.strip().upper().replace("SENTINEL", "SENTINEL-").replace("--", "-") != wanted:
-        raise CatalogueError(
-            f"scene_type.parameters.platformname: {value!r} does not match the constellation "
-            f"{constellation} (expected {wanted!r}); remove it or change scene_type.constellation"
-        )
-
-
-def parse_orbit_direction(value: str) -> str:
-    """``ASCENDING`` or ``DESCENDING`` from any case or ``ASC``/``DESC``.
-
-    Raises:
-        CatalogueError: any other value.
-    """
-    direction = value.strip().upper()
-    direction = _ORBIT_DIRECTIONS.get(direction, direction)
-    if direction not in _ORBIT_DIRECTIONS.values():
-        raise CatalogueError(
-            f"scene_type.parameters.orbitdirection: {value!r} must be ASCENDING or DESCENDING"
-        )
-    return direction
-
-
-# The private names, imported as such by catalogue.asf and catalogue.dhus.
-_orbit_direction = parse_orbit_direction
-
-
-def build_filter(query: SceneQuery, window: TimeWindow | None = None) -> str:
+def build_filter(query: SceneQuery, window: TimeWindow | None = None, *, catalogue: str = "cdse") -> str:
     """The OData ``$filter`` of a query (clauses joined with `` and ``), over ``window`` if given.
 
+    Args:
+        catalogue: the name errors give (the searcher's ``name``: Creodias serves the same API).
+
     Raises:
-        CatalogueError: the constellation is not on CDSE, or a parameter is unknown or malformed.
+        CatalogueError: the constellation is not on the catalogue, or a parameter is unknown or malformed.
     """
     constellation = query.constellation
     if constellation not in COLLECTIONS:
         raise CatalogueError(
-            f"catalogue 'cdse' has no {constellation} products; it serves {', '.join(COLLECTIONS)}"
+            f"catalogue {catalogue!r} has no {constellation} products; it serves {', '.join(COLLECTIONS)}"
         )
-    params = normalise_parameters(query.parameters, known=KNOWN_PARAMETERS[constellation], catalogue="cdse")
+    params = normalise_parameters(
+        query.parameters, known=KNOWN_PARAMETERS[constellation], catalogue=catalogue
+    )
     if "platformname" in params:
-        _check_platform(params["platformname"], constellation)
+        check_platform(params["platformname"], constellation)
     product_type = params.get("producttype", DEFAULT_PRODUCT_TYPES[constellation]).strip()
     product_type = PRODUCT_TYPE_ALIASES.get(product_type.upper(), product_type)
     window = window or TimeWindow(query.start, query.end)

@@ -18,7 +18,7 @@ from shapely.geometry import shape
 
 from catalogue.cdse_filter import parse_odata_datetime
 from catalogue.errors import CatalogueError
-from catalogue.models import Constellation, Scene
+from catalogue.models import Constellation, Scene, format_tag_value
 from catalogue.naming import CONSTELLATION_TAGS, satellite_from_product_id
 
 log = logging.getLogger(__name__)
@@ -26,14 +26,6 @@ log = logging.getLogger(__name__)
 # Attributes without which a product cannot become a scene (as the original ingester).
 REQUIRED_ATTRIBUTES: tuple[str, ...] = ("relativeOrbitNumber", "orbitNumber", "productType")
 _FOOTPRINT_RE = re.compile(r"^geography'(?:SRID=\d+;)?(.*)'$", re.DOTALL)
-
-
-def _format_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def footprint_wkt(product: Mapping[str, Any]) -> str | None:
@@ -101,7 +93,7 @@ def parse_product(
         wanted |= {"polarisationMode": "polarisationChannels", "sliceNumber": "sliceNumber"}
     else:
         wanted |= {"cloudCoverPercentage": "cloudCover", "tileId": "tileId"}
-    tags |= {tag: _format_value(attrs[a]) for tag, a in wanted.items() if attrs.get(a) is not None}
+    tags |= {tag: format_tag_value(attrs[a]) for tag, a in wanted.items() if attrs.get(a) is not None}
     if "polarisationMode" in tags:  # the tag keeps the payload's spelling, "VV VH"
         tags["polarisationMode"] = tags["polarisationMode"].replace("&", " ")
     serial = attrs.get("platformSerialIdentifier")

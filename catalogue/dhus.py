@@ -29,19 +29,18 @@ from sentinelsat.exceptions import (
 )
 from shapely.errors import ShapelyError
 
-from catalogue.cdse import parse_retry_after
-from catalogue.cdse_filter import (
-    DEFAULT_PRODUCT_TYPES,
-    PRODUCT_TYPE_ALIASES,
-    _check_platform,
-    _orbit_direction,
-)
-from catalogue.cdse_products import _format_value
+from catalogue.cdse_filter import DEFAULT_PRODUCT_TYPES, PRODUCT_TYPE_ALIASES
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
-from catalogue.http import retry_temporary, shown_url
-from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
+from catalogue.http import is_temporary_status, make_temporary_error, retry_temporary, shown_url
+from catalogue.models import Constellation, Scene, SceneQuery, SearchResult, format_tag_value
 from catalogue.naming import CONSTELLATION_TAGS, satellite_from_product_id
-from catalogue.parameters import normalise_parameters, parse_int, parse_range
+from catalogue.parameters import (
+    check_platform,
+    normalise_parameters,
+    parse_int,
+    parse_orbit_direction,
+    parse_range,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +86,7 @@ def build_keywords(
         )
     params = normalise_parameters(query.parameters, known=KNOWN_PARAMETERS[constellation], catalogue="dhus")
     if "platformname" in params:
-        _check_platform(params["platformname"], constellation)
+        check_platform(params["platformname"], constellation)
     keywords: dict[str, Any] = {"platformname": PLATFORMS[constellation]}
     product_type = params.get("producttype", default_product_types.get(constellation))
     if product_type:
@@ -98,7 +97,7 @@ def build_keywords(
     if "relativeorbitnumber" in params:
         keywords["relativeorbitnumber"] = parse_int("relativeorbitnumber", params["relativeorbitnumber"])
     if "orbitdirection" in params:
-        keywords["orbitdirection"] = _orbit_direction(params["orbitdirection"])
+        keywords["orbitdirection"] = parse_orbit_direction(params["orbitdirection"])
     if "cloudcoverpercentage" in params:
         low, high = parse_range("cloudcoverpercentage", params["cloudcoverpercentage"], lowest=0, highest=100)
         keywords["cloudcoverpercentage"] = (f"{low:g}", f"{high:g}")
@@ -148,7 +147,7 @@ def parse_product(
         wanted |= {"polarisationMode": "polarisationmode", "sliceNumber": "slicenumber"}
     else:
         wanted |= {"cloudCoverPercentage": "cloudcoverpercentage", "tileId": "tileid"}
-    tags |= {tag: _format_value(product[k]) for tag, k in wanted.items() if product.get(k) is not None}
+    tags |= {tag: format_tag_value(product[k]) for tag, k in wanted.items() if product.get(k) is not None}
     satellite = satellite_from_product_id(source_id)
     if satellite:
         tags["satellite"] = satellite
@@ -300,9 +299,7 @@ def _classify(exc: SentinelAPIError, shown: str) -> CatalogueError | CatalogueTe
     response = exc.response
     status = response.status_code if response is not None else None
     message = " ".join(str(exc.msg)[:200].split())
-    if status is None or status in (408, 429) or status >= 500:
-        retry_after = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
-        return CatalogueTemporaryError(
-            f"dhus: {shown} answered {status or 'badly'}: {message}", retry_after_s=retry_after
-        )
+    if status is None or is_temporary_status(status):
+        headers = response.headers if response is not None else {}
+        return make_temporary_error(f"dhus: {shown} answered {status or 'badly'}: {message}", headers)
     return CatalogueError(f"dhus: {shown} answered {status}: {message}")

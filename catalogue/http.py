@@ -2,37 +2,78 @@
 
 Classification (STYLE.md §3), decided here where the status is known:
 
-- timeout, transport error, 408, 429, 5xx -> ``CatalogueTemporaryError`` (carries ``Retry-After``);
+- timeout, transport error, 408, 429, 5xx (``is_temporary_status``) -> ``CatalogueTemporaryError``
+  (``make_temporary_error``: carries ``Retry-After``);
 - 401, 403 -> ``CatalogueError`` naming the settings that hold the credentials;
 - any other status outside ``ok`` -> ``CatalogueError`` with the first 200 characters of the body.
 
 Every attempt is rebuilt from ``params``/``json``/``data``, so a retried POST sends its whole body again
-(the original ingester's ``GetBodyRetry`` did not rewind it). URLs are shown without their query string.
+(the original ingester's ``GetBodyRetry`` did not rewind it). URLs are shown without their query string
+(``shown_url``). Callers that read answers their own way (``catalogue.annotations`` streams ranged GETs,
+``catalogue.stac_io`` goes through pystac-client's ``requests`` session, ``catalogue.dhus`` through
+sentinelsat) classify with ``is_temporary_status`` and ``make_temporary_error``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-# The CDSE searcher's own helpers, reused; they belong here (see the report of catalogue/asf.py's author).
-from catalogue.cdse import MAX_RETRY_WAIT_S, _shown, parse_retry_after
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
+from common.http import parse_retry_after
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-__all__ = ["decode_json_object", "retry_temporary", "send", "send_json", "shown_url"]
+__all__ = [
+    "MAX_RETRY_WAIT_S",
+    "decode_json_object",
+    "is_temporary_status",
+    "make_temporary_error",
+    "open_client",
+    "retry_temporary",
+    "send",
+    "send_json",
+    "shown_url",
+]
+
+# A Retry-After longer than this is not waited for here: the error goes up, the task retries later.
+MAX_RETRY_WAIT_S = 60.0
 
 
 def shown_url(url: str) -> str:
     """``url`` without its query string, fit for logs and messages (STYLE.md §7)."""
-    return _shown(url)
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def is_temporary_status(status: int) -> bool:
+    """Whether an HTTP status may change if asked again later: 408, 429 and 5xx."""
+    return status in (408, 429) or status >= 500
+
+
+def make_temporary_error(message: str, headers: Mapping[str, str]) -> CatalogueTemporaryError:
+    """A ``CatalogueTemporaryError`` carrying the answer's ``Retry-After`` (seconds or HTTP date), if any."""
+    return CatalogueTemporaryError(message, retry_after_s=parse_retry_after(headers.get("Retry-After")))
+
+
+@contextmanager
+def open_client(
+    client: httpx.Client | None, *, timeout_s: float, headers: Mapping[str, str] | None = None
+) -> Iterator[httpx.Client]:
+    """``client`` if one is given (left open: its owner closes it), else a new client closed on exit."""
+    if client is not None:
+        yield client
+        return
+    with httpx.Client(timeout=timeout_s, headers=headers) as new_client:
+        yield new_client
 
 
 def retry_temporary(
@@ -99,11 +140,8 @@ def send(
     if status in ok:
         return response
     snippet = " ".join(response.text[:200].split())
-    if status in (408, 429) or status >= 500:
-        raise CatalogueTemporaryError(
-            f"{catalogue}: {shown} answered {status}: {snippet}",
-            retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
-        )
+    if is_temporary_status(status):
+        raise make_temporary_error(f"{catalogue}: {shown} answered {status}: {snippet}", response.headers)
     if status in (401, 403) and credentials_hint:
         raise CatalogueError(
             f"{catalogue}: {shown} refused the credentials ({status}); check {credentials_hint}"

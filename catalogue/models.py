@@ -45,6 +45,15 @@ def parse_constellation(value: str) -> Constellation | None:
     return CONSTELLATION_ALIASES.get(value.strip().lower())
 
 
+def format_tag_value(value: Any) -> str:
+    """A catalogue's value as a record tag: ``true``/``false``, and whole floats without ``.0`` (``12``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -30,11 +29,10 @@ from shapely.errors import ShapelyError
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from catalogue.cdse import format_odata_datetime, parse_odata_datetime
-from catalogue.cdse_products import _format_value
+from catalogue.cdse_filter import format_odata_datetime, parse_odata_datetime
 from catalogue.errors import CatalogueError
-from catalogue.http import retry_temporary, send_json, shown_url
-from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
+from catalogue.http import open_client, retry_temporary, send_json, shown_url
+from catalogue.models import Constellation, Scene, SceneQuery, SearchResult, format_tag_value
 from catalogue.naming import CONSTELLATION_TAGS
 from catalogue.oneatlas_orders import (
     APIKEY_ENV,
@@ -169,7 +167,7 @@ def parse_feature(
         "incidenceAngle": "incidenceAngle",
         "processingLevel": "processingLevel",
     }
-    tags |= {tag: _format_value(props[k]) for tag, k in wanted.items() if props.get(k) is not None}
+    tags |= {tag: format_tag_value(props[k]) for tag, k in wanted.items() if props.get(k) is not None}
     metadata: dict[str, Any] = {"uuid": str(uuid), "identifier": identifier, "properties": dict(props)}
     link = _download_link(feature.get("_links"))
     if link:
@@ -265,7 +263,7 @@ class OneAtlasSearcher:
         start_page, skip = divmod(first_row, PAGE_SIZE)
         features: list[Mapping[str, Any]] = []
         total = 0
-        with self._session() as client:
+        with open_client(self._client, timeout_s=self.timeout_s) as client:
             while True:
                 answer = self._post(client, body | {"startPage": start_page + 1, "itemsPerPage": PAGE_SIZE})
                 page, count = answer.get("features"), answer.get("totalResults")
@@ -321,11 +319,3 @@ class OneAtlasSearcher:
             max_retries=self.max_retries,
             backoff_s=self.backoff_s,
         )
-
-    @contextmanager
-    def _session(self) -> Iterator[httpx.Client]:
-        if self._client is not None:
-            yield self._client
-            return
-        with httpx.Client(timeout=self.timeout_s) as client:
-            yield client

@@ -20,8 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +30,9 @@ from pydantic import SecretStr
 from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
-from catalogue.cdse_products import _format_value
 from catalogue.errors import CatalogueError
-from catalogue.http import decode_json_object, retry_temporary, send, shown_url
-from catalogue.models import Scene
+from catalogue.http import decode_json_object, open_client, retry_temporary, send, shown_url
+from catalogue.models import Scene, format_tag_value
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +150,7 @@ def _aoi_of(scene: Scene) -> dict[str, Any]:
         raise CatalogueError(f"oneatlas: scene {scene.source_id}: unreadable footprint: {exc}") from exc
 
 
-def _same_aoi(left: Any, right: Any) -> bool:
+def is_same_aoi(left: Any, right: Any) -> bool:
     """Whether two GeoJSON AOIs cover the same area (ring start and orientation do not matter)."""
     try:
         return bool(shape(left).equals(shape(right)))
@@ -235,7 +233,7 @@ class OneAtlasOrders:
                 log.warning("oneatlas: no price for %s in the /prices answer", scene.source_id)
                 continue
             total += float(delivery["amount"])
-            scene.tags[COST_TAG] = _format_value(delivery["amount"])
+            scene.tags[COST_TAG] = format_tag_value(delivery["amount"])
             scene.tags[UNIT_TAG] = str(delivery.get("amountUnit") or unit)
             unit = unit or scene.tags[UNIT_TAG]
         return PriceEstimate(scenes=copies, total_cost=total, amount_unit=unit)
@@ -286,7 +284,7 @@ class OneAtlasOrders:
             str(datas.get(f, "")).lower() == str(product[f]).lower()
             for f in ("crsCode", "productType", "radiometricProcessing")
         )
-        return key if same and _same_aoi(datas.get("aoi"), product["aoi"]) else None
+        return key if same and is_same_aoi(datas.get("aoi"), product["aoi"]) else None
 
     def _call(self, method: str, path: str, **request: Any) -> dict[str, Any]:
         url = self.order_url + path
@@ -313,15 +311,7 @@ class OneAtlasOrders:
                 f"oneatlas: {shown_url(url)} refused a fresh token (401); check {APIKEY_ENV}"
             )
 
-        with self._session() as client:
+        with open_client(self._client, timeout_s=self.timeout_s) as client:
             return retry_temporary(
                 lambda: attempt(client), max_retries=self.max_retries, backoff_s=self.backoff_s
             )
-
-    @contextmanager
-    def _session(self) -> Iterator[httpx.Client]:
-        if self._client is not None:
-            yield self._client
-            return
-        with httpx.Client(timeout=self.timeout_s) as client:
-            yield client

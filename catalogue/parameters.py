@@ -12,7 +12,11 @@ import re
 from collections.abc import Collection, Mapping
 
 from catalogue.errors import CatalogueError
+from catalogue.models import Constellation
 
+# The ``platformname`` of each Sentinel constellation, as ESA spells it (CDSE names its collections so).
+SENTINEL_PLATFORMS = {Constellation.SENTINEL1: "SENTINEL-1", Constellation.SENTINEL2: "SENTINEL-2"}
+_ORBIT_DIRECTIONS = {"ASC": "ASCENDING", "DESC": "DESCENDING"}
 _RANGE_RE = re.compile(r"^\s*\[\s*(\S+)\s+TO\s+(\S+)\s*\]\s*$", re.IGNORECASE)
 
 
@@ -65,3 +69,33 @@ def parse_int(key: str, value: str) -> int:
         return int(value.strip())
     except ValueError as exc:
         raise CatalogueError(f"scene_type.parameters.{key}: {value!r} is not an integer") from exc
+
+
+def check_platform(value: str, constellation: Constellation) -> None:
+    """``platformname`` (DHuS ``Sentinel-1``, any case, hyphen optional) must name the Sentinel
+    ``constellation`` asked for.
+
+    Raises:
+        CatalogueError: it names another platform.
+    """
+    wanted = SENTINEL_PLATFORMS[constellation]
+    if value.strip().upper().replace("SENTINEL", "SENTINEL-").replace("--", "-") != wanted:
+        raise CatalogueError(
+            f"scene_type.parameters.platformname: {value!r} does not match the constellation "
+            f"{constellation} (expected {wanted!r}); remove it or change scene_type.constellation"
+        )
+
+
+def parse_orbit_direction(value: str) -> str:
+    """``ASCENDING`` or ``DESCENDING`` from any case or ``ASC``/``DESC``.
+
+    Raises:
+        CatalogueError: any other value.
+    """
+    direction = value.strip().upper()
+    direction = _ORBIT_DIRECTIONS.get(direction, direction)
+    if direction not in _ORBIT_DIRECTIONS.values():
+        raise CatalogueError(
+            f"scene_type.parameters.orbitdirection: {value!r} must be ASCENDING or DESCENDING"
+        )
+    return direction

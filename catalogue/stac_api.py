@@ -35,11 +35,10 @@ from pystac_client.stac_api_io import StacApiIO
 from shapely.errors import ShapelyError
 from shapely.geometry import mapping
 
-from catalogue.cdse_filter import parse_orbit_direction
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
-from catalogue.http import shown_url
+from catalogue.http import is_temporary_status, shown_url
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
-from catalogue.parameters import normalise_parameters, parse_int, parse_range
+from catalogue.parameters import normalise_parameters, parse_int, parse_orbit_direction, parse_range
 from catalogue.stac_io import RetryingStacApiIO
 from catalogue.stac_items import Item, item_constellation, item_to_scene
 
@@ -270,9 +269,7 @@ class StacApiSearcher:
         except APIError as exc:  # from a caller's own stac_io
             status = getattr(exc, "status_code", None)
             error = (
-                CatalogueTemporaryError
-                if status is None or status in (408, 429) or status >= 500
-                else CatalogueError
+                CatalogueTemporaryError if status is None or is_temporary_status(status) else CatalogueError
             )
             raise error(f"{self.name}: {shown_url(self.url)} answered {status}: {str(exc)[:200]}") from exc
         except (STACError, NotImplementedError, ValueError) as exc:

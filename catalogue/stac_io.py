@@ -14,9 +14,8 @@ from typing import Any
 import requests  # pystac-client's own HTTP client
 from pystac_client.stac_api_io import StacApiIO
 
-from catalogue.cdse import parse_retry_after
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
-from catalogue.http import retry_temporary, shown_url
+from catalogue.http import is_temporary_status, make_temporary_error, retry_temporary, shown_url
 
 
 class RetryingStacApiIO(StacApiIO):
@@ -72,9 +71,6 @@ class RetryingStacApiIO(StacApiIO):
         if 200 <= status < 300:
             return response.content.decode("utf-8")
         snippet = " ".join(response.text[:200].split())
-        if status in (408, 429) or status >= 500:
-            raise CatalogueTemporaryError(
-                f"{shown} answered {status}: {snippet}",
-                retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
-            )
+        if is_temporary_status(status):
+            raise make_temporary_error(f"{shown} answered {status}: {snippet}", response.headers)
         raise CatalogueError(f"{shown} answered {status}: {snippet}")

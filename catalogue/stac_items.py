@@ -27,7 +27,7 @@ from shapely.geometry import shape
 
 from catalogue.cdse_filter import parse_odata_datetime
 from catalogue.errors import CatalogueError
-from catalogue.models import Constellation, Scene
+from catalogue.models import Constellation, Scene, format_tag_value
 from catalogue.naming import CONSTELLATION_TAGS, constellation_from_product_id, satellite_from_product_id
 
 Item = Mapping[str, Any]
@@ -40,10 +40,6 @@ _COLLECTION_PREFIXES = {
     "sentinel-2": Constellation.SENTINEL2,
     "landsat": Constellation.LANDSAT89,
 }
-
-
-def _format(value: Any) -> str:
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _first(props: Mapping[str, Any], *names: str) -> Any:
@@ -165,7 +161,7 @@ def item_to_scene(item: Item, constellation: Constellation, *, catalogue: str) -
         "ingestionDate": str(when),
     }
     optional = extra | {"satellite": satellite, "uuid": metadata.get("uuid")}
-    tags |= {key: _format(value) for key, value in optional.items() if value is not None}
+    tags |= {key: format_tag_value(value) for key, value in optional.items() if value is not None}
     return Scene(
         source_id=source_id,
         date=date,

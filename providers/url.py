@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import httpx
 
 from catalogue.models import Scene
+from common.http import parse_retry_after
 from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
 from providers.unpack import unpack_product
 
@@ -78,10 +79,9 @@ class UrlProvider:
                 if response.status_code == 404:
                     raise ProductNotFoundError(f"{scene.source_id}: {shown} answered 404")
                 if response.status_code in TEMPORARY_STATUS:
-                    retry_after = response.headers.get("Retry-After")
                     raise DownloadTemporaryError(
                         f"{scene.source_id}: {shown} answered {response.status_code}",
-                        retry_after_s=float(retry_after) if retry_after and retry_after.isdigit() else None,
+                        retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
                     )
                 if response.status_code >= 400:
                     raise DownloadError(f"{scene.source_id}: {shown} answered {response.status_code}")

@@ -3,10 +3,10 @@
 Routes match a request by method, path and an optional predicate on the request (e.g. on ``$skip``, or
 on a JSON body); the first route that matches and has uses left answers. A route answers a fixed body
 (a recorded file) or, with ``respond``, a body computed from the request (a test double whose answers
-are built from recorded objects). ``routes_from_cassette`` serves the interactions of a vcrpy
-cassette. Every request is recorded, so a test can assert the query a client built. Absolute URLs
-of the recorded host inside bodies (``@odata.nextLink``...) are rewritten to this server. Use it as a
-context manager: it stops on exit, also when the test fails::
+are built from recorded objects); ``tests.support.cassette`` makes routes of vcrpy cassettes. Every
+request is recorded, so a test can assert the query a client built. Absolute URLs of the recorded host
+inside bodies (``@odata.nextLink``...) are rewritten to this server. Use it as a context manager: it stops
+on exit, also when the test fails::
 
     with ReplayServer([Route("GET", "/odata/v1/Products", body_file=page1)],
                       rewrite_hosts=["https://catalogue.dataspace.copernicus.eu"]) as server:
@@ -26,8 +26,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-
-import yaml
 
 log = logging.getLogger(__name__)
 
@@ -104,34 +102,6 @@ class Route:
         if self.respond is not None and request is not None:
             return self.respond(request)
         return self.body_file.read_bytes() if self.body_file is not None else self.body
-
-
-def routes_from_cassette(path: Path, *, ignore_body_keys: Collection[str] = ()) -> list[Route]:
-    """One route per interaction of a vcrpy cassette (kept as recorded), each served once.
-
-    A route matches the recorded method and path and, when a body was recorded, a JSON body equal to
-    it apart from ``ignore_body_keys``. The recorded status, content type and body are answered;
-    transfer headers (``Content-Encoding``, ``Content-Length``) are not replayed, as vcrpy stores the
-    body decoded.
-    """
-    cassette = yaml.safe_load(path.read_text(encoding="utf-8"))
-    routes = []
-    for interaction in cassette["interactions"]:
-        request, response = interaction["request"], interaction["response"]
-        body = request.get("body")
-        headers = {k.lower(): v[0] for k, v in (response.get("headers") or {}).items()}
-        routes.append(
-            Route(
-                request["method"],
-                urlsplit(request["uri"]).path,
-                body=str(response["body"]["string"]).encode(),
-                status=int(response["status"]["code"]),
-                content_type=headers.get("content-type", "application/json"),
-                when=json_body_is(json.loads(body), ignore=ignore_body_keys) if body else None,
-                times=1,
-            )
-        )
-    return routes
 
 
 class ReplayServer:

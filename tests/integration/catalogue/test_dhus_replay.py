@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from catalogue.dhus import DhusSearcher
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.models import Constellation, SceneQuery
-from tests.support.cassette import cassette_routes
+from tests.support.cassette import routes_from_cassette
 from tests.support.replay import ReplayServer, Route
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ AOI = (
     "GEOMETRYCOLLECTION(POLYGON((-66.2695 -8.0592,-66.2695 0.7031,-57.3047 0.7031,-57.3047 -8.0592,"
     "-66.2695 -8.0592)))"
 )
-PASSWORD = "test-dhus-password-9f3a"  # noqa: S105 (a test value)
+PASSWORD = "test-dhus-password-9f3a"
 
 
 def searcher(server: ReplayServer, **options: Any) -> DhusSearcher:
@@ -57,7 +57,7 @@ S2_QUERY = query(
 
 
 def test_a_recorded_sentinel2_search(shared_fixtures: Path) -> None:
-    routes = cassette_routes(shared_fixtures / "dhus/test_s2_cloudcover.cassette.yaml")
+    routes = routes_from_cassette(shared_fixtures / "dhus/test_s2_cloudcover.cassette.yaml")
     with ReplayServer(routes, rewrite_hosts=[HUB]) as server:
         result = searcher(server).search(S2_QUERY)
     assert not server.unmatched
@@ -76,7 +76,7 @@ def test_a_recorded_sentinel2_search(shared_fixtures: Path) -> None:
 
 
 def test_a_recorded_sentinel1_search(shared_fixtures: Path) -> None:
-    routes = cassette_routes(shared_fixtures / "dhus/test_sentinel1_flag.cassette.yaml")
+    routes = routes_from_cassette(shared_fixtures / "dhus/test_sentinel1_flag.cassette.yaml")
     s1 = query(
         Constellation.SENTINEL1, datetime(2015, 12, 19, tzinfo=UTC), datetime(2015, 12, 28, tzinfo=UTC)
     )
@@ -90,7 +90,7 @@ def test_a_recorded_sentinel1_search(shared_fixtures: Path) -> None:
 def test_a_different_query_is_not_answered(shared_fixtures: Path) -> None:
     # With the default product type (S2MSI1C) the query differs from the recording: the server refuses
     # it (404), which the searcher reports as a refused query.
-    routes = cassette_routes(shared_fixtures / "dhus/test_s2_cloudcover.cassette.yaml")
+    routes = routes_from_cassette(shared_fixtures / "dhus/test_s2_cloudcover.cassette.yaml")
     with ReplayServer(routes) as server, pytest.raises(CatalogueError, match="answered 404"):
         searcher(server, default_product_types={Constellation.SENTINEL2: "S2MSI1C"}).search(S2_QUERY)
     assert 'producttype:"S2MSI1C"' in (server.unmatched[0].param("q") or "")
@@ -98,7 +98,9 @@ def test_a_different_query_is_not_answered(shared_fixtures: Path) -> None:
 
 def test_a_limit_asks_one_row_more_and_says_it_cut(shared_fixtures: Path) -> None:
     # The recorded answer (5 rows) served to rows=4: the hub would have sent 4; either way 3 are kept.
-    routes = cassette_routes(shared_fixtures / "dhus/test_s2_cloudcover.cassette.yaml", match_query=False)
+    routes = routes_from_cassette(
+        shared_fixtures / "dhus/test_s2_cloudcover.cassette.yaml", match_query=False
+    )
     with ReplayServer(routes, rewrite_hosts=[HUB]) as server:
         result = searcher(server).search(S2_QUERY.model_copy(update={"limit": 3}))
     assert server.requests[0].param("rows") == "4"
@@ -109,7 +111,7 @@ def test_wrong_credentials_name_the_settings_and_never_the_password(
     shared_fixtures: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The hub's 401 does not depend on the query: served for any search (the recorded one had no platform).
-    routes = cassette_routes(
+    routes = routes_from_cassette(
         shared_fixtures / "dhus/test_SentinelAPI_wrong_credentials.cassette.yaml", match_query=False
     )
     with (
@@ -136,7 +138,7 @@ def test_a_503_is_retried(shared_fixtures: Path) -> None:
             content_type="text/html",
             times=1,
         ),
-        *cassette_routes(shared_fixtures / "dhus/test_s2_cloudcover.cassette.yaml"),
+        *routes_from_cassette(shared_fixtures / "dhus/test_s2_cloudcover.cassette.yaml"),
     ]
     with ReplayServer(routes) as server:
         result = searcher(server).search(S2_QUERY)

@@ -109,7 +109,7 @@ def test_a_relinked_scene_keeps_its_record_with_new_link_tags(local_geocube: str
     with GeocubeClient(local_geocube, insecure=True) as client:
         first, _ = run(client, items[1:], {"source": "test-relink"})
         # An older acquisition arrives: items[1] now follows items[0].
-        second, tags = run(client, items, {"source": "test-relink"})
+        second, _ = run(client, items, {"source": "test-relink"})
         assert len(second.created) == 1, "only the new scene gets a new record"
         assert second.record_ids["relink_1"] == first.record_ids["relink_1"]
         assert first.record_ids["relink_1"] in second.relinked

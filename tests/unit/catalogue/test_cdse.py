@@ -8,8 +8,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,7 @@ import pytest
 import shapely
 
 from catalogue import cdse
-from catalogue.cdse import (
-    CdseODataSearcher,
-    build_filter,
-    parse_product,
-    parse_retry_after,
-)
+from catalogue.cdse import CdseODataSearcher, build_filter, parse_product
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.models import Constellation
 from tests.support.replay import ReplayServer, Route, query_has
@@ -119,14 +113,6 @@ def test_parse_a_sentinel1_product_of_the_same_odata_schema(shared_fixtures: Pat
         "sliceNumber": "1",
     }
     assert "cloudCoverPercentage" not in scene.tags
-
-
-def test_retry_after_header() -> None:
-    assert parse_retry_after("7") == 7.0
-    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
-    assert parse_retry_after(format_datetime(datetime(2000, 1, 1, tzinfo=UTC), usegmt=True)) == 0.0
-    later = parse_retry_after(format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True))
-    assert later is not None and 100 < later <= 120
 
 
 # --- searches against the replay server ----------------------------------------------------------------

@@ -169,6 +169,8 @@ def test_a_window_too_short_to_cut_is_an_error() -> None:
         CatalogueError, match=re.escape("too many products sensed between 2020-01-01T00:00:00.000Z")
     ):
         TimeWindow(start, start + timedelta(milliseconds=2)).split(3)
+    with pytest.raises(CatalogueError, match=r"^creodias: too many products"):
+        TimeWindow(start, start + timedelta(milliseconds=2)).split(3, catalogue="creodias")
 
 
 @pytest.mark.parametrize(

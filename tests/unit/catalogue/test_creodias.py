@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from catalogue.cdse import CdseODataSearcher
 from catalogue.cdse_products import parse_product
 from catalogue.creodias import DEFAULT_BASE_URL, CreodiasODataSearcher
+from catalogue.errors import CatalogueError
 from catalogue.models import Constellation
+from tests.unit.catalogue.cdse_support import s2_query
 
 PAGE = "creodias/odata/products_s1_grd_expand_attributes_count_top10.json"
 
@@ -30,3 +34,21 @@ def test_every_recorded_creodias_product_parses(shared_fixtures: Path) -> None:
     assert {s.tags["productType"] for s in scenes} == {"IW_GRDH_1S"}
     assert [s.date for s in scenes] == sorted(s.date for s in scenes)
     assert all(s.metadata["online"] is True and s.metadata["s3_path"].startswith("/eodata/") for s in scenes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"parameters": {"swathidentifier": "IW1"}},
+            "catalogue 'creodias' does not understand 'swathidentifier'",
+        ),
+        ({"constellation": Constellation.LANDSAT89}, "catalogue 'creodias' has no Landsat89 products"),
+    ],
+)
+def test_a_parameter_error_names_creodias(changes: dict[str, object], expected: str) -> None:
+    # Refused before any request (the base URL is never reached): the filter is built first.
+    searcher = CreodiasODataSearcher(base_url="http://127.0.0.1:9/odata/v1")
+    with pytest.raises(CatalogueError, match=expected) as caught:
+        searcher.search(s2_query(**changes))
+    assert "cdse" not in str(caught.value)

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, SceneQuery
 from catalogue.oneatlas import OneAtlasSearcher, build_body, deduplicate, is_price_requested, parse_feature
-from catalogue.oneatlas_orders import OneAtlasOrders, _same_aoi
+from catalogue.oneatlas_orders import OneAtlasOrders, is_same_aoi
 from tests.support.oneatlas_api import download_link, feature
 
 AOI_WKT = "POLYGON ((1.40 43.55, 1.50 43.55, 1.50 43.62, 1.40 43.62, 1.40 43.55))"
@@ -179,9 +179,10 @@ def test_an_order_product_is_the_footprint_in_the_original_options() -> None:
 def test_aois_match_whatever_their_orientation_and_start() -> None:
     ring = [[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]
     turned = [[1, 1], [1, 0], [0, 0], [0, 1], [1, 1]]
-    assert _same_aoi({"type": "Polygon", "coordinates": [ring]}, {"type": "Polygon", "coordinates": [turned]})
-    assert not _same_aoi({"type": "Polygon", "coordinates": [ring]}, {"type": "Point", "coordinates": [0, 0]})
-    assert not _same_aoi(None, {"type": "Polygon", "coordinates": [ring]})
+    square = {"type": "Polygon", "coordinates": [ring]}
+    assert is_same_aoi(square, {"type": "Polygon", "coordinates": [turned]})
+    assert not is_same_aoi(square, {"type": "Point", "coordinates": [0, 0]})
+    assert not is_same_aoi(None, square)
 
 
 def test_the_api_key_is_required_and_never_shown() -> None:

@@ -33,7 +33,7 @@ def test_a_plain_list_applies_to_every_constellation() -> None:
 
 
 def test_unknown_or_missing_catalogues_are_clear_errors() -> None:
-    with pytest.raises(CatalogueError, match="unknown catalogue.*cdsee"):
+    with pytest.raises(CatalogueError, match=r"unknown catalogue.*cdsee"):
         names("cdsee", Constellation.SENTINEL2)
     with pytest.raises(CatalogueError, match="no catalogue for Landsat89"):
         names("sentinel2=cdse", Constellation.LANDSAT89)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.models import Constellation, SceneQuery
@@ -30,7 +29,8 @@ from catalogue.stac_api import (
     build_earth_search,
     build_usgs_landsat_search,
 )
-from tests.support.replay import ReplayServer, Route, routes_from_cassette
+from tests.support.cassette import load_interactions, recorded_json_body, routes_from_cassette
+from tests.support.replay import ReplayServer, Route
 from tests.unit.catalogue.stac_support import CASSETTE, L1C_LIMIT1, USGS_SR_ITEM, landing_page
 
 EARTH_SEARCH_HOST = "https://earth-search.aws.element84.com"
@@ -44,8 +44,7 @@ def query(
 
 
 def recorded_bodies(fixtures: Path) -> list[dict[str, Any]]:
-    interactions = yaml.safe_load((fixtures / CASSETTE).read_text())["interactions"]
-    return [json.loads(i["request"]["body"]) for i in interactions]
+    return [recorded_json_body(i) for i in load_interactions(fixtures / CASSETTE)]
 
 
 @pytest.mark.integration
@@ -135,19 +134,17 @@ def usgs_routes(fixtures: Path) -> list[Route]:
 LANDSAT_AOI = "POLYGON ((-75.5 1.0, -75.0 1.0, -75.0 1.5, -75.5 1.5, -75.5 1.0))"
 
 
+def landsat_query(**changes: Any) -> SceneQuery:
+    """A Landsat search of the day of the USGS item (2019-12-01)."""
+    day = datetime(2019, 12, 1, tzinfo=UTC)
+    return query(Constellation.LANDSAT89, LANDSAT_AOI, day, day.replace(day=2), **changes)
+
+
 @pytest.mark.integration
 def test_the_usgs_landsat_search_of_the_original(shared_fixtures: Path) -> None:
     with ReplayServer(usgs_routes(shared_fixtures), rewrite_hosts=[USGS_HOST]) as server:
         searcher = StacApiSearcher(USGS_LANDSAT, url=server.url("/stac-server"), backoff_s=0)
-        result = searcher.search(
-            query(
-                Constellation.LANDSAT89,
-                LANDSAT_AOI,
-                datetime(2019, 12, 1, tzinfo=UTC),
-                datetime(2019, 12, 2, tzinfo=UTC),
-                parameters={"cloudcoverpercentage": "[0 TO 90]"},
-            )
-        )
+        result = searcher.search(landsat_query(parameters={"cloudcoverpercentage": "[0 TO 90]"}))
     body = server.requests[1].json()
     assert body["collections"] == ["landsat-c2l1"]
     assert body["query"] == {
@@ -165,13 +162,7 @@ def test_the_usgs_landsat_search_of_the_original(shared_fixtures: Path) -> None:
 
 
 def test_landsat_cloud_cover_must_be_integers() -> None:
-    q = query(
-        Constellation.LANDSAT89,
-        LANDSAT_AOI,
-        datetime(2019, 12, 1, tzinfo=UTC),
-        datetime(2019, 12, 2, tzinfo=UTC),
-        parameters={"cloudcoverpercentage": "[0 TO 12.5]"},
-    )
+    q = landsat_query(parameters={"cloudcoverpercentage": "[0 TO 12.5]"})
     with pytest.raises(
         CatalogueError, match=re.escape("'[0 TO 12.5]': the USGS Landsat catalogue takes integer values")
     ):
@@ -207,14 +198,7 @@ def test_a_503_is_retried_with_the_whole_body(shared_fixtures: Path) -> None:
     routes.insert(1, Route("POST", "/stac-server/search", status=503, body=b"busy", times=1))
     with ReplayServer(routes, rewrite_hosts=[USGS_HOST]) as server:
         searcher = StacApiSearcher(USGS_LANDSAT, url=server.url("/stac-server"), backoff_s=0)
-        result = searcher.search(
-            query(
-                Constellation.LANDSAT89,
-                LANDSAT_AOI,
-                datetime(2019, 12, 1, tzinfo=UTC),
-                datetime(2019, 12, 2, tzinfo=UTC),
-            )
-        )
+        result = searcher.search(landsat_query())
     assert len(result.scenes) == 1
     failed, retried = server.requests[1:]
     assert failed.body == retried.body and failed.json()["collections"] == ["landsat-c2l1"]
@@ -222,12 +206,7 @@ def test_a_503_is_retried_with_the_whole_body(shared_fixtures: Path) -> None:
 
 @pytest.mark.integration
 def test_faults_are_classified(shared_fixtures: Path) -> None:
-    q = query(
-        Constellation.LANDSAT89,
-        LANDSAT_AOI,
-        datetime(2019, 12, 1, tzinfo=UTC),
-        datetime(2019, 12, 2, tzinfo=UTC),
-    )
+    q = landsat_query()
     landing = usgs_routes(shared_fixtures)[0]
     slow_down = Route(
         "POST", "/stac-server/search", status=429, body=b"slow down", headers={"Retry-After": "120"}

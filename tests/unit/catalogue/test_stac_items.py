@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 import shapely
-import yaml
 
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation
 from catalogue.stac_items import item_constellation, item_to_scene, parse_stac_datetime
+from tests.support.cassette import load_interactions
 from tests.unit.catalogue.stac_support import CASSETTE, L1C_LIMIT1, USGS_SR_ITEM
 
 
 def cassette_items(fixtures: Path) -> dict[str, dict[str, Any]]:
-    first = yaml.safe_load((fixtures / CASSETTE).read_text())["interactions"][0]
+    first = load_interactions(fixtures / CASSETTE)[0]
     features = json.loads(first["response"]["body"]["string"])["features"]
     return {f["id"]: f for f in features}
 

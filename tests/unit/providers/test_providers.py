@@ -6,7 +6,8 @@ import http.server
 import threading
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -160,6 +161,16 @@ def test_http_status_classification_never_shows_the_query(
     assert "SECRET" not in str(info.value)
     if status == 503:
         assert info.value.retry_after_s == 7
+
+
+@pytest.mark.integration
+def test_http_retry_after_may_be_a_date(tmp_path: Path, http_server) -> None:
+    base, routes = http_server
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+    routes["/p.zip"] = (429, b"", {"Retry-After": later})
+    with pytest.raises(DownloadTemporaryError) as info:
+        UrlProvider().download(scene(download_link=f"{base}/p.zip"), tmp_path)
+    assert info.value.retry_after_s is not None and 100 < info.value.retry_after_s <= 120
 
 
 @pytest.mark.integration
