@@ -37,6 +37,7 @@ from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.http import is_temporary_status, make_temporary_error
 from catalogue.naming import expand_pattern, parse_product_name
 from common.errors import IngestError, ProductUnavailableError, TemporaryError, is_temporary
+from common.redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +55,6 @@ AnnotationFile = tuple[str, bytes]
 def annotation_member_regex(scene_id: str) -> re.Pattern[str]:
     """Regex of the annotation files of ``scene_id``; group 1 is the path inside the product."""
     return re.compile(rf"(?:^|/)({re.escape(scene_id)}\.SAFE/annotation/s1[^/]*\.xml)$")
-
-
-def redact_url(url: str) -> str:
-    """``url`` without query string, fragment or user info: safe to log and to put in messages."""
-    parts = urlsplit(url)
-    if not parts.scheme or len(parts.scheme) == 1:  # a local path (or a Windows drive letter)
-        return url.split("?", 1)[0]
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return f"{parts.scheme}://{host}{parts.path}"
 
 
 def read_annotations(

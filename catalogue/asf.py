@@ -26,10 +26,11 @@ from shapely.geometry.polygon import orient
 
 from catalogue.cdse_filter import DEFAULT_PRODUCT_TYPES, parse_odata_datetime
 from catalogue.errors import CatalogueError
-from catalogue.http import decode_json_object, open_client, retry_temporary, send, shown_url
+from catalogue.http import decode_json_object, open_client, retry_temporary, send
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
 from catalogue.naming import CONSTELLATION_TAGS, satellite_from_product_id
 from catalogue.parameters import check_platform, normalise_parameters, parse_int, parse_orbit_direction
+from common.redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +263,7 @@ class AsfSearcher:
             body = self._get(client, params, expect_json=True)
             results = body.get("results") if isinstance(body, dict) else None
             if not isinstance(results, list):
-                raise CatalogueError(f"asf: {shown_url(self.search_url)} answered JSON without 'results'")
+                raise CatalogueError(f"asf: {redact_url(self.search_url)} answered JSON without 'results'")
             rows = [expand_jsonlite2(r) if self.output == "jsonlite2" else dict(r) for r in results]
             truncated = bool(query.limit) and len(rows) > first_row + query.limit
             if query.limit:

@@ -32,8 +32,9 @@ from catalogue.cdse_filter import (
 )
 from catalogue.cdse_products import REQUIRED_ATTRIBUTES, footprint_wkt, parse_product
 from catalogue.errors import CatalogueError
-from catalogue.http import open_client, retry_temporary, send_json, shown_url
+from catalogue.http import open_client, retry_temporary, send_json
 from catalogue.models import Constellation, SceneQuery, SearchResult
+from common.redaction import redact_url
 
 __all__ = [
     "CDSE_MAX_SKIP",
@@ -231,7 +232,7 @@ class CdseODataSearcher:
             got, part_count = self._read_window(client, query, part, offset, still, depth + 1)
             if part_count is None:
                 raise CatalogueError(
-                    f"{self.name}: {shown_url(self.base_url)} gave no @odata.count for a slice of the "
+                    f"{self.name}: {redact_url(self.base_url)} gave no @odata.count for a slice of the "
                     "window; cannot page through the listing"
                 )
             products.extend(got)
@@ -246,7 +247,7 @@ class CdseODataSearcher:
             page = body.get("value")
             if not isinstance(page, list):
                 raise CatalogueError(
-                    f"{self.name}: {shown_url(self.base_url)} answered JSON without a 'value' list"
+                    f"{self.name}: {redact_url(self.base_url)} answered JSON without a 'value' list"
                 )
             products.extend(page)
             next_link = body.get("@odata.nextLink")
@@ -255,7 +256,7 @@ class CdseODataSearcher:
             url = self._follow(str(next_link))
             if url in seen:
                 raise CatalogueError(
-                    f"{self.name}: @odata.nextLink repeats a page already read ({shown_url(url)})"
+                    f"{self.name}: @odata.nextLink repeats a page already read ({redact_url(url)})"
                 )
             seen.add(url)
             self._check_skip(_skip_of(url))

@@ -31,7 +31,7 @@ from shapely.errors import ShapelyError
 
 from catalogue.cdse_filter import DEFAULT_PRODUCT_TYPES, PRODUCT_TYPE_ALIASES
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
-from catalogue.http import is_temporary_status, make_temporary_error, retry_temporary, shown_url
+from catalogue.http import is_temporary_status, make_temporary_error, retry_temporary
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult, format_tag_value
 from catalogue.naming import CONSTELLATION_TAGS, satellite_from_product_id
 from catalogue.parameters import (
@@ -41,6 +41,7 @@ from catalogue.parameters import (
     parse_orbit_direction,
     parse_range,
 )
+from common.redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +265,7 @@ class DhusSearcher:
             "dhus: %d %s product(s) from %s%s",
             len(scenes),
             query.constellation,
-            shown_url(self.api_url),
+            redact_url(self.api_url),
             " (truncated by page/limit)" if truncated else "",
         )
         return SearchResult(scenes=scenes, catalogue=self.name, truncated=truncated)
@@ -275,7 +276,7 @@ class DhusSearcher:
         The errors raised are not chained: sentinelsat's and requests' exceptions hold the request, and
         so its Authorization header.
         """
-        shown = shown_url(self.api_url)
+        shown = redact_url(self.api_url)
         error: CatalogueError | CatalogueTemporaryError
         try:
             return operation()

@@ -9,7 +9,7 @@ Classification (STYLE.md §3), decided here where the status is known:
 
 Every attempt is rebuilt from ``params``/``json``/``data``, so a retried POST sends its whole body again
 (the original ingester's ``GetBodyRetry`` did not rewind it). URLs are shown without their query string
-(``shown_url``). Callers that read answers their own way (``catalogue.annotations`` streams ranged GETs,
+(``redact_url``). Callers that read answers their own way (``catalogue.annotations`` streams ranged GETs,
 ``catalogue.stac_io`` goes through pystac-client's ``requests`` session, ``catalogue.dhus`` through
 sentinelsat) classify with ``is_temporary_status`` and ``make_temporary_error``.
 """
@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from common.http import parse_retry_after
+from common.redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +38,14 @@ __all__ = [
     "is_temporary_status",
     "make_temporary_error",
     "open_client",
+    "redact_url",
     "retry_temporary",
     "send",
     "send_json",
-    "shown_url",
 ]
 
 # A Retry-After longer than this is not waited for here: the error goes up, the task retries later.
 MAX_RETRY_WAIT_S = 60.0
-
-
-def shown_url(url: str) -> str:
-    """``url`` without its query string, fit for logs and messages (STYLE.md §7)."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def is_temporary_status(status: int) -> bool:
@@ -124,7 +118,7 @@ def send(
         CatalogueTemporaryError: timeout, transport error, 408, 429 or 5xx.
         CatalogueError: any other status outside ``ok``.
     """
-    shown = shown_url(url)
+    shown = redact_url(url)
     failure = ""
     try:
         response = client.request(method, url, timeout=timeout_s, **request)
@@ -168,7 +162,7 @@ def decode_json_object(response: httpx.Response, *, catalogue: str) -> dict[str,
         CatalogueError: the body is not JSON, or not an object.
     """
     snippet = " ".join(response.text[:200].split())
-    shown = shown_url(str(response.request.url))
+    shown = redact_url(str(response.request.url))
     try:
         body = response.json()
     except ValueError as exc:

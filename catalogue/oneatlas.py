@@ -31,7 +31,7 @@ from shapely.geometry.base import BaseGeometry
 
 from catalogue.cdse_filter import format_odata_datetime, parse_odata_datetime
 from catalogue.errors import CatalogueError
-from catalogue.http import open_client, retry_temporary, send_json, shown_url
+from catalogue.http import open_client, retry_temporary, send_json
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult, format_tag_value
 from catalogue.naming import CONSTELLATION_TAGS
 from catalogue.oneatlas_orders import (
@@ -43,6 +43,7 @@ from catalogue.oneatlas_orders import (
     PriceEstimate,
 )
 from catalogue.parameters import normalise_parameters
+from common.redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +270,7 @@ class OneAtlasSearcher:
                 page, count = answer.get("features"), answer.get("totalResults")
                 if not isinstance(page, list) or not isinstance(count, int):
                     raise CatalogueError(
-                        f"oneatlas: {shown_url(self.search_url)} answered JSON without "
+                        f"oneatlas: {redact_url(self.search_url)} answered JSON without "
                         "'features' and 'totalResults'"
                     )
                 total = count

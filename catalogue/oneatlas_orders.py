@@ -31,8 +31,9 @@ from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
 from catalogue.errors import CatalogueError
-from catalogue.http import decode_json_object, open_client, retry_temporary, send, shown_url
+from catalogue.http import decode_json_object, open_client, retry_temporary, send
 from catalogue.models import Scene, format_tag_value
+from common.redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class JwtToken:
             "grant_type": "api_key",
             "client_id": self.client_id,
         }
-        shown = shown_url(self.auth_url)
+        shown = redact_url(self.auth_url)
         # Plain request (no bearer): the auth call never goes through the token it is getting.
         response = send(
             client,
@@ -308,7 +309,7 @@ class OneAtlasOrders:
                 if renewed:
                     break
             raise CatalogueError(
-                f"oneatlas: {shown_url(url)} refused a fresh token (401); check {APIKEY_ENV}"
+                f"oneatlas: {redact_url(url)} refused a fresh token (401); check {APIKEY_ENV}"
             )
 
         with open_client(self._client, timeout_s=self.timeout_s) as client:

@@ -36,11 +36,12 @@ from shapely.errors import ShapelyError
 from shapely.geometry import mapping
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
-from catalogue.http import is_temporary_status, shown_url
+from catalogue.http import is_temporary_status
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
 from catalogue.parameters import normalise_parameters, parse_int, parse_orbit_direction, parse_range
 from catalogue.stac_io import RetryingStacApiIO
 from catalogue.stac_items import Item, item_constellation, item_to_scene
+from common.redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -271,10 +272,11 @@ class StacApiSearcher:
             error = (
                 CatalogueTemporaryError if status is None or is_temporary_status(status) else CatalogueError
             )
-            raise error(f"{self.name}: {shown_url(self.url)} answered {status}: {str(exc)[:200]}") from exc
+            raise error(f"{self.name}: {redact_url(self.url)} answered {status}: {str(exc)[:200]}") from exc
         except (STACError, NotImplementedError, ValueError) as exc:
             raise CatalogueError(
-                f"{self.name}: {shown_url(self.url)} answered something unusable: {type(exc).__name__}: {exc}"
+                f"{self.name}: {redact_url(self.url)} answered something unusable: "
+                f"{type(exc).__name__}: {exc}"
             ) from exc
         truncated = wanted is not None and (len(scenes) > wanted or more)
         scenes = scenes[offset:wanted]

@@ -15,7 +15,8 @@ import requests  # pystac-client's own HTTP client
 from pystac_client.stac_api_io import StacApiIO
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
-from catalogue.http import is_temporary_status, make_temporary_error, retry_temporary, shown_url
+from catalogue.http import is_temporary_status, make_temporary_error, retry_temporary
+from common.redaction import redact_url
 
 
 class RetryingStacApiIO(StacApiIO):
@@ -54,7 +55,7 @@ class RetryingStacApiIO(StacApiIO):
             prepared = requests.Request(method, href, headers=headers, json=parameters)
         else:
             prepared = requests.Request(method, href, headers=headers, params=deepcopy(parameters) or {})
-        shown = f"{self.catalogue}: {method} {shown_url(href)}"
+        shown = f"{self.catalogue}: {method} {redact_url(href)}"
         try:
             request = self.session.prepare_request(prepared)
             # Proxies and CA bundle from the environment, as pystac-client's own request does.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit
 
 _PATTERNS = [
     # Query strings of http(s) URLs (signed URLs, ?token=, ?apikey=).
@@ -40,6 +41,19 @@ LOGGERS = (
     "flows",
     "prefect",
 )
+
+
+def redact_url(url: str) -> str:
+    """``url`` without query string, fragment or user info: safe to log and to put in messages.
+
+    Signed URLs carry their secret in the query string; ``user:password@`` carries it in the netloc.
+    A local path (no scheme) keeps everything but a ``?...`` part.
+    """
+    parts = urlsplit(url)
+    if not parts.scheme or len(parts.scheme) == 1:  # a local path (or a Windows drive letter)
+        return url.split("?", 1)[0]
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return f"{parts.scheme}://{host}{parts.path}"
 
 
 def redact(text: str) -> str:

@@ -10,27 +10,19 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from catalogue.models import Scene
 from common.http import parse_retry_after
+from common.redaction import redact_url
 from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
 from providers.unpack import unpack_product
 
 log = logging.getLogger(__name__)
 
 TEMPORARY_STATUS = {408, 425, 429, 500, 502, 503, 504}
-
-
-def redact_url(url: str) -> str:
-    """The URL without query string and credentials (signed URLs carry secrets there)."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class UrlProvider:

@@ -36,3 +36,17 @@ def test_installed_filter_cleans_library_log_records(caplog: pytest.LogCaptureFi
     with caplog.at_level(logging.INFO, logger="httpx"):
         logging.getLogger("httpx").info("HTTP Request: %s %s", "GET", "https://h/x?sig=zzz-secret")
     assert "zzz-secret" not in caplog.text and "https://h/x?<redacted>" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:pw@host:8443/a/b.zip?sig=abc#x", "https://host:8443/a/b.zip"),
+        ("s3://bucket/key.zip?versionId=1", "s3://bucket/key.zip"),
+        ("/archive/{SCENE}.zip?x=1", "/archive/{SCENE}.zip"),
+    ],
+)
+def test_redact_url_drops_query_and_credentials(url: str, shown: str) -> None:
+    from common.redaction import redact_url
+
+    assert redact_url(url) == shown

@@ -12,9 +12,10 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from catalogue.annotations import annotation_member_regex, read_annotations, redact_url
+from catalogue.annotations import annotation_member_regex, read_annotations
 from catalogue.errors import CatalogueError
 from common.errors import ProductUnavailableError, is_temporary
+from common.redaction import redact_url
 
 P7768 = "S1A_IW_SLC__1SDV_20200511T135117_20200511T135144_032518_03C421_7768"
 BA76 = "S1A_IW_SLC__1SDV_20230108T135249_20230108T135316_046693_0598D3_BA76"

@@ -14,6 +14,7 @@ from typing import ClassVar
 import pytest
 
 from catalogue.models import Constellation, Scene
+from common.redaction import redact_url
 from providers.chain import download_product
 from providers.errors import (
     AllProvidersFailedError,
@@ -23,7 +24,7 @@ from providers.errors import (
 )
 from providers.local import LocalArchiveProvider
 from providers.unpack import unpack_product
-from providers.url import UrlProvider, redact_url
+from providers.url import UrlProvider
 from storage.errors import StorageError
 
 NAME = "S2A_MSIL1C_20210403T101021_N0300_R022_T33TUM_20210403T110551"
