@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): prepare, run, report; never run by pytest."""
