@@ -64,9 +64,9 @@ def main() -> int:
         print()
         print(summary.headline())
         cogs = sorted((ROOT / "storage").rglob("*.tif"))
-        print(f"\n{len(cogs)} COG layers in {ROOT / 'storage'}:")
+        print(f"\n{len(cogs)} COG layers in {ROOT / 'storage'} (open them in any GIS):")
         for cog in cogs:
-            print(f"  {cog}")
+            print(f"  {cog.relative_to(ROOT / 'storage')}")
         with GeocubeClient(server.address, insecure=True) as client:
             containers = client.get_containers([str(c) for c in cogs]) if cogs else []
         indexed = sum(len(c.datasets) for c in containers)
