@@ -13,13 +13,15 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from shapely import unary_union, wkt
 from shapely.geometry import MultiPolygon, Polygon
 
 from catalogue.errors import CatalogueError
 from catalogue.models import Scene, Tile
+from geocube_client.client import GeocubeClient
+from geocube_client.models import NewRecord
 
 log = logging.getLogger(__name__)
 
@@ -33,31 +35,6 @@ def _comparable(tags: dict[str, str]) -> dict[str, str]:
 
 def _without_links(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in _comparable(tags).items() if k not in LINK_TAGS}
-
-
-class RecordStore(Protocol):
-    """What records need of a Geocube client (geocube_client.GeocubeClient satisfies it)."""
-
-    def list_records(
-        self,
-        *,
-        name: str = "",
-        tags: dict[str, str] | None = None,
-        from_time: datetime | None = None,
-        to_time: datetime | None = None,
-        aoi_wkt: str | None = None,
-        limit: int = 0,
-        page: int = 0,
-        with_aoi: bool = False,
-    ) -> Sequence[Any]: ...
-
-    def create_aoi(self, geometry_wkt: str) -> str: ...
-
-    def create_records(self, records: Sequence[Any]) -> list[str]: ...
-
-    def delete_records(self, ids: Sequence[str], *, no_fail: bool = False) -> int: ...
-
-    def add_records_tags(self, ids: Sequence[str], tags: dict[str, str]) -> int: ...
 
 
 @dataclass
@@ -102,15 +79,14 @@ def _same_time(a: datetime, b: datetime) -> bool:
 
 
 def ensure_records(
-    store: RecordStore,
+    store: GeocubeClient,
     scenes: Sequence[Scene],
     tags_by_scene: dict[str, dict[str, str]],
     *,
     record_tags: dict[str, str],
-    new_record: Any,
     batch_size: int = 500,
 ) -> RecordsOutcome:
-    """Reuse or create one record per scene; return the ids (``new_record`` builds a NewRecord).
+    """Reuse or create one record per scene; return the ids.
 
     One ListRecords over the union of footprints and the time range finds the candidates; exact
     matches are reused; the rest get their AOI (CreateAOI reuses an existing one) and are created in
@@ -150,7 +126,7 @@ def ensure_records(
     for start in range(0, len(to_create), batch_size):
         batch = to_create[start : start + batch_size]
         records = [
-            new_record(
+            NewRecord(
                 name=s.source_id,
                 time=s.date,
                 tags=tags_by_scene[s.source_id],
@@ -166,7 +142,7 @@ def ensure_records(
     return outcome
 
 
-def delete_unused_records(store: RecordStore, created: Sequence[str], used: Iterable[str]) -> int:
+def delete_unused_records(store: GeocubeClient, created: Sequence[str], used: Iterable[str]) -> int:
     """Delete records this run created for scenes that were finally not ingested."""
     keep = set(used)
     orphans = [r for r in created if r not in keep]

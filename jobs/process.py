@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from common.errors import IngestError, PermanentError
 from common.settings import Settings
-from geocube_client.models import DataFormat, IndexOutcome
+from geocube_client.client import GeocubeClient
+from geocube_client.models import IndexOutcome
 from graphs.context import TileContext, make_tile_contexts
 from graphs.execute import SelectedOutFile, execute_graph, select_in_files
 from graphs.loader import load_graph
@@ -26,27 +27,6 @@ from storage.base import Storage
 from storage.layout import delete_layer, import_layer, save_layer
 
 log = logging.getLogger(__name__)
-
-
-class Indexer(Protocol):
-    """What processing needs of a Geocube client."""
-
-    def index_dataset(
-        self,
-        *,
-        uri: str,
-        record_id: str,
-        instance_id: str,
-        bands: list[int],
-        dformat: DataFormat,
-        real_min_value: float,
-        real_max_value: float,
-        exponent: float = 1.0,
-        managed: bool = False,
-        container_subdir: str = "",
-    ) -> IndexOutcome: ...
-
-    def add_records_tags(self, ids: Any, tags: Any) -> int: ...
 
 
 class NothingToIndexError(PermanentError):
@@ -68,7 +48,9 @@ def _where(job: TileJob, ctx: TileContext, out: SelectedOutFile) -> dict[str, An
     }
 
 
-def _index(job: TileJob, geocube: Indexer, out: SelectedOutFile, uri: str, instance_id: str) -> IndexOutcome:
+def _index(
+    job: TileJob, geocube: GeocubeClient, out: SelectedOutFile, uri: str, instance_id: str
+) -> IndexOutcome:
     if out.dformat is None:
         raise NothingToIndexError(
             f"{job.label}: out-file {out.layer}.{out.extension} has no valid dformat_out"
@@ -87,7 +69,7 @@ def _index(job: TileJob, geocube: Indexer, out: SelectedOutFile, uri: str, insta
 
 def _handle_out_files(
     job: TileJob,
-    geocube: Indexer,
+    geocube: GeocubeClient,
     storage: Storage,
     workdir: Any,
     tiles: tuple[TileContext, TileContext, TileContext],
@@ -126,7 +108,7 @@ def _handle_out_files(
             log.warning("%s: could not tag the record with processingDate: %s", job.label, exc)
 
 
-def run_tile_job(job: TileJob, settings: Settings, geocube: Indexer) -> JobResult:
+def run_tile_job(job: TileJob, settings: Settings, geocube: GeocubeClient) -> JobResult:
     """Process one tile; return what was stored, indexed and deleted. Raise on failure."""
     started = time.monotonic()
     storage = open_storage(job.storage_uri)

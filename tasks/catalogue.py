@@ -15,7 +15,6 @@ from catalogue.records import RecordsOutcome, delete_unused_records, ensure_reco
 from catalogue.registry import build_searchers
 from catalogue.validation import validate_payload as check_payload
 from common.settings import Settings, load_settings
-from geocube_client.models import NewRecord
 from graphs.loader import load_graph
 from storage import open_storage
 from tasks.resources import open_geocube
@@ -80,9 +79,7 @@ def records_task(payload: Payload, plan: IngestionPlan) -> RecordsOutcome:
         for s in plan.scenes
     }
     with open_geocube(load_settings()) as geocube:
-        return ensure_records(
-            geocube, plan.scenes, tags, record_tags=payload.record_tags, new_record=NewRecord
-        )
+        return ensure_records(geocube, plan.scenes, tags, record_tags=payload.record_tags)
 
 
 @task(name="delete-unused-records", retries=2, retry_condition_fn=retry_if_temporary)

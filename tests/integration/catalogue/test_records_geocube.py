@@ -11,7 +11,6 @@ from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, Scene, Tile
 from catalogue.records import delete_unused_records, ensure_records, scene_record_tags
 from geocube_client.client import GeocubeClient
-from geocube_client.models import NewRecord
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +43,7 @@ def tiles_for(items: list[Scene]) -> list[Tile]:
 def run(client: GeocubeClient, items: list[Scene], record_tags: dict[str, str]):
     tiles = tiles_for(items)
     tags = {s.source_id: scene_record_tags(s, tiles, record_tags) for s in items}
-    return ensure_records(client, items, tags, record_tags=record_tags, new_record=NewRecord), tags
+    return ensure_records(client, items, tags, record_tags=record_tags), tags
 
 
 def test_records_are_created_once_then_reused(local_geocube: str) -> None:
@@ -98,9 +97,7 @@ def test_records_are_created_in_batches(local_geocube: str) -> None:
             return super().create_records(records)
 
     with Counting(local_geocube, insecure=True) as client:
-        outcome = ensure_records(
-            client, items, tags, record_tags={"source": "test-batch"}, new_record=NewRecord, batch_size=2
-        )
+        outcome = ensure_records(client, items, tags, record_tags={"source": "test-batch"}, batch_size=2)
     assert Counting.batches == [2, 1] and len(outcome.created) == 3
 
 
