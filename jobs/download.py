@@ -8,24 +8,26 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from common.settings import Settings
 from graphs.context import make_tile_contexts
 from graphs.execute import execute_graph
 from graphs.loader import load_graph
-from graphs.model import Action, Condition
+from graphs.model import Action, Condition, OutFile
 from jobs.models import JobResult, SceneJob
 from jobs.workspace import scratch_dir
 from providers import build_providers
 from providers.chain import download_product
 from storage import open_storage
+from storage.base import Storage
 from storage.layout import layer_key, save_layer
 
 log = logging.getLogger(__name__)
 
 
-def _already_stored(job: SceneJob, graph_out: list, storage) -> list[str] | None:
+def _already_stored(job: SceneJob, graph_out: Sequence[OutFile], storage: Storage) -> list[str] | None:
     """URIs of the scene graph's unconditional outputs when every one is already stored, else None."""
     wanted = [f for f in graph_out if f.action == Action.TO_CREATE and f.condition == Condition.PASS]
     if not wanted:
