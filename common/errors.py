@@ -6,6 +6,7 @@ Three families decide what happens next (DEVELOPERS.md, STYLE.md §3)::
     ├── TemporaryError            retry later (timeout, 429, 5xx, gRPC UNAVAILABLE); carries retry_after_s
     ├── ProductUnavailableError   this provider has not got it (404, offline): try the next provider
     └── PermanentError            stop: bad payload, rejected credentials, corrupt product
+        ├── FatalError            never retried, even for a payload with is_retriable (FATAL ERROR)
         └── ValidationFailedError every problem of a payload at once, each naming its field
 
 Each package keeps its own ``errors.py`` whose classes inherit from these.
@@ -34,6 +35,10 @@ class ProductUnavailableError(IngestError):
 
 class PermanentError(IngestError):
     """A failure that will not go away by trying again."""
+
+
+class FatalError(PermanentError):
+    """A failure that is not retried even when the payload says ``is_retriable`` (e.g. FATAL ERROR)."""
 
 
 @dataclass(frozen=True)

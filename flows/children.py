@@ -13,7 +13,7 @@ from prefect.runtime import flow_run
 
 from common.redaction import install_redaction
 from jobs.models import JobResult, SceneJob, TileJob
-from tasks.jobs import download_scene_task, process_tile_task
+from tasks.jobs import download_scene_with_retries, process_tile_with_retries
 
 
 def _scene_run_name() -> str:
@@ -34,11 +34,11 @@ def _tile_run_name() -> str:
 def download_scene(job: SceneJob) -> JobResult:
     """Download one scene with the provider chain, run its scene graph, store its tiles."""
     install_redaction()
-    return download_scene_task(job)
+    return download_scene_with_retries(job)
 
 
 @flow(name="process-tile", flow_run_name=_tile_run_name, persist_result=True, log_prints=False)
 def process_tile(job: TileJob) -> JobResult:
     """Process one tile with its tile graph, store and index the layers, clean up."""
     install_redaction()
-    return process_tile_task(job)
+    return process_tile_with_retries(job)

@@ -14,7 +14,7 @@ a script prints ``FATAL ERROR: ...`` or ``TEMPORARY ERROR: ...`` and exits non-z
 
 from __future__ import annotations
 
-from common.errors import FieldProblem, PermanentError, TemporaryError
+from common.errors import FatalError, FieldProblem, PermanentError, TemporaryError
 
 
 class GraphError(PermanentError):
@@ -28,7 +28,7 @@ class GraphError(PermanentError):
         self.problems = list(problems or [])
 
 
-class GraphFatalError(PermanentError):
+class GraphFatalError(FatalError):
     """A fatal failure: the product is unusable. ``on_fatal_failure`` out-files are selected."""
 
 

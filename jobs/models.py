@@ -21,6 +21,7 @@ class SceneJob(BaseModel):
     graph_config: dict[str, str] = Field(default_factory=dict)
     storage_uri: str
     is_retriable: bool = False
+    retry_count: int = Field(default=0, ge=0, description="Retries of non-temporary failures if retriable")
 
     @property
     def label(self) -> str:
@@ -40,6 +41,7 @@ class TileJob(BaseModel):
     instances_id: dict[str, str] = Field(default_factory=dict, description="layer -> Geocube instance id")
     storage_uri: str
     is_retriable: bool = False
+    retry_count: int = Field(default=0, ge=0, description="Retries of non-temporary failures if retriable")
 
     @property
     def label(self) -> str:

@@ -28,6 +28,7 @@ def make_jobs(
             graph_config=payload.graph_config,
             storage_uri=storage_uri,
             is_retriable=payload.is_retriable,
+            retry_count=payload.retry_count,
         )
         for scene_id, scene in scenes.items()
     ]
@@ -41,6 +42,7 @@ def make_jobs(
             instances_id=instances_id,
             storage_uri=storage_uri,
             is_retriable=payload.is_retriable,
+            retry_count=payload.retry_count,
         )
         for t in sorted(plan.tiles, key=lambda t: (t.date, t.scene_id, t.source_id))
     ]

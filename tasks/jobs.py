@@ -9,7 +9,7 @@ from jobs.download import run_scene_job
 from jobs.models import JobResult, SceneJob, TileJob
 from jobs.process import run_tile_job
 from tasks.resources import open_geocube
-from tasks.retry import RETRY_DELAYS_S, retry_if_temporary
+from tasks.retry import RETRY_DELAYS_S, job_retry_policy, retry_if_temporary
 
 
 @task(
@@ -23,6 +23,12 @@ def download_scene_task(job: SceneJob) -> JobResult:
     return run_scene_job(job, load_settings())
 
 
+def download_scene_with_retries(job: SceneJob) -> JobResult:
+    """The download task with the job's retry policy (payload ``is_retriable``/``retry_count``)."""
+    retries, condition = job_retry_policy(is_retriable=job.is_retriable, retry_count=job.retry_count)
+    return download_scene_task.with_options(retries=retries, retry_condition_fn=condition)(job)
+
+
 @task(
     name="process-and-index",
     task_run_name="process {job.aoi}/{job.tile.source_id}@{job.tile.date:%Y-%m-%d}",
@@ -34,3 +40,9 @@ def process_tile_task(job: TileJob) -> JobResult:
     settings = load_settings()
     with open_geocube(settings) as geocube:
         return run_tile_job(job, settings, geocube)
+
+
+def process_tile_with_retries(job: TileJob) -> JobResult:
+    """The processing task with the job's retry policy (payload ``is_retriable``/``retry_count``)."""
+    retries, condition = job_retry_policy(is_retriable=job.is_retriable, retry_count=job.retry_count)
+    return process_tile_task.with_options(retries=retries, retry_condition_fn=condition)(job)

@@ -8,8 +8,9 @@ import pytest
 
 from common.errors import PermanentError, TemporaryError
 from geocube_client.errors import GeocubeNotFoundError, GeocubeTemporaryError
+from graphs.errors import GraphError, GraphFatalError
 from providers.errors import DownloadTemporaryError, ProductNotFoundError
-from tasks.retry import retry_if_temporary
+from tasks.retry import job_retry_policy, retry_if_temporary
 
 
 @dataclass
@@ -46,3 +47,24 @@ def wrapped(inner: BaseException) -> BaseException:
 )
 def test_only_temporary_errors_are_retried(exc: BaseException, retried: bool) -> None:
     assert retry_if_temporary(None, None, FakeState(exc)) is retried
+
+
+@dataclass
+class FakeRun:
+    run_count: int
+
+
+def test_job_policy_retries_temporary_errors_whatever_the_payload() -> None:
+    retries, condition = job_retry_policy(is_retriable=False, retry_count=0)
+    assert retries == 3
+    assert condition(None, FakeRun(3), FakeState(DownloadTemporaryError("503"))) is True
+    assert condition(None, FakeRun(1), FakeState(PermanentError("corrupt"))) is False
+
+
+def test_retriable_payload_retries_other_failures_retry_count_times_but_never_fatal_ones() -> None:
+    retries, condition = job_retry_policy(is_retriable=True, retry_count=5)
+    assert retries == 5
+    assert condition(None, FakeRun(1), FakeState(GraphError("step failed"))) is True
+    assert condition(None, FakeRun(5), FakeState(GraphError("step failed"))) is True
+    assert condition(None, FakeRun(6), FakeState(GraphError("step failed"))) is False
+    assert condition(None, FakeRun(1), FakeState(GraphFatalError("FATAL ERROR: empty"))) is False
