@@ -19,6 +19,7 @@ from catalogue.interchange import InterchangeDocument
 from catalogue.ledger import Ledger
 from catalogue.models import Constellation, Scene, SceneQuery, Searcher, Tile
 from catalogue.payload import Payload
+from catalogue.records import with_record_tags
 from catalogue.search import refine_scenes, search_scenes
 from catalogue.tiles import SeriesSummary, link_tiles, scene_tiles
 
@@ -102,16 +103,6 @@ def cut_tiles(
     return kept, tiles, dropped
 
 
-def _with_record_tags(scenes: Sequence[Scene], record_tags: dict[str, str]) -> list[Scene]:
-    out = []
-    for scene in scenes:
-        tags = dict(scene.tags)
-        for key, value in record_tags.items():
-            tags.setdefault(key, value)
-        out.append(scene.model_copy(update={"tags": tags}))
-    return out
-
-
 def plan_ingestion(
     payload: Payload,
     searchers: Sequence[Searcher],
@@ -153,7 +144,7 @@ def plan_ingestion(
             result.truncated,
             result.failures,
         )
-    scenes = _with_record_tags(scenes, payload.record_tags)
+    scenes = [with_record_tags(s, payload.record_tags) for s in scenes]
 
     if document is not None and document.tiles:
         wanted = {s.source_id for s in scenes}

@@ -45,10 +45,11 @@ class RecordsOutcome:
     relinked: list[str] = field(default_factory=list, metadata={"doc": "reused with new link tags"})
 
 
-def scene_record_tags(scene: Scene, tiles: Iterable[Tile], record_tags: dict[str, str]) -> dict[str, str]:
-    """The tags of a scene's record: catalogue tags, the payload's record_tags, and the graph links.
+def with_record_tags(scene: Scene, record_tags: dict[str, str]) -> Scene:
+    """The scene with the payload's ``record_tags`` added to its tags.
 
-    Raises CatalogueError when a payload tag contradicts a tag the catalogue set.
+    Raises CatalogueError when a payload tag contradicts a tag the catalogue set (§2.8, checked while
+    planning, before any record or download).
     """
     tags = dict(scene.tags)
     for key, value in record_tags.items():
@@ -58,6 +59,12 @@ def scene_record_tags(scene: Scene, tiles: Iterable[Tile], record_tags: dict[str
                 f"scene {scene.source_id}; remove or rename this tag in record_tags"
             )
         tags[key] = value
+    return scene.model_copy(update={"tags": tags})
+
+
+def scene_record_tags(scene: Scene, tiles: Iterable[Tile]) -> dict[str, str]:
+    """The tags of a scene's record: the scene's tags and its links in the previous/reference graph."""
+    tags = dict(scene.tags)
     mine = [t for t in tiles if t.scene_id == scene.source_id]
     tags["previous_scenes"] = json.dumps(sorted({t.previous.scene_id for t in mine if t.previous}))
     tags["reference_scenes"] = json.dumps(sorted({t.reference.scene_id for t in mine if t.reference}))

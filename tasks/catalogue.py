@@ -74,10 +74,7 @@ plan_task = task(
     retry_condition_fn=retry_if_temporary,
 )
 def records_task(payload: Payload, plan: IngestionPlan) -> RecordsOutcome:
-    tags = {
-        s.source_id: scene_record_tags(s, plan.tiles_of(s.source_id), payload.record_tags)
-        for s in plan.scenes
-    }
+    tags = {s.source_id: scene_record_tags(s, plan.tiles_of(s.source_id)) for s in plan.scenes}
     with open_geocube(load_settings()) as geocube:
         return ensure_records(geocube, plan.scenes, tags, record_tags=payload.record_tags)
 

@@ -9,7 +9,7 @@ import pytest
 
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, Scene, Tile
-from catalogue.records import delete_unused_records, ensure_records, scene_record_tags
+from catalogue.records import delete_unused_records, ensure_records, scene_record_tags, with_record_tags
 from geocube_client.client import GeocubeClient
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ def tiles_for(items: list[Scene]) -> list[Tile]:
 
 def run(client: GeocubeClient, items: list[Scene], record_tags: dict[str, str]):
     tiles = tiles_for(items)
-    tags = {s.source_id: scene_record_tags(s, tiles, record_tags) for s in items}
+    tags = {s.source_id: scene_record_tags(with_record_tags(s, record_tags), tiles) for s in items}
     return ensure_records(client, items, tags, record_tags=record_tags), tags
 
 
@@ -71,7 +71,7 @@ def test_other_record_tags_make_other_records(local_geocube: str) -> None:
 def test_conflicting_record_tag_is_a_clear_error() -> None:
     scene = scenes("conflict")[0]
     with pytest.raises(CatalogueError, match=r"record_tags\.constellation"):
-        scene_record_tags(scene, [], {"constellation": "LANDSAT"})
+        with_record_tags(scene, {"constellation": "LANDSAT"})
 
 
 def test_unused_created_records_are_deleted(local_geocube: str) -> None:
@@ -87,7 +87,9 @@ def test_unused_created_records_are_deleted(local_geocube: str) -> None:
 def test_records_are_created_in_batches(local_geocube: str) -> None:
     items = scenes("batch")
     tiles = tiles_for(items)
-    tags = {s.source_id: scene_record_tags(s, tiles, {"source": "test-batch"}) for s in items}
+    tags = {
+        s.source_id: scene_record_tags(with_record_tags(s, {"source": "test-batch"}), tiles) for s in items
+    }
 
     class Counting(GeocubeClient):
         batches: list[int] = []  # noqa: RUF012
