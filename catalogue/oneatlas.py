@@ -26,7 +26,7 @@ import httpx
 import shapely
 from pydantic import SecretStr
 from shapely.errors import ShapelyError
-from shapely.geometry import mapping, shape
+from shapely.geometry import Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from catalogue.cdse_filter import format_odata_datetime, parse_odata_datetime
@@ -147,12 +147,16 @@ def parse_feature(
     source_id = str(props.get("parentIdentifier") or identifier)
     try:
         date = parse_odata_datetime(acquired)
-        footprint = shape(feature["geometry"]).intersection(aoi)
+        whole = shape(feature["geometry"])
+        # A point or line AOI has no area: keep the product's footprint if it meets the AOI.
+        footprint = (
+            whole.intersection(aoi) if aoi.area > 0 else (whole if whole.intersects(aoi) else Polygon())
+        )
     except (ValueError, TypeError, KeyError, ShapelyError) as exc:
         raise CatalogueError(
             f"{catalogue}: feature {identifier}: unreadable date or geometry: {exc}"
         ) from exc
-    if footprint.is_empty or footprint.area < MIN_INTERSECTION_DEG2:
+    if footprint.is_empty or (aoi.area > 0 and footprint.area < MIN_INTERSECTION_DEG2):
         log.debug("%s: %s meets the AOI on %.2e deg²: skipped", catalogue, identifier, footprint.area)
         return None
     tags = {
@@ -294,7 +298,27 @@ class OneAtlasSearcher:
             total,
             " (truncated by page/limit)" if truncated else "",
         )
+        if is_price_requested(query.parameters):
+            scenes = self.with_orders_and_prices(scenes)
         return SearchResult(scenes=scenes, catalogue=self.name, truncated=truncated, total=total)
+
+    def with_orders_and_prices(self, scenes: Sequence[Scene]) -> list[Scene]:
+        """``GetPrice: "true"`` (§2.7): scenes without a download link get the link of a delivered
+        existing order, or else the ``estimatedCost``/``amountUnit`` tags of a price estimate."""
+        missing = [s for s in scenes if not s.metadata.get("download_link")]
+        if not missing:
+            return list(scenes)
+        orders = self.find_existing_orders(missing)
+        updated: dict[str, Scene] = {}
+        for scene in missing:
+            order = orders.get(str(scene.metadata.get("uuid")))
+            if order is not None and order.is_delivered and order.download_link:
+                metadata = {**scene.metadata, "download_link": order.download_link}
+                updated[scene.source_id] = scene.model_copy(update={"metadata": metadata})
+        to_price = [s for s in missing if s.source_id not in updated]
+        if to_price:
+            updated |= {s.source_id: s for s in self.price_estimate(to_price).scenes}
+        return [updated.get(s.source_id, s) for s in scenes]
 
     def price_estimate(self, scenes: Sequence[Scene]) -> PriceEstimate:
         """See ``OneAtlasOrders.price_estimate``."""

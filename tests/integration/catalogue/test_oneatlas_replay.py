@@ -309,3 +309,41 @@ def test_an_unreachable_service_is_temporary_and_carries_no_request(clock: Clock
         searcher(stopped, clock, max_retries=0).search(QUERY)
     # httpx's error holds the request and its Authorization header: it is not chained.
     assert caught.value.__cause__ is None and caught.value.__context__ is None
+
+
+def test_get_price_links_delivered_orders_and_prices_the_rest(server: ReplayServer, clock: Clock) -> None:
+    scenes = scenes_to_price(server, clock)
+    orders = searcher(server, clock).orders
+    first, second = (orders.order_product(s) for s in scenes if s.metadata["uuid"] in ("uuid-0", "uuid-1"))
+    delivered = [
+        api.order_item("order-a", [api.delivery(first, status="delivered", download_href="https://x/a.zip")])
+    ]
+    server.add(Route("POST", api.AUTH_PATH, body=api.token_answer("tok-1")))
+    server.add(Route("GET", api.ORDERS_PATH, body=api.orders_page(delivered, total=1)))
+    server.add(Route("POST", api.PRICES_PATH, body=api.price_answer([second], [80]), when=bearer("tok-1")))
+    server.add(
+        Route(
+            "POST",
+            api.SEARCH_PATH,
+            body=api.search_page(
+                [
+                    *features(0, 2),
+                    api.feature(
+                        "uuid-ready", ds(9), FOOTPRINT, download=api.download_link("https://x/ready.zip")
+                    ),
+                ],
+                total=3,
+                start_page=1,
+                per_page=200,
+            ),
+        )
+    )
+    query = QUERY.model_copy(update={"parameters": {**QUERY.parameters, "GetPrice": "true"}})
+    result = searcher(server, clock).search(query)
+    by_uuid = {s.metadata["uuid"]: s for s in result.scenes}
+    assert by_uuid["uuid-0"].metadata["download_link"] == "https://x/a.zip"
+    assert "estimatedCost" not in by_uuid["uuid-0"].tags
+    assert (by_uuid["uuid-1"].tags["estimatedCost"], by_uuid["uuid-1"].tags["amountUnit"]) == ("80", "EUR")
+    assert by_uuid["uuid-ready"].metadata["download_link"] == "https://x/ready.zip"
+    priced = [json.loads(r.body) for r in server.requests if r.path == api.PRICES_PATH]
+    assert priced == [{"kind": "order.data.product", "products": [second]}]

@@ -144,6 +144,16 @@ def test_a_sliver_or_a_miss_is_skipped() -> None:
     assert parse_feature(feature("u6", DS, far), AOI, Constellation.PHR) is None
 
 
+def test_a_point_aoi_keeps_the_products_that_cover_it() -> None:
+    point = shapely.from_wkt("POINT (1.47 43.58)")
+    scene = parse_feature(feature("u7", DS, FOOTPRINT), point, Constellation.PHR)
+    assert scene is not None and shapely.from_wkt(scene.footprint_wkt).area > 0
+    assert (
+        parse_feature(feature("u8", DS, FOOTPRINT), shapely.from_wkt("POINT (5 5)"), Constellation.PHR)
+        is None
+    )
+
+
 def test_a_feature_without_date_is_named() -> None:
     broken = feature("u7", DS, FOOTPRINT)
     del broken["properties"]["acquisitionDate"]
