@@ -8,13 +8,13 @@ existing tiles, so a new tile never takes a failed one as its previous or refere
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from catalogue.errors import CatalogueError
 from catalogue.models import Scene, Tile
 from storage.base import Storage
 from storage.errors import StorageNotFoundError
@@ -54,7 +54,13 @@ def load_ledger(storage: Storage, aoi: str) -> Ledger:
             storage.download(ledger_key(aoi), local)
         except StorageNotFoundError:
             return Ledger(aoi=aoi)
-        return Ledger.model_validate(json.loads(local.read_text()))
+        try:
+            return Ledger.model_validate_json(local.read_text())
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise CatalogueError(
+                f"{storage.uri_of(ledger_key(aoi))}: the AOI's ledger is unreadable "
+                f"({exc.__class__.__name__}); restore it from a backup, or delete it to start the AOI's series afresh"
+            ) from None
 
 
 def save_ledger(storage: Storage, ledger: Ledger) -> str:

@@ -40,8 +40,12 @@ class IngestionPlan(BaseModel):
     failures: dict[str, str] = Field(default_factory=dict, description="Catalogues that failed first")
     truncated: bool = Field(default=False, description="A page/limit cut the catalogue's answer")
 
-    def tiles_of(self, scene_id: str) -> list[Tile]:
-        return [t for t in self.tiles if t.scene_id == scene_id]
+    def tiles_by_scene(self) -> dict[str, list[Tile]]:
+        """The tiles of each scene (one pass over the tiles)."""
+        grouped: dict[str, list[Tile]] = {s.source_id: [] for s in self.scenes}
+        for tile in self.tiles:
+            grouped.setdefault(tile.scene_id, []).append(tile)
+        return grouped
 
     def summary(self) -> str:
         roots = sum(1 for t in self.tiles if t.reference is None)

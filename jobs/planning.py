@@ -19,11 +19,12 @@ def make_jobs(
     scenes = {
         s.source_id: s.model_copy(update={"record_id": record_ids.get(s.source_id, "")}) for s in plan.scenes
     }
+    tiles_by_scene = plan.tiles_by_scene()
     scene_jobs = [
         SceneJob(
             aoi=plan.aoi,
             scene=scene,
-            tiles=plan.tiles_of(scene_id),
+            tiles=tiles_by_scene[scene_id],
             graph_name=payload.scene_graph_name,
             graph_config=payload.graph_config,
             storage_uri=storage_uri,

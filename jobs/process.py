@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from catalogue.records import PROCESSING_DATE_TAG
 from common.errors import IngestError, PermanentError
 from common.settings import Settings
 from geocube_client.client import GeocubeClient
@@ -102,7 +103,7 @@ def _handle_out_files(
     if result.indexed and job.scene.record_id:
         try:
             geocube.add_records_tags(
-                [job.scene.record_id], {"processingDate": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")}
+                [job.scene.record_id], {PROCESSING_DATE_TAG: datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")}
             )
         except IngestError as exc:
             log.warning("%s: could not tag the record with processingDate: %s", job.label, exc)

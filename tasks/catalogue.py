@@ -74,7 +74,8 @@ plan_task = task(
     retry_condition_fn=retry_if_temporary,
 )
 def records_task(payload: Payload, plan: IngestionPlan) -> RecordsOutcome:
-    tags = {s.source_id: scene_record_tags(s, plan.tiles_of(s.source_id)) for s in plan.scenes}
+    tiles = plan.tiles_by_scene()
+    tags = {s.source_id: scene_record_tags(s, tiles[s.source_id]) for s in plan.scenes}
     with open_geocube(load_settings()) as geocube:
         return ensure_records(geocube, plan.scenes, tags, record_tags=payload.record_tags)
 

@@ -19,7 +19,7 @@ TEMPORARY_RETRIES = len(RETRY_DELAYS_S)
 def retry_if_temporary(task: Any, task_run: Any, state: Any) -> bool:
     """``retry_condition_fn`` of the catalogue tasks: True only for a TemporaryError."""
     exc = state.result(raise_on_failure=False)
-    return isinstance(exc, BaseException) and is_temporary(exc)
+    return isinstance(exc, BaseException) and not isinstance(exc, FatalError) and is_temporary(exc)
 
 
 def job_retry_policy(*, is_retriable: bool, retry_count: int) -> tuple[int, Callable[[Any, Any, Any], bool]]:
@@ -27,8 +27,8 @@ def job_retry_policy(*, is_retriable: bool, retry_count: int) -> tuple[int, Call
 
     def condition(task: Any, task_run: Any, state: Any) -> bool:
         exc = state.result(raise_on_failure=False)
-        if not isinstance(exc, BaseException):
-            return False
+        if not isinstance(exc, BaseException) or isinstance(exc, FatalError):
+            return False  # a fatal failure has already run its clean-up (e.g. deleted the product)
         if is_temporary(exc):
             return True
         attempt = int(getattr(task_run, "run_count", 1) or 1)

@@ -27,3 +27,14 @@ def test_new_aoi_has_an_empty_ledger_and_a_saved_one_comes_back(tmp_path: Path) 
     assert again == ledger
     assert again.known_tiles() == [ok], "a failed tile is never offered as previous or reference"
     assert not list(tmp_path.rglob("*.part")) and not list(tmp_path.rglob(".*tmp*"))
+
+
+def test_an_unreadable_ledger_is_a_clear_error(tmp_path: Path) -> None:
+    import pytest
+
+    from catalogue.errors import CatalogueError
+
+    (tmp_path / "A").mkdir()
+    (tmp_path / "A" / "ingested.json").write_text("{not json")
+    with pytest.raises(CatalogueError, match=r"ingested.json: the AOI's ledger is unreadable"):
+        load_ledger(LocalStorage(tmp_path), "A")
