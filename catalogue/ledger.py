@@ -59,7 +59,8 @@ def load_ledger(storage: Storage, aoi: str) -> Ledger:
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             raise CatalogueError(
                 f"{storage.uri_of(ledger_key(aoi))}: the AOI's ledger is unreadable "
-                f"({exc.__class__.__name__}); restore it from a backup, or delete it to start the AOI's series afresh"
+                f"({exc.__class__.__name__}); restore it from a backup, or delete it to start the AOI's "
+                "series afresh"
             ) from None
 
 
