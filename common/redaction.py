@@ -1,7 +1,7 @@
 """A backstop against secrets in logs (STYLE.md §7): query strings, credentials in URLs, tokens.
 
-Code never logs a secret on purpose; this filter catches what libraries log (httpx logs every request
-URL, signed query strings included). ``install_redaction`` adds it to the loggers that may carry them.
+Code never logs a secret on purpose; this catches what libraries log (httpx logs every request URL,
+signed query strings included). ``install_redaction`` applies it to every log record of the process.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import re
 from urllib.parse import urlsplit
 
 _PATTERNS = [
-    # Query strings of http(s) URLs (signed URLs, ?token=, ?apikey=).
-    (re.compile(r"(https?://[^\s?#\"']+)\?[^\s\"']*"), r"\1?<redacted>"),
+    # Query strings of URLs of any scheme (signed http/s3/gs URLs, ?token=, ?apikey=).
+    (re.compile(r"\b([a-z][a-z0-9+.-]*://[^\s?#\"']+)\?[^\s\"']*", re.IGNORECASE), r"\1?<redacted>"),
     # user:password@host
-    (re.compile(r"(https?://)[^\s/@\"']+:[^\s/@\"']+@"), r"\1<redacted>@"),
+    (re.compile(r"\b([a-z][a-z0-9+.-]*://)[^\s/@\"']+:[^\s/@\"']+@", re.IGNORECASE), r"\1<redacted>@"),
     # Authorization headers and bearer tokens.
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1<redacted>"),
     # key=value pairs of well-known secret names.
@@ -25,22 +25,6 @@ _PATTERNS = [
         r"\1\2<redacted>",
     ),
 ]
-
-LOGGERS = (
-    "httpx",
-    "httpcore",
-    "urllib3",
-    "sentinelsat",
-    "catalogue",
-    "providers",
-    "storage",
-    "graphs",
-    "geocube_client",
-    "jobs",
-    "tasks",
-    "flows",
-    "prefect",
-)
 
 
 def redact_url(url: str) -> str:
@@ -62,23 +46,26 @@ def redact(text: str) -> str:
     return text
 
 
-class RedactingFilter(logging.Filter):
-    """Rewrites a record's message with :func:`redact` (arguments are formatted first)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
-
-
-_FILTER = RedactingFilter()
+def _redacted(record: logging.LogRecord) -> logging.LogRecord:
+    message = record.getMessage()
+    cleaned = redact(message)
+    if cleaned != message:
+        record.msg, record.args = cleaned, None
+    return record
 
 
 def install_redaction() -> None:
-    """Attach the filter to the loggers that may carry secrets (idempotent)."""
-    for name in LOGGERS:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
+    """Redact every log record of the process, whatever its logger (idempotent).
+
+    It wraps the log record factory: a filter on a logger would not see the records of its child
+    loggers (``catalogue.cdse``, ``prefect.flow_runs``...), which propagate to handlers without it.
+    """
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "redacting", False):
+        return
+
+    def redacting_factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        return _redacted(factory(*args, **kwargs))
+
+    redacting_factory.redacting = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(redacting_factory)

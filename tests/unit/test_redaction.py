@@ -29,13 +29,20 @@ def test_plain_text_is_unchanged() -> None:
     assert redact(text) == text
 
 
-def test_installed_filter_cleans_library_log_records(caplog: pytest.LogCaptureFixture) -> None:
+def test_installed_redaction_cleans_records_of_every_logger(caplog: pytest.LogCaptureFixture) -> None:
     install_redaction()
+    factory = logging.getLogRecordFactory()
     install_redaction()  # idempotent
-    assert len(logging.getLogger("httpx").filters) == 1
-    with caplog.at_level(logging.INFO, logger="httpx"):
+    assert logging.getLogRecordFactory() is factory
+    with caplog.at_level(logging.INFO):
         logging.getLogger("httpx").info("HTTP Request: %s %s", "GET", "https://h/x?sig=zzz-secret")
-    assert "zzz-secret" not in caplog.text and "https://h/x?<redacted>" in caplog.text
+        logging.getLogger("catalogue.cdse").warning(
+            "reading s3://key:pw-secret@bucket/p.zip?X-Amz-Signature=s3-secret"
+        )
+        logging.getLogger("prefect.flow_runs").info("Authorization: Bearer tok-secret")
+    for secret in ("zzz-secret", "pw-secret", "s3-secret", "tok-secret"):
+        assert secret not in caplog.text
+    assert "https://h/x?<redacted>" in caplog.text
 
 
 @pytest.mark.parametrize(
