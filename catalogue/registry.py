@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from catalogue.errors import CatalogueError
-from catalogue.models import Constellation, Searcher
+from catalogue.models import Constellation, Searcher, parse_constellation
 from common.settings import Settings
 
 
@@ -95,6 +95,28 @@ CATALOGUES: dict[str, Callable[[Settings], Searcher]] = {
 }
 
 
+def catalogue_names(settings: Settings, constellation: Constellation) -> list[str]:
+    """The catalogue names GEOCUBE_INGESTER_CATALOGUES gives for ``constellation`` (keys are any alias).
+
+    Raises:
+        CatalogueError: a key that is neither a constellation alias nor ``*``.
+    """
+    fallback: list[str] = []
+    for key, names in settings.catalogue_entries():
+        if key == "*":
+            fallback = names
+            continue
+        target = parse_constellation(key)
+        if target is None:
+            raise CatalogueError(
+                f"GEOCUBE_INGESTER_CATALOGUES: unknown constellation {key!r}; use sentinel1, sentinel2, "
+                "landsat89, phr, spot (or an alias) or '*'"
+            )
+        if target is constellation:
+            return names
+    return fallback
+
+
 def build_searchers(settings: Settings, constellation: Constellation) -> list[Searcher]:
     """The catalogues configured for ``constellation``, in order (GEOCUBE_INGESTER_CATALOGUES).
 
@@ -102,7 +124,7 @@ def build_searchers(settings: Settings, constellation: Constellation) -> list[Se
         CatalogueError: an unknown name, or no catalogue for this constellation (the original silently
             found nothing, §9.2 item 34).
     """
-    names = settings.catalogue_names(constellation.value)
+    names = catalogue_names(settings, constellation)
     unknown = [n for n in names if n not in CATALOGUES]
     if unknown:
         raise CatalogueError(

@@ -111,19 +111,14 @@ class Settings(BaseSettings):
     step_timeout_s: float = Field(default=3600.0, gt=0, description="GEOCUBE_INGESTER_STEP_TIMEOUT_S")
     http_timeout_s: float = Field(default=60.0, gt=0, description="GEOCUBE_INGESTER_HTTP_TIMEOUT_S")
 
-    def catalogue_names(self, constellation: str = "*") -> list[str]:
-        """The catalogues to try for ``constellation`` (a Constellation value or alias), in order."""
-        wanted = constellation.lower().replace("-", "")
-        fallback: list[str] = []
+    def catalogue_entries(self) -> list[tuple[str, list[str]]]:
+        """``(constellation key or "*", catalogue names)`` pairs of GEOCUBE_INGESTER_CATALOGUES, in order."""
+        entries = []
         for entry in self.catalogues.split(";"):
             key, sep, names = entry.partition("=")
             listed = [n.strip() for n in (names if sep else key).split(",") if n.strip()]
-            target = key.strip().lower().replace("-", "") if sep else "*"
-            if target == wanted:
-                return listed
-            if target == "*":
-                fallback = listed
-        return fallback
+            entries.append((key.strip() if sep else "*", listed))
+        return entries
 
     def annotation_patterns(self) -> list[str]:
         return [p.strip() for p in self.annotations_urls.split(",") if p.strip()]

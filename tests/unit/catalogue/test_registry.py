@@ -6,7 +6,7 @@ import pytest
 
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation
-from catalogue.registry import build_searchers
+from catalogue.registry import build_searchers, catalogue_names
 from common.settings import Settings
 
 
@@ -16,10 +16,19 @@ def names(setting: str, constellation: Constellation, **extra: str) -> list[str]
 
 def test_defaults_pick_a_catalogue_for_each_optical_and_radar_constellation() -> None:
     settings = Settings()
-    assert settings.catalogue_names("Sentinel1") == ["cdse", "asf"]
-    assert settings.catalogue_names("Sentinel2") == ["cdse"]
-    assert settings.catalogue_names("Landsat89") == ["stac-landsat"]
-    assert settings.catalogue_names("PHR") == ["oneatlas"]
+    assert catalogue_names(settings, Constellation.SENTINEL1) == ["cdse", "asf"]
+    assert catalogue_names(settings, Constellation.SENTINEL2) == ["cdse"]
+    assert catalogue_names(settings, Constellation.LANDSAT89) == ["stac-landsat"]
+    assert catalogue_names(settings, Constellation.PHR) == ["oneatlas"]
+
+
+def test_constellation_keys_accept_every_alias_and_refuse_unknown_ones() -> None:
+    setting = "s2=creodias; pleiades=oneatlas; landsat=stac-landsat; *=cdse"
+    assert catalogue_names(Settings(catalogues=setting), Constellation.SENTINEL2) == ["creodias"]
+    assert catalogue_names(Settings(catalogues=setting), Constellation.PHR) == ["oneatlas"]
+    assert catalogue_names(Settings(catalogues=setting), Constellation.LANDSAT89) == ["stac-landsat"]
+    with pytest.raises(CatalogueError, match="unknown constellation 'sentinel3'"):
+        catalogue_names(Settings(catalogues="sentinel3=cdse"), Constellation.SENTINEL2)
 
 
 def test_per_constellation_order_with_a_fallback_entry() -> None:
