@@ -51,6 +51,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from common.settings import load_settings
     from graphs.loader import load_graph
     from tasks.catalogue import make_plan
+    from tasks.resources import storage_uri_for
 
     started = time.monotonic()
     settings = load_settings()
@@ -59,7 +60,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         raw, load_graph=partial(load_graph, graph_root=settings.graph_root), geocube=None
     )
     document = _document(args)
-    plan = make_plan(payload, read_interchange(document) if document else None)
+    storage_uri = storage_uri_for(payload.storage_uri, settings, required=False)
+    plan = make_plan(payload, read_interchange(document) if document else None, storage_uri)
     elapsed = time.monotonic() - started
     print(plan.describe())
     out = Path(args.out)

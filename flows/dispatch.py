@@ -12,7 +12,7 @@ from typing import Any
 
 from prefect import task
 from prefect.deployments import run_deployment
-from prefect.runtime import flow_run, task_run
+from prefect.runtime import flow_run
 
 from common.errors import PermanentError
 from flows.children import download_scene, process_tile
@@ -63,7 +63,10 @@ def dispatch(
         else:
             result = process_tile(job=TileJob.model_validate(job))
         return result.model_dump(mode="json")
-    attempt = task_run.run_count or 1
+    # One child per parent attempt: a retried parent (same flow run id, next run count) runs the failed
+    # children again instead of getting their old FAILED runs back (prefect-notes.md, idempotency keys).
+    key = job["tile"]["source_id"] if kind == Kind.PROCESS else ""
+    item = f"{job['scene']['source_id']}/{key}"
     child = run_deployment(
         name=DEPLOYMENTS[kind],
         parameters={"job": job},
@@ -71,7 +74,7 @@ def dispatch(
         timeout=child_timeout_s,
         poll_interval=2,
         tags=["geocube-ingester", f"aoi:{job['aoi']}", kind.value],
-        idempotency_key=f"{flow_run.id}:{kind.value}:{label}:{attempt}",
+        idempotency_key=f"{flow_run.id}:{flow_run.run_count}:{kind.value}:{item}",
     )
     state = child.state
     if state is None or not state.is_completed():

@@ -135,8 +135,9 @@ def ingest(
     log = get_run_logger()
     mode = Mode(mode)
     valid, instances_id = validate_payload_task(payload)
+    storage_uri = storage_uri_for(valid.storage_uri, load_settings(), required=not dry_run)
     given = tiles or scenes
-    plan = plan_task(valid, read_interchange(given) if given else None)
+    plan = plan_task(valid, read_interchange(given) if given else None, storage_uri)
     _plan_artifact(plan)
     summary = IngestionSummary(aoi=plan.aoi, mode=mode.value, truncated=plan.truncated)
     if dry_run or not plan.scenes:
@@ -151,7 +152,6 @@ def ingest(
         return Completed(message=plan.summary(), data=summary.model_dump(mode="json") | {"plan": document})
 
     records = records_task(valid, plan)
-    storage_uri = storage_uri_for(valid.storage_uri, load_settings())
     scene_jobs, tile_jobs = make_jobs(
         valid, plan, instances_id=instances_id, record_ids=records.record_ids, storage_uri=storage_uri
     )

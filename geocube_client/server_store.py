@@ -100,13 +100,13 @@ class LocalDatabase:
                 raise _status_from_sqlite(exc) from exc
             try:
                 yield self._conn
+                self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._conn.execute("ROLLBACK")
                 raise _status_from_sqlite(exc) from exc
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from common.redaction import redact_url
 from storage.base import Storage
 from storage.errors import StorageError, StorageNotFoundError
 from storage.local import LocalStorage
@@ -28,21 +29,16 @@ def _open_file_uri(uri: str) -> Storage:
     parts = urlsplit(uri)
     if parts.netloc not in ("", "localhost"):
         raise StorageError(
-            f"storage_uri {uri!r}: file URIs must name a local absolute path, e.g. file:///data/geocube "
-            f"(three slashes); host {parts.netloc!r} is not supported"
+            f"storage_uri {redact_url(uri)!r}: file URIs must name a local absolute path, e.g. "
+            f"file:///data/geocube (three slashes); a host is not supported"
         )
     path = unquote(parts.path)
     if not path.startswith("/"):
-        raise StorageError(f"storage_uri {uri!r}: use file:///absolute/path")
+        raise StorageError(f"storage_uri {redact_url(uri)!r}: use file:///absolute/path")
     return LocalStorage(Path(path))
 
 
 _OPENERS: dict[str, Callable[[str], Storage]] = {"file": _open_file_uri}
-
-
-def _strip_query(uri: str) -> str:
-    """The URI without query string or fragment (they may carry signatures; never log them)."""
-    return uri.split("?", 1)[0].split("#", 1)[0]
 
 
 def open_storage(uri: str) -> Storage:
@@ -62,7 +58,7 @@ def open_storage(uri: str) -> Storage:
     scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
     if scheme in _OPENERS:
         return _OPENERS[scheme](uri)
-    shown = _strip_query(uri)
+    shown = redact_url(uri)
     if scheme in _PLANNED_SCHEMES:
         raise StorageError(
             f"storage_uri {shown!r}: {scheme}:// storage is not supported yet; it comes with "

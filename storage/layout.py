@@ -22,6 +22,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from storage.base import Storage
@@ -183,7 +184,7 @@ def extract_zip_safely(zip_path: Path, target: Path, *, archive: str) -> None:
                 if not (root / member.filename).resolve().is_relative_to(root):
                     raise StorageError(f"{archive}: zip member {member.filename!r} escapes the target folder")
             zf.extractall(root, members)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise StorageError(f"{archive}: not a valid zip ({exc})") from exc
 
 

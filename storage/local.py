@@ -28,6 +28,11 @@ def copy_atomically(src: Path, dst: Path) -> None:
             shutil.copyfileobj(inp, out, length=8 * 1024 * 1024)
             out.flush()
             os.fsync(out.fileno())
+        # mkstemp creates 0600: give the file the usual mode, so a Geocube running as another user can
+        # read what we index.
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o666 & ~umask)
         tmp.replace(dst)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

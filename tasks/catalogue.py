@@ -14,7 +14,7 @@ from catalogue.plan import IngestionPlan, plan_ingestion
 from catalogue.records import RecordsOutcome, delete_unused_records, ensure_records, scene_record_tags
 from catalogue.registry import build_searchers
 from catalogue.validation import validate_payload as check_payload
-from common.settings import Settings, load_settings
+from common.settings import load_settings
 from graphs.loader import load_graph
 from storage import open_storage
 from tasks.resources import open_geocube
@@ -38,13 +38,11 @@ validate_payload_task = task(
 )(validate_payload)
 
 
-def _ledger(payload: Payload, settings: Settings) -> Ledger:
-    uri = payload.storage_uri or settings.storage_uri
-    return load_ledger(open_storage(uri), payload.name) if uri else Ledger(aoi=payload.name)
-
-
-def make_plan(payload: Payload, document: InterchangeDocument | None = None) -> IngestionPlan:
-    """Search (or read the document), cut tiles, link them with what the AOI already holds."""
+def make_plan(
+    payload: Payload, document: InterchangeDocument | None = None, storage_uri: str = ""
+) -> IngestionPlan:
+    """Search (or read the document), cut tiles, link them with what the AOI already holds (its ledger
+    in ``storage_uri``; none without storage)."""
     settings = load_settings()
     searchers = (
         [] if document is not None and document.scenes else build_searchers(settings, payload.constellation)
@@ -52,7 +50,9 @@ def make_plan(payload: Payload, document: InterchangeDocument | None = None) -> 
     return plan_ingestion(
         payload,
         searchers,
-        ledger=_ledger(payload, settings),
+        ledger=load_ledger(open_storage(storage_uri), payload.name)
+        if storage_uri
+        else Ledger(aoi=payload.name),
         document=document,
         annotation_patterns=settings.annotation_patterns(),
         timeout_s=settings.http_timeout_s,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from common.errors import PermanentError
 from common.settings import Settings
 from geocube_client.client import GeocubeClient
+from storage import open_storage
 
 
 def open_geocube(settings: Settings) -> GeocubeClient:
@@ -18,8 +19,13 @@ def open_geocube(settings: Settings) -> GeocubeClient:
     )
 
 
-def storage_uri_for(payload_storage_uri: str, settings: Settings) -> str:
+def storage_uri_for(payload_storage_uri: str, settings: Settings, *, required: bool = True) -> str:
+    """The storage of an ingestion (the payload's, else the settings'), checked to open; "" if none
+    and not ``required`` (a plan without storage has no ledger)."""
     uri = payload_storage_uri or settings.storage_uri
     if not uri:
-        raise PermanentError("no storage: set GEOCUBE_INGESTER_STORAGE_URI or the payload's storage_uri")
+        if required:
+            raise PermanentError("no storage: set GEOCUBE_INGESTER_STORAGE_URI or the payload's storage_uri")
+        return ""
+    open_storage(uri)  # an unsupported or relative URI fails here, before any record or download
     return uri

@@ -89,17 +89,21 @@ def test_children_run_on_their_pools_and_a_failed_tile_releases_its_dependants(
                 PREFECT_LOCAL_STORAGE_PATH: prefect_stack["PREFECT_LOCAL_STORAGE_PATH"],
             }
         ):
-            state = ingest(payload=world.payload, mode="deployments", child_timeout_s=600, return_state=True)
-            summary = IngestionSummary.model_validate(state.result(raise_on_failure=False))
-            with get_client(sync_client=True) as client:
-                parent = client.read_flow_run(state.state_details.flow_run_id)
-                kids = client.read_flow_runs(
-                    flow_run_filter=FlowRunFilter(
-                        parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])
-                    ),
-                    limit=200,
+            try:
+                state = ingest(
+                    payload=world.payload, mode="deployments", child_timeout_s=600, return_state=True
                 )
-            drain_prefect_services()
+                summary = IngestionSummary.model_validate(state.result(raise_on_failure=False))
+                with get_client(sync_client=True) as client:
+                    parent = client.read_flow_run(state.state_details.flow_run_id)
+                    kids = client.read_flow_runs(
+                        flow_run_filter=FlowRunFilter(
+                            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])
+                        ),
+                        limit=200,
+                    )
+            finally:
+                drain_prefect_services()
 
     assert state.is_failed(), state.message
     assert "scenes: 3/3 done" in state.message and "tiles: 2/3 done, 1 failed" in state.message

@@ -87,6 +87,12 @@ def postgres() -> Iterator[str]:
             )
         )
     except BaseException:
+        # pg_ctl may have started the server before failing (e.g. its wait timed out).
+        subprocess.run(
+            _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+            check=False,
+        )
         shutil.rmtree(root, ignore_errors=True)
         raise
     try:
@@ -123,10 +129,10 @@ def _spawn(
 ) -> subprocess.Popen[bytes]:
     # A new session: the process gets default signal dispositions (a worker started from a
     # non-interactive shell would otherwise ignore SIGINT and never stop: prefect-notes.md).
-    out = log.open("ab")
-    return subprocess.Popen(
-        cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
-    )
+    with log.open("ab") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
+        )
 
 
 @contextlib.contextmanager
