@@ -17,10 +17,10 @@ _PATTERNS = [
     (re.compile(r"\b([a-z][a-z0-9+.-]*://)[^\s/@\"']+:[^\s/@\"']+@", re.IGNORECASE), r"\1<redacted>@"),
     # Authorization headers and bearer tokens.
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1<redacted>"),
-    # key=value pairs of well-known secret names.
+    # key=value pairs whose key names a secret (also inside a longer name: --aws_secret_access_key=...).
     (
         re.compile(
-            r"(?i)\b(api[_-]?key|access_token|refresh_token|token|password|secret)(\s*[=:]\s*)[^\s&,;\"']+"
+            r"(?i)\b([\w-]*(?:api[_-]?key|token|password|passwd|secret)[\w-]*)(\s*[=:]\s*)[^\s&,;\"']+"
         ),
         r"\1\2<redacted>",
     ),

@@ -9,6 +9,7 @@ local-archive layout ``<archive>/<YYYY>/<MM>/<DD>/<scene>.zip`` and described by
 
 from __future__ import annotations
 
+import shutil
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -190,6 +191,7 @@ def make_demo_archive(
         first = datetime(2024, 1, 5, 10, 54, 21, tzinfo=UTC)
         dates = [first + timedelta(days=10 * i) for i in range(3)]
     archive, stac_dir, build = root / "archive", root / "stac", root / ".build"
+    shutil.rmtree(build, ignore_errors=True)  # left by an interrupted run
     catalog = pystac.Catalog(id="geocube-ingester-demo", description="Generated Sentinel-2 L1C-like products")
     products: list[DemoProduct] = []
     footprint = footprint_lonlat()

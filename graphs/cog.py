@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import rasterio
 import rasterio.shutil
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader, MemoryFile
@@ -104,7 +105,7 @@ def write_cog(
         else:
             _write_file(Path(src), tmp, scratch=scratch, nodata=nodata, options=options)
         tmp.replace(dst)
-    except RasterioError as exc:
+    except (RasterioError, CPLE_BaseError) as exc:
         what = f"an array of shape {src.shape}" if isinstance(src, np.ndarray) else str(src)
         raise GraphError(f"write_cog: cannot write {dst} from {what}: {exc}") from exc
     finally:
@@ -174,7 +175,7 @@ def is_valid_cog(path: str | Path) -> bool:
     """
     try:
         is_valid, errors, warnings = cog_validate(path, quiet=True)
-    except RasterioError as exc:
+    except (RasterioError, CPLE_BaseError) as exc:
         logger.debug("%s: not readable: %s", path, exc)
         return False
     for message in errors:

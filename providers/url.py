@@ -85,9 +85,11 @@ class UrlProvider:
                         written += len(chunk)
                     out.flush()
                     os.fsync(out.fileno())
-                if expected is not None and int(expected) != written:
+                # Content-Length counts the bytes on the wire, before any Content-Encoding is undone.
+                received = response.num_bytes_downloaded
+                if expected is not None and expected.isdigit() and int(expected) != received:
                     raise DownloadTemporaryError(
-                        f"{scene.source_id}: {shown} sent {written} of {expected} bytes"
+                        f"{scene.source_id}: {shown} sent {received} of {expected} bytes"
                     )
             part.replace(final)
             log.info("%s: downloaded %s (%d bytes)", scene.source_id, shown, written)

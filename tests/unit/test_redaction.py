@@ -17,6 +17,7 @@ from common.redaction import install_redaction, redact
         ("header Authorization: Bearer eyJhbGciOi.payload.sig", "eyJhbGciOi"),
         ("login apikey=SECRET-KEY-1 user=bob", "SECRET-KEY-1"),
         ("password: pa55w0rd", "pa55w0rd"),
+        ("python step.py --aws_secret_access_key=AWS-XYZ --dem=SRTM", "AWS-XYZ"),
     ],
 )
 def test_secrets_are_removed(text: str, secret: str) -> None:

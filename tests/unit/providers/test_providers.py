@@ -216,3 +216,17 @@ def test_chain_is_temporary_when_any_provider_was(tmp_path: Path) -> None:
 
     with pytest.raises(DownloadTemporaryError, match="flaky"):
         download_product(scene(), [Flaky(), LocalArchiveProvider(tmp_path)], tmp_path)
+
+
+@pytest.mark.integration
+def test_http_gzip_encoded_body_is_not_a_short_read(tmp_path: Path, http_server) -> None:
+    import gzip
+
+    base, routes = http_server
+    body = make_zip(tmp_path / "p.zip", PRODUCT).read_bytes()
+    packed = gzip.compress(body)
+    routes["/p.zip"] = (200, packed, {"Content-Encoding": "gzip", "Content-Length": str(len(packed))})
+    out = tmp_path / "work"
+    out.mkdir()
+    product = UrlProvider().download(scene(download_link=f"{base}/p.zip"), out)
+    assert (product / "manifest.safe").read_bytes() == b"<xfdu/>"
