@@ -16,6 +16,7 @@ from graphs.context import make_tile_contexts
 from graphs.execute import execute_graph
 from graphs.loader import load_graph
 from graphs.model import Action, Condition, OutFile
+from jobs.config import graph_config
 from jobs.models import JobResult, SceneJob
 from jobs.workspace import scratch_dir
 from providers import build_providers
@@ -74,7 +75,11 @@ def run_scene_job(job: SceneJob, settings: Settings) -> JobResult:
                 scene_date=job.scene.date,
             )
             outcome = execute_graph(
-                graph, tiles=t0, workdir=product_dir, config=job.graph_config, is_retriable=job.is_retriable
+                graph,
+                tiles=t0,
+                workdir=product_dir,
+                config=graph_config(graph, job.graph_config, settings),
+                is_retriable=job.is_retriable,
             )
             if outcome.error is not None:
                 raise outcome.error

@@ -21,6 +21,7 @@ from graphs.context import TileContext, make_tile_contexts
 from graphs.execute import SelectedOutFile, execute_graph, select_in_files
 from graphs.loader import load_graph
 from graphs.model import Action
+from jobs.config import graph_config
 from jobs.models import JobResult, TileJob
 from jobs.workspace import scratch_dir
 from storage import open_storage
@@ -130,7 +131,11 @@ def run_tile_job(job: TileJob, settings: Settings, geocube: GeocubeClient) -> Jo
                 ext=inp.extension,
             )
         outcome = execute_graph(
-            graph, tiles=tiles, workdir=workdir, config=job.graph_config, is_retriable=job.is_retriable
+            graph,
+            tiles=tiles,
+            workdir=workdir,
+            config=graph_config(graph, job.graph_config, settings),
+            is_retriable=job.is_retriable,
         )
         try:
             _handle_out_files(job, geocube, storage, workdir, tiles, outcome.out_files, result)

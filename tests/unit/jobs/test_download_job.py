@@ -41,3 +41,14 @@ def test_product_is_stored_once_and_a_rerun_does_not_download_again(tmp_path: Pa
     product.zip_path.unlink()
     second = run_scene_job(job, settings)
     assert second.message == "already in storage" and second.stored == first.stored
+
+
+def test_graph_config_layers_the_deployment_the_graph_and_the_payload() -> None:
+    from graphs.loader import load_graph
+    from jobs.config import graph_config
+
+    graph = load_graph("ExtractS2Bands")
+    config = graph_config(graph, {"dformat_out": "uint16,0,1000,11000"}, Settings(step_timeout_s=90))
+    assert config["step_timeout_s"] == "90"
+    assert config["dformat_out"] == "uint16,0,1000,11000"
+    assert graph_config(graph, {}, Settings())["dformat_out"] == graph.config["dformat_out"]
