@@ -11,8 +11,10 @@ from enum import StrEnum
 from typing import Any
 
 from prefect import task
+from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
+from prefect.states import Cancelling
 
 from common.errors import PermanentError
 from flows.children import download_scene, process_tile
@@ -77,6 +79,15 @@ def dispatch(
         idempotency_key=f"{flow_run.id}:{flow_run.run_count}:{kind.value}:{item}",
     )
     state = child.state
+    if state is not None and not state.is_final():
+        # run_deployment returns when the timeout runs out, the child still going: stop it, so that the
+        # tiles released by this failure never run beside it.
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(child.id, Cancelling(message="the parent stopped waiting"), force=True)
+        raise ChildFailedError(
+            f"{label}: child flow run {child.name} still {state.type.value} after {child_timeout_s:g} s "
+            "(child_timeout_s): cancelled"
+        )
     if state is None or not state.is_completed():
         what = state.type.value if state is not None else "no state"
         message = state.message if state is not None and state.message else ""

@@ -40,7 +40,7 @@ def test_installed_redaction_cleans_records_of_every_logger(caplog: pytest.LogCa
         logging.getLogger("catalogue.cdse").warning(
             "reading s3://key:pw-secret@bucket/p.zip?X-Amz-Signature=s3-secret"
         )
-        logging.getLogger("prefect.flow_runs").info("Authorization: Bearer tok-secret")
+        logging.getLogger("jobs.process").info("Authorization: Bearer tok-secret")
     for secret in ("zzz-secret", "pw-secret", "s3-secret", "tok-secret"):
         assert secret not in caplog.text
     assert "https://h/x?<redacted>" in caplog.text
