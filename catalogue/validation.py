@@ -52,7 +52,7 @@ def resolve_layers(
                 FieldProblem(where, f"{what} not found in the Geocube ({exc}); create it or fix the name")
             )
             continue
-        found = next((i for i in variable.instances if i.name == spec.instance), None)
+        found = variable.find_instance(spec.instance)
         if found is None:
             known = ", ".join(sorted(i.name for i in variable.instances)) or "none"
             problems.append(
