@@ -27,8 +27,10 @@ Same thing against CDSE and a real Geocube:
 
 def main() -> int:
     os.environ.setdefault("PREFECT_HOME", str(ROOT / "prefect"))
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from flows.prefect_api import prepare_environment
+
+    prepare_environment()  # a start-up wait fit for a busy machine, before prefect is imported
     logging.basicConfig(level=logging.WARNING)
     started = time.monotonic()
     for sub in ("archive", "stac", "storage", "work", "geocube"):

@@ -90,6 +90,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from flows.prefect_api import ensure_prefect_api
+
+    ensure_prefect_api()  # before the flow: a clear message if no Prefect API comes up
+
     from flows.ingest import ingest
     from jobs.summary import IngestionSummary
 
@@ -138,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_ingest)
     args = parser.parse_args(argv)
     install_redaction()
+    from flows.prefect_api import prepare_environment
+
+    prepare_environment()  # before anything imports prefect
     try:
         return int(args.func(args))
     except ValidationFailedError as exc:
