@@ -127,7 +127,7 @@ class GeocubeClient:
                 failure = read_rpc_failure(exc)
                 if failure.code != "UNKNOWN":
                     raise error_from_failure(
-                        failure, rpc=rpc, address=self.address, secret=self._secret()
+                        failure, rpc=rpc, address=self.address, secret=self._secret(), insecure=self.insecure
                     ) from exc
                 if attempt == retries:
                     raise unknown_exhausted_error(

@@ -3,9 +3,11 @@
     IngestError                              (common.errors)
     ├── TemporaryError
     │   └── GeocubeTemporaryError            UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
-    │                                        and UNKNOWN once the client's own retries are spent
+    │       │                                and UNKNOWN once the client's own retries are spent
+    │       └── GeocubeUnreachableError      "Connection refused": nothing listens (check GEOCUBE_SERVER)
     ├── PermanentError
     │   ├── GeocubeError                     any other status; .code is the gRPC status name
+    │   │   ├── GeocubeTlsMismatchError          the TLS handshake failed: a plaintext server, or untrusted
     │   │   ├── GeocubeNotFoundError             NOT_FOUND
     │   │   ├── GeocubeAlreadyExistsError        ALREADY_EXISTS; .resource_name from ResourceInfo
     │   │   ├── GeocubeAuthError                 UNAUTHENTICATED, PERMISSION_DENIED
@@ -91,6 +93,13 @@ class GeocubeFailedPreconditionError(GeocubeError):
     default_code = "FAILED_PRECONDITION"
 
 
+class GeocubeTlsMismatchError(GeocubeError):
+    """TLS and the server disagree: a plaintext server, a TLS server for a plaintext client, or a
+    certificate the client does not trust. Retrying cannot help; the message names the setting."""
+
+    default_code = "UNAVAILABLE"
+
+
 class LocalGeocubeBindError(PermanentError):
     """The local server could not listen on the address asked for (port taken, bad host)."""
 
@@ -108,6 +117,11 @@ class GeocubeTemporaryError(TemporaryError):
         super().__init__(message, retry_after_s=retry_after_s)
         self.code = code
         self.rpc = rpc
+
+
+class GeocubeUnreachableError(GeocubeTemporaryError):
+    """Nothing accepts connections at the address. Temporary (a Geocube may be restarting), but the
+    message says to check the address first rather than to retry later."""
 
 
 class LocalGeocubeStatusError(IngestError):
@@ -157,15 +171,66 @@ def read_rpc_failure(exc: grpc.RpcError) -> RpcFailure:
     return RpcFailure(code, details, resource_name, resource_type)
 
 
+# grpcio's texts for a failed TLS handshake and for a refused connection (grpcio 1.6x-1.8x).
+_TLS_FAILURES = ("Tls handshake failed", "Ssl handshake failed", "SSL_ERROR_SSL", "WRONG_VERSION_NUMBER")
+_PLAINTEXT_TO_TLS = ("Socket closed", "Connection reset", "Trying to connect an http1.x server")
+_REFUSED = ("Connection refused", "Failed to connect to remote host", "DNS resolution failed")
+
+
+def _connection_error(
+    details: str, *, rpc: str, address: str, insecure: bool | None
+) -> GeocubeError | GeocubeTemporaryError | None:
+    """An UNAVAILABLE that says the connection itself is wrong, with the setting to fix; else None."""
+    where = f"Geocube {rpc} at {address}"
+    if any(marker in details for marker in _TLS_FAILURES):
+        if "CERTIFICATE_VERIFY_FAILED" in details or "certificate verify failed" in details.lower():
+            fix = (
+                "the server's TLS certificate is not trusted: give its CA with "
+                "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH (a PEM file)"
+            )
+        else:
+            fix = (
+                "the server does not speak TLS: it is a plaintext (h2c) gRPC server; "
+                "set GEOCUBE_INSECURE=true (or GeocubeClient(insecure=True))"
+            )
+        return GeocubeTlsMismatchError(f"{where}: TLS handshake failed ({details}); {fix}", rpc=rpc)
+    if insecure and any(marker in details for marker in _PLAINTEXT_TO_TLS):
+        return GeocubeTlsMismatchError(
+            f"{where}: the connection was closed during the first plaintext call ({details}); the server "
+            "probably expects TLS: unset GEOCUBE_INSECURE (or set it to false)",
+            rpc=rpc,
+        )
+    if any(marker in details for marker in _REFUSED):
+        return GeocubeUnreachableError(
+            f"{where}: nothing accepts connections there ({details}); check GEOCUBE_SERVER (host:port of the "
+            "Geocube gRPC API) and that the Geocube is running",
+            code="UNAVAILABLE",
+            rpc=rpc,
+        )
+    return None
+
+
 def error_from_failure(
-    failure: RpcFailure, *, rpc: str, address: str, secret: str | None = None
+    failure: RpcFailure,
+    *,
+    rpc: str,
+    address: str,
+    secret: str | None = None,
+    insecure: bool | None = None,
 ) -> GeocubeError | GeocubeTemporaryError:
-    """Classify a failed call. ``secret`` (the API key) is scrubbed from the server's text, as a backstop."""
+    """Classify a failed call. ``secret`` (the API key) is scrubbed from the server's text, as a backstop.
+
+    ``insecure`` says whether the client spoke plaintext, to tell a TLS server from a broken one.
+    """
     details = failure.details
     if secret:
         details = details.replace(secret, "***")
     where = f"Geocube {rpc} at {address}"
     code = failure.code
+    if code == "UNAVAILABLE":
+        connection = _connection_error(details, rpc=rpc, address=address, insecure=insecure)
+        if connection is not None:
+            return connection
     if code in TEMPORARY_CODES:
         return GeocubeTemporaryError(f"{where}: {code}: {details}; retry later", code=code, rpc=rpc)
     if code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):

@@ -22,7 +22,12 @@ import pytest
 from pydantic import SecretStr
 
 from geocube_client import GeocubeAuthError, GeocubeClient, GeocubeTemporaryError
-from geocube_client.errors import LocalGeocubeBindError, LocalGeocubeStatusError
+from geocube_client.errors import (
+    GeocubeTlsMismatchError,
+    GeocubeUnreachableError,
+    LocalGeocubeBindError,
+    LocalGeocubeStatusError,
+)
 from geocube_client.pb import geocube_pb2 as pb
 from geocube_client.pb import geocube_pb2_grpc as pb_grpc
 from geocube_client.server import LOCAL_VERSION, abort_with_details, start_local_server
@@ -166,13 +171,26 @@ def test_deadline_exceeded_is_temporary() -> None:
     assert info.value.code == "DEADLINE_EXCEEDED"
 
 
-def test_no_server_is_unavailable(tmp_path: Path) -> None:
+def test_no_server_says_to_check_the_address(tmp_path: Path) -> None:
     with start_local_server(db_path=tmp_path / "g.sqlite") as server:
         address = server.address
     with GeocubeClient(address, **FAST) as client:  # type: ignore[arg-type]
-        with pytest.raises(GeocubeTemporaryError) as info:
+        with pytest.raises(GeocubeUnreachableError) as info:
             client.version()
     assert info.value.code == "UNAVAILABLE"
+    assert "check GEOCUBE_SERVER" in str(info.value)
+    assert "retry later" not in str(info.value)
+    assert isinstance(info.value, GeocubeTemporaryError)  # a Geocube may be restarting
+
+
+def test_tls_against_a_plaintext_server_says_geocube_insecure(tmp_path: Path) -> None:
+    with start_local_server(db_path=":memory:") as server:
+        with GeocubeClient(server.address, timeout_s=5) as client:
+            with pytest.raises(GeocubeTlsMismatchError) as info:
+                client.version()
+    message = str(info.value)
+    assert "GEOCUBE_INSECURE=true" in message and "retry later" not in message
+    assert not isinstance(info.value, GeocubeTemporaryError)
 
 
 def test_a_port_in_use_is_a_bind_error(tmp_path: Path) -> None:
@@ -233,8 +251,13 @@ def test_tls_with_given_roots(tmp_path: Path) -> None:
         with GeocubeClient(server.address, api_key=KEY, root_certificates=cert, timeout_s=5) as client:
             assert client.version() == LOCAL_VERSION
         with GeocubeClient(server.address, api_key=KEY, insecure=True, timeout_s=2) as plaintext:
-            with pytest.raises(GeocubeTemporaryError):
+            with pytest.raises(GeocubeTlsMismatchError) as info:
                 plaintext.version()
+        assert "unset GEOCUBE_INSECURE" in str(info.value)
+        with GeocubeClient(server.address, api_key=KEY, timeout_s=5) as untrusted:
+            with pytest.raises(GeocubeTlsMismatchError) as info:
+                untrusted.version()
+        assert "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH" in str(info.value)
 
 
 # ------------------------------------------------------------------ CLI
