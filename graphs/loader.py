@@ -4,6 +4,12 @@ Built-in names map to our own ``graphs/library/*.json``. The original's spelling
 and ``library/graph/X.json`` (used by its demo payloads) map to the same built-ins. Any other name is
 a JSON file: absolute, or relative to ``graph_root``, or to the current directory. Remote graphs
 (``gs://``) and the original's hard-coded Go graphs are not available yet.
+
+A user's file wins over a built-in of the same name: with ``graph_root`` set, ``<root>/<name>`` (as
+written, e.g. ``library/ExtractS2Bands.json``), ``<root>/<X>.json`` and ``<root>/library/<X>.json`` are
+looked for first. The original ingester's own ``library/ExtractS2Bands.json`` differs from our built-in
+(JP2 out, ``uint16,NaN,0,32767``, no B8A): whoever keeps a copy of it gets it, run as written. Which graph
+was used is logged.
 """
 
 from __future__ import annotations
@@ -117,6 +123,30 @@ def _builtin_name(name: str) -> str | None:
     return None
 
 
+def _user_copy(name: str, builtin: str, graph_root: Path | None) -> Path | None:
+    """A user's file under ``graph_root`` standing for the built-in ``builtin``, if there is one."""
+    if graph_root is None:
+        return None
+    names = dict.fromkeys(
+        [name, f"{builtin}.json", f"library/{builtin}.json", f"library/graph/{builtin}.json"]
+    )
+    for relative in names:
+        candidate = graph_root / relative
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _load_user_file(path: Path, graph_root: Path | None) -> Graph:
+    folder = path.parent.resolve()
+    # The original keeps graphs in $GRAPHPATH/library and resolves commands against $GRAPHPATH.
+    parents = [folder, folder.parent] if folder.name == "library" else [folder]
+    if folder.name == "graph" and folder.parent.name == "library":
+        parents.append(folder.parent.parent)
+    roots = tuple(dict.fromkeys([*([graph_root] if graph_root else []), *parents]))
+    return load_graph_file(path, command_roots=roots)
+
+
 def load_graph(name: str, *, graph_root: Path | None = None) -> Graph:
     """The graph called ``name``: a built-in, or a JSON file.
 
@@ -130,6 +160,11 @@ def load_graph(name: str, *, graph_root: Path | None = None) -> Graph:
     """
     builtin = _builtin_name(name)
     if builtin is not None:
+        own = _user_copy(name, builtin, graph_root)
+        if own is not None:
+            logger.info("graph %s: the user's file %s (it shadows the built-in %s)", name, own, builtin)
+            return _load_user_file(own, graph_root)
+        logger.info("graph %s: the built-in %s", name, builtin)
         path = LIBRARY_DIR / BUILTIN_GRAPHS[builtin]
         return load_graph_file(path, command_roots=(GRAPHS_DIR,), source=builtin)
     known = ", ".join(list_builtin_graphs())
@@ -149,11 +184,7 @@ def load_graph(name: str, *, graph_root: Path | None = None) -> Graph:
     )
     for candidate in candidates:
         if candidate.is_file():
-            folder = candidate.parent.resolve()
-            # The original keeps graphs in $GRAPHPATH/library and resolves commands against $GRAPHPATH.
-            parents = [folder, folder.parent] if folder.name == "library" else [folder]
-            roots = tuple(dict.fromkeys([*([graph_root] if graph_root else []), *parents]))
-            logger.debug("graph %s loaded from %s", name, candidate)
-            return load_graph_file(candidate, command_roots=roots)
+            logger.info("graph %s: the file %s", name, candidate)
+            return _load_user_file(candidate, graph_root)
     tried = ", ".join(str(c) for c in candidates)
     raise GraphError(f"graph {name!r}: unknown graph; not a built-in ({known}) and no JSON file at {tried}")

@@ -142,6 +142,26 @@ def test_the_originals_graph_still_copies_jp2(tmp_path: Path, original_graphs: P
     assert (tmp_path / b04.file_name).read_bytes() == next(safe.rglob("*_B04.jp2")).read_bytes()
 
 
+def test_a_users_copy_of_the_original_runs_as_written_with_its_config_overridable(
+    tmp_path: Path, original_graphs: Path
+) -> None:
+    root, workdir = tmp_path / "graphs", tmp_path / "work"
+    (root / "library").mkdir(parents=True)
+    (root / "library" / "ExtractS2Bands.json").write_bytes(
+        (original_graphs / "ExtractS2Bands.json").read_bytes()
+    )
+    make_l1c_safe(workdir)
+    graph = load_graph("ExtractS2Bands", graph_root=root)
+    outcome = execute_graph(
+        graph, tiles=s2_tile(), workdir=workdir, config={"dformat_out": "uint16,0,1,10000"}, is_retriable=True
+    )
+    assert outcome.error is None
+    indexed = [f for f in outcome.out_files if f.action == "to_index"]
+    assert sorted(f.layer for f in indexed) == [f"B{n:02d}" for n in range(1, 13)]  # no B8A, as written
+    assert all(f.extension == "jp2" and (workdir / f.file_name).is_file() for f in indexed)
+    assert {str(f.dformat) for f in indexed} == {"uint16,0,1,10000"}  # graph_config overrides its config
+
+
 def test_copy_then_extract_through_storage(tmp_path: Path) -> None:
     """CopyProductToStorage stores the product; ExtractS2Bands imports it, indexes bands, deletes it."""
     storage = LocalStorage(tmp_path / "store")

@@ -74,6 +74,41 @@ def test_original_spellings_map_to_our_builtin(spelling: str) -> None:
     assert graph.out_files[0][0].extension == "tif"  # ours writes COGs, not the original's jp2 copies
 
 
+@pytest.mark.parametrize(
+    ("spelling", "where"),
+    [
+        ("ExtractS2Bands", "library/ExtractS2Bands.json"),
+        ("ExtractS2Bands", "ExtractS2Bands.json"),
+        ("library/ExtractS2Bands.json", "library/ExtractS2Bands.json"),
+        ("library/graph/ExtractS2Bands.json", "library/graph/ExtractS2Bands.json"),
+    ],
+)
+def test_a_users_copy_shadows_the_builtin(
+    tmp_path: Path, original_graphs: Path, spelling: str, where: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    own = tmp_path / where
+    own.parent.mkdir(parents=True, exist_ok=True)
+    own.write_bytes((original_graphs / "ExtractS2Bands.json").read_bytes())
+    with caplog.at_level("INFO", logger="graphs.loader"):
+        graph = load_graph(spelling, graph_root=tmp_path)
+    assert graph.source == str(own)
+    assert graph.config["dformat_out"] == "uint16,NaN,0,32767"
+    assert graph.out_files[0][0].extension == "jp2"
+    assert "B8A" not in {o.layer for o in graph.out_files[0]}
+    assert f"the user's file {own} (it shadows the built-in ExtractS2Bands)" in caplog.text
+
+
+def test_without_a_users_copy_the_builtin_is_used_and_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "library").mkdir()
+    (tmp_path / "library" / "Other.json").write_text("{}")
+    with caplog.at_level("INFO", logger="graphs.loader"):
+        graph = load_graph("ExtractS2Bands", graph_root=tmp_path)
+    assert graph.source == "ExtractS2Bands"
+    assert "graph ExtractS2Bands: the built-in ExtractS2Bands" in caplog.text
+
+
 def test_list_builtin_graphs() -> None:
     assert list_builtin_graphs() == ["CopyProductToStorage", "ExtractS2Bands", "Pass"]
 
