@@ -64,6 +64,50 @@ _VEGETATION = {
 }
 
 
+# Spectral_Information bandId order of the product metadata (PSD 14.9): B1..B8, B8A, B9..B12.
+BAND_IDS = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"]
+PROCESSING_BASELINE = "05.10"
+QUANTIFICATION = 10000
+RADIO_ADD_OFFSET = -1000  # every band, since baseline 04.00
+
+
+def radiometry_xml(*, level: str = "L1C", baseline: str = PROCESSING_BASELINE) -> str:
+    """``Product_Image_Characteristics`` of an ``MTD_MSIL1C.xml``/``MTD_MSIL2A.xml``, as ESA writes it.
+
+    Baselines 04.00 and later carry an offset of -1000 per band (``RADIO_ADD_OFFSET`` in L1C,
+    ``BOA_ADD_OFFSET`` in L2A); older ones have none.
+    """
+    has_offset = tuple(int(x) for x in baseline.split(".")) >= (4, 0)
+    if level == "L1C":
+        quantification = f'<QUANTIFICATION_VALUE unit="none">{QUANTIFICATION}</QUANTIFICATION_VALUE>'
+        offset_tag, offset_list = "RADIO_ADD_OFFSET", "Radiometric_Offset_List"
+    else:
+        quantification = (
+            f'<QUANTIFICATION_VALUES_LIST><BOA_QUANTIFICATION_VALUE unit="none">{QUANTIFICATION}'
+            "</BOA_QUANTIFICATION_VALUE></QUANTIFICATION_VALUES_LIST>"
+        )
+        offset_tag, offset_list = "BOA_ADD_OFFSET", "BOA_ADD_OFFSET_VALUES_LIST"
+    offsets = "".join(
+        f'<{offset_tag} band_id="{i}">{RADIO_ADD_OFFSET}</{offset_tag}>' for i in range(len(BAND_IDS))
+    )
+    bands = "".join(
+        f'<Spectral_Information bandId="{i}" physicalBand="{b if b == "B8A" else f"B{int(b[1:])}"}">'
+        f"<RESOLUTION>{BANDS[b]}</RESOLUTION></Spectral_Information>"
+        for i, b in enumerate(BAND_IDS)
+    )
+    return (
+        "<Product_Image_Characteristics>"
+        "<Special_Values><SPECIAL_VALUE_TEXT>NODATA</SPECIAL_VALUE_TEXT>"
+        "<SPECIAL_VALUE_INDEX>0</SPECIAL_VALUE_INDEX></Special_Values>"
+        "<Special_Values><SPECIAL_VALUE_TEXT>SATURATED</SPECIAL_VALUE_TEXT>"
+        "<SPECIAL_VALUE_INDEX>65535</SPECIAL_VALUE_INDEX></Special_Values>"
+        f"{quantification}"
+        f"{f'<{offset_list}>{offsets}</{offset_list}>' if has_offset else ''}"
+        f"<Spectral_Information_List>{bands}</Spectral_Information_List>"
+        "</Product_Image_Characteristics>"
+    )
+
+
 @dataclass(frozen=True)
 class DemoProduct:
     source_id: str
@@ -92,7 +136,9 @@ def _band_array(band: str, gsd: int, seed: int) -> np.ndarray:
     fields = (np.floor(xx * 6) + np.floor(yy * 6) * 7) % 5 / 5  # a patchwork of parcels
     growth = 0.6 + 0.4 * np.sin(seed)  # the season moves on from date to date
     reflectance = _VEGETATION[band] * (0.5 + fields * growth) + rng.normal(0, 0.004, (n, n))
-    return np.clip(reflectance * 10000, 1, 10000).astype("uint16")
+    # DN = reflectance * quantification - offset (baseline 04.00+); DN 0 stays "no data".
+    dn = reflectance * QUANTIFICATION - RADIO_ADD_OFFSET
+    return np.clip(np.rint(dn), 1, 65534).astype("uint16")
 
 
 def _write_safe(root: Path, name: str, date: datetime, seed: int, *, with_bands: bool) -> Path:
@@ -133,7 +179,7 @@ def _write_safe(root: Path, name: str, date: datetime, seed: int, *, with_bands:
       <PRODUCT_URI>{name}.SAFE</PRODUCT_URI>
       <PROCESSING_LEVEL>Level-1C</PROCESSING_LEVEL>
       <PRODUCT_TYPE>S2MSI1C</PRODUCT_TYPE>
-      <PROCESSING_BASELINE>05.10</PROCESSING_BASELINE>
+      <PROCESSING_BASELINE>{PROCESSING_BASELINE}</PROCESSING_BASELINE>
       <Datatake datatakeIdentifier="GS2A_{date:%Y%m%dT%H%M%S}_0{40000 + seed:05d}_N05.10">
         <SPACECRAFT_NAME>Sentinel-2A</SPACECRAFT_NAME>
         <DATATAKE_SENSING_START>{date:%Y-%m-%dT%H:%M:%S}.024Z</DATATAKE_SENSING_START>
@@ -148,6 +194,7 @@ def _write_safe(root: Path, name: str, date: datetime, seed: int, *, with_bands:
         </Granule_List>
       </Product_Organisation>
     </Product_Info>
+    {radiometry_xml(level="L1C", baseline=PROCESSING_BASELINE)}
   </n1:General_Info>
   <n1:Quality_Indicators_Info>
     <Cloud_Coverage_Assessment>{(seed * 7) % 30}.0</Cloud_Coverage_Assessment>

@@ -73,6 +73,7 @@ def write_cog(
     compress: Compression = "DEFLATE",
     blocksize: int = 512,
     overview_resampling: OverviewResampling = "nearest",
+    scale_offset: tuple[float, float] | None = None,
 ) -> Path:
     """Write ``src`` (a raster file GDAL can read, or an array) as a COG at ``dst_path``.
 
@@ -85,6 +86,8 @@ def write_cog(
         compress: DEFLATE (read everywhere) or ZSTD (smaller and faster; needs a recent libtiff).
         blocksize: tile size in pixels, a multiple of 16.
         overview_resampling: ``average`` for continuous values, ``nearest`` or ``mode`` for classes.
+        scale_offset: GDAL band ``(scale, offset)`` written on every band (physical = DN * scale + offset),
+            e.g. a Sentinel-2 product's radiometry; None keeps the source's.
 
     Raises:
         GraphError: unreadable source, bad options, or a GDAL failure.
@@ -101,9 +104,19 @@ def write_cog(
     options = _CogOptions(compress=compress_name, blocksize=blocksize, resampling=overview_resampling)
     try:
         if isinstance(src, np.ndarray):
-            _write_array(src, tmp, crs=crs, transform=transform, nodata=nodata, options=options)
+            _write_array(
+                src,
+                tmp,
+                crs=crs,
+                transform=transform,
+                nodata=nodata,
+                options=options,
+                scale_offset=scale_offset,
+            )
         else:
-            _write_file(Path(src), tmp, scratch=scratch, nodata=nodata, options=options)
+            _write_file(
+                Path(src), tmp, scratch=scratch, nodata=nodata, options=options, scale_offset=scale_offset
+            )
         tmp.replace(dst)
     except (RasterioError, CPLE_BaseError) as exc:
         what = f"an array of shape {src.shape}" if isinstance(src, np.ndarray) else str(src)
@@ -121,16 +134,21 @@ def _write_file(
     scratch: Path,
     nodata: float | None,
     options: _CogOptions,
+    scale_offset: tuple[float, float] | None,
 ) -> None:
     with rasterio.open(src) as dataset:
-        if nodata is None or dataset.nodata == nodata:
+        if (nodata is None or dataset.nodata == nodata) and scale_offset is None:
             _copy_as_cog(dataset, dst, options)
             return
-    # Set nodata on a VRT of the source (a few hundred bytes), not on a copy of its pixels.
+    # Set nodata (and scale/offset) on a VRT of the source (a few hundred bytes), not on a copy of its pixels.
     vrt = scratch / "source.vrt"
     rasterio.shutil.copy(src, vrt, driver="VRT")
     with rasterio.open(vrt, "r+") as editable:
-        editable.nodata = nodata
+        if nodata is not None:
+            editable.nodata = nodata
+        if scale_offset is not None:
+            editable.scales = (scale_offset[0],) * editable.count
+            editable.offsets = (scale_offset[1],) * editable.count
     with rasterio.open(vrt) as dataset:
         _copy_as_cog(dataset, dst, options)
 
@@ -143,6 +161,7 @@ def _write_array(
     transform: Any,
     nodata: float | None,
     options: _CogOptions,
+    scale_offset: tuple[float, float] | None = None,
 ) -> None:
     if crs is None or transform is None:
         raise GraphError("write_cog: an array source needs crs= and transform=")
@@ -164,8 +183,28 @@ def _write_array(
             nodata=nodata,
         ) as mem:
             mem.write(bands)
+            if scale_offset is not None:
+                mem.scales = (scale_offset[0],) * count
+                mem.offsets = (scale_offset[1],) * count
         with memfile.open() as mem:
             _copy_as_cog(mem, dst, options)
+
+
+def read_scale_offset(path: str | Path) -> tuple[float, float] | None:
+    """The GDAL ``(scale, offset)`` of a raster's bands, or None when it has none (1, 0).
+
+    Raises:
+        GraphError: unreadable file, or bands whose scales or offsets differ (one mapping per dataset).
+    """
+    try:
+        with rasterio.open(path) as dataset:
+            pairs = set(zip(dataset.scales, dataset.offsets, strict=True))
+    except (RasterioError, CPLE_BaseError) as exc:
+        raise GraphError(f"{path}: cannot be read: {exc}") from exc
+    if len(pairs) != 1:
+        raise GraphError(f"{path}: its bands have different scales/offsets {sorted(pairs)}; one is needed")
+    scale, offset = pairs.pop()
+    return None if (scale, offset) == (1.0, 0.0) else (float(scale), float(offset))
 
 
 def is_valid_cog(path: str | Path) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from geocube_client.errors import GeocubeInvalidArgumentError
 from geocube_client.models import DataFormat
+from graphs.cog import read_scale_offset
 from graphs.context import TileContext, TileContexts, format_arg, is_tile_condition_met
 from graphs.engines import build_argv, check_runnable, parse_timeout_s, resolve_command, run_command
 from graphs.errors import GraphError, GraphFatalError, GraphTemporaryError
@@ -126,6 +127,31 @@ def _dformat_of(
     return None
 
 
+def _real_range(
+    out_file: OutFile, dformat: DataFormat | None, *, path: Path, tile_id: str
+) -> tuple[float, float]:
+    """The out-file's real range: the graph's, or the file's own scale/offset with ``ext_from_file``."""
+    declared = (out_file.ext_min_value, out_file.ext_max_value)
+    if not out_file.ext_from_file or dformat is None or not path.is_file():
+        return declared
+    scale_offset = read_scale_offset(path)
+    if scale_offset is None:
+        logger.info("%s: %s has no scale/offset; real range %s from the graph", tile_id, path.name, declared)
+        return declared
+    scale, offset = scale_offset
+    if not scale > 0:
+        raise GraphError(
+            f"{path.name}: band scale {scale} must be > 0 for ext_from_file (a Geocube real range is "
+            "increasing); write a positive scale, or drop ext_from_file"
+        )
+    low, high = dformat.min_value * scale + offset, dformat.max_value * scale + offset
+    logger.info(
+        "%s: %s is indexed as real = v * %g + %g: [%g, %g] -> [%g, %g]",
+        tile_id, path.name, scale, offset, dformat.min_value, dformat.max_value, low, high,
+    )  # fmt: skip
+    return low, high
+
+
 def select_out_files(
     graph: Graph,
     *,
@@ -137,8 +163,9 @@ def select_out_files(
     """The out-files to act on after a success (``error`` None) or a failure (§5.8).
 
     Raises:
-        GraphError: on success only, a ``dformat_out`` that cannot be parsed. After a failure such a
-            file is kept with ``dformat`` None and a warning (it must not be indexed).
+        GraphError: on success only, a ``dformat_out`` that cannot be parsed, or an ``ext_from_file``
+            file whose scale cannot give a real range. After a failure such a file is kept with
+            ``dformat`` None and a warning (it must not be indexed).
     """
     selected = []
     for index, out_files in enumerate(graph.out_files):
@@ -146,8 +173,13 @@ def select_out_files(
             if not _is_kept(out_file, tiles=tiles, workdir=workdir, error=error):
                 continue
             where = f"out_files[{index}][{position}]"
+            file_name = tiles[index].file_name(out_file.layer, out_file.extension)
+            ext_min, ext_max = out_file.ext_min_value, out_file.ext_max_value
             try:
                 dformat = _dformat_of(out_file, config=config, tiles=tiles, where=where)
+                ext_min, ext_max = _real_range(
+                    out_file, dformat, path=workdir / file_name, tile_id=tiles[0].tile_id
+                )
             except GraphError as exc:
                 if error is None:
                     raise
@@ -159,10 +191,10 @@ def select_out_files(
                     layer=out_file.layer,
                     extension=out_file.extension,
                     action=out_file.action,
-                    file_name=tiles[index].file_name(out_file.layer, out_file.extension),
+                    file_name=file_name,
                     dformat=dformat,
-                    ext_min_value=out_file.ext_min_value,
-                    ext_max_value=out_file.ext_max_value,
+                    ext_min_value=ext_min,
+                    ext_max_value=ext_max,
                     exponent=out_file.exponent,
                     nbands=out_file.nbands,
                 )

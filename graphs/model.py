@@ -222,6 +222,14 @@ class OutFile(_Model):
     ext_min_value: float = 0.0
     ext_max_value: float = 0.0
     exponent: float = 1.0
+    ext_from_file: bool = Field(
+        default=False,
+        description=(
+            "ours, not the original's: the real range comes from the written file's GDAL band scale and "
+            "offset (real = v * scale + offset over dformat_out's [min, max]), e.g. a Sentinel-2 product's "
+            "radiometric offset; ext_min_value/ext_max_value apply when the file has none"
+        ),
+    )
     nbands: int = Field(default=1, ge=1)
 
     @field_validator("action", mode="before")

@@ -7,11 +7,13 @@ Finds ``<workdir>/*.SAFE/GRANULE/*/IMG_DATA/*_B??.jp2`` (L1C) and
 band to ``pattern-out`` with ``*`` replaced by the band code (B01…B12, B8A):
 
 - a ``.tif`` pattern writes a Cloud Optimized GeoTIFF (graphs.cog.write_cog, nodata 0: S2 DN 0 is
-  "no data");
+  "no data") whose band scale and offset are the product's radiometry, read from its own
+  ``MTD_MSIL1C.xml``/``MTD_MSIL2A.xml``: reflectance = DN * scale + offset = (DN + offset) / quantification
+  (graphs.sentinel2). An out-file with ``ext_from_file`` is indexed with that mapping;
 - a ``.jp2`` pattern copies the JPEG2000 file as it is (the original ingester's behaviour).
 
 Log convention (original-ingester.md §5.10): ``FATAL ERROR: ...`` on stderr and exit 1 when the
-product has no band; retrying cannot help.
+product has no band or no readable radiometry; retrying cannot help.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from pathlib import Path
 try:
     from graphs.cog import write_cog
     from graphs.errors import GraphError
+    from graphs.sentinel2 import S2Radiometry, read_s2_radiometry
 except ImportError:  # run from a source checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from graphs.cog import write_cog
     from graphs.errors import GraphError
+    from graphs.sentinel2 import S2Radiometry, read_s2_radiometry
 
 # T31TDH_20180101T105441_B01.jp2 (L1C), T33XWJ_20220413T150759_B02_10m.jp2 (L2A)
 _BAND = re.compile(r"_(B(?:0[1-9]|1[0-2]|8A))(?:_(\d+)m)?\.jp2$")
@@ -78,11 +82,22 @@ def main(argv: list[str] | None = None) -> int:
     bands = find_bands(args.workdir)
     if not bands:
         return _fatal(f"no band found in {args.workdir}")
+    radiometry: dict[Path, S2Radiometry] = {}
     for band, src in bands.items():
         dst = Path(args.pattern_out.replace("*", band))
+        scale_offset = None
+        if as_cog:
+            safe = next(p for p in src.parents if p.suffix == ".SAFE")
+            if safe not in radiometry:
+                try:
+                    radiometry[safe] = read_s2_radiometry(safe)
+                except GraphError as exc:
+                    return _fatal(str(exc))  # the product's own metadata: retrying cannot help
+                _log(_describe(radiometry[safe]))
+            scale_offset = radiometry[safe].scale_offset(band)
         try:
             if as_cog:
-                write_cog(src, dst, nodata=0, overview_resampling="average")
+                write_cog(src, dst, nodata=0, overview_resampling="average", scale_offset=scale_offset)
             else:
                 shutil.copyfile(src, dst)
         except (GraphError, OSError) as exc:
@@ -90,6 +105,14 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         _log(f"INFO: {band}: {src.name} -> {dst}")
     return 0
+
+
+def _describe(radiometry: S2Radiometry) -> str:
+    offsets = sorted(set(radiometry.offsets.values())) or [0.0]
+    return (
+        f"INFO: {radiometry.product}: baseline {radiometry.processing_baseline or '?'}, reflectance = "
+        f"(DN + {'/'.join(f'{o:g}' for o in offsets)}) / {radiometry.quantification:g}"
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 
+from demo.archive import radiometry_xml
 from graphs.context import TileContext
 
 S2_L1C = "S2A_MSIL1C_20180101T105441_N0206_R051_T31TDH_20180101T124911"
@@ -56,8 +57,21 @@ def make_l1c_safe(workdir: Path, bands: dict[str, int] | None = None) -> Path:
     for seed, (band, resolution) in enumerate(sorted((bands or L1C_BANDS).items())):
         write_jp2(img / f"T31TDH_20180101T105441_{band}.jp2", resolution_m=resolution, seed=seed)
     (img.parent / "MTD_TL.xml").write_text("<tile/>")
-    (workdir / f"{S2_L1C}.SAFE" / "MTD_MSIL1C.xml").write_text("<product/>")
+    write_product_metadata(workdir / f"{S2_L1C}.SAFE", level="L1C", baseline="02.06")
     return workdir / f"{S2_L1C}.SAFE"
+
+
+def write_product_metadata(safe: Path, *, level: str, baseline: str) -> Path:
+    """A minimal ``MTD_MSIL1C.xml``/``MTD_MSIL2A.xml``: the baseline and its radiometry, as ESA has them."""
+    path = safe / f"MTD_MSI{level}.xml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f'<n1:Level-{level[1:]}_User_Product xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/'
+        f'User_Product_Level-{level[1:]}.xsd"><n1:General_Info><Product_Info><PROCESSING_BASELINE>'
+        f"{baseline}</PROCESSING_BASELINE></Product_Info>{radiometry_xml(level=level, baseline=baseline)}"
+        f"</n1:General_Info></n1:Level-{level[1:]}_User_Product>"
+    )
+    return path
 
 
 def make_l2a_safe(workdir: Path) -> Path:
@@ -72,14 +86,18 @@ def make_l2a_safe(workdir: Path) -> Path:
         for seed, name in enumerate(names):
             path = img / f"R{resolution}m" / f"T33XWJ_20220413T150759_{name}_{resolution}m.jp2"
             write_jp2(path, resolution_m=resolution, seed=resolution + seed)
+    write_product_metadata(workdir / f"{S2_L2A}.SAFE", level="L2A", baseline="04.00")
     return workdir / f"{S2_L2A}.SAFE"
 
 
 def copy_real_band_safe(real_band: Path, workdir: Path) -> Path:
-    """A SAFE tree holding only the real B01 band (copied at test time, never into the project)."""
+    """A SAFE tree holding the real B01 band and the real product metadata beside it in the fixtures
+    (copied at test time, never into the project)."""
     dst = workdir / S2_L1C_B01
     dst.parent.mkdir(parents=True)
     shutil.copyfile(real_band, dst)
+    safe = real_band.parents[3]
+    shutil.copyfile(safe / "MTD_MSIL1C.xml", workdir / safe.name / "MTD_MSIL1C.xml")
     return dst
 
 
