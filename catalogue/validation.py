@@ -2,13 +2,19 @@
 
 - every layer resolves to a Geocube variable instance (GetVariable by instance id, or by variable name
   then instance name);
-- the scene and tile graphs load, and every payload layer is one the tile graph indexes.
+- the scene and tile graphs load, and every payload layer is one the tile graph indexes;
+- every layer's data mapping (the out-file's ``dformat_out``, real range and exponent) survives the cast
+  into its variable's format that a Geocube applies when it serves a cube (``geocube_client.mapping``):
+  a mapping that loses the data is a problem naming the variable format to create or the mapping to set;
+  one that only loses precision is a warning (logged).
 These run even when the payload has other problems, so that every problem is reported at once.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -16,6 +22,18 @@ from pydantic import ValidationError
 
 from catalogue.payload import LayerSpec, Payload, parse_payload
 from common.errors import FieldProblem, IngestError, TemporaryError, ValidationFailedError
+from geocube_client.errors import GeocubeInvalidArgumentError
+from geocube_client.mapping import (
+    DataMapping,
+    check_mapping,
+    describe_format,
+    is_identity,
+    suggested_variable,
+)
+from geocube_client.models import Variable
+from graphs.execute import declared_dformat
+
+logger = logging.getLogger(__name__)
 
 
 class VariableLookup(Protocol):
@@ -28,24 +46,51 @@ class VariableLookup(Protocol):
     ) -> Any: ...
 
 
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _malformed_id(where: str, instance_id: str) -> FieldProblem:
+    return FieldProblem(
+        f"{where}.instance_id",
+        f"{instance_id!r} is malformed: a Geocube instance id is a UUID (e.g. "
+        "'7b0c3e2a-5a4f-4c2e-9d51-1f0e2b6c9a10'); copy it from the variable's instances, or give "
+        "'variable' and 'instance' names instead",
+    )
+
+
 def resolve_layers(
     layers: Mapping[str, LayerSpec], geocube: VariableLookup
-) -> tuple[dict[str, str], list[FieldProblem]]:
-    """Map each layer to its instance id; return (instances_id, problems)."""
+) -> tuple[dict[str, str], list[FieldProblem], dict[str, Variable]]:
+    """Map each layer to its instance id; return (instances_id, problems, variables by layer)."""
     instances: dict[str, str] = {}
+    variables: dict[str, Variable] = {}
     problems: list[FieldProblem] = []
     for layer, spec in sorted(layers.items()):
         where = f"layers.{layer}"
         if not spec.instance_id and not (spec.variable and spec.instance):
             continue  # parse_payload reports it
+        if spec.instance_id and not _is_uuid(spec.instance_id):
+            problems.append(_malformed_id(where, spec.instance_id))
+            continue
         try:
             if spec.instance_id:
-                geocube.get_variable(instance_id=spec.instance_id)
+                variables[layer] = geocube.get_variable(instance_id=spec.instance_id)
                 instances[layer] = spec.instance_id
                 continue
             variable = geocube.get_variable(name=spec.variable)
         except TemporaryError:
             raise
+        except GeocubeInvalidArgumentError as exc:
+            if spec.instance_id:
+                problems.append(_malformed_id(where, spec.instance_id))
+            else:
+                problems.append(FieldProblem(f"{where}.variable", f"{spec.variable!r} is refused: {exc}"))
+            continue
         except IngestError as exc:
             what = f"instance_id {spec.instance_id!r}" if spec.instance_id else f"variable {spec.variable!r}"
             problems.append(
@@ -64,7 +109,8 @@ def resolve_layers(
             )
         else:
             instances[layer] = found.id
-    return instances, problems
+            variables[layer] = variable
+    return instances, problems, variables
 
 
 def indexed_layers(graph: Any) -> set[str]:
@@ -74,9 +120,13 @@ def indexed_layers(graph: Any) -> set[str]:
 
 def check_graphs(
     graph_names: Mapping[str, str], layers: Mapping[str, LayerSpec], load_graph: Callable[[str], Any]
-) -> list[FieldProblem]:
-    """The graphs must load; every payload layer must be one that the tile graph indexes."""
+) -> tuple[list[FieldProblem], Any]:
+    """The graphs must load; every payload layer must be one that the tile graph indexes.
+
+    Returns the problems and the tile graph (None when it did not load).
+    """
     problems: list[FieldProblem] = []
+    tile_graph = None
     for field, name in graph_names.items():
         if not name:
             continue
@@ -86,6 +136,7 @@ def check_graphs(
             problems.append(FieldProblem(field, str(exc)))
             continue
         if field == "tile_graph_name":
+            tile_graph = graph
             produced = indexed_layers(graph)
             for layer in sorted(set(layers) - produced):
                 problems.append(
@@ -95,7 +146,77 @@ def check_graphs(
                         f"{', '.join(sorted(produced)) or 'nothing'}",
                     )
                 )
-    return problems
+    return problems, tile_graph
+
+
+def _mapping_fix(mapping: DataMapping, variable: Variable, *, from_file: bool) -> str:
+    fix = f"create the variable as {describe_format(suggested_variable(mapping))}"
+    df = mapping.dformat
+    as_is = DataMapping(df, df.min_value, df.max_value)
+    if not from_file and not is_identity(mapping) and check_mapping(as_is, variable.dformat).is_ok:
+        fix += (
+            f", or keep {variable.name!r} and index the file values as they are: set the out-file's "
+            f"ext_min_value {df.min_value:g} and ext_max_value {df.max_value:g} (real = file value)"
+        )
+    elif not check_mapping(mapping, variable.dformat).is_ok:
+        fix += (
+            f", or set the out-file's dformat_out and ext_min_value/ext_max_value so that its real values "
+            f"fit {describe_format(variable.dformat)}"
+        )
+    return fix
+
+
+def check_layer_mappings(
+    tile_graph: Any,
+    variables: Mapping[str, Variable],
+    config: Mapping[str, str],
+    *,
+    graph_name: str = "",
+) -> tuple[list[FieldProblem], list[str]]:
+    """Whether each layer's values survive the cast into its variable's format; (problems, warnings)."""
+    problems: list[FieldProblem] = []
+    warnings: list[str] = []
+    effective = {**tile_graph.config, **config}
+    for index, out_files in enumerate(tile_graph.out_files):
+        for position, out in enumerate(out_files):
+            variable = variables.get(str(out.layer))
+            if str(out.action) != "to_index" or variable is None:
+                continue
+            where = f"layers.{out.layer}"
+            try:
+                dformat = declared_dformat(out, config=effective, where=f"out_files[{index}][{position}]")
+            except IngestError as exc:
+                problems.append(FieldProblem(where, f"the tile graph {graph_name!r}: {exc}"))
+                continue
+            if dformat is None:
+                problems.append(
+                    FieldProblem(
+                        where,
+                        f"the tile graph {graph_name!r} indexes {out.layer} without a data format; give its "
+                        "out-file a dformat_out ('dtype,nodata,min,max')",
+                    )
+                )
+                continue
+            if not (dformat.min_value < dformat.max_value and out.ext_min_value < out.ext_max_value):
+                continue  # the index call refuses it, naming the field
+            mapping = DataMapping(dformat, out.ext_min_value, out.ext_max_value, out.exponent)
+            verdict = check_mapping(mapping, variable.dformat)
+            what = (
+                f"the tile graph {graph_name!r} indexes {out.layer} as {mapping.describe()}, and a cube of "
+                f"variable {variable.name!r} ({describe_format(variable.dformat)}) holds real values in that "
+                "format"
+            )
+            if verdict.problems:
+                problems.append(
+                    FieldProblem(
+                        where,
+                        f"{what}: {'; '.join(verdict.problems)}. Fix: "
+                        f"{_mapping_fix(mapping, variable, from_file=out.ext_from_file)}",
+                    )
+                )
+            for warning in verdict.warnings:
+                warnings.append(f"{where}: {what}: {warning}")
+    return problems, warnings
 
 
 def _lenient_parts(raw: Any) -> tuple[dict[str, str], dict[str, LayerSpec]]:
@@ -141,11 +262,19 @@ def validate_payload(
     except ValidationFailedError as exc:
         problems.extend(exc.problems)
         names, layers = _lenient_parts(raw)
-    problems.extend(check_graphs(names, layers, load_graph))
+    graph_problems, tile_graph = check_graphs(names, layers, load_graph)
+    problems.extend(graph_problems)
     instances: dict[str, str] = {}
     if geocube is not None:
-        instances, layer_problems = resolve_layers(layers, geocube)
+        instances, layer_problems, variables = resolve_layers(layers, geocube)
         problems.extend(layer_problems)
+        if tile_graph is not None:
+            config = payload.graph_config if payload is not None else {}
+            name = names.get("tile_graph_name", "")
+            mapping_problems, warnings = check_layer_mappings(tile_graph, variables, config, graph_name=name)
+            problems.extend(mapping_problems)
+            for warning in warnings:
+                logger.warning("%s", warning)
     if problems or payload is None:
         raise ValidationFailedError("payload", problems)
     return payload, instances

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ from geocube_client.errors import GeocubeAlreadyExistsError, GeocubeNotFoundErro
 from geocube_client.models import DataFormat
 
 PAYLOAD = Path(__file__).with_name("payload.json")
+# Top-of-atmosphere reflectance: slightly negative for dark pixels since baseline 04.00, above 1 for
+# bright clouds; the range only bounds what IndexDatasets accepts, the cast keeps any value.
+REFLECTANCE = DataFormat(dtype="float32", no_data=math.nan, min_value=-0.1, max_value=1.6)
 
 
 def load_demo_payload() -> dict[str, Any]:
@@ -20,7 +24,9 @@ def load_demo_payload() -> dict[str, Any]:
 
 
 def ensure_variables(client: GeocubeClient, payload: dict[str, Any]) -> None:
-    """Create the variables and instances the payload's layers name (reflectance, uint16 0..10000)."""
+    """Create the variables and instances the payload's layers name: reflectance as Float32, as the
+    built-in ExtractS2Bands maps it ((DN + offset) / quantification, nodata NaN). A cube casts real
+    values into the variable's format, so an integer variable would round reflectance to 0 or 1."""
     for spec in payload["layers"].values():
         try:
             variable = client.get_variable(name=spec["variable"])
@@ -33,7 +39,7 @@ def ensure_variables(client: GeocubeClient, payload: dict[str, Any]) -> None:
                 unit="",
                 resampling="BILINEAR",
                 description="Sentinel-2 top-of-atmosphere reflectance",
-                dformat=DataFormat(dtype="uint16", no_data=0, min_value=0, max_value=10000),
+                dformat=REFLECTANCE,
             )
             known = set()
         if spec["instance"] not in known:

@@ -11,6 +11,17 @@ from common.errors import IngestError, ValidationFailedError
 from common.redaction import install_redaction
 
 
+def _show_warnings() -> None:
+    """Warnings of the checks (e.g. precision lost by a layer's data mapping) go to stderr."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    checks = logging.getLogger("catalogue.validation")
+    checks.addHandler(handler)
+    checks.setLevel(logging.WARNING)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from functools import partial
 
@@ -19,6 +30,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from graphs.loader import load_graph
     from tasks.resources import open_geocube
 
+    _show_warnings()
     settings = load_settings()
     raw = sys.stdin.read() if args.payload == "-" else Path(args.payload).read_text()
     graphs = partial(load_graph, graph_root=settings.graph_root)
@@ -54,11 +66,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from tasks.resources import storage_uri_for
 
     started = time.monotonic()
+    _show_warnings()
     settings = load_settings()
     raw = Path(args.payload).read_text()
-    payload, _ = validate_payload(
-        raw, load_graph=partial(load_graph, graph_root=settings.graph_root), geocube=None
-    )
+    graphs = partial(load_graph, graph_root=settings.graph_root)
+    if settings.geocube_server:  # the layers and their data mappings are checked against it
+        from tasks.resources import open_geocube
+
+        with open_geocube(settings) as geocube:
+            payload, _ = validate_payload(raw, load_graph=graphs, geocube=geocube)
+    else:
+        payload, _ = validate_payload(raw, load_graph=graphs, geocube=None)
     document = _document(args)
     storage_uri = storage_uri_for(payload.storage_uri, settings, required=False)
     plan = make_plan(payload, read_interchange(document) if document else None, storage_uri)

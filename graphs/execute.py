@@ -152,6 +152,15 @@ def _real_range(
     return low, high
 
 
+def declared_dformat(out_file: OutFile, *, config: Mapping[str, str], where: str) -> DataFormat | None:
+    """The data format an out-file declares (its ``dformat_out``, else ``datatype``...), before running.
+
+    Raises:
+        GraphError: a ``dformat_out`` that cannot be parsed, or a config key that is missing.
+    """
+    return _dformat_of(out_file, config=config, tiles=(), where=where)
+
+
 def select_out_files(
     graph: Graph,
     *,
@@ -293,6 +302,7 @@ __all__ = [
     "GraphOutcome",
     "SelectedInFile",
     "SelectedOutFile",
+    "declared_dformat",
     "execute_graph",
     "select_in_files",
     "select_out_files",

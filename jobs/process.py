@@ -16,7 +16,8 @@ from catalogue.records import PROCESSING_DATE_TAG
 from common.errors import IngestError, PermanentError
 from common.settings import Settings
 from geocube_client.client import GeocubeClient
-from geocube_client.models import IndexOutcome
+from geocube_client.mapping import DataMapping, check_mapping, describe_format, suggested_variable
+from geocube_client.models import DataFormat, IndexOutcome
 from graphs.context import TileContext, make_tile_contexts
 from graphs.execute import SelectedOutFile, execute_graph, select_in_files
 from graphs.loader import load_graph
@@ -33,6 +34,33 @@ log = logging.getLogger(__name__)
 
 class NothingToIndexError(PermanentError):
     """An out-file to index has no data format."""
+
+
+class MappingLosesDataError(PermanentError):
+    """A layer's actual data mapping would not survive the cast into its variable's format."""
+
+
+def _check_actual_mapping(
+    job: TileJob, geocube: GeocubeClient, out: SelectedOutFile, instance_id: str, dformat: DataFormat
+) -> None:
+    """The mapping a tile really indexes (e.g. a product's own radiometric offset) against the variable.
+
+    Validation checked the graph's declared mapping before any download; this is the backstop for what
+    only the product knows.
+    """
+    mapping = DataMapping(dformat, out.ext_min_value, out.ext_max_value, out.exponent)
+    variable = geocube.get_variable(instance_id=instance_id)
+    verdict = check_mapping(mapping, variable.dformat)
+    for warning in verdict.warnings:
+        log.warning("%s: layer %s (%s) into %s: %s", job.label, out.layer, mapping.describe(),
+                    variable.name, warning)  # fmt: skip
+    if verdict.problems:
+        raise MappingLosesDataError(
+            f"{job.label}: layer {out.layer} would be indexed as {mapping.describe()}, which variable "
+            f"{variable.name!r} ({describe_format(variable.dformat)}) cannot serve: "
+            f"{'; '.join(verdict.problems)}; create the variable as "
+            f"{describe_format(suggested_variable(mapping))}"
+        )
 
 
 def _contexts(job: TileJob) -> tuple[TileContext, TileContext, TileContext]:
@@ -57,6 +85,7 @@ def _index(
         raise NothingToIndexError(
             f"{job.label}: out-file {out.layer}.{out.extension} has no valid dformat_out"
         )
+    _check_actual_mapping(job, geocube, out, instance_id, out.dformat)
     return geocube.index_dataset(
         uri=uri,
         record_id=job.scene.record_id,

@@ -10,6 +10,8 @@ import pytest
 from demo.setup import ensure_variables, load_demo_payload
 from flows.cli import main
 from geocube_client.client import GeocubeClient
+from geocube_client.errors import GeocubeAlreadyExistsError
+from geocube_client.models import DataFormat
 
 pytestmark = pytest.mark.integration
 
@@ -74,3 +76,43 @@ def test_layer_the_graph_does_not_index(
     bad["layers"]["NDVI"] = {"variable": "S2_B04", "instance": "raw"}
     assert main(["validate", write(tmp_path, bad)]) == 2
     assert "layers.NDVI: the tile graph 'ExtractS2Bands' indexes no layer 'NDVI'" in capsys.readouterr().err
+
+
+def test_a_variable_whose_format_loses_the_data_is_refused_with_its_fix(
+    tmp_path: Path, geocube_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo's first mistake: reflectance (real [0, 1]) into a UInt16 [0, 10000] variable, nodata 0."""
+    with GeocubeClient(geocube_env, insecure=True) as client:
+        try:
+            variable_id = client.create_variable(
+                name="S2_B04_dn", bands=["dn"], resampling="NEAR",
+                dformat=DataFormat(dtype="uint16", no_data=0, min_value=0, max_value=10000),
+            )  # fmt: skip
+            client.instantiate_variable(variable_id, "raw")
+        except GeocubeAlreadyExistsError:
+            pass
+    bad = load_demo_payload() | {"layers": {"B04": {"variable": "S2_B04_dn", "instance": "raw"}}}
+    assert main(["validate", write(tmp_path, bad)]) == 2
+    err = capsys.readouterr().err
+    assert "layers.B04:" in err and "S2_B04_dn" in err
+    assert "50 % of its values become 0, the variable's nodata" in err
+    assert "create the variable as Float32 [0, 1], nodata NaN" in err
+
+
+def test_a_malformed_instance_id_is_called_malformed(
+    tmp_path: Path, geocube_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = load_demo_payload() | {"layers": {"B04": {"instance_id": "not-an-id"}}}
+    assert main(["validate", write(tmp_path, bad)]) == 2
+    err = capsys.readouterr().err
+    assert "layers.B04.instance_id: 'not-an-id' is malformed: a Geocube instance id is a UUID" in err
+    assert "not found" not in err
+
+
+def test_plan_checks_the_layers_against_the_geocube(
+    tmp_path: Path, geocube_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = load_demo_payload() | {"layers": {"B04": {"variable": "NoSuchVariable", "instance": "raw"}}}
+    assert main(["plan", write(tmp_path, bad), "--out", str(tmp_path / "plan")]) == 2
+    assert "layers.B04: variable 'NoSuchVariable' not found" in capsys.readouterr().err
+    assert not (tmp_path / "plan").exists()
