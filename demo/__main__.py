@@ -2,7 +2,9 @@
 
 Generates a Sentinel-2-like archive with its STAC catalogue, starts a local Geocube server, runs the
 ``ingest`` flow (Prefect's ephemeral API, children as local subflows), then prints the outcome table,
-where the COGs are and what the Geocube indexed.
+where the COGs are and what the Geocube indexed, and ends with the read-back: every indexed layer through
+GetCube against its file (``geocube-ingester verify``), and one quicklook PNG per date made from the
+Geocube's answers.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def main() -> int:
     prepare_environment()  # a start-up wait fit for a busy machine, before prefect is imported
     logging.basicConfig(level=logging.WARNING)
     started = time.monotonic()
-    for sub in ("archive", "stac", "storage", "work", "geocube"):
+    for sub in ("archive", "stac", "storage", "work", "geocube", "quicklooks"):
         shutil.rmtree(ROOT / sub, ignore_errors=True)
 
     from demo.setup import (
@@ -56,6 +58,14 @@ def main() -> int:
         print(f"local Geocube on {server.address}; archive of generated products in {ROOT / 'archive'}")
         print(f"ingesting AOI {payload['name']} ({payload['start_time']} .. {payload['end_time']}) ...")
 
+        from flows.prefect_api import PrefectApiUnavailableError, ensure_prefect_api
+
+        try:
+            ensure_prefect_api()
+        except PrefectApiUnavailableError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
         from flows.ingest import ingest
         from jobs.summary import IngestionSummary
 
@@ -75,9 +85,21 @@ def main() -> int:
         print(f"\n{indexed} datasets indexed in the local Geocube ({ROOT / 'geocube' / 'geocube.sqlite'})")
         leftovers = list((ROOT / "work").iterdir())
         print(f"temporary files left in {ROOT / 'work'}: {len(leftovers)}")
+
+        from jobs.verify import verify_aoi, write_quicklooks
+        from storage import open_storage
+
+        print(f"\nread-back (geocube-ingester verify {payload['name']}):")
+        with GeocubeClient(server.address, insecure=True) as client:
+            report = verify_aoi(client, open_storage(str(ROOT / "storage")), payload["name"])
+        for check in report.checks:
+            print(f"  {check.line()}")
+        print(report.headline())
+        for png in write_quicklooks(report, ROOT / "quicklooks", rgb=("B04", "B03", "B02")):
+            print(f"quicklook from the Geocube's answer: {png}")
     print(NEXT_STEPS)
     print(f"demo wall time: {time.monotonic() - started:.1f} s")
-    return 0 if state.is_completed() and not leftovers else 1
+    return 0 if state.is_completed() and not leftovers and report.all_equal else 1
 
 
 if __name__ == "__main__":

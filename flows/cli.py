@@ -130,6 +130,32 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0 if state.is_completed() else 1
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from common.errors import PermanentError
+    from common.settings import load_settings
+    from jobs.verify import verify_aoi, write_quicklooks
+    from storage import open_storage
+    from tasks.resources import open_geocube
+
+    settings = load_settings()
+    uri = args.storage or settings.storage_uri
+    if not uri:
+        raise PermanentError("no storage: set GEOCUBE_INGESTER_STORAGE_URI or give --storage")
+    with open_geocube(settings) as geocube:
+        report = verify_aoi(geocube, open_storage(uri), args.aoi)
+    for check in report.checks:
+        print(check.line())
+    print(report.headline())
+    if not report.checks:
+        print(
+            f"no layer of AOI {args.aoi!r} under {uri} is indexed in the Geocube at {settings.geocube_server}"
+        )
+    if args.png:
+        for path in write_quicklooks(report, Path(args.png), rgb=tuple(args.rgb.split(","))):  # type: ignore[arg-type]
+            print(f"quicklook from the Geocube's answer: {path}")
+    return 0 if report.all_equal else 1
+
+
 def _document_options(parser: argparse.ArgumentParser) -> None:
     given = parser.add_mutually_exclusive_group()
     given.add_argument("--scenes", help="ingest these scenes (interchange GeoJSON) instead of searching")
@@ -158,6 +184,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help="plan only: no records, no download")
     _document_options(p)
     p.set_defaults(func=cmd_ingest)
+    p = sub.add_parser(
+        "verify", help="read each indexed layer of an AOI back through GetCube and compare it with its file"
+    )
+    p.add_argument("aoi", help="the AOI name (the payload's name)")
+    p.add_argument("--storage", help="storage URI (default: GEOCUBE_INGESTER_STORAGE_URI)")
+    p.add_argument("--png", metavar="DIR", help="write one quicklook PNG per date, from the Geocube's answer")
+    p.add_argument(
+        "--rgb", default="B04,B03,B02", help="layers of a true-colour quicklook (default B04,B03,B02)"
+    )
+    p.set_defaults(func=cmd_verify)
     args = parser.parse_args(argv)
     install_redaction()
     from flows.prefect_api import prepare_environment

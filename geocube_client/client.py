@@ -32,7 +32,9 @@ from geocube_client.errors import (
 )
 from geocube_client.geometry import normalize_aoi_wkt
 from geocube_client.models import (
+    PROTO_NAME_TO_DTYPE,
     Container,
+    CubeImage,
     DataFormat,
     Dataset,
     IndexOutcome,
@@ -395,6 +397,74 @@ class GeocubeClient:
             resource_name=exc.resource_name,
             resource_type=exc.resource_type,
         ) from exc
+
+    def get_cube(
+        self,
+        *,
+        instance_id: str,
+        record_ids: Sequence[str],
+        crs_wkt: str,
+        transform: Sequence[float],
+        width: int,
+        height: int,
+        resampling: str = "NEAR",
+        compression_level: int = -3,
+    ) -> list[CubeImage]:
+        """Read a cube: one image per record, on the grid (crs, GDAL geotransform, size), in the variable's
+        format (the Geocube maps each dataset to real values and casts them into the variable's dtype).
+
+        Args:
+            transform: the GDAL geotransform ``(x0, dx, rx, y0, ry, dy)`` of the output grid.
+            compression_level: -3 (none: loopback) to 9; the Geocube deflates, this client inflates.
+
+        Raises:
+            GeocubeNotFoundError: no image has a valid pixel (``Not enough valid pixels (skipped)``).
+        """
+        import zlib
+
+        import numpy as np
+
+        a, b, c, d, e, f = (float(v) for v in transform)
+        request = pb.GetCubeRequest(
+            records=pb.RecordIdList(ids=list(record_ids)),
+            instances_id=[instance_id],
+            crs=crs_wkt,
+            pix_to_crs=pb.GeoTransform(a=a, b=b, c=c, d=d, e=e, f=f),
+            size=pb.Size(width=width, height=height),
+            compression_level=compression_level,
+            format=pb.Raw,
+            resampling_alg=pb.Resampling.Value(resampling.upper()),
+            protocol_v11x=True,
+        )
+        images: list[CubeImage] = []
+        header: Any = None
+        parts: list[bytes] = []
+
+        def finish() -> None:
+            if header is None:
+                return
+            records = [convert.record_from_pb(r, with_aoi=False) for r in header.grouped_records.records]
+            if header.error:
+                images.append(CubeImage(records=records, array=None, error=header.error))
+                return
+            data = b"".join(parts)
+            if header.compression:
+                data = zlib.decompress(data, -15)
+            dtype = np.dtype(PROTO_NAME_TO_DTYPE[pb.DataFormat.Dtype.Name(header.dtype)])
+            dtype = dtype.newbyteorder("<" if header.order == pb.LittleEndian else ">")
+            shape = (header.shape.dim2, header.shape.dim1, max(header.shape.dim3, 1))
+            array = np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+            images.append(CubeImage(records=records, array=array))
+
+        for message in self._stream("GetCube", request):
+            kind = message.WhichOneof("response")
+            if kind == "header":
+                finish()
+                header, parts = message.header, [message.header.data]
+            elif kind == "chunk":
+                parts.append(message.chunk.data)
+        finish()
+        return images
 
     def get_containers(self, uris: Iterable[str]) -> list[Container]:
         """Containers by URI (compared literally), with their datasets.

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from geocube_client.errors import GeocubeInvalidArgumentError
 
@@ -216,6 +217,18 @@ class Container:
     uri: str
     managed: bool
     datasets: list[Dataset] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CubeImage:
+    """One image of a cube: the records it was made from, and its pixels (or why it has none).
+
+    ``array`` is height x width x bands in the variable's dtype; None when ``error`` is set.
+    """
+
+    records: list[Record]
+    array: Any
+    error: str = ""
 
 
 class IndexOutcome(StrEnum):

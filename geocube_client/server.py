@@ -3,7 +3,8 @@
 It speaks our ``geocube.proto`` (service ``geocube.Geocube``) and reproduces the server behaviour an
 ingester depends on (shared/docs/geocube-api.md): error codes, ``google.rpc.ResourceInfo`` details in the
 ``grpc-status-details-bin`` trailer, " (this error may be temporary)" on temporary codes, AOI identity by
-exact coordinates, atomic record batches, and indexing that opens the file (rasterio).
+exact coordinates, atomic record batches, indexing that opens the file (rasterio), and GetCube, which
+reads layers back in their variable's format as a real Geocube does (``server_cube``).
 
 Auth: with ``api_key`` set, every call needs ``authorization: Bearer <key>``, else UNAUTHENTICATED
 (``missing "Bearer " prefix`` / ``invalid token``). A real Geocube reads its keys from a secret store
@@ -39,7 +40,7 @@ from google.rpc import error_details_pb2, status_pb2
 from pydantic import SecretStr
 from typing_extensions import override
 
-from geocube_client import server_index, server_store, server_variables
+from geocube_client import server_cube, server_index, server_store, server_variables
 from geocube_client.errors import (
     STATUS_DETAILS_KEY,
     LocalGeocubeBindError,
@@ -156,6 +157,11 @@ class LocalGeocubeServicer(pb_grpc.GeocubeServicer):
     def IndexDatasets(self, request: pb.IndexDatasetsRequest, context: grpc.ServicerContext) -> Any:
         server_index.index_datasets(self.db, request.container)
         return pb.IndexDatasetsResponse()
+
+    @override
+    @_with_statuses
+    def GetCube(self, request: pb.GetCubeRequest, context: grpc.ServicerContext) -> Any:
+        return iter(server_cube.get_cube(self.db, request))  # made before streaming: errors abort
 
     @override
     @_with_statuses

@@ -38,3 +38,7 @@ class Storage(Protocol):
     def exists(self, key: str) -> bool:
         """Whether ``key`` exists."""
         ...
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """The keys under ``prefix`` (a folder key such as ``aoi/``), sorted; [] when there are none."""
+        ...

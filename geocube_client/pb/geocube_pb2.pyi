@@ -25,6 +25,16 @@ class Resampling(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MED: _ClassVar[Resampling]
     Q1: _ClassVar[Resampling]
     Q3: _ClassVar[Resampling]
+
+class ByteOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LittleEndian: _ClassVar[ByteOrder]
+    BigEndian: _ClassVar[ByteOrder]
+
+class FileFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    Raw: _ClassVar[FileFormat]
+    GTiff: _ClassVar[FileFormat]
 UNDEFINED: Resampling
 NEAR: Resampling
 BILINEAR: Resampling
@@ -38,6 +48,10 @@ MIN: Resampling
 MED: Resampling
 Q1: Resampling
 Q3: Resampling
+LittleEndian: ByteOrder
+BigEndian: ByteOrder
+Raw: FileFormat
+GTiff: FileFormat
 
 class Coord(_message.Message):
     __slots__ = ("lon", "lat")
@@ -390,6 +404,165 @@ class GetContainersResponse(_message.Message):
     CONTAINERS_FIELD_NUMBER: _ClassVar[int]
     containers: _containers.RepeatedCompositeFieldContainer[Container]
     def __init__(self, containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ...) -> None: ...
+
+class Size(_message.Message):
+    __slots__ = ("width", "height")
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    width: int
+    height: int
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+
+class GeoTransform(_message.Message):
+    __slots__ = ("a", "b", "c", "d", "e", "f")
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    C_FIELD_NUMBER: _ClassVar[int]
+    D_FIELD_NUMBER: _ClassVar[int]
+    E_FIELD_NUMBER: _ClassVar[int]
+    F_FIELD_NUMBER: _ClassVar[int]
+    a: float
+    b: float
+    c: float
+    d: float
+    e: float
+    f: float
+    def __init__(self, a: _Optional[float] = ..., b: _Optional[float] = ..., c: _Optional[float] = ..., d: _Optional[float] = ..., e: _Optional[float] = ..., f: _Optional[float] = ...) -> None: ...
+
+class RecordFilters(_message.Message):
+    __slots__ = ("tags", "from_time", "to_time")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    FROM_TIME_FIELD_NUMBER: _ClassVar[int]
+    TO_TIME_FIELD_NUMBER: _ClassVar[int]
+    tags: _containers.ScalarMap[str, str]
+    from_time: _timestamp_pb2.Timestamp
+    to_time: _timestamp_pb2.Timestamp
+    def __init__(self, tags: _Optional[_Mapping[str, str]] = ..., from_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., to_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RecordIdList(_message.Message):
+    __slots__ = ("ids",)
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GroupedRecordIds(_message.Message):
+    __slots__ = ("ids",)
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GroupedRecordIdsList(_message.Message):
+    __slots__ = ("records",)
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[GroupedRecordIds]
+    def __init__(self, records: _Optional[_Iterable[_Union[GroupedRecordIds, _Mapping]]] = ...) -> None: ...
+
+class GroupedRecords(_message.Message):
+    __slots__ = ("records",)
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[Record]
+    def __init__(self, records: _Optional[_Iterable[_Union[Record, _Mapping]]] = ...) -> None: ...
+
+class Shape(_message.Message):
+    __slots__ = ("dim1", "dim2", "dim3")
+    DIM1_FIELD_NUMBER: _ClassVar[int]
+    DIM2_FIELD_NUMBER: _ClassVar[int]
+    DIM3_FIELD_NUMBER: _ClassVar[int]
+    dim1: int
+    dim2: int
+    dim3: int
+    def __init__(self, dim1: _Optional[int] = ..., dim2: _Optional[int] = ..., dim3: _Optional[int] = ...) -> None: ...
+
+class ImageHeader(_message.Message):
+    __slots__ = ("shape", "dtype", "data", "nb_parts", "size", "order", "compression", "error", "grouped_records")
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    NB_PARTS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    COMPRESSION_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    GROUPED_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    shape: Shape
+    dtype: DataFormat.Dtype
+    data: bytes
+    nb_parts: int
+    size: int
+    order: ByteOrder
+    compression: bool
+    error: str
+    grouped_records: GroupedRecords
+    def __init__(self, shape: _Optional[_Union[Shape, _Mapping]] = ..., dtype: _Optional[_Union[DataFormat.Dtype, str]] = ..., data: _Optional[bytes] = ..., nb_parts: _Optional[int] = ..., size: _Optional[int] = ..., order: _Optional[_Union[ByteOrder, str]] = ..., compression: _Optional[bool] = ..., error: _Optional[str] = ..., grouped_records: _Optional[_Union[GroupedRecords, _Mapping]] = ...) -> None: ...
+
+class ImageChunk(_message.Message):
+    __slots__ = ("part", "data")
+    PART_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    part: int
+    data: bytes
+    def __init__(self, part: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class GetCubeRequest(_message.Message):
+    __slots__ = ("records", "filters", "grouped_records", "instances_id", "crs", "pix_to_crs", "size", "compression_level", "headers_only", "format", "resampling_alg", "protocol_v11x")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    GROUPED_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    INSTANCES_ID_FIELD_NUMBER: _ClassVar[int]
+    CRS_FIELD_NUMBER: _ClassVar[int]
+    PIX_TO_CRS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    COMPRESSION_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_ONLY_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    RESAMPLING_ALG_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_V11X_FIELD_NUMBER: _ClassVar[int]
+    records: RecordIdList
+    filters: RecordFilters
+    grouped_records: GroupedRecordIdsList
+    instances_id: _containers.RepeatedScalarFieldContainer[str]
+    crs: str
+    pix_to_crs: GeoTransform
+    size: Size
+    compression_level: int
+    headers_only: bool
+    format: FileFormat
+    resampling_alg: Resampling
+    protocol_v11x: bool
+    def __init__(self, records: _Optional[_Union[RecordIdList, _Mapping]] = ..., filters: _Optional[_Union[RecordFilters, _Mapping]] = ..., grouped_records: _Optional[_Union[GroupedRecordIdsList, _Mapping]] = ..., instances_id: _Optional[_Iterable[str]] = ..., crs: _Optional[str] = ..., pix_to_crs: _Optional[_Union[GeoTransform, _Mapping]] = ..., size: _Optional[_Union[Size, _Mapping]] = ..., compression_level: _Optional[int] = ..., headers_only: _Optional[bool] = ..., format: _Optional[_Union[FileFormat, str]] = ..., resampling_alg: _Optional[_Union[Resampling, str]] = ..., protocol_v11x: _Optional[bool] = ...) -> None: ...
+
+class GetCubeResponseHeader(_message.Message):
+    __slots__ = ("count", "nb_datasets", "ref_dformat", "resampling_alg", "geotransform", "crs")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    NB_DATASETS_FIELD_NUMBER: _ClassVar[int]
+    REF_DFORMAT_FIELD_NUMBER: _ClassVar[int]
+    RESAMPLING_ALG_FIELD_NUMBER: _ClassVar[int]
+    GEOTRANSFORM_FIELD_NUMBER: _ClassVar[int]
+    CRS_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    nb_datasets: int
+    ref_dformat: DataFormat
+    resampling_alg: Resampling
+    geotransform: GeoTransform
+    crs: str
+    def __init__(self, count: _Optional[int] = ..., nb_datasets: _Optional[int] = ..., ref_dformat: _Optional[_Union[DataFormat, _Mapping]] = ..., resampling_alg: _Optional[_Union[Resampling, str]] = ..., geotransform: _Optional[_Union[GeoTransform, _Mapping]] = ..., crs: _Optional[str] = ...) -> None: ...
+
+class GetCubeResponse(_message.Message):
+    __slots__ = ("global_header", "header", "chunk")
+    GLOBAL_HEADER_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    global_header: GetCubeResponseHeader
+    header: ImageHeader
+    chunk: ImageChunk
+    def __init__(self, global_header: _Optional[_Union[GetCubeResponseHeader, _Mapping]] = ..., header: _Optional[_Union[ImageHeader, _Mapping]] = ..., chunk: _Optional[_Union[ImageChunk, _Mapping]] = ...) -> None: ...
 
 class GetVersionRequest(_message.Message):
     __slots__ = ()

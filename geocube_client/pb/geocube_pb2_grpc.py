@@ -96,6 +96,11 @@ class GeocubeStub:
                 request_serializer=geocube__pb2.GetContainersRequest.SerializeToString,
                 response_deserializer=geocube__pb2.GetContainersResponse.FromString,
                 _registered_method=True)
+        self.GetCube = channel.unary_stream(
+                '/geocube.Geocube/GetCube',
+                request_serializer=geocube__pb2.GetCubeRequest.SerializeToString,
+                response_deserializer=geocube__pb2.GetCubeResponse.FromString,
+                _registered_method=True)
 
 
 class GeocubeServicer:
@@ -175,6 +180,12 @@ class GeocubeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCube(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GeocubeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -237,6 +248,11 @@ def add_GeocubeServicer_to_server(servicer, server):
                     servicer.GetContainers,
                     request_deserializer=geocube__pb2.GetContainersRequest.FromString,
                     response_serializer=geocube__pb2.GetContainersResponse.SerializeToString,
+            ),
+            'GetCube': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetCube,
+                    request_deserializer=geocube__pb2.GetCubeRequest.FromString,
+                    response_serializer=geocube__pb2.GetCubeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -565,6 +581,33 @@ class Geocube:
             '/geocube.Geocube/GetContainers',
             geocube__pb2.GetContainersRequest.SerializeToString,
             geocube__pb2.GetContainersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCube(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/geocube.Geocube/GetCube',
+            geocube__pb2.GetCubeRequest.SerializeToString,
+            geocube__pb2.GetCubeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,300 @@
+"""GetCube of the local Geocube: layers read back as a real Geocube (v1.0.3) serves them.
+
+As upstream (``internal/image/image.go`` MergeDatasets, shared/docs/geocube-api.md "Reading layers back"):
+
+- the records come from ``records`` (one image per record), ``grouped_records`` (one image per group) or
+  ``filters`` (tags and time; one image per record), for one instance;
+- the datasets of an image are opened (the container URI, ``<subdir>:<uri>`` when there is one), their
+  bands warped onto the requested grid (crs, ``pix_to_crs``, size) with the requested resampling (the
+  variable's when UNDEFINED), the file's nodata staying nodata, then mapped to real values and cast into
+  the *variable's* format (``geocube_client.mapping.cube_values``: GDAL's rounding, the variable's nodata);
+- datasets are mosaicked in record time order, a later one covering an earlier one where it has data;
+- an image without a valid pixel is ``Not enough valid pixels (skipped)``: it is sent with that
+  ``error``, and when no image of the cube has one, the call ends ``NOT_FOUND`` with it, as observed;
+- the answer streams a global header, then per image a header (holding part 0 of the bytes) and chunks
+  of 512 KiB; bytes are little-endian, height x width x bands, deflated (raw RFC 1951) unless
+  ``compression_level`` is -3.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import grpc
+import numpy as np
+import rasterio
+import rasterio.errors
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.enums import Resampling as RioResampling
+from rasterio.io import MemoryFile
+from rasterio.warp import reproject
+
+from geocube_client.mapping import DataMapping, cube_values, is_nodata
+from geocube_client.models import PROTO_NAME_TO_DTYPE, DataFormat
+from geocube_client.pb import geocube_pb2 as pb
+from geocube_client.server_store import LocalDatabase, fail, is_uuid, list_records, null_to_nan
+
+CHUNK_BYTES = 512 * 1024  # upstream's chunk size
+NOT_ENOUGH_VALID_PIXELS = "Not enough valid pixels (skipped)"
+_RESAMPLING = {
+    pb.NEAR: RioResampling.nearest,
+    pb.BILINEAR: RioResampling.bilinear,
+    pb.CUBIC: RioResampling.cubic,
+    pb.CUBICSPLINE: RioResampling.cubic_spline,
+    pb.LANCZOS: RioResampling.lanczos,
+    pb.AVERAGE: RioResampling.average,
+    pb.MODE: RioResampling.mode,
+    pb.MAX: RioResampling.max,
+    pb.MIN: RioResampling.min,
+    pb.MED: RioResampling.med,
+    pb.Q1: RioResampling.q1,
+    pb.Q3: RioResampling.q3,
+}
+
+
+@dataclass(frozen=True)
+class _Grid:
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class _Variable:
+    dformat: DataFormat
+    resampling: int
+    band_count: int
+
+
+@dataclass
+class _Image:
+    records: list[pb.Record]
+    array: np.ndarray | None  # height x width x bands, in the variable's dtype
+    error: str = ""
+
+
+def _dtype_name(proto_dtype: int) -> str:
+    return PROTO_NAME_TO_DTYPE[pb.DataFormat.Dtype.Name(proto_dtype)]
+
+
+def _grid(request: pb.GetCubeRequest) -> _Grid:
+    width, height = request.size.width, request.size.height
+    if width <= 0 or height <= 0:
+        fail(grpc.StatusCode.INVALID_ARGUMENT, f"size: {width}x{height}: width and height must be > 0")
+    try:
+        crs = CRS.from_user_input(request.crs)
+    except rasterio.errors.CRSError as exc:
+        fail(grpc.StatusCode.INVALID_ARGUMENT, f"crs: {request.crs[:80]!r} is not a valid CRS: {exc}")
+    t = request.pix_to_crs
+    transform = Affine(t.b, t.c, t.a, t.e, t.f, t.d)
+    if transform.determinant == 0:
+        fail(grpc.StatusCode.INVALID_ARGUMENT, "pix_to_crs: the geotransform is not invertible")
+    return _Grid(crs, transform, width, height)
+
+
+def _variable(conn: sqlite3.Connection, instances: list[str]) -> _Variable:
+    if len(instances) != 1:
+        fail(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"instances_id: {len(instances)} given; exactly one is supported",
+        )
+    instance_id = instances[0]
+    if not is_uuid(instance_id):
+        fail(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid uuid: {instance_id}")
+    row = conn.execute(
+        "SELECT v.* FROM variable v JOIN instance i ON i.variable_id = v.id WHERE i.id = ?", (instance_id,)
+    ).fetchone()
+    if row is None:
+        fail(
+            grpc.StatusCode.NOT_FOUND,
+            f"Variable Instance with id={instance_id} not found",
+            resource_name=instance_id,
+            resource_type="Variable Instance",
+        )
+    dformat = DataFormat(
+        _dtype_name(row["dtype"]), null_to_nan(row["no_data"]), row["min_value"], row["max_value"]
+    )
+    return _Variable(dformat, int(row["resampling"]), len(json.loads(row["bands"])))
+
+
+def _record_groups(db: LocalDatabase, request: pb.GetCubeRequest) -> list[list[pb.Record]]:
+    which = request.WhichOneof("records_lister")
+    if which is None:
+        fail(grpc.StatusCode.INVALID_ARGUMENT, "records_lister: give records, grouped_records or filters")
+    if which == "filters":
+        listing = pb.ListRecordsRequest(tags=dict(request.filters.tags))
+        if request.filters.HasField("from_time"):
+            listing.from_time.CopyFrom(request.filters.from_time)
+        if request.filters.HasField("to_time"):
+            listing.to_time.CopyFrom(request.filters.to_time)
+        return [[record] for record in list_records(db, listing)]
+    groups = (
+        [list(request.records.ids)]
+        if which == "records"
+        else [list(g.ids) for g in request.grouped_records.records]
+    )
+    wanted = {i for group in groups for i in group}
+    for record_id in sorted(wanted):
+        if not is_uuid(record_id):
+            fail(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid uuid: {record_id}")
+    known = {r.id: r for r in list_records(db, pb.ListRecordsRequest()) if r.id in wanted}
+    if which == "records":
+        return [[known[i]] for i in groups[0] if i in known]
+    return [[known[i] for i in group if i in known] for group in groups if any(i in known for i in group)]
+
+
+def _datasets(conn: sqlite3.Connection, records: list[pb.Record], instance_id: str) -> list[sqlite3.Row]:
+    """The datasets of these records for the instance, earliest record first (later ones cover them)."""
+    order = {r.id: (r.time.seconds, r.time.nanos, r.id) for r in records}
+    marks = ",".join("?" * len(order))
+    rows = conn.execute(
+        f"SELECT * FROM dataset WHERE instance_id = ? AND record_id IN ({marks}) ORDER BY rowid",  # noqa: S608
+        (instance_id, *order),
+    ).fetchall()
+    return sorted(rows, key=lambda r: order[r["record_id"]])
+
+
+def _warp(row: sqlite3.Row, grid: _Grid, resampling: RioResampling) -> np.ndarray:
+    """The dataset's bands on the grid, in its file dtype, its nodata where it has no data."""
+    uri = row["container_uri"]
+    path = f"{row['subdir']}:{uri}" if row["subdir"] else uri
+    bands = json.loads(row["bands"])
+    nodata = null_to_nan(row["no_data"])
+    with rasterio.open(path) as src:
+        dtype = src.dtypes[bands[0] - 1]
+        fill = 0 if math.isnan(nodata) and np.dtype(dtype).kind in "iu" else nodata
+        out = np.full((len(bands), grid.height, grid.width), fill, dtype=dtype)
+        for k, band in enumerate(bands):
+            reproject(
+                source=rasterio.band(src, band),
+                destination=out[k],
+                src_nodata=None if math.isnan(nodata) and np.dtype(dtype).kind in "iu" else nodata,
+                dst_nodata=fill,
+                dst_transform=grid.transform,
+                dst_crs=grid.crs,
+                resampling=resampling,
+            )
+    return out
+
+
+def _image(
+    conn: sqlite3.Connection, records: list[pb.Record], instance_id: str, variable: _Variable, grid: _Grid,
+    resampling: RioResampling,
+) -> tuple[_Image, int]:  # fmt: skip
+    rows = _datasets(conn, records, instance_id)
+    out = np.full((variable.band_count, grid.height, grid.width), variable.dformat.no_data)
+    out = out.astype(variable.dformat.dtype)
+    for row in rows:
+        mapping = DataMapping(
+            DataFormat(
+                _dtype_name(row["dtype"]), null_to_nan(row["no_data"]), row["min_value"], row["max_value"]
+            ),
+            row["real_min"],
+            row["real_max"],
+            row["exponent"],
+        )
+        try:
+            warped = _warp(row, grid, resampling)
+        except rasterio.errors.RasterioIOError as exc:
+            return _Image(records, None, f"{row['container_uri']} cannot be read: {exc}"), len(rows)
+        covered = ~is_nodata(warped, mapping.dformat.no_data)
+        cast = cube_values(warped, mapping, variable.dformat)
+        out = np.where(covered, cast, out)
+    if not (~is_nodata(out[0], variable.dformat.no_data)).any():
+        return _Image(records, None, NOT_ENOUGH_VALID_PIXELS), len(rows)
+    return _Image(records, np.moveaxis(out, 0, -1)), len(rows)
+
+
+def _payload(image: _Image, grid: _Grid, variable: _Variable, file_format: int) -> bytes:
+    assert image.array is not None
+    if file_format == pb.GTiff:
+        with MemoryFile() as memfile:
+            nodata = variable.dformat.no_data
+            with memfile.open(
+                driver="GTiff", width=grid.width, height=grid.height, count=image.array.shape[2],
+                dtype=image.array.dtype, crs=grid.crs, transform=grid.transform,
+                nodata=None if math.isnan(nodata) and image.array.dtype.kind in "iu" else nodata,
+            ) as dst:  # fmt: skip
+                dst.write(np.moveaxis(image.array, -1, 0))
+            return bytes(memfile.read())
+    return image.array.astype(image.array.dtype.newbyteorder("<")).tobytes()
+
+
+def _compress(data: bytes, level: int) -> tuple[bytes, bool]:
+    if level <= -3:
+        return data, False
+    strategy = zlib.Z_HUFFMAN_ONLY if level == -2 else zlib.Z_DEFAULT_STRATEGY
+    deflate = zlib.compressobj(max(level, -1), zlib.DEFLATED, -15, 8, strategy)  # raw deflate, RFC 1951
+    return deflate.compress(data) + deflate.flush(), True
+
+
+def _messages(
+    image: _Image, grid: _Grid, variable: _Variable, request: pb.GetCubeRequest
+) -> Iterator[pb.GetCubeResponse]:
+    header = pb.ImageHeader(
+        dtype=pb.DataFormat.Dtype.Value(_proto_dtype(variable.dformat.dtype)),
+        shape=pb.Shape(dim1=grid.width, dim2=grid.height, dim3=variable.band_count),
+        order=pb.LittleEndian,
+        grouped_records=pb.GroupedRecords(records=image.records),
+        error=image.error,
+    )
+    if image.array is None:
+        yield pb.GetCubeResponse(header=header)
+        return
+    data, compressed = _compress(_payload(image, grid, variable, request.format), request.compression_level)
+    parts = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)] or [b""]
+    header.size, header.nb_parts, header.compression = len(data), len(parts), compressed
+    if request.headers_only:
+        yield pb.GetCubeResponse(header=header)
+        return
+    header.data = parts[0]
+    yield pb.GetCubeResponse(header=header)
+    for index, part in enumerate(parts[1:], start=1):
+        yield pb.GetCubeResponse(chunk=pb.ImageChunk(part=index, data=part))
+
+
+def _proto_dtype(dtype: str) -> str:
+    return next(k for k, v in PROTO_NAME_TO_DTYPE.items() if v == dtype)
+
+
+def get_cube(db: LocalDatabase, request: pb.GetCubeRequest) -> list[pb.GetCubeResponse]:
+    """The whole answer, made before streaming so that a failure is a status, not a cut stream."""
+    grid = _grid(request)
+    groups = _record_groups(db, request)
+    with db.transaction() as conn:
+        variable = _variable(conn, list(request.instances_id))
+        resampling = _RESAMPLING.get(request.resampling_alg or variable.resampling, RioResampling.nearest)
+        made = [
+            _image(conn, records, request.instances_id[0], variable, grid, resampling) for records in groups
+        ]
+    images = [image for image, count in made if count]
+    if images and all(image.error == NOT_ENOUGH_VALID_PIXELS for image in images):
+        fail(grpc.StatusCode.NOT_FOUND, NOT_ENOUGH_VALID_PIXELS)
+    t = grid.transform
+    answer = [
+        pb.GetCubeResponse(
+            global_header=pb.GetCubeResponseHeader(
+                count=len(images),
+                nb_datasets=sum(count for _, count in made),
+                ref_dformat=pb.DataFormat(
+                    dtype=pb.DataFormat.Dtype.Value(_proto_dtype(variable.dformat.dtype)),
+                    no_data=variable.dformat.no_data,
+                    min_value=variable.dformat.min_value,
+                    max_value=variable.dformat.max_value,
+                ),
+                resampling_alg=request.resampling_alg or variable.resampling,  # type: ignore[arg-type]
+                geotransform=pb.GeoTransform(a=t.c, b=t.a, c=t.b, d=t.f, e=t.d, f=t.e),
+                crs=request.crs,
+            )
+        )
+    ]
+    for image in images:
+        answer.extend(_messages(image, grid, variable, request))
+    return answer
