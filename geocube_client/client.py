@@ -417,8 +417,10 @@ class GeocubeClient:
             transform: the GDAL geotransform ``(x0, dx, rx, y0, ry, dy)`` of the output grid.
             compression_level: -3 (none: loopback) to 9; the Geocube deflates, this client inflates.
 
-        Raises:
-            GeocubeNotFoundError: no image has a valid pixel (``Not enough valid pixels (skipped)``).
+        Returns:
+            The images in the Geocube's order; one that could not be made has ``error`` set (e.g.
+            ``... NotFound desc = Not enough valid pixels (skipped)``: every pixel is the variable's nodata)
+            and no array. A record without dataset of the instance has no image.
         """
         import zlib
 
@@ -452,7 +454,8 @@ class GeocubeClient:
                 data = zlib.decompress(data, -15)
             dtype = np.dtype(PROTO_NAME_TO_DTYPE[pb.DataFormat.Dtype.Name(header.dtype)])
             dtype = dtype.newbyteorder("<" if header.order == pb.LittleEndian else ">")
-            shape = (header.shape.dim2, header.shape.dim1, max(header.shape.dim3, 1))
+            # dim1 = bands, dim2 = width, dim3 = height; pixel-interleaved bytes
+            shape = (header.shape.dim3, header.shape.dim2, max(header.shape.dim1, 1))
             array = np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
             images.append(CubeImage(records=records, array=array))
 

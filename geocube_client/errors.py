@@ -131,13 +131,20 @@ class LocalGeocubeStatusError(IngestError):
     """
 
     def __init__(
-        self, code: grpc.StatusCode, message: str, *, resource_name: str = "", resource_type: str = ""
+        self,
+        code: grpc.StatusCode,
+        message: str,
+        *,
+        resource_name: str = "",
+        resource_type: str = "",
+        owner: str = "",
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.resource_name = resource_name
         self.resource_type = resource_type
+        self.owner = owner
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,7 @@ class RpcFailure:
     details: str
     resource_name: str = ""
     resource_type: str = ""
+    owner: str = ""
 
 
 def read_rpc_failure(exc: grpc.RpcError) -> RpcFailure:
@@ -157,7 +165,7 @@ def read_rpc_failure(exc: grpc.RpcError) -> RpcFailure:
     code = exc.code().name if isinstance(exc.code(), grpc.StatusCode) else "UNKNOWN"
     details = exc.details() or ""
     trailing = exc.trailing_metadata()
-    resource_name = resource_type = ""
+    resource_name = resource_type = owner = ""
     for key, value in trailing or ():
         if key != STATUS_DETAILS_KEY or not isinstance(value, bytes):
             continue
@@ -166,9 +174,9 @@ def read_rpc_failure(exc: grpc.RpcError) -> RpcFailure:
             if any_detail.Is(error_details_pb2.ResourceInfo.DESCRIPTOR):
                 info = error_details_pb2.ResourceInfo()
                 any_detail.Unpack(info)
-                resource_name, resource_type = info.resource_name, info.resource_type
+                resource_name, resource_type, owner = info.resource_name, info.resource_type, info.owner
                 break
-    return RpcFailure(code, details, resource_name, resource_type)
+    return RpcFailure(code, details, resource_name, resource_type, owner)
 
 
 # grpcio's texts for a failed TLS handshake and for a refused connection (grpcio 1.6x-1.8x).

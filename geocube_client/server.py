@@ -69,7 +69,9 @@ def abort_with_details(context: grpc.ServicerContext, err: LocalGeocubeStatusErr
     if err.resource_name or err.resource_type:
         detail = any_pb2.Any()
         detail.Pack(
-            error_details_pb2.ResourceInfo(resource_type=err.resource_type, resource_name=err.resource_name)
+            error_details_pb2.ResourceInfo(
+                resource_type=err.resource_type, resource_name=err.resource_name, owner=err.owner
+            )
         )
         status.details.append(detail)
     context.set_trailing_metadata(((STATUS_DETAILS_KEY, status.SerializeToString()),))

@@ -9,11 +9,14 @@ As upstream (``internal/image/image.go`` MergeDatasets, shared/docs/geocube-api.
   variable's when UNDEFINED), the file's nodata staying nodata, then mapped to real values and cast into
   the *variable's* format (``geocube_client.mapping.cube_values``: GDAL's rounding, the variable's nodata);
 - datasets are mosaicked in record time order, a later one covering an earlier one where it has data;
-- an image without a valid pixel is ``Not enough valid pixels (skipped)``: it is sent with that
-  ``error``, and when no image of the cube has one, the call ends ``NOT_FOUND`` with it, as observed;
+- an image whose first band has no valid pixel (a variable nodata that is not NaN) is sent as a header
+  whose ``error`` is ``rpc error: code = NotFound desc = Not enough valid pixels (skipped)``, the text
+  upstream's Python client turns into NOT_FOUND; a cube with no dataset has no image (count 0);
 - the answer streams a global header, then per image a header (holding part 0 of the bytes) and chunks
-  of 512 KiB; bytes are little-endian, height x width x bands, deflated (raw RFC 1951) unless
-  ``compression_level`` is -3.
+  of 512 KiB; bytes are little-endian, pixel-interleaved (height x width x bands; ``shape`` is dim1 =
+  bands, dim2 = width, dim3 = height), deflated (raw RFC 1951) unless ``compression_level`` is -3.
+  ``size`` and ``nb_parts`` count the uncompressed bytes, as upstream: a compressed image is padded with
+  empty chunks up to ``nb_parts`` - 1, or, with ``protocol_v11x``, ends at the first empty chunk.
 """
 
 from __future__ import annotations
@@ -38,10 +41,17 @@ from rasterio.warp import reproject
 from geocube_client.mapping import DataMapping, cube_values, is_nodata
 from geocube_client.models import PROTO_NAME_TO_DTYPE, DataFormat
 from geocube_client.pb import geocube_pb2 as pb
-from geocube_client.server_store import LocalDatabase, fail, is_uuid, list_records, null_to_nan
+from geocube_client.server_store import (
+    LocalDatabase,
+    check_uuid,
+    fail,
+    list_records,
+    not_found,
+    null_to_nan,
+)
 
 CHUNK_BYTES = 512 * 1024  # upstream's chunk size
-NOT_ENOUGH_VALID_PIXELS = "Not enough valid pixels (skipped)"
+NOT_ENOUGH_VALID_PIXELS = "rpc error: code = NotFound desc = Not enough valid pixels (skipped)"
 _RESAMPLING = {
     pb.NEAR: RioResampling.nearest,
     pb.BILINEAR: RioResampling.bilinear,
@@ -106,18 +116,12 @@ def _variable(conn: sqlite3.Connection, instances: list[str]) -> _Variable:
             f"instances_id: {len(instances)} given; exactly one is supported",
         )
     instance_id = instances[0]
-    if not is_uuid(instance_id):
-        fail(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid uuid: {instance_id}")
+    check_uuid(instance_id, "Instance")
     row = conn.execute(
         "SELECT v.* FROM variable v JOIN instance i ON i.variable_id = v.id WHERE i.id = ?", (instance_id,)
     ).fetchone()
     if row is None:
-        fail(
-            grpc.StatusCode.NOT_FOUND,
-            f"Variable Instance with id={instance_id} not found",
-            resource_name=instance_id,
-            resource_type="Variable Instance",
-        )
+        not_found("Variable Instance", "id", instance_id)
     dformat = DataFormat(
         _dtype_name(row["dtype"]), null_to_nan(row["no_data"]), row["min_value"], row["max_value"]
     )
@@ -142,8 +146,7 @@ def _record_groups(db: LocalDatabase, request: pb.GetCubeRequest) -> list[list[p
     )
     wanted = {i for group in groups for i in group}
     for record_id in sorted(wanted):
-        if not is_uuid(record_id):
-            fail(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid uuid: {record_id}")
+        check_uuid(record_id, "Record")
     known = {r.id: r for r in list_records(db, pb.ListRecordsRequest()) if r.id in wanted}
     if which == "records":
         return [[known[i]] for i in groups[0] if i in known]
@@ -207,7 +210,8 @@ def _image(
         covered = ~is_nodata(warped, mapping.dformat.no_data)
         cast = cube_values(warped, mapping, variable.dformat)
         out = np.where(covered, cast, out)
-    if not (~is_nodata(out[0], variable.dformat.no_data)).any():
+    nodata = variable.dformat.no_data
+    if not math.isnan(nodata) and not (out[0] != nodata).any():
         return _Image(records, None, NOT_ENOUGH_VALID_PIXELS), len(rows)
     return _Image(records, np.moveaxis(out, 0, -1)), len(rows)
 
@@ -240,7 +244,7 @@ def _messages(
 ) -> Iterator[pb.GetCubeResponse]:
     header = pb.ImageHeader(
         dtype=pb.DataFormat.Dtype.Value(_proto_dtype(variable.dformat.dtype)),
-        shape=pb.Shape(dim1=grid.width, dim2=grid.height, dim3=variable.band_count),
+        shape=pb.Shape(dim1=variable.band_count, dim2=grid.width, dim3=grid.height),
         order=pb.LittleEndian,
         grouped_records=pb.GroupedRecords(records=image.records),
         error=image.error,
@@ -248,16 +252,21 @@ def _messages(
     if image.array is None:
         yield pb.GetCubeResponse(header=header)
         return
-    data, compressed = _compress(_payload(image, grid, variable, request.format), request.compression_level)
-    parts = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)] or [b""]
-    header.size, header.nb_parts, header.compression = len(data), len(parts), compressed
+    raw = _payload(image, grid, variable, request.format)
+    data, compressed = _compress(raw, request.compression_level)
+    nb_parts = max(1, math.ceil(len(raw) / CHUNK_BYTES))
+    header.size, header.nb_parts, header.compression = len(raw), nb_parts, compressed
     if request.headers_only:
         yield pb.GetCubeResponse(header=header)
         return
+    parts = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)] or [b""]
     header.data = parts[0]
     yield pb.GetCubeResponse(header=header)
-    for index, part in enumerate(parts[1:], start=1):
+    for index in range(1, nb_parts):
+        part = parts[index] if index < len(parts) else b""
         yield pb.GetCubeResponse(chunk=pb.ImageChunk(part=index, data=part))
+        if not part and request.protocol_v11x:
+            return
 
 
 def _proto_dtype(dtype: str) -> str:
@@ -275,8 +284,6 @@ def get_cube(db: LocalDatabase, request: pb.GetCubeRequest) -> list[pb.GetCubeRe
             _image(conn, records, request.instances_id[0], variable, grid, resampling) for records in groups
         ]
     images = [image for image, count in made if count]
-    if images and all(image.error == NOT_ENOUGH_VALID_PIXELS for image in images):
-        fail(grpc.StatusCode.NOT_FOUND, NOT_ENOUGH_VALID_PIXELS)
     t = grid.transform
     answer = [
         pb.GetCubeResponse(

@@ -20,11 +20,12 @@ from geocube_client.pb import geocube_pb2 as pb
 from geocube_client.server_store import (
     LocalDatabase,
     check_dformat,
+    check_uuid,
     dumps,
     fail,
-    is_uuid,
     nan_to_null,
     new_id,
+    not_found,
     null_to_nan,
 )
 
@@ -63,10 +64,8 @@ def inspect_file(uri: str, subdir: str) -> _FileInfo:
 
 
 def _check_request(d: pb.Dataset, where: str) -> None:
-    if not is_uuid(d.record_id):
-        fail(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: Invalid record id: {d.record_id!r}")
-    if not is_uuid(d.instance_id):
-        fail(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: Invalid instance id: {d.instance_id!r}")
+    check_uuid(d.record_id, "Record")
+    check_uuid(d.instance_id, "Instance")
     if not d.bands:
         fail(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: no band given")
     if not (d.exponent > 0 and math.isfinite(d.exponent)):
@@ -104,13 +103,9 @@ def _check_against_variable(conn: sqlite3.Connection, d: pb.Dataset, where: str)
         "SELECT v.* FROM variable v JOIN instance i ON i.variable_id = v.id WHERE i.id = ?", (d.instance_id,)
     ).fetchone()
     if variable is None:
-        fail(
-            grpc.StatusCode.NOT_FOUND,
-            f"{where}: instance {d.instance_id} not found",
-            resource_name=d.instance_id,
-        )
+        not_found("Variable Instance", "id", d.instance_id)
     if conn.execute("SELECT 1 FROM record WHERE id = ?", (d.record_id,)).fetchone() is None:
-        fail(grpc.StatusCode.NOT_FOUND, f"{where}: record {d.record_id} not found", resource_name=d.record_id)
+        not_found("Dataset", "record_id", d.record_id)  # the real one reports the foreign key
     n_bands = len(json.loads(variable["bands"]))
     if len(d.bands) != n_bands:
         fail(
@@ -189,10 +184,16 @@ def index_datasets(db: LocalDatabase, container: pb.Container) -> None:
             for e in existing:
                 shared = sorted(set(e.bands) & set(d.bands))
                 if e.container_subdir == d.container_subdir and shared:
+                    same_owner = (e.record_id, e.instance_id) == (d.record_id, d.instance_id)
+                    what = (
+                        "A dataset with another datamapping"
+                        if same_owner
+                        else f"A different dataset (record {e.record_id}, instance {e.instance_id})"
+                    )
                     fail(
                         grpc.StatusCode.ALREADY_EXISTS,
-                        f"{where}: {uri} {d.container_subdir}/{shared[0]} is already indexed by the dataset "
-                        f"with record_id={e.record_id} and instance_id={e.instance_id}",
+                        f"{what} already refers to the container {uri}, the subdir '{d.container_subdir}' "
+                        f"and one of the bands among: {'-'.join(str(b) for b in shared)}",
                         resource_name=f"{d.container_subdir}/{shared[0]}",
                         resource_type="dataset",
                     )
@@ -217,7 +218,7 @@ def get_containers(db: LocalDatabase, uris: list[str]) -> list[pb.Container]:
         for uri in uris:
             row = conn.execute("SELECT managed FROM container WHERE uri = ?", (uri,)).fetchone()
             if row is None:
-                fail(grpc.StatusCode.NOT_FOUND, f"Container {uri} not found", resource_name=uri)
+                not_found("Container", "uri", uri)
             rows = conn.execute("SELECT * FROM dataset WHERE container_uri = ? ORDER BY rowid", (uri,))
             containers.append(
                 pb.Container(

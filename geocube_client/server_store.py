@@ -72,9 +72,56 @@ T = TypeVar("T")
 
 
 def fail(
-    code: grpc.StatusCode, message: str, *, resource_name: str = "", resource_type: str = ""
+    code: grpc.StatusCode,
+    message: str,
+    *,
+    resource_name: str = "",
+    resource_type: str = "",
+    owner: str = "",
 ) -> NoReturn:
-    raise LocalGeocubeStatusError(code, message, resource_name=resource_name, resource_type=resource_type)
+    raise LocalGeocubeStatusError(
+        code, message, resource_name=resource_name, resource_type=resource_type, owner=owner
+    )
+
+
+def not_found(entity: str, key: str, value: str) -> NoReturn:
+    """NOT_FOUND as a real Geocube says it: "<Entity> with <key>: <value>", ResourceInfo(entity, value)."""
+    fail(
+        grpc.StatusCode.NOT_FOUND, f"{entity} with {key}: {value}", resource_name=value, resource_type=entity
+    )
+
+
+def uuid_problem(value: str) -> str | None:
+    """The google/uuid parse error a real Geocube quotes ("invalid UUID length: 3"), or None if valid."""
+    if len(value) not in (32, 36, 38, 41, 45):
+        return f"invalid UUID length: {len(value)}"
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return "invalid UUID format"
+    return None
+
+
+def check_uuid(value: str, what: str = "") -> None:
+    """INVALID_ARGUMENT "Invalid uuid: ..." (or "Invalid <what>.uuid <id>: ...") for a malformed id."""
+    problem = uuid_problem(value)
+    if problem is not None:
+        text = f"Invalid {what}.uuid {value}: {problem}" if what else f"Invalid uuid: {problem}"
+        fail(grpc.StatusCode.INVALID_ARGUMENT, text)
+
+
+_URN = re.compile(r"^[a-zA-Z0-9\-:_]+(/[a-zA-Z0-9\-:_]+)*$")  # variable names (upstream urn.go)
+_NAME = re.compile(r"^[a-zA-Z0-9\-:_]+$")  # instance names
+
+
+def check_variable_name(name: str) -> None:
+    if not _URN.match(name):
+        fail(grpc.StatusCode.INVALID_ARGUMENT, f"Incorrect name: {name}")
+
+
+def check_instance_name(name: str) -> None:
+    if not _NAME.match(name):
+        fail(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid Name: {name}")
 
 
 class LocalDatabase:
@@ -224,7 +271,7 @@ def create_aoi(db: LocalDatabase, aoi: pb.AOI) -> str:
         if row is not None:
             fail(
                 grpc.StatusCode.ALREADY_EXISTS,
-                "AOI already exists",
+                f"AOI with id: {row['id']}",
                 resource_name=row["id"],
                 resource_type="AOI",
             )
@@ -242,8 +289,7 @@ def create_records(db: LocalDatabase, records: Sequence[pb.NewRecord]) -> list[s
     for i, r in enumerate(records):
         if not r.name:
             fail(grpc.StatusCode.INVALID_ARGUMENT, f"records[{i}].name: empty")
-        if not is_uuid(r.aoi_id):
-            fail(grpc.StatusCode.INVALID_ARGUMENT, f"records[{i}]: Invalid aoi id: {r.aoi_id!r}")
+        check_uuid(r.aoi_id, "AOI")
         rows.append((new_id(), r.name, timestamp_to_us(r.time), dumps(dict(r.tags)), r.aoi_id))
     with db.transaction() as conn:
         seen: set[tuple[str, int, str]] = set()
@@ -252,13 +298,23 @@ def create_records(db: LocalDatabase, records: Sequence[pb.NewRecord]) -> list[s
                 "SELECT 1 FROM record WHERE name = ? AND time_us = ? AND tags = ?", (name, time_us, tags)
             ).fetchone()
             if duplicate:
-                text = f"name={name} tags={tags} time={us_to_text(time_us)}"
-                fail(grpc.StatusCode.ALREADY_EXISTS, f"Record already exists: {text}", resource_name=text)
+                _record_exists(name, tags, time_us)
             seen.add((name, time_us, tags))
             if conn.execute("SELECT 1 FROM aoi WHERE id = ?", (aoi_id,)).fetchone() is None:
-                fail(grpc.StatusCode.NOT_FOUND, f"AOI {aoi_id} not found", resource_name=aoi_id)
+                not_found("AOI", "id", aoi_id)
         conn.executemany("INSERT INTO record VALUES (?, ?, ?, ?, ?)", rows)
     return [row[0] for row in rows]
+
+
+def _record_exists(name: str, tags_json: str, time_us: int) -> NoReturn:
+    """ALREADY_EXISTS as a real Geocube says it: the unique key (name, tags, datetime) as PostgreSQL
+    prints it, with an empty key name ("Record with : ...")."""
+    tags = ", ".join(f'"{k}"=>"{v}"' for k, v in sorted(json.loads(tags_json).items()))
+    when = (_EPOCH + timedelta(microseconds=time_us)).strftime("%Y-%m-%d %H:%M:%S.%f").removesuffix(".000000")
+    value = f"{name}, {tags}, {when}+00"  # a timestamptz as PostgreSQL prints it
+    fail(
+        grpc.StatusCode.ALREADY_EXISTS, f"Record with : {value}", resource_name=value, resource_type="Record"
+    )
 
 
 def list_records(db: LocalDatabase, request: pb.ListRecordsRequest) -> list[pb.Record]:
@@ -319,8 +375,7 @@ def add_records_tags(db: LocalDatabase, ids: Sequence[str], tags: Mapping[str, s
                 (row["name"], row["time_us"], merged, record_id),
             ).fetchone()
             if clash:
-                text = f"name={row['name']} tags={merged} time={us_to_text(row['time_us'])}"
-                fail(grpc.StatusCode.ALREADY_EXISTS, f"Record already exists: {text}", resource_name=text)
+                _record_exists(row["name"], merged, row["time_us"])
             conn.execute("UPDATE record SET tags = ? WHERE id = ?", (merged, record_id))
             count += 1
     return count
@@ -336,10 +391,10 @@ def delete_records(db: LocalDatabase, ids: Sequence[str], no_fail: bool) -> int:
                     continue
                 fail(
                     grpc.StatusCode.FAILED_PRECONDITION,
-                    f"record {record_id}: dependency still exists (datasets are indexed on it); "
-                    "delete its datasets first, or pass no_fail to skip it",
+                    f"records and datasets with id: {record_id}",
                     resource_name=record_id,
-                    resource_type="record",
+                    resource_type="datasets",
+                    owner="records",
                 )
             count += conn.execute("DELETE FROM record WHERE id = ?", (record_id,)).rowcount
     return count

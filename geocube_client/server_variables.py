@@ -12,19 +12,22 @@ from geocube_client.pb import geocube_pb2 as pb
 from geocube_client.server_store import (
     LocalDatabase,
     check_dformat,
+    check_instance_name,
+    check_uuid,
+    check_variable_name,
     compile_pattern,
     dumps,
     fail,
     nan_to_null,
     new_id,
+    not_found,
     null_to_nan,
     paginate,
 )
 
 
 def create_variable(db: LocalDatabase, v: pb.Variable) -> str:
-    if not v.name:
-        fail(grpc.StatusCode.INVALID_ARGUMENT, "variable.name: empty")
+    check_variable_name(v.name)
     if not v.bands or not all(v.bands):
         fail(grpc.StatusCode.INVALID_ARGUMENT, f"variable {v.name}: at least one band name is needed")
     if v.resampling_alg == pb.UNDEFINED:
@@ -37,9 +40,9 @@ def create_variable(db: LocalDatabase, v: pb.Variable) -> str:
         if conn.execute("SELECT 1 FROM variable WHERE name = ?", (v.name,)).fetchone():
             fail(
                 grpc.StatusCode.ALREADY_EXISTS,
-                f"Variable {v.name} already exists",
+                f"Variable with name: {v.name}",
                 resource_name=v.name,
-                resource_type="variable",
+                resource_type="Variable",
             )
         df = v.dformat
         conn.execute(
@@ -53,20 +56,21 @@ def create_variable(db: LocalDatabase, v: pb.Variable) -> str:
 def instantiate_variable(
     db: LocalDatabase, variable_id: str, name: str, metadata: Mapping[str, str]
 ) -> pb.Instance:
-    if not name:
-        fail(grpc.StatusCode.INVALID_ARGUMENT, "instance_name: empty")
+    check_uuid(variable_id)
+    check_instance_name(name)
     instance = pb.Instance(id=new_id(), name=name, metadata=dict(metadata))
     with db.transaction() as conn:
-        if conn.execute("SELECT 1 FROM variable WHERE id = ?", (variable_id,)).fetchone() is None:
-            fail(grpc.StatusCode.NOT_FOUND, f"Variable {variable_id} not found", resource_name=variable_id)
+        variable = conn.execute("SELECT name FROM variable WHERE id = ?", (variable_id,)).fetchone()
+        if variable is None:
+            not_found("Variable", "id", variable_id)
         if conn.execute(
             "SELECT 1 FROM instance WHERE variable_id = ? AND name = ?", (variable_id, name)
         ).fetchone():
             fail(
                 grpc.StatusCode.ALREADY_EXISTS,
-                f"Instance {name} of variable {variable_id} already exists",
-                resource_name=name,
-                resource_type="instance",
+                f"Instance with name: {variable['name']}:{name}",
+                resource_name=f"{variable['name']}:{name}",
+                resource_type="Instance",
             )
         conn.execute(
             "INSERT INTO instance VALUES (?, ?, ?, ?)",
@@ -106,6 +110,8 @@ def get_variable(db: LocalDatabase, request: pb.GetVariableRequest) -> pb.Variab
     if which is None:
         fail(grpc.StatusCode.INVALID_ARGUMENT, "identifier: set one of id, name, instance_id")
     value = getattr(request, which)
+    if which != "name":
+        check_uuid(value)
     sql = {
         "id": "SELECT * FROM variable WHERE id = ?",
         "name": "SELECT * FROM variable WHERE name = ?",
@@ -114,7 +120,9 @@ def get_variable(db: LocalDatabase, request: pb.GetVariableRequest) -> pb.Variab
     with db.transaction() as conn:
         row = conn.execute(sql, (value,)).fetchone()
         if row is None:
-            fail(grpc.StatusCode.NOT_FOUND, f"Variable with {which}={value} not found", resource_name=value)
+            if which == "instance_id":
+                not_found("Variable Instance", "id", value)
+            not_found("Variable", which, value)
         return _variable_from_row(conn, row, value if which == "instance_id" else "")
 
 

@@ -104,7 +104,7 @@ def test_unknown_record_or_instance_is_not_found(
         index(client, uri, str(uuid.uuid4()), instance)
     assert "record" in str(info.value)
     unknown = Instance(id=str(uuid.uuid4()), name="VV")
-    with pytest.raises(GeocubeNotFoundError, match=f"instance {unknown.id} not found"):
+    with pytest.raises(GeocubeNotFoundError, match=f"Variable Instance with id: {unknown.id}"):
         index(client, uri, record_id, unknown)
     with pytest.raises(GeocubeNotFoundError):
         client.get_containers([uri])  # nothing was indexed

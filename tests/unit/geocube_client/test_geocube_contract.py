@@ -54,6 +54,33 @@ CONTRACT: dict[str, dict[str, tuple[int, int, bool]]] = {
     "DeleteRecordsRequest": {"ids": (1, T.TYPE_STRING, True), "no_fail": (2, T.TYPE_BOOL, False)},
     "IndexDatasetsRequest": {"container": (1, T.TYPE_MESSAGE, False)},
     "GetContainersRequest": {"uris": (1, T.TYPE_STRING, True)},
+    # GetCube: upstream api/v1/pb/catalog.proto, records.proto, layouts.proto (release 1.0.3)
+    "GetCubeRequest": {"records": (11, T.TYPE_MESSAGE, False), "filters": (2, T.TYPE_MESSAGE, False),
+                       "grouped_records": (12, T.TYPE_MESSAGE, False),
+                       "instances_id": (3, T.TYPE_STRING, True), "crs": (4, T.TYPE_STRING, False),
+                       "pix_to_crs": (5, T.TYPE_MESSAGE, False), "size": (6, T.TYPE_MESSAGE, False),
+                       "compression_level": (7, T.TYPE_INT32, False), "headers_only": (8, T.TYPE_BOOL, False),
+                       "format": (9, T.TYPE_ENUM, False), "resampling_alg": (10, T.TYPE_ENUM, False),
+                       "protocol_v11x": (13, T.TYPE_BOOL, False)},
+    "GetCubeResponse": {"global_header": (3, T.TYPE_MESSAGE, False), "header": (1, T.TYPE_MESSAGE, False),
+                        "chunk": (2, T.TYPE_MESSAGE, False)},
+    "GetCubeResponseHeader": {"count": (1, T.TYPE_INT64, False), "nb_datasets": (2, T.TYPE_INT64, False),
+                              "ref_dformat": (3, T.TYPE_MESSAGE, False),
+                              "resampling_alg": (4, T.TYPE_ENUM, False),
+                              "geotransform": (5, T.TYPE_MESSAGE, False), "crs": (6, T.TYPE_STRING, False)},
+    "ImageHeader": {"shape": (1, T.TYPE_MESSAGE, False), "dtype": (2, T.TYPE_ENUM, False),
+                    "data": (3, T.TYPE_BYTES, False), "nb_parts": (4, T.TYPE_INT32, False),
+                    "size": (5, T.TYPE_INT64, False), "order": (6, T.TYPE_ENUM, False),
+                    "compression": (7, T.TYPE_BOOL, False), "error": (9, T.TYPE_STRING, False),
+                    "grouped_records": (11, T.TYPE_MESSAGE, False)},
+    "ImageChunk": {"part": (1, T.TYPE_INT32, False), "data": (2, T.TYPE_BYTES, False)},
+    "Shape": {"dim1": (1, T.TYPE_INT32, False), "dim2": (2, T.TYPE_INT32, False),
+              "dim3": (3, T.TYPE_INT32, False)},
+    "GeoTransform": {k: (i, T.TYPE_DOUBLE, False) for i, k in enumerate("abcdef", start=1)},
+    "Size": {"width": (1, T.TYPE_INT32, False), "height": (2, T.TYPE_INT32, False)},
+    "RecordFilters": {"tags": (1, T.TYPE_MESSAGE, True), "from_time": (2, T.TYPE_MESSAGE, False),
+                      "to_time": (3, T.TYPE_MESSAGE, False)},
+    "RecordIdList": {"ids": (1, T.TYPE_STRING, True)},
 }  # fmt: skip
 
 
@@ -83,9 +110,10 @@ def test_method_paths_and_streaming_match_the_server() -> None:
     assert set(methods) == {
         "Version", "GetVariable", "ListVariables", "CreateVariable", "InstantiateVariable", "CreateAOI",
         "CreateRecords", "ListRecords", "AddRecordsTags", "DeleteRecords", "IndexDatasets", "GetContainers",
+        "GetCube",
     }  # fmt: skip
     streaming = {name for name, m in methods.items() if m.server_streaming}
-    assert streaming == {"ListRecords", "ListVariables"}
+    assert streaming == {"ListRecords", "ListVariables", "GetCube"}
 
 
 def test_committed_stubs_are_what_the_generator_produces() -> None:
