@@ -127,8 +127,9 @@ def test_reindexing_with_another_mapping_says_another_datamapping(
     make_raster: Callable[..., str],
 ) -> None:  # fmt: skip
     uri = make_raster()
+    dformat = pb.DataFormat(min_value=0, max_value=255)
     dataset = pb.Dataset(record_id=record_id, instance_id=instance.id, bands=[1], exponent=1,
-                         real_min_value=0, real_max_value=1, dformat=pb.DataFormat(min_value=0, max_value=255))  # fmt: skip
+                         real_min_value=0, real_max_value=1, dformat=dformat)  # fmt: skip
     stub.IndexDatasets(pb.IndexDatasetsRequest(container=pb.Container(uri=uri, datasets=[dataset])))
     dataset.real_max_value = 2
     failure = failure_of(
