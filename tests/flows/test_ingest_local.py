@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import matplotlib.image
+import numpy as np
 import pytest
 import rasterio
 from rio_cogeo.cogeo import cog_validate
 
+from flows.cli import main
 from flows.ingest import ingest
 from geocube_client.client import GeocubeClient
 from jobs.summary import IngestionSummary
@@ -22,8 +27,46 @@ def run(payload: dict) -> tuple[object, IngestionSummary]:
     return state, IngestionSummary.model_validate(state.result(raise_on_failure=False))
 
 
+def archive_dns(world, cog: Path) -> np.ndarray:
+    """The band's DNs as the product holds them (its JPEG2000 in the archive zip), read independently."""
+    band = cog.stem.rsplit("_", 1)[1]
+    (zip_path,) = world.root.glob(f"archive/*/*/*/{cog.parent.name}.zip")
+    with zipfile.ZipFile(zip_path) as archive:
+        (member,) = [n for n in archive.namelist() if n.endswith(f"_{band}.jp2")]
+    with rasterio.open(f"zip://{zip_path}!{member}") as src:
+        return np.asarray(src.read(1))
+
+
+def assert_layers_read_back_as_reflectance(world, cogs: list[Path], containers: list) -> None:
+    """GetCube on every layer returns (DN + offset) / quantification of the product (offset -1000 since
+    baseline 04.00, generated as 05.10), NaN where DN is 0; and ``verify`` says equal."""
+    with GeocubeClient(world.geocube, insecure=True) as client:
+        for cog, container in zip(cogs, containers, strict=True):
+            (dataset,) = container.datasets
+            with rasterio.open(cog) as src:
+                grid = {"crs_wkt": src.crs.to_wkt(), "transform": src.transform.to_gdal(),
+                        "width": src.width, "height": src.height}  # fmt: skip
+            (image,) = client.get_cube(
+                instance_id=dataset.instance_id, record_ids=[dataset.record_id], **grid
+            )
+            assert image.error == "", image.error
+            cube, dn = image.array[..., 0], archive_dns(world, cog)
+            assert cube.dtype == np.float32
+            assert np.array_equal(np.isnan(cube), dn == 0), cog.name
+            reflectance = (dn[dn > 0].astype(np.float64) - 1000) / 10000
+            assert np.abs(cube[dn > 0] - reflectance).max() < 1e-6, cog.name
+    assert main(["verify", world.payload["name"], "--png", str(world.root / "quicklooks")]) == 0
+    pngs = sorted((world.root / "quicklooks").glob("*.png"))
+    assert len(pngs) == 3  # one per date, from the Geocube's answers
+    picture = matplotlib.image.imread(pngs[0])
+    assert picture.shape[:2] == (600, 600) and picture.shape[2] in (3, 4)  # true colour of the 10 m bands
+    assert picture[..., 0].std() > 0  # not a blank image
+
+
 @pytest.mark.slow
-def test_local_ingestion_indexes_cogs_and_cleans_up(world_factory) -> None:
+def test_local_ingestion_indexes_cogs_and_cleans_up(
+    world_factory, capsys: pytest.CaptureFixture[str]
+) -> None:
     world = world_factory("LocalE2E")
     state, summary = run(world.payload)
     assert state.is_completed(), state.message
@@ -45,6 +88,8 @@ def test_local_ingestion_indexes_cogs_and_cleans_up(world_factory) -> None:
     for c in containers:
         (dataset,) = c.datasets
         assert by_name[next(n for n in by_name if n in c.uri)].id == dataset.record_id
+
+    assert_layers_read_back_as_reflectance(world, cogs, containers)
 
     # A re-run is idempotent: same records, same datasets, nothing left behind.
     state2, _ = run(world.payload)
