@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import rasterio
 
-from graphs import GraphError
+from graphs import GraphError, execute_graph, load_graph
 from graphs.cog import read_scale_offset
+from graphs.context import TileContext
 from graphs.sentinel2 import parse_s2_radiometry, read_s2_radiometry
 from tests.unit.graphs.safe_trees import S2_L1C, S2_L2A, make_l1c_safe, make_l2a_safe, write_product_metadata
 
@@ -92,3 +94,24 @@ def test_a_product_without_metadata_is_a_fatal_error(tmp_path: Path) -> None:
     result = run_extract(tmp_path, S2_L1C)
     assert result.returncode == 1
     assert "FATAL ERROR:" in result.stderr and "no MTD_MSIL1C.xml or MTD_MSIL2A.xml" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("make_safe", "product", "real_range"),
+    [(make_l2a_safe, S2_L2A, (-0.1, 0.9)), (make_l1c_safe, S2_L1C, (0.0, 1.0))],
+    ids=["baseline-04.00", "baseline-02.06"],
+)
+def test_the_builtin_graph_indexes_each_product_with_its_own_radiometry(
+    tmp_path: Path, make_safe, product: str, real_range: tuple[float, float]
+) -> None:
+    """dformat_out uint16 [0, 10000] maps to real (DN + offset) / 10000: [-0.1, 0.9] or [0, 1]."""
+    make_safe(tmp_path)
+    t0 = TileContext(tile_id=product, scene_id=product, date=datetime(2022, 4, 13, tzinfo=UTC))
+    outcome = execute_graph(
+        load_graph("ExtractS2Bands"), tiles=(t0, t0, t0), workdir=tmp_path, config={}, is_retriable=True
+    )
+    assert outcome.error is None
+    indexed = [f for f in outcome.out_files if f.action == "to_index"]
+    assert indexed and all(str(f.dformat) == "uint16,0,0,10000" for f in indexed)
+    for out in indexed:
+        assert (out.ext_min_value, out.ext_max_value) == pytest.approx(real_range), out.layer
