@@ -25,6 +25,7 @@ from shapely.errors import ShapelyError
 from catalogue.errors import CatalogueError, ProductNameError
 from catalogue.models import Scene, Tile
 from catalogue.naming import parse_product_name
+from common.xml import parse_untrusted_xml
 
 log = logging.getLogger(__name__)
 
@@ -155,13 +156,7 @@ def parse_annotation(xml: bytes, *, name: str = "annotation") -> SwathAnnotation
         CatalogueError: not XML, a DTD (refused: annotations have none), an element missing or not a
             number, or a footprint corner missing (``name`` is quoted in the message).
     """
-    # Annotations have no DTD; refusing one rules out entity expansion before the parser sees it.
-    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
-        raise CatalogueError(f"{name}: a DTD or entity declaration in an annotation file is refused")
-    try:
-        root = ET.fromstring(xml)  # noqa: S314 (DTDs refused above)
-    except ET.ParseError as exc:
-        raise CatalogueError(f"{name}: not valid XML ({exc})") from exc
+    root = parse_untrusted_xml(xml, name=name, error=CatalogueError, what="an annotation file")
     swath = _text(root, "adsHeader/swath", name)
     polarisation = _text(root, "adsHeader/polarisation", name)
     lines_per_burst = int(_number(root, "swathTiming/linesPerBurst", name))

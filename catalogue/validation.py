@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -30,7 +29,7 @@ from geocube_client.mapping import (
     is_identity,
     suggested_variable,
 )
-from geocube_client.models import Variable
+from geocube_client.models import Variable, is_uuid
 from graphs.execute import declared_dformat
 
 logger = logging.getLogger(__name__)
@@ -44,14 +43,6 @@ class VariableLookup(Protocol):
         name: str | None = None,
         instance_id: str | None = None,
     ) -> Any: ...
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _malformed_id(where: str, instance_id: str) -> FieldProblem:
@@ -74,7 +65,7 @@ def resolve_layers(
         where = f"layers.{layer}"
         if not spec.instance_id and not (spec.variable and spec.instance):
             continue  # parse_payload reports it
-        if spec.instance_id and not _is_uuid(spec.instance_id):
+        if spec.instance_id and not is_uuid(spec.instance_id):
             problems.append(_malformed_id(where, spec.instance_id))
             continue
         try:

@@ -7,6 +7,7 @@ Geocube protos (shared/docs/geocube-api.md). Pydantic serialises these dataclass
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -41,6 +42,15 @@ DTYPE_TO_PROTO_NAME: dict[str, str] = {
     "complex64": "Complex64",
 }
 PROTO_NAME_TO_DTYPE: dict[str, str] = {v: k for k, v in DTYPE_TO_PROTO_NAME.items()}
+
+
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` is a UUID, as every Geocube id is."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def canonical_dtype(value: str, *, field_name: str = "dtype") -> str:

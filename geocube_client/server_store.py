@@ -174,14 +174,6 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
 def dumps(value: object) -> str:
     """Canonical JSON: the same mapping always gives the same text (used for uniqueness)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"))

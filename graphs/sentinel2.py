@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import logging
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.xml import parse_untrusted_xml
 from graphs.errors import GraphError
 
 logger = logging.getLogger(__name__)
@@ -67,12 +67,7 @@ def parse_s2_radiometry(xml: bytes, *, name: str) -> S2Radiometry:
         GraphError: not XML, a DTD (product metadata has none), no quantification value, or a value
             that is not a number (``name`` is quoted).
     """
-    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
-        raise GraphError(f"{name}: a DTD or entity declaration in product metadata is refused")
-    try:
-        root = ET.fromstring(xml)  # noqa: S314 (DTDs refused above)
-    except ET.ParseError as exc:
-        raise GraphError(f"{name}: not valid XML ({exc})") from exc
+    root = parse_untrusted_xml(xml, name=name, error=GraphError, what="product metadata")
     baseline = ""
     quantification: float | None = None
     band_names: dict[str, str] = {}
