@@ -128,7 +128,7 @@ def _check_dataset(
         check.detail = images[0].error if images else "GetCube returned no image"
         return check
     image = images[0]
-    check.date = _date_of(image.records)
+    check.date = _date_of(image.records) or _date_of_file(path)
     mapping = DataMapping(dataset.dformat, dataset.real_min_value, dataset.real_max_value, dataset.exponent)
     expected = np.moveaxis(cube_values(values, mapping, variable.dformat), 0, -1)
     check.outcome, check.detail = _compare(image.array, expected, variable.dformat.no_data)
@@ -138,6 +138,12 @@ def _check_dataset(
 
 def _date_of(records: list[Record]) -> str:
     return records[0].time.strftime("%Y-%m-%d") if records else ""
+
+
+def _date_of_file(path: Path) -> str:
+    """The date of a layer file of the storage layout (``<YYYYMMDD>_<tile>_<layer>.<ext>``), or ""."""
+    stem = path.name[:8]
+    return f"{stem[:4]}-{stem[4:6]}-{stem[6:]}" if stem.isdigit() else ""
 
 
 def _indexed(geocube: GeocubeClient, storage: Storage, aoi: str) -> Iterator[tuple[str, str, list[Dataset]]]:
