@@ -156,6 +156,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.all_equal else 1
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("geocube-ingester")
+    except PackageNotFoundError:  # a source tree that was not installed
+        return "unknown (not installed)"
+
+
 def _document_options(parser: argparse.ArgumentParser) -> None:
     given = parser.add_mutually_exclusive_group()
     given.add_argument("--scenes", help="ingest these scenes (interchange GeoJSON) instead of searching")
@@ -166,6 +175,7 @@ def _document_options(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="geocube-ingester", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("validate", help="check a payload (and its layers when GEOCUBE_SERVER is set)")
     p.add_argument("payload", help="payload JSON file, or - for stdin")

@@ -116,3 +116,10 @@ def test_plan_checks_the_layers_against_the_geocube(
     assert main(["plan", write(tmp_path, bad), "--out", str(tmp_path / "plan")]) == 2
     assert "layers.B04: variable 'NoSuchVariable' not found" in capsys.readouterr().err
     assert not (tmp_path / "plan").exists()
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("geocube-ingester 0.")

@@ -152,12 +152,15 @@ def test_tracks_and_swaths_are_separate_series() -> None:
     # The original keyed on the id's first 4 characters plus the swath: A8_I... mixed into "A8_I".
     tiles = [burst(0, 8951, track="A8"), burst(1, 8951, track="A81"), burst(2, 8951, track="A8", swath="IW2")]
     result = link_tiles(tiles, constellation=S1)
+    assert len(result.tiles) == 3 and len(result.series) == 3
     assert all(t.reference is None for t in result.tiles)
 
 
 def test_whole_s1_scenes_are_series_of_one() -> None:
     scenes = [burst(d, 8951).model_copy(update={"source_id": burst(d, 8951).scene_id}) for d in range(2)]
-    assert all(t.reference is None for t in link_tiles(scenes, constellation=S1).tiles)
+    linked = link_tiles(scenes, constellation=S1).tiles
+    assert len(linked) == 2
+    assert all(t.reference is None for t in linked)
 
 
 # --- Rule 4: incremental AOIs ----------------------------------------------------------------------
