@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench system-deps proto lint clean
+.PHONY: setup demo test test-fast check bench system-deps proto lint clean
 
 setup: $(STAMP)
 
@@ -27,7 +27,13 @@ system-deps:
 demo: setup
 	$(BIN)/python -m demo
 
-test: setup system-deps
+# The gates: lint, format and strict types (generated stubs excluded), before any test runs.
+check: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: setup system-deps check
 	$(BIN)/python -m pytest
 
 test-fast: setup

@@ -111,7 +111,7 @@ class Payload(BaseModel):
 
     @property
     def aoi_wkt(self) -> str:
-        return self.aoi.wkt
+        return str(self.aoi.wkt)
 
     def to_original_json(self) -> dict[str, Any]:
         """The payload as the original ingester would accept it (a GeoJSON Feature)."""

@@ -75,9 +75,9 @@ def scene_record_tags(scene: Scene, tiles: Iterable[Tile]) -> dict[str, str]:
 def _union_wkt(scenes: Sequence[Scene]) -> str:
     union = unary_union([wkt.loads(s.footprint_wkt) for s in scenes]).simplify(1e-6)
     if isinstance(union, Polygon | MultiPolygon):
-        return union.wkt
+        return str(union.wkt)
     polygons = [g for g in getattr(union, "geoms", []) if isinstance(g, Polygon)]
-    return MultiPolygon(polygons).wkt
+    return str(MultiPolygon(polygons).wkt)
 
 
 def _same_time(a: datetime, b: datetime) -> bool:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pystac
@@ -113,7 +114,7 @@ class DemoProduct:
     source_id: str
     date: datetime
     zip_path: Path
-    footprint: dict
+    footprint: dict[str, Any]
 
 
 def product_name(date: datetime, *, satellite: str = "S2A") -> str:
@@ -124,9 +125,10 @@ def product_name(date: datetime, *, satellite: str = "S2A") -> str:
     )
 
 
-def footprint_lonlat() -> dict:
+def footprint_lonlat() -> dict[str, Any]:
     utm = box(ORIGIN_X, ORIGIN_Y - SIZE_M, ORIGIN_X + SIZE_M, ORIGIN_Y)
-    return transform_geom(CRS_UTM31N, "EPSG:4326", mapping(utm))
+    footprint: dict[str, Any] = transform_geom(CRS_UTM31N, "EPSG:4326", mapping(utm))
+    return footprint
 
 
 def _band_array(band: str, gsd: int, seed: int) -> np.ndarray:
@@ -138,7 +140,8 @@ def _band_array(band: str, gsd: int, seed: int) -> np.ndarray:
     reflectance = _VEGETATION[band] * (0.5 + fields * growth) + rng.normal(0, 0.004, (n, n))
     # DN = reflectance * quantification - offset (baseline 04.00+); DN 0 stays "no data".
     dn = reflectance * QUANTIFICATION - RADIO_ADD_OFFSET
-    return np.clip(np.rint(dn), 1, 65534).astype("uint16")
+    dns: np.ndarray = np.clip(np.rint(dn), 1, 65534).astype("uint16")
+    return dns
 
 
 def _write_safe(root: Path, name: str, date: datetime, seed: int, *, with_bands: bool) -> Path:

@@ -20,7 +20,8 @@ REFLECTANCE = DataFormat(dtype="float32", no_data=math.nan, min_value=-0.1, max_
 
 
 def load_demo_payload() -> dict[str, Any]:
-    return json.loads(PAYLOAD.read_text())
+    payload: dict[str, Any] = json.loads(PAYLOAD.read_text())
+    return payload
 
 
 def ensure_variables(client: GeocubeClient, payload: dict[str, Any]) -> None:

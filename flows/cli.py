@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from common.errors import IngestError, ValidationFailedError
 from common.redaction import install_redaction
@@ -49,7 +50,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _document(args: argparse.Namespace) -> dict | None:
+def _document(args: argparse.Namespace) -> dict[str, Any] | None:
     given = args.tiles or args.scenes
     return json.loads(Path(given).read_text()) if given else None
 
@@ -84,10 +85,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(plan.describe())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    graphs = {"graph_name": payload.scene_graph_name, "tile_graph_name": payload.tile_graph_name}
     properties = {"truncated": str(plan.truncated).lower()}
     for name, tiles in (("scenes.json", []), ("tiles.json", plan.tiles)):
-        doc = write_interchange(plan.scenes, tiles, aoi=plan.aoi, properties=properties, **graphs)
+        doc = write_interchange(
+            plan.scenes,
+            tiles,
+            aoi=plan.aoi,
+            properties=properties,
+            graph_name=payload.scene_graph_name,
+            tile_graph_name=payload.tile_graph_name,
+        )
         tmp = out / f".{name}.part"
         tmp.write_text(json.dumps(doc, indent=1))
         tmp.replace(out / name)
@@ -151,7 +158,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"no layer of AOI {args.aoi!r} under {uri} is indexed in the Geocube at {settings.geocube_server}"
         )
     if args.png:
-        for path in write_quicklooks(report, Path(args.png), rgb=tuple(args.rgb.split(","))):  # type: ignore[arg-type]
+        red, green, blue = [*args.rgb.split(","), "", "", ""][:3]
+        for path in write_quicklooks(report, Path(args.png), rgb=(red, green, blue)):
             print(f"quicklook from the Geocube's answer: {path}")
     return 0 if report.all_equal else 1
 

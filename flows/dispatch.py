@@ -12,6 +12,7 @@ from typing import Any
 
 from prefect import task
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
 from prefect.states import Cancelling
@@ -69,7 +70,7 @@ def dispatch(
     # children again instead of getting their old FAILED runs back (prefect-notes.md, idempotency keys).
     key = job["tile"]["source_id"] if kind == Kind.PROCESS else ""
     item = f"{job['scene']['source_id']}/{key}"
-    child = run_deployment(
+    child: FlowRun = run_deployment(  # type: ignore[assignment]  # sync call: the FlowRun itself
         name=DEPLOYMENTS[kind],
         parameters={"job": job},
         as_subflow=True,

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from prefect import allow_failure, flow, get_run_logger
+from prefect import State, allow_failure, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from catalogue.interchange import read_interchange, write_interchange
@@ -94,6 +94,7 @@ def _submit_children(
             child_timeout_s=child_timeout_s,
             download=allow_failure(downloads[tj.scene.source_id]),
             wait_for=[allow_failure(f) for f in dict.fromkeys(upstream)],
+            return_state=False,
         )
     return downloads, processing
 
@@ -109,7 +110,8 @@ def _plan_artifact(plan: IngestionPlan) -> None:
 @flow(
     name="ingest",
     flow_run_name=_run_name,
-    task_runner=ThreadPoolTaskRunner(max_workers=MAX_PARALLEL_CHILDREN),
+    # Prefect types task_runner invariantly: a ThreadPoolTaskRunner is refused as TaskRunner[PrefectFuture].
+    task_runner=ThreadPoolTaskRunner(max_workers=MAX_PARALLEL_CHILDREN),  # type: ignore[arg-type]
 )
 def ingest(
     payload: dict[str, Any],

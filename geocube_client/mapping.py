@@ -92,7 +92,8 @@ def cast_to_dtype(real: np.ndarray, dtype: str) -> np.ndarray:
     if dtype in INTEGER_DTYPES:
         low, high = DTYPE_LIMITS[dtype]
         rounded = np.where(real >= 0, np.floor(real + 0.5), np.ceil(real - 0.5))
-        return np.clip(np.nan_to_num(rounded, nan=0.0), low, high).astype(dtype)
+        clipped: np.ndarray = np.clip(np.nan_to_num(rounded, nan=0.0), low, high).astype(dtype)
+        return clipped
     if dtype == "complex64":
         return np.asarray(real, dtype=np.float32).astype(np.complex64)
     return np.asarray(real).astype(dtype)
@@ -121,8 +122,10 @@ def is_nodata(values: np.ndarray, nodata: float) -> np.ndarray:
     """Which of ``values`` equal ``nodata`` (NaN nodata: which are NaN)."""
     v = np.asarray(values)
     if math.isnan(nodata):
-        return np.isnan(v) if v.dtype.kind in "fc" else np.zeros(v.shape, dtype=bool)
-    return v == nodata
+        missing: np.ndarray = np.isnan(v) if v.dtype.kind in "fc" else np.zeros(v.shape, dtype=bool)
+        return missing
+    equal: np.ndarray = np.asarray(v == nodata)
+    return equal
 
 
 def _file_values(dformat: DataFormat) -> np.ndarray:
@@ -136,7 +139,8 @@ def _file_values(dformat: DataFormat) -> np.ndarray:
             values = np.unique(np.round(np.linspace(first, last, _MAX_SAMPLES)))
     else:
         values = np.linspace(low, high, _MAX_SAMPLES)
-    return values[~is_nodata(values, dformat.no_data)]
+    kept: np.ndarray = values[~is_nodata(values, dformat.no_data)]
+    return kept
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ from geocube_client.server_store import (
 
 CHUNK_BYTES = 512 * 1024  # upstream's chunk size
 NOT_ENOUGH_VALID_PIXELS = "rpc error: code = NotFound desc = Not enough valid pixels (skipped)"
-_RESAMPLING = {
+_RESAMPLING: dict[int, RioResampling] = {
     pb.NEAR: RioResampling.nearest,
     pb.BILINEAR: RioResampling.bilinear,
     pb.CUBIC: RioResampling.cubic,

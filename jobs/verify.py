@@ -184,7 +184,8 @@ def _stretch(bands: np.ndarray) -> np.ndarray:
         return np.zeros(bands.shape)
     low, high = np.percentile(valid, [2, 98])
     scaled = (values - low) / ((high - low) or 1.0)
-    return np.nan_to_num(np.clip(scaled, 0, 1), nan=0.0)
+    stretched: np.ndarray = np.nan_to_num(np.clip(scaled, 0, 1), nan=0.0)
+    return stretched
 
 
 def write_quicklooks(report: VerifyReport, out_dir: Path, *, rgb: tuple[str, str, str]) -> list[Path]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from common.errors import FatalError, is_temporary
 
-RETRY_DELAYS_S = [5, 30, 120]
+RETRY_DELAYS_S: list[float] = [5, 30, 120]
 TEMPORARY_RETRIES = len(RETRY_DELAYS_S)
 
 
