@@ -10,7 +10,7 @@ Classification (STYLE.md §3), decided here where the status is known:
 Every attempt is rebuilt from ``params``/``json``/``data``, so a retried POST sends its whole body again
 (the original ingester's ``GetBodyRetry`` did not rewind it). URLs are shown without their query string
 (``redact_url``). Callers that read answers their own way (``catalogue.annotations`` streams ranged GETs,
-``catalogue.stac_io`` goes through pystac-client's ``requests`` session, ``catalogue.dhus`` through
+``providers.stac.requests_io`` goes through pystac-client's ``requests`` session, ``providers.dhus`` through
 sentinelsat) classify with ``is_temporary_status`` and ``make_temporary_error``.
 """
 

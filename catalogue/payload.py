@@ -208,7 +208,7 @@ def parse_payload(raw: dict[str, Any] | str | Path) -> Payload:
     """Parse and check a payload; raise ValidationFailedError listing every problem.
 
     Checks made here need nothing but the payload itself. Checks against the Geocube (layers) and the
-    graph library are made by :func:`catalogue.validation.validate_payload`.
+    graph library are made by :func:`jobs.validation.validate_payload`.
     """
     if isinstance(raw, Path):
         raw = raw.read_text()

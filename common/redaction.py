@@ -58,7 +58,7 @@ def install_redaction() -> None:
     """Redact every log record of the process, whatever its logger (idempotent).
 
     It wraps the log record factory: a filter on a logger would not see the records of its child
-    loggers (``catalogue.cdse``, ``prefect.flow_runs``...), which propagate to handlers without it.
+    loggers (``providers.cdse.search``, ``prefect.flow_runs``...), which propagate to handlers without it.
     """
     factory = logging.getLogRecordFactory()
     if getattr(factory, "redacting", False):

@@ -18,7 +18,7 @@ def _show_warnings() -> None:
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("warning: %(message)s"))
-    checks = logging.getLogger("catalogue.validation")
+    checks = logging.getLogger("jobs.validation")
     checks.addHandler(handler)
     checks.setLevel(logging.WARNING)
 
@@ -26,9 +26,9 @@ def _show_warnings() -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     from functools import partial
 
-    from catalogue.validation import validate_payload
     from common.settings import load_settings
     from graphs.loader import load_graph
+    from jobs.validation import validate_payload
     from tasks.resources import open_geocube
 
     _show_warnings()
@@ -60,9 +60,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from functools import partial
 
     from catalogue.interchange import read_interchange, write_interchange
-    from catalogue.validation import validate_payload
     from common.settings import load_settings
     from graphs.loader import load_graph
+    from jobs.validation import validate_payload
     from tasks.catalogue import make_plan
     from tasks.resources import storage_uri_for
 

@@ -12,10 +12,10 @@ from catalogue.ledger import Ledger, load_ledger, save_ledger
 from catalogue.payload import Payload
 from catalogue.plan import IngestionPlan, plan_ingestion
 from catalogue.records import RecordsOutcome, delete_unused_records, ensure_records, scene_record_tags
-from catalogue.registry import build_searchers
-from catalogue.validation import validate_payload as check_payload
 from common.settings import load_settings
 from graphs.loader import load_graph
+from jobs.validation import validate_payload as check_payload
+from providers.registry import build_searchers
 from storage import open_storage
 from tasks.resources import open_geocube
 from tasks.retry import RETRY_DELAYS_S, retry_if_temporary

@@ -37,7 +37,7 @@ def test_installed_redaction_cleans_records_of_every_logger(caplog: pytest.LogCa
     assert logging.getLogRecordFactory() is factory
     with caplog.at_level(logging.INFO):
         logging.getLogger("httpx").info("HTTP Request: %s %s", "GET", "https://h/x?sig=zzz-secret")
-        logging.getLogger("catalogue.cdse").warning(
+        logging.getLogger("providers.cdse.search").warning(
             "reading s3://key:pw-secret@bucket/p.zip?X-Amz-Signature=s3-secret"
         )
         logging.getLogger("jobs.process").info("Authorization: Bearer tok-secret")

@@ -10,12 +10,12 @@ from pathlib import Path
 import pystac
 import pytest
 
-from catalogue.cdse import CdseODataSearcher
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
 from catalogue.search import refine_scenes, search_scenes
-from catalogue.stac_static import StaticStacSearcher
 from common.errors import IngestError
+from providers.cdse.search import CdseODataSearcher
+from providers.stac.static import StaticStacSearcher
 
 AOI = "POLYGON ((12 45, 13 45, 13 46, 12 46, 12 45))"
 INSIDE = "POLYGON ((12.5 45.5, 13.5 45.5, 13.5 46.5, 12.5 46.5, 12.5 45.5))"

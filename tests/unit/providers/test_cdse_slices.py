@@ -23,11 +23,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from catalogue import cdse
-from catalogue.cdse import CdseODataSearcher, format_odata_datetime, parse_odata_datetime
 from catalogue.models import SceneQuery
+from providers.cdse import search as cdse
+from providers.cdse.search import CdseODataSearcher, format_odata_datetime, parse_odata_datetime
 from tests.support.replay import RecordedRequest, ReplayServer, Route
-from tests.unit.catalogue.cdse_support import CDSE_HOST, PRODUCTS, S1_PAGES, s1_query
+from tests.unit.providers.cdse_support import CDSE_HOST, PRODUCTS, S1_PAGES, s1_query
 
 START, END = datetime(2014, 4, 5, tzinfo=UTC), datetime(2014, 4, 14, tzinfo=UTC)
 _WINDOW_RE = re.compile(r"ContentDate/Start (gt|ge) (\S+) and ContentDate/Start lt (\S+)")

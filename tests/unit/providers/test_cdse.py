@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import shapely
 
-from catalogue import cdse
-from catalogue.cdse import CdseODataSearcher, build_filter, parse_product
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.models import Constellation
+from providers.cdse import search as cdse
+from providers.cdse.search import CdseODataSearcher, build_filter, parse_product
 from tests.support.replay import ReplayServer, Route, query_has
-from tests.unit.catalogue.cdse_support import (
+from tests.unit.providers.cdse_support import (
     CDSE_HOST,
     PRODUCTS,
     S1_PAGES,
@@ -258,7 +258,7 @@ def test_a_next_link_to_another_host_is_read_from_the_configured_one(
         Route("GET", PRODUCTS, body_file=shared_fixtures / S2_TOP2, when=query_has({"$skip": None})),
         Route("GET", PRODUCTS, body=b'{"value": []}', when=query_has({"$skip": "2"})),
     ]
-    with ReplayServer(routes) as server, caplog.at_level(logging.WARNING, logger="catalogue.cdse"):
+    with ReplayServer(routes) as server, caplog.at_level(logging.WARNING, logger="providers.cdse.search"):
         result = CdseODataSearcher(base_url=server.url("/odata/v1")).search(s2_query())
     assert len(result.scenes) == 2 and len(server.requests) == 2
     assert "nextLink points at catalogue.dataspace.copernicus.eu" in caplog.text

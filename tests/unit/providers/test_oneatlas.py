@@ -17,8 +17,14 @@ from pydantic import SecretStr
 
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, SceneQuery
-from catalogue.oneatlas import OneAtlasSearcher, build_body, deduplicate, is_price_requested, parse_feature
-from catalogue.oneatlas_orders import OneAtlasOrders, is_same_aoi
+from providers.oneatlas.orders import OneAtlasOrders, is_same_aoi
+from providers.oneatlas.search import (
+    OneAtlasSearcher,
+    build_body,
+    deduplicate,
+    is_price_requested,
+    parse_feature,
+)
 from tests.support.oneatlas_api import download_link, feature
 
 AOI_WKT = "POLYGON ((1.40 43.55, 1.50 43.55, 1.50 43.62, 1.40 43.62, 1.40 43.55))"

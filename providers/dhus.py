@@ -29,7 +29,6 @@ from sentinelsat.exceptions import (
 )
 from shapely.errors import ShapelyError
 
-from catalogue.cdse_filter import DEFAULT_PRODUCT_TYPES, PRODUCT_TYPE_ALIASES
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.http import is_temporary_status, make_temporary_error, retry_temporary
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult, format_tag_value
@@ -42,6 +41,7 @@ from catalogue.parameters import (
     parse_range,
 )
 from common.redaction import redact_url
+from providers.cdse.filter import DEFAULT_PRODUCT_TYPES, PRODUCT_TYPE_ALIASES
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Static STAC catalogue on disk (catalogue.stac_static), on catalogues written here with pystac."""
+"""Static STAC catalogue on disk (providers.stac.static), on catalogues written here with pystac."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import shapely
 
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, SceneQuery
-from catalogue.stac_static import StaticStacSearcher
+from providers.stac.static import StaticStacSearcher
 
 # Names of real products (fixtures/s2, fixtures/s1); the items themselves are made up here.
 S2_IN = "S2A_MSIL1C_20210403T101021_N0300_R022_T33TUM_20210403T110551"
@@ -146,7 +146,7 @@ def test_cloud_cover_filter_leaves_out_items_without_it_and_says_so(
         ),
     ]
     root = write_catalog(tmp_path / "stac", stac_items)
-    with caplog.at_level(logging.WARNING, logger="catalogue.stac_static"):
+    with caplog.at_level(logging.WARNING, logger="providers.stac.static"):
         result = StaticStacSearcher(root).search(query(parameters={"cloudcoverpercentage": "[0 TO 50]"}))
     assert [s.source_id for s in result.scenes] == [S2_IN]
     assert "1 item(s)" in caplog.text and "lack eo:cloud_cover" in caplog.text

@@ -1,4 +1,4 @@
-"""The CDSE STAC preset (catalogue.stac_api.CDSE_STAC) against a test double on 127.0.0.1.
+"""The CDSE STAC preset (providers.stac.api.CDSE_STAC) against a test double on 127.0.0.1.
 
 No recorded CDSE STAC response exists (PROVENANCE.md, "Not found": only code mocks and hand-written
 dicts were found). The double is therefore BUILT FROM THE PROVIDER'S PUBLISHED API DOCUMENTATION, not
@@ -23,9 +23,9 @@ import pytest
 
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, SceneQuery
-from catalogue.stac_api import CDSE_STAC, StacApiSearcher, build_cdse_stac_search
+from providers.stac.api import CDSE_STAC, StacApiSearcher, build_cdse_stac_search
 from tests.support.replay import ReplayServer, Route
-from tests.unit.catalogue.stac_support import landing_page
+from tests.unit.providers.stac_support import landing_page
 
 CDSE_STAC_HOST = "https://stac.dataspace.copernicus.eu"
 NAME = "S1A_IW_SLC__1SDV_20200511T135117_20200511T135144_032518_03C421_7768"

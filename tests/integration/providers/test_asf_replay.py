@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from catalogue.asf import AsfSearcher, build_params
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, SceneQuery
+from providers.asf import AsfSearcher, build_params
 from tests.support.replay import ReplayServer, Route, query_has
 
 pytestmark = pytest.mark.integration

@@ -16,10 +16,10 @@ import shapely
 from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
-from catalogue.cdse_filter import parse_odata_datetime
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, Scene, format_tag_value
 from catalogue.naming import CONSTELLATION_TAGS, satellite_from_product_id
+from providers.cdse.filter import parse_odata_datetime
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ Presets (``StacApiPreset``) say what differs between services:
 
 Pages are followed by their ``next`` link, including the link's ``body`` and ``method`` for POST
 (pystac-client does it; the original ingester dropped the body). Requests go through
-``catalogue.stac_io.RetryingStacApiIO``: each answer is classified where its status is known
+``providers.stac.requests_io.RetryingStacApiIO``: each answer is classified where its status is known
 (STYLE.md §3) and temporary failures are retried with the whole body re-sent. Items are read as JSON
-objects (``catalogue.stac_items``), so STAC 0.7 items are read too.
+objects (``providers.stac.items``), so STAC 0.7 items are read too.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.http import is_temporary_status
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
 from catalogue.parameters import normalise_parameters, parse_int, parse_orbit_direction, parse_range
-from catalogue.stac_io import RetryingStacApiIO
-from catalogue.stac_items import Item, item_constellation, item_to_scene
 from common.redaction import redact_url
+from providers.stac.items import Item, item_constellation, item_to_scene
+from providers.stac.requests_io import RetryingStacApiIO
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import pytest
 
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation
-from catalogue.registry import build_searchers, catalogue_names
 from common.settings import Settings
+from providers.registry import build_searchers, catalogue_names
 
 
 def names(setting: str, constellation: Constellation, **extra: str) -> list[str]:

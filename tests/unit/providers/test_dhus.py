@@ -15,9 +15,9 @@ from pydantic import SecretStr
 from sentinelsat import SentinelAPI
 from sentinelsat.sentinel import _parse_opensearch_response
 
-from catalogue.dhus import DhusSearcher, build_keywords, compact_wkt, parse_product
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, SceneQuery
+from providers.dhus import DhusSearcher, build_keywords, compact_wkt, parse_product
 from tests.support.cassette import load_interactions, recorded_query
 
 # The AOI and windows of the recorded sentinelsat tests (its tests/map.geojson, as WKT).

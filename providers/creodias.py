@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalogue.cdse import CdseODataSearcher
+from providers.cdse.search import CdseODataSearcher
 
 DEFAULT_BASE_URL = "https://datahub.creodias.eu/odata/v1"
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from catalogue.cdse import CdseODataSearcher
-from catalogue.cdse_products import parse_product
-from catalogue.creodias import DEFAULT_BASE_URL, CreodiasODataSearcher
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation
-from tests.unit.catalogue.cdse_support import s2_query
+from providers.cdse.products import parse_product
+from providers.cdse.search import CdseODataSearcher
+from providers.creodias import DEFAULT_BASE_URL, CreodiasODataSearcher
+from tests.unit.providers.cdse_support import s2_query
 
 PAGE = "creodias/odata/products_s1_grd_expand_attributes_count_top10.json"
 

@@ -1,4 +1,4 @@
-"""STAC API searches (catalogue.stac_api) against a replay server on 127.0.0.1.
+"""STAC API searches (providers.stac.api) against a replay server on 127.0.0.1.
 
 Recorded answers (PROVENANCE.md "STAC"): the Earth Search v1 vcrpy cassette (a POST search, then the
 POST of its ``next`` link with the token in the body) and the Earth Search L1C page, served as a search
@@ -22,7 +22,7 @@ import pytest
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.models import Constellation, SceneQuery
-from catalogue.stac_api import (
+from providers.stac.api import (
     EARTH_SEARCH,
     USGS_LANDSAT,
     StacApiSearcher,
@@ -31,7 +31,7 @@ from catalogue.stac_api import (
 )
 from tests.support.cassette import load_interactions, recorded_json_body, routes_from_cassette
 from tests.support.replay import ReplayServer, Route
-from tests.unit.catalogue.stac_support import CASSETTE, L1C_LIMIT1, USGS_SR_ITEM, landing_page
+from tests.unit.providers.stac_support import CASSETTE, L1C_LIMIT1, USGS_SR_ITEM, landing_page
 
 EARTH_SEARCH_HOST = "https://earth-search.aws.element84.com"
 USGS_HOST = "https://landsatlook.usgs.gov"

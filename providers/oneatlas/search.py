@@ -12,7 +12,7 @@ Differences from the original ingester, on purpose:
 - duplicates are found on (``parentIdentifier``, identifier), the pair the original meant to compare;
 - the acquisition window is the query's own start..end, not widened to whole days.
 
-Prices and existing orders: ``catalogue.oneatlas_orders`` (the search needs no JWT).
+Prices and existing orders: ``providers.oneatlas.orders`` (the search needs no JWT).
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ from shapely.errors import ShapelyError
 from shapely.geometry import Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from catalogue.cdse_filter import format_odata_datetime, parse_odata_datetime
 from catalogue.errors import CatalogueError
 from catalogue.http import open_client, retry_temporary, send_json
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult, format_tag_value
 from catalogue.naming import CONSTELLATION_TAGS
-from catalogue.oneatlas_orders import (
+from catalogue.parameters import normalise_parameters
+from common.redaction import redact_url
+from providers.cdse.filter import format_odata_datetime, parse_odata_datetime
+from providers.oneatlas.orders import (
     APIKEY_ENV,
     DEFAULT_AUTH_URL,
     DEFAULT_ORDER_URL,
@@ -42,8 +44,6 @@ from catalogue.oneatlas_orders import (
     OneAtlasOrders,
     PriceEstimate,
 )
-from catalogue.parameters import normalise_parameters
-from common.redaction import redact_url
 
 log = logging.getLogger(__name__)
 

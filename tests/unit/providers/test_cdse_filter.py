@@ -1,4 +1,4 @@
-"""The OData ``$filter`` of a CDSE search (catalogue.cdse_filter): clauses, parameters, time slices."""
+"""The OData ``$filter`` of a CDSE search (providers.cdse.filter): clauses, parameters, time slices."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalogue.cdse import CdseODataSearcher
-from catalogue.cdse_filter import TimeWindow, build_filter, format_odata_datetime
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation
-from tests.unit.catalogue.cdse_support import AOI, PRODUCT_TYPE_S2, s1_query, s2_query
+from providers.cdse.filter import TimeWindow, build_filter, format_odata_datetime
+from providers.cdse.search import CdseODataSearcher
+from tests.unit.providers.cdse_support import AOI, PRODUCT_TYPE_S2, s1_query, s2_query
 
 # --- $filter -------------------------------------------------------------------------------------------
 

@@ -20,8 +20,8 @@ from pydantic import SecretStr
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.models import Constellation, Scene, SceneQuery
-from catalogue.oneatlas import OneAtlasSearcher
-from catalogue.oneatlas_orders import OneAtlasOrders
+from providers.oneatlas.orders import OneAtlasOrders
+from providers.oneatlas.search import OneAtlasSearcher
 from tests.support import oneatlas_api as api
 from tests.support.replay import RecordedRequest, ReplayServer, Route, query_has
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from catalogue.cdse import build_filter
-from catalogue.creodias import CreodiasODataSearcher
 from catalogue.models import Constellation, SceneQuery
+from providers.cdse.search import build_filter
+from providers.creodias import CreodiasODataSearcher
 from tests.support.replay import ReplayServer, Route, query_has
 
 pytestmark = pytest.mark.integration

@@ -24,13 +24,13 @@ import shapely
 from shapely.errors import ShapelyError
 from shapely.geometry.polygon import orient
 
-from catalogue.cdse_filter import DEFAULT_PRODUCT_TYPES, parse_odata_datetime
 from catalogue.errors import CatalogueError
 from catalogue.http import decode_json_object, open_client, retry_temporary, send
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
 from catalogue.naming import CONSTELLATION_TAGS, satellite_from_product_id
 from catalogue.parameters import check_platform, normalise_parameters, parse_int, parse_orbit_direction
 from common.redaction import redact_url
+from providers.cdse.filter import DEFAULT_PRODUCT_TYPES, parse_odata_datetime
 
 log = logging.getLogger(__name__)
 

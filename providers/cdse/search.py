@@ -2,7 +2,7 @@
 
 Implements ``GET {base_url}/Products?$filter=...&$orderby=ContentDate/Start asc&$top=...&$skip=...
 &$count=true&$expand=Attributes`` as documented at https://documentation.dataspace.copernicus.eu/APIs/OData.html
-(the ``$filter`` is built in ``catalogue.cdse_filter``, products are read in ``catalogue.cdse_products``).
+(the ``$filter`` is built in ``providers.cdse.filter``, products are read in ``providers.cdse.products``).
 
 Limits of the service: ``$top`` at most 1000, and since 2024-11-12 ``$skip`` at most 10 000 (CDSE
 release notes, "Catalogue API Change: parameters' limits": a larger ``$skip`` answers 422 and the last
@@ -22,7 +22,11 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx
 
-from catalogue.cdse_filter import (
+from catalogue.errors import CatalogueError
+from catalogue.http import open_client, retry_temporary, send_json
+from catalogue.models import Constellation, SceneQuery, SearchResult
+from common.redaction import redact_url
+from providers.cdse.filter import (
     COLLECTIONS,
     KNOWN_PARAMETERS,
     TimeWindow,
@@ -30,11 +34,7 @@ from catalogue.cdse_filter import (
     format_odata_datetime,
     parse_odata_datetime,
 )
-from catalogue.cdse_products import REQUIRED_ATTRIBUTES, footprint_wkt, parse_product
-from catalogue.errors import CatalogueError
-from catalogue.http import open_client, retry_temporary, send_json
-from catalogue.models import Constellation, SceneQuery, SearchResult
-from common.redaction import redact_url
+from providers.cdse.products import REQUIRED_ATTRIBUTES, footprint_wkt, parse_product
 
 __all__ = [
     "CDSE_MAX_SKIP",

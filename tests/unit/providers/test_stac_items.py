@@ -1,4 +1,4 @@
-"""STAC items as Scenes (catalogue.stac_items), read from real recorded items (PROVENANCE.md "STAC",
+"""STAC items as Scenes (providers.stac.items), read from real recorded items (PROVENANCE.md "STAC",
 "landsat/"): Earth Search v1 Sentinel-2 L2A/L1C and Landsat C2 L2, and a USGS-published STAC 0.7 item."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import shapely
 
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation
-from catalogue.stac_items import item_constellation, item_to_scene, parse_stac_datetime
+from providers.stac.items import item_constellation, item_to_scene, parse_stac_datetime
 from tests.support.cassette import load_interactions
-from tests.unit.catalogue.stac_support import CASSETTE, L1C_LIMIT1, USGS_SR_ITEM
+from tests.unit.providers.stac_support import CASSETTE, L1C_LIMIT1, USGS_SR_ITEM
 
 
 def cassette_items(fixtures: Path) -> dict[str, dict[str, Any]]:

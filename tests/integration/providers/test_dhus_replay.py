@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from catalogue.dhus import DhusSearcher
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.models import Constellation, SceneQuery
+from providers.dhus import DhusSearcher
 from tests.support.cassette import routes_from_cassette
 from tests.support.replay import ReplayServer, Route
 

@@ -15,25 +15,25 @@ from common.settings import Settings
 
 
 def _cdse(s: Settings) -> Searcher:
-    from catalogue.cdse import CdseODataSearcher
+    from providers.cdse.search import CdseODataSearcher
 
     return CdseODataSearcher(base_url=s.cdse_odata_url, timeout_s=s.http_timeout_s)
 
 
 def _creodias(s: Settings) -> Searcher:
-    from catalogue.creodias import CreodiasODataSearcher
+    from providers.creodias import CreodiasODataSearcher
 
     return CreodiasODataSearcher(base_url=s.creodias_odata_url, timeout_s=s.http_timeout_s)
 
 
 def _asf(s: Settings) -> Searcher:
-    from catalogue.asf import AsfSearcher
+    from providers.asf import AsfSearcher
 
     return AsfSearcher(search_url=s.asf_search_url, timeout_s=s.http_timeout_s)
 
 
 def _dhus(s: Settings) -> Searcher:
-    from catalogue.dhus import DhusSearcher
+    from providers.dhus import DhusSearcher
 
     return DhusSearcher(
         api_url=s.dhus_url, user=s.dhus_user, password=s.dhus_password, timeout_s=s.http_timeout_s
@@ -41,7 +41,7 @@ def _dhus(s: Settings) -> Searcher:
 
 
 def _oneatlas(s: Settings) -> Searcher:
-    from catalogue.oneatlas import OneAtlasSearcher
+    from providers.oneatlas.search import OneAtlasSearcher
 
     return OneAtlasSearcher(
         apikey=s.oneatlas_apikey,
@@ -54,7 +54,7 @@ def _oneatlas(s: Settings) -> Searcher:
 
 
 def _static_stac(s: Settings) -> Searcher:
-    from catalogue.stac_static import StaticStacSearcher
+    from providers.stac.static import StaticStacSearcher
 
     if not s.static_stac_catalog:
         raise CatalogueError(
@@ -65,19 +65,19 @@ def _static_stac(s: Settings) -> Searcher:
 
 
 def _stac_landsat(s: Settings) -> Searcher:
-    from catalogue.stac_api import USGS_LANDSAT, StacApiSearcher
+    from providers.stac.api import USGS_LANDSAT, StacApiSearcher
 
     return StacApiSearcher(USGS_LANDSAT, url=s.stac_landsat_url, timeout_s=s.http_timeout_s)
 
 
 def _stac_earth_search(s: Settings) -> Searcher:
-    from catalogue.stac_api import EARTH_SEARCH, StacApiSearcher
+    from providers.stac.api import EARTH_SEARCH, StacApiSearcher
 
     return StacApiSearcher(EARTH_SEARCH, url=s.stac_earth_search_url, timeout_s=s.http_timeout_s)
 
 
 def _stac_cdse(s: Settings) -> Searcher:
-    from catalogue.stac_api import CDSE_STAC, StacApiSearcher
+    from providers.stac.api import CDSE_STAC, StacApiSearcher
 
     return StacApiSearcher(CDSE_STAC, url=s.stac_cdse_url, timeout_s=s.http_timeout_s)
 

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 import shapely
 
-from catalogue.asf import (
+from catalogue.errors import CatalogueError
+from catalogue.models import Constellation, SceneQuery
+from providers.asf import (
     MAX_WKT_CHARS,
     build_params,
     expand_jsonlite2,
@@ -20,8 +22,6 @@ from catalogue.asf import (
     parse_metalink,
     parse_result,
 )
-from catalogue.errors import CatalogueError
-from catalogue.models import Constellation, SceneQuery
 
 GRANULE = "S1B_IW_SLC__1SDV_20210102T032031_20210102T032058_024970_02F8C3_C081"
 # Counter-clockwise, around Fairbanks.

@@ -25,10 +25,10 @@ from typing import Any
 from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
-from catalogue.cdse_filter import parse_odata_datetime
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, Scene, format_tag_value
 from catalogue.naming import CONSTELLATION_TAGS, constellation_from_product_id, satellite_from_product_id
+from providers.cdse.filter import parse_odata_datetime
 
 Item = Mapping[str, Any]
 
