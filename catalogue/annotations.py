@@ -34,9 +34,10 @@ import fsspec
 import httpx
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
-from catalogue.http import is_temporary_status, make_temporary_error
+from catalogue.http import make_temporary_error
 from catalogue.naming import expand_pattern, parse_product_name
 from common.errors import IngestError, ProductUnavailableError, TemporaryError, is_temporary
+from common.http import HttpOutcome, classify_status
 from common.redaction import redact_url
 
 log = logging.getLogger(__name__)
@@ -307,11 +308,12 @@ def _raise_for_status(response: httpx.Response, shown: str) -> None:
     status = response.status_code
     if status == 206:
         return
-    if status in (404, 410):
+    outcome = classify_status(status)
+    if outcome is HttpOutcome.UNAVAILABLE:
         raise ProductUnavailableError(f"{shown}: HTTP {status}, not found")
-    if is_temporary_status(status):
+    if outcome is HttpOutcome.TEMPORARY:
         raise make_temporary_error(f"{shown}: HTTP {status}", response.headers)
-    if status in (401, 403):
+    if outcome is HttpOutcome.AUTH:
         raise CatalogueError(f"{shown}: HTTP {status}, access denied; check the credentials or URL signature")
     if status == 200:
         raise CatalogueError(

@@ -1,10 +1,10 @@
 """HTTP calls of the catalogues: one attempt classified by status, and retries of temporary failures.
 
-Classification (STYLE.md §3), decided here where the status is known:
+Classification (STYLE.md §3), by the project's one table (``common.http.classify_status``):
 
-- timeout, transport error, 408, 429, 5xx (``is_temporary_status``) -> ``CatalogueTemporaryError``
+- timeout, transport error, a ``TEMPORARY`` status -> ``CatalogueTemporaryError``
   (``make_temporary_error``: carries ``Retry-After``);
-- 401, 403 -> ``CatalogueError`` naming the settings that hold the credentials;
+- an ``AUTH`` status -> ``CatalogueError`` naming the settings that hold the credentials;
 - any other status outside ``ok`` -> ``CatalogueError`` with the first 200 characters of the body.
 
 Every attempt is rebuilt from ``params``/``json``/``data``, so a retried POST sends its whole body again
@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import httpx
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
-from common.http import parse_retry_after
+from common.http import HttpOutcome, classify_status, is_temporary_status, parse_retry_after
 from common.redaction import redact_url
 
 log = logging.getLogger(__name__)
@@ -46,11 +46,6 @@ __all__ = [
 
 # A Retry-After longer than this is not waited for here: the error goes up, the task retries later.
 MAX_RETRY_WAIT_S = 60.0
-
-
-def is_temporary_status(status: int) -> bool:
-    """Whether an HTTP status may change if asked again later: 408, 429 and 5xx."""
-    return status in (408, 429) or status >= 500
 
 
 def make_temporary_error(message: str, headers: Mapping[str, str]) -> CatalogueTemporaryError:
@@ -136,7 +131,7 @@ def send(
     snippet = " ".join(response.text[:200].split())
     if is_temporary_status(status):
         raise make_temporary_error(f"{catalogue}: {shown} answered {status}: {snippet}", response.headers)
-    if status in (401, 403) and credentials_hint:
+    if classify_status(status) is HttpOutcome.AUTH and credentials_hint:
         raise CatalogueError(
             f"{catalogue}: {shown} refused the credentials ({status}); check {credentials_hint}"
         )

@@ -15,14 +15,12 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from catalogue.models import Scene
-from common.http import parse_retry_after
+from common.http import HttpOutcome, classify_status, parse_retry_after
 from common.redaction import redact_url
 from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
 from providers.unpack import unpack_product
 
 log = logging.getLogger(__name__)
-
-TEMPORARY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
 class UrlProvider:
@@ -68,15 +66,16 @@ class UrlProvider:
         shown = redact_url(link)
         try:
             with client.stream("GET", link) as response:
-                if response.status_code == 404:
-                    raise ProductNotFoundError(f"{scene.source_id}: {shown} answered 404")
-                if response.status_code in TEMPORARY_STATUS:
+                outcome = classify_status(response.status_code)
+                what = f"{scene.source_id}: {shown} answered {response.status_code}"
+                if outcome is HttpOutcome.UNAVAILABLE:
+                    raise ProductNotFoundError(what)
+                if outcome is HttpOutcome.TEMPORARY:
                     raise DownloadTemporaryError(
-                        f"{scene.source_id}: {shown} answered {response.status_code}",
-                        retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
+                        what, retry_after_s=parse_retry_after(response.headers.get("Retry-After"))
                     )
-                if response.status_code >= 400:
-                    raise DownloadError(f"{scene.source_id}: {shown} answered {response.status_code}")
+                if outcome is not HttpOutcome.OK:
+                    raise DownloadError(what)
                 expected = response.headers.get("Content-Length")
                 written = 0
                 with part.open("wb") as out:
