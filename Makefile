@@ -5,16 +5,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast check bench system-deps proto lint clean
+.PHONY: setup demo test test-fast check lock bench system-deps proto lint clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
+# The exact versions of requirements.lock (runtime and test), then the project itself, editable.
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11 or later is required"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e '.[test]'
 	touch $(STAMP)
+
+# Refresh requirements.lock: resolve pyproject.toml's ranges in a throw-away venv, pin what came.
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/python -m pip install --quiet --upgrade pip
+	.lockenv/bin/python -m pip install --quiet '.[test]'
+	{ echo "# pinned by 'make lock' from pyproject.toml with $$(.lockenv/bin/python --version)"; \
+	  .lockenv/bin/python -m pip freeze --exclude-editable | grep -v '^geocube-ingester'; } > requirements.lock.part
+	mv requirements.lock.part requirements.lock
+	rm -rf .lockenv build *.egg-info
 
 # Debian packages the tests need: PostgreSQL (behind the Prefect server of the deployments test).
 system-deps:
@@ -49,4 +61,4 @@ lint: setup
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf .demo .run build *.egg-info
+	rm -rf .demo .run .lockenv build *.egg-info
