@@ -20,9 +20,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from catalogue.errors import CatalogueError, ProductNameError
-from catalogue.models import Constellation, Scene
+from catalogue.models import Constellation, Scene, format_tag_value
 
 # Shortest valid names, as templates (their length is what the original checks).
 _S1_TEMPLATE = "MMM_BB_TTTR_LFPP_YYYYMMDDTHHMMSS_YYYYMMDDTHHMMSS_OOOOOO_DDDDDD_CCCC"
@@ -232,6 +233,27 @@ def expand_pattern(pattern: str, *maps: Mapping[str, str]) -> str:
             f"known: {', '.join(sorted(known)) or '(none)'}"
         )
     return _PATTERN_KEY_RE.sub(lambda m: known[m.group(1)], pattern)
+
+
+def make_scene_tags(
+    source_id: str,
+    constellation: Constellation,
+    fields: Mapping[str, Any],
+    *,
+    satellite: str | None = None,
+) -> dict[str, str]:
+    """The record tags of a scene, the one builder every catalogue uses.
+
+    ``sourceID`` and ``constellation`` first, then each of ``fields`` that has a value (None and "" are
+    left out) written as a tag (``format_tag_value``: ``true``/``false``, ``12`` for ``12.0``), then
+    ``satellite``: the one the product id implies, else the one given (a catalogue's platform).
+    """
+    tags = {"sourceID": source_id, "constellation": CONSTELLATION_TAGS[constellation]}
+    tags |= {key: format_tag_value(value) for key, value in fields.items() if value not in (None, "")}
+    satellite = satellite_from_product_id(source_id) or satellite
+    if satellite:
+        tags["satellite"] = satellite
+    return tags
 
 
 def satellite_from_product_id(name: str) -> str | None:

@@ -161,16 +161,17 @@ def ingest(
     wait([*downloads.values(), *processing.values()])
     for sj in scene_jobs:
         summary.rows.append(_row("scene", sj.scene.source_id, sj.scene.date, downloads[sj.scene.source_id]))
+    status: dict[str, str] = {}  # by tile key, never by position
     for tj in tile_jobs:
-        summary.rows.append(_row("tile", tj.tile.source_id, tj.tile.date, processing[tj.tile.key]))
+        row = _row("tile", tj.tile.source_id, tj.tile.date, processing[tj.tile.key])
+        summary.rows.append(row)
+        status[tj.tile.key] = row.status.value
     downloaded = [
         records.record_ids[r.id] for r in summary.rows if r.kind == "scene" and r.status == JobStatus.DONE
     ]
     if len(downloaded) < len(records.record_ids):
         delete_unused_records_task(records.created, downloaded)
 
-    tile_rows = [r for r in summary.rows if r.kind == "tile"]
-    status = {tj.tile.key: row.status.value for tj, row in zip(tile_jobs, tile_rows, strict=True)}
     update_ledger_task(valid, plan, status, storage_uri)
     create_table_artifact(
         key=_artifact_key(plan.aoi, "outcome"),

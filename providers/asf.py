@@ -27,7 +27,7 @@ from shapely.geometry.polygon import orient
 from catalogue.errors import CatalogueError
 from catalogue.http import decode_json_object, open_client, retry_temporary, send
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
-from catalogue.naming import CONSTELLATION_TAGS, satellite_from_product_id
+from catalogue.naming import make_scene_tags
 from catalogue.parameters import check_platform, normalise_parameters, parse_int, parse_orbit_direction
 from common.redaction import redact_url
 from providers.cdse.filter import DEFAULT_PRODUCT_TYPES, parse_odata_datetime
@@ -162,22 +162,17 @@ def parse_result(result: Mapping[str, Any], *, catalogue: str = "asf") -> Scene:
         footprint = shapely.from_wkt(str(result["wkt"])).wkt
     except (ValueError, ShapelyError) as exc:
         raise CatalogueError(f"{catalogue}: granule {name}: unreadable startTime or wkt: {exc}") from exc
-    tags = {
-        "sourceID": name,
-        "ingestionDate": str(result["startTime"]),
-        "constellation": CONSTELLATION_TAGS[Constellation.SENTINEL1],
-    }
     orbits = result.get("orbit")
     orbit = orbits[0] if isinstance(orbits, list) and orbits else orbits
-    optional = {
+    fields = {
+        "ingestionDate": str(result["startTime"]),
         "orbitDirection": result.get("flightDirection"),
         "relativeOrbit": result.get("path"),
         "orbit": orbit,
         "productType": result.get("productType"),
         "polarisationMode": " ".join(str(result.get("polarization") or "").split("+")) or None,
-        "satellite": satellite_from_product_id(name),
     }
-    tags |= {key: str(value) for key, value in optional.items() if value not in (None, "")}
+    tags = make_scene_tags(name, Constellation.SENTINEL1, fields)
     metadata: dict[str, Any] = {"download_link": str(result["downloadUrl"])}
     if isinstance(result.get("fileName"), str):
         metadata["file_name"] = result["fileName"]

@@ -31,8 +31,8 @@ from shapely.errors import ShapelyError
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.http import is_temporary_status, make_temporary_error, retry_temporary
-from catalogue.models import Constellation, Scene, SceneQuery, SearchResult, format_tag_value
-from catalogue.naming import CONSTELLATION_TAGS, satellite_from_product_id
+from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
+from catalogue.naming import make_scene_tags
 from catalogue.parameters import (
     check_platform,
     normalise_parameters,
@@ -132,12 +132,6 @@ def parse_product(
     except ShapelyError as exc:
         raise CatalogueError(f"{catalogue}: product {title}: unreadable footprint: {exc}") from exc
     source_id = title.removesuffix(".SAFE")
-    tags = {
-        "sourceID": source_id,
-        "uuid": uuid,
-        "ingestionDate": _iso(begin),
-        "constellation": CONSTELLATION_TAGS[constellation],
-    }
     wanted = {
         "orbitDirection": "orbitdirection",
         "relativeOrbit": "relativeorbitnumber",
@@ -148,10 +142,8 @@ def parse_product(
         wanted |= {"polarisationMode": "polarisationmode", "sliceNumber": "slicenumber"}
     else:
         wanted |= {"cloudCoverPercentage": "cloudcoverpercentage", "tileId": "tileid"}
-    tags |= {tag: format_tag_value(product[k]) for tag, k in wanted.items() if product.get(k) is not None}
-    satellite = satellite_from_product_id(source_id)
-    if satellite:
-        tags["satellite"] = satellite
+    fields: dict[str, Any] = {"uuid": uuid, "ingestionDate": _iso(begin)}
+    tags = make_scene_tags(source_id, constellation, fields | {t: product.get(k) for t, k in wanted.items()})
     metadata: dict[str, Any] = {"uuid": uuid}
     if product.get("link"):
         metadata["download_link"] = str(product["link"])

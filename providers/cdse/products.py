@@ -17,8 +17,8 @@ from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
 from catalogue.errors import CatalogueError
-from catalogue.models import Constellation, Scene, format_tag_value
-from catalogue.naming import CONSTELLATION_TAGS, satellite_from_product_id
+from catalogue.models import Constellation, Scene
+from catalogue.naming import CONSTELLATION_TAGS, make_scene_tags
 from providers.cdse.filter import parse_odata_datetime
 
 log = logging.getLogger(__name__)
@@ -77,12 +77,6 @@ def parse_product(
         log.warning("%s: product %s has no footprint; it will match no AOI", catalogue, source_id)
         wkt = "POLYGON EMPTY"
 
-    tags = {
-        "sourceID": source_id,
-        "uuid": str(uuid),
-        "ingestionDate": str(start),
-        "constellation": CONSTELLATION_TAGS[constellation],
-    }
     wanted = {
         "orbitDirection": "orbitDirection",
         "relativeOrbit": "relativeOrbitNumber",
@@ -93,16 +87,17 @@ def parse_product(
         wanted |= {"polarisationMode": "polarisationChannels", "sliceNumber": "sliceNumber"}
     else:
         wanted |= {"cloudCoverPercentage": "cloudCover", "tileId": "tileId"}
-    tags |= {tag: format_tag_value(attrs[a]) for tag, a in wanted.items() if attrs.get(a) is not None}
-    if "polarisationMode" in tags:  # the tag keeps the payload's spelling, "VV VH"
-        tags["polarisationMode"] = tags["polarisationMode"].replace("&", " ")
+    fields: dict[str, Any] = {"uuid": str(uuid), "ingestionDate": str(start)}
+    fields |= {tag: attrs.get(a) for tag, a in wanted.items()}
+    if isinstance(fields.get("polarisationMode"), str):  # the tag keeps the payload's spelling, "VV VH"
+        fields["polarisationMode"] = fields["polarisationMode"].replace("&", " ")
     serial = attrs.get("platformSerialIdentifier")
-    if isinstance(serial, str) and serial.isalpha():  # "A", "B", "C"
-        satellite: str | None = f"{CONSTELLATION_TAGS[constellation]}{serial}"
-    else:
-        satellite = satellite_from_product_id(source_id)
-    if satellite:
-        tags["satellite"] = satellite
+    platform = (
+        f"{CONSTELLATION_TAGS[constellation]}{serial}"
+        if isinstance(serial, str) and serial.isalpha()
+        else None
+    )
+    tags = make_scene_tags(source_id, constellation, fields, satellite=platform)
 
     metadata: dict[str, Any] = {"uuid": str(uuid)}
     checksums = {

@@ -26,8 +26,11 @@ from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
 from catalogue.errors import CatalogueError
-from catalogue.models import Constellation, Scene, format_tag_value
-from catalogue.naming import CONSTELLATION_TAGS, constellation_from_product_id, satellite_from_product_id
+from catalogue.models import Constellation, Scene
+from catalogue.naming import (
+    constellation_from_product_id,
+    make_scene_tags,
+)
 from providers.cdse.filter import parse_odata_datetime
 
 Item = Mapping[str, Any]
@@ -151,17 +154,10 @@ def item_to_scene(item: Item, constellation: Constellation, *, catalogue: str) -
     else:
         extra = _sentinel_tags(source_id, props, constellation)
     platform = _first(props, "platform", "eo:platform")
-    satellite = satellite_from_product_id(source_id) or (
-        str(platform).upper().replace("-", "").replace("_", "") if platform else None
-    )
+    platform_tag = str(platform).upper().replace("-", "").replace("_", "") if platform else None
     metadata = _asset_metadata(item)
-    tags = {
-        "sourceID": source_id,
-        "constellation": CONSTELLATION_TAGS[constellation],
-        "ingestionDate": str(when),
-    }
-    optional = extra | {"satellite": satellite, "uuid": metadata.get("uuid")}
-    tags |= {key: format_tag_value(value) for key, value in optional.items() if value is not None}
+    fields = {"ingestionDate": str(when), **extra, "uuid": metadata.get("uuid")}
+    tags = make_scene_tags(source_id, constellation, fields, satellite=platform_tag)
     return Scene(
         source_id=source_id,
         date=date,

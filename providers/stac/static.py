@@ -25,7 +25,10 @@ from shapely.geometry.base import BaseGeometry
 
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult, parse_constellation
-from catalogue.naming import CONSTELLATION_TAGS, constellation_from_product_id, satellite_from_product_id
+from catalogue.naming import (
+    constellation_from_product_id,
+    make_scene_tags,
+)
 from catalogue.parameters import normalise_parameters, parse_int, parse_range
 
 log = logging.getLogger(__name__)
@@ -55,10 +58,6 @@ ItemFilter = Callable[[pystac.Item], bool | None]
 
 def _first_property(item: pystac.Item, names: tuple[str, ...]) -> Any:
     return next((item.properties[n] for n in names if item.properties.get(n) is not None), None)
-
-
-def _format_number(value: Any) -> str:
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def item_constellation(item: pystac.Item) -> Constellation | None:
@@ -146,19 +145,15 @@ def item_to_scene(
     if when is None or item.geometry is None:
         raise CatalogueError(f"{catalogue}: item {item.id} has no datetime or no geometry")
     props = item.properties
-    tags = {"sourceID": item.id, "constellation": CONSTELLATION_TAGS[constellation]}
     platform = props.get("platform")
-    satellite = satellite_from_product_id(item.id) or (
-        platform.upper().replace("-", "") if isinstance(platform, str) else None
-    )
-    optional = {
-        "satellite": satellite,
+    fields = {
         "productType": _first_property(item, _PRODUCT_TYPE_PROPERTIES),
         "cloudCoverPercentage": props.get("eo:cloud_cover"),
         "relativeOrbit": props.get("sat:relative_orbit"),
         "orbitDirection": str(props["sat:orbit_state"]).upper() if props.get("sat:orbit_state") else None,
     }
-    tags |= {key: _format_number(value) for key, value in optional.items() if value is not None}
+    platform_tag = platform.upper().replace("-", "") if isinstance(platform, str) else None
+    tags = make_scene_tags(item.id, constellation, fields, satellite=platform_tag)
     link, assets = _download_assets(item)
     metadata: dict[str, Any] = {"assets": assets}
     if link:
