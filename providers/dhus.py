@@ -285,6 +285,11 @@ class DhusSearcher:
             error = CatalogueTemporaryError(f"dhus: {shown} timed out after {self.timeout_s:g} s")
         except requests.ConnectionError as exc:
             error = CatalogueTemporaryError(f"dhus: {shown}: {type(exc).__name__}")
+        except (TypeError, KeyError, AttributeError, ValueError) as exc:
+            # sentinelsat reads a body of the wrong shape (a JSON list, a missing key) with these.
+            error = CatalogueError(
+                f"dhus: {shown} answered something that is not a DHuS answer ({type(exc).__name__})"
+            )
         raise error
 
 

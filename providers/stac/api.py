@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import shapely
-from pystac import STACError
+from pystac import STACError, STACTypeError
 from pystac_client import Client
+from pystac_client.errors import ClientTypeError
 from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 from shapely.errors import ShapelyError
@@ -39,7 +40,7 @@ from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.http import is_temporary_status
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
 from catalogue.parameters import normalise_parameters, parse_int, parse_orbit_direction, parse_range
-from common.redaction import redact_url
+from common.redaction import redact, redact_url
 from providers.stac.items import Item, item_constellation, item_to_scene
 from providers.stac.requests_io import RetryingStacApiIO
 
@@ -273,11 +274,14 @@ class StacApiSearcher:
                 CatalogueTemporaryError if status is None or is_temporary_status(status) else CatalogueError
             )
             raise error(f"{self.name}: {redact_url(self.url)} answered {status}: {str(exc)[:200]}") from exc
-        except (STACError, NotImplementedError, ValueError) as exc:
+        except (STACError, STACTypeError, ClientTypeError, NotImplementedError, ValueError, TypeError,
+                AttributeError, KeyError) as exc:  # fmt: skip
+            # pystac and pystac-client read a body of the wrong shape with these; their text may quote
+            # the signed URL, so it is redacted, and the error is not chained.
             raise CatalogueError(
-                f"{self.name}: {redact_url(self.url)} answered something unusable: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+                f"{self.name}: {redact_url(self.url)} answered something that is not a STAC API answer: "
+                f"{type(exc).__name__}: {redact(str(exc))[:200]}"
+            ) from None
         truncated = wanted is not None and (len(scenes) > wanted or more)
         scenes = scenes[offset:wanted]
         log.info(
