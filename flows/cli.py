@@ -24,22 +24,13 @@ def _show_warnings() -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from functools import partial
-
     from common.settings import load_settings
-    from graphs.loader import load_graph
-    from jobs.validation import validate_payload
-    from tasks.resources import open_geocube
+    from jobs.ingestion import validate
 
     _show_warnings()
     settings = load_settings()
     raw = sys.stdin.read() if args.payload == "-" else Path(args.payload).read_text()
-    graphs = partial(load_graph, graph_root=settings.graph_root)
-    if settings.geocube_server:
-        with open_geocube(settings) as geocube:
-            payload, _ = validate_payload(raw, load_graph=graphs, geocube=geocube)
-    else:
-        payload, _ = validate_payload(raw, load_graph=graphs, geocube=None)
+    payload, _ = validate(raw, with_geocube=bool(settings.geocube_server))
     print(
         f"payload {payload.name!r} is valid: {payload.constellation.value}, "
         f"{payload.start_time:%Y-%m-%d} .. {payload.end_time:%Y-%m-%d}, "
@@ -57,27 +48,18 @@ def _document(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     import time
-    from functools import partial
 
     from catalogue.interchange import read_interchange, write_interchange
     from common.settings import load_settings
-    from graphs.loader import load_graph
-    from jobs.validation import validate_payload
-    from tasks.catalogue import make_plan
-    from tasks.resources import storage_uri_for
+    from jobs.ingestion import make_plan, validate
+    from jobs.resources import storage_uri_for
 
     started = time.monotonic()
     _show_warnings()
     settings = load_settings()
     raw = Path(args.payload).read_text()
-    graphs = partial(load_graph, graph_root=settings.graph_root)
-    if settings.geocube_server:  # the layers and their data mappings are checked against it
-        from tasks.resources import open_geocube
-
-        with open_geocube(settings) as geocube:
-            payload, _ = validate_payload(raw, load_graph=graphs, geocube=geocube)
-    else:
-        payload, _ = validate_payload(raw, load_graph=graphs, geocube=None)
+    # the layers and their data mappings are checked against the Geocube when one is configured
+    payload, _ = validate(raw, with_geocube=bool(settings.geocube_server))
     document = _document(args)
     storage_uri = storage_uri_for(payload.storage_uri, settings, required=False)
     plan = make_plan(payload, read_interchange(document) if document else None, storage_uri)
@@ -140,9 +122,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from common.errors import PermanentError
     from common.settings import load_settings
+    from jobs.resources import open_geocube
     from jobs.verify import verify_aoi, write_quicklooks
     from storage import open_storage
-    from tasks.resources import open_geocube
 
     settings = load_settings()
     uri = args.storage or settings.storage_uri

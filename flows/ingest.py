@@ -24,6 +24,7 @@ from common.settings import load_settings
 from flows.dispatch import Kind, Mode, dispatch
 from jobs.models import JobResult, JobStatus, SceneJob, TileJob
 from jobs.planning import make_jobs
+from jobs.resources import storage_uri_for
 from jobs.summary import IngestionSummary, OutcomeRow
 from tasks.catalogue import (
     delete_unused_records_task,
@@ -32,7 +33,6 @@ from tasks.catalogue import (
     update_ledger_task,
     validate_payload_task,
 )
-from tasks.resources import storage_uri_for
 
 MAX_PARALLEL_CHILDREN = 16
 

@@ -8,7 +8,7 @@ from common.settings import load_settings
 from jobs.download import run_scene_job
 from jobs.models import JobResult, SceneJob, TileJob
 from jobs.process import run_tile_job
-from tasks.resources import open_geocube
+from jobs.resources import open_geocube
 from tasks.retry import RETRY_DELAYS_S, job_retry_policy, retry_if_temporary
 
 

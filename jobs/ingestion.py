@@ -1,0 +1,76 @@
+"""The use cases of an ingestion, as plain functions: what the parent flow's tasks and the CLI both call.
+
+Each one opens what it needs from the settings (the Geocube, the storage: they hold secrets, so they are
+never passed as parameters) and makes its domain calls. ``tasks.catalogue`` adds retries to them.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from catalogue.interchange import InterchangeDocument
+from catalogue.ledger import Ledger, load_ledger, save_ledger
+from catalogue.payload import Payload
+from catalogue.plan import IngestionPlan, plan_ingestion
+from catalogue.records import RecordsOutcome, delete_unused_records, ensure_records, scene_record_tags
+from common.settings import load_settings
+from graphs.loader import load_graph
+from jobs.resources import open_geocube
+from jobs.validation import validate_payload as check_payload
+from providers.registry import build_searchers
+from storage import open_storage
+
+
+def validate(raw: dict[str, Any] | str, *, with_geocube: bool = True) -> tuple[Payload, dict[str, str]]:
+    """Parse the payload and check it against the graphs and (``with_geocube``) the Geocube: every
+    problem at once, before anything is downloaded. Returns the payload and its layers' instance ids."""
+    settings = load_settings()
+    graphs = partial(load_graph, graph_root=settings.graph_root)
+    if not with_geocube:
+        return check_payload(raw, load_graph=graphs, geocube=None)
+    with open_geocube(settings) as geocube:
+        return check_payload(raw, load_graph=graphs, geocube=geocube)
+
+
+def make_plan(
+    payload: Payload, document: InterchangeDocument | None = None, storage_uri: str = ""
+) -> IngestionPlan:
+    """Search (or read the document), cut tiles, link them with what the AOI already holds (its ledger
+    in ``storage_uri``; none without storage)."""
+    settings = load_settings()
+    searchers = (
+        [] if document is not None and document.scenes else build_searchers(settings, payload.constellation)
+    )
+    return plan_ingestion(
+        payload,
+        searchers,
+        ledger=load_ledger(open_storage(storage_uri), payload.name)
+        if storage_uri
+        else Ledger(aoi=payload.name),
+        document=document,
+        annotation_patterns=settings.annotation_patterns(),
+        timeout_s=settings.http_timeout_s,
+    )
+
+
+def create_records(payload: Payload, plan: IngestionPlan) -> RecordsOutcome:
+    """The plan's records in the Geocube: identical ones reused, the others created."""
+    tiles = plan.tiles_by_scene()
+    tags = {s.source_id: scene_record_tags(s, tiles[s.source_id]) for s in plan.scenes}
+    with open_geocube(load_settings()) as geocube:
+        return ensure_records(geocube, plan.scenes, tags, record_tags=payload.record_tags)
+
+
+def remove_unused_records(created: list[str], used: list[str]) -> int:
+    """Delete the records this run created for scenes that were finally not downloaded."""
+    with open_geocube(load_settings()) as geocube:
+        return delete_unused_records(geocube, created, used)
+
+
+def update_ledger(payload: Payload, plan: IngestionPlan, status: dict[str, str], storage_uri: str) -> str:
+    """Record this run's scenes and tiles, with each tile's outcome (by tile key), in the AOI's ledger."""
+    storage = open_storage(storage_uri)
+    ledger = load_ledger(storage, payload.name)
+    ledger.record(plan.scenes, plan.tiles, status)
+    return save_ledger(storage, ledger)
