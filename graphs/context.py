@@ -13,7 +13,7 @@ from datetime import datetime
 from catalogue.models import Constellation, Tile, TileLink
 from graphs.errors import GraphError
 from graphs.model import Arg, ArgType, Condition
-from storage.layout import layer_file_name
+from storage.layout import LayerRef, layer_file_name
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -57,6 +57,12 @@ class TileContext:
             swath_id=like.swath_id,
             tile_nr=like.tile_nr,
             constellation=like.constellation,
+        )
+
+    def layer_ref(self, aoi: str, layer: str, ext: str) -> LayerRef:
+        """The address of one of this tile's layers in the AOI ``aoi``."""
+        return LayerRef(
+            aoi=aoi, scene_id=self.scene_id, tile_id=self.tile_id, date=self.date, layer=layer, ext=ext
         )
 
     def file_name(self, layer: str, ext: str) -> str:

@@ -23,7 +23,7 @@ from providers import build_providers
 from providers.chain import download_product
 from storage import open_storage
 from storage.base import Storage
-from storage.layout import layer_key, save_layer
+from storage.layout import LayerRef, save_layer
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,7 @@ def _already_stored(job: SceneJob, graph_out: Sequence[OutFile], storage: Storag
     if not wanted:
         return None
     keys = [
-        layer_key(
-            aoi=job.aoi,
-            scene_id=job.scene.source_id,
-            tile_id=t.source_id,
-            date=job.scene.date,
-            layer=f.layer,
-            ext=f.extension,
-        )
+        LayerRef(job.aoi, job.scene.source_id, t.source_id, job.scene.date, f.layer, f.extension).key
         for t in job.tiles
         for f in wanted
     ]
@@ -88,16 +81,7 @@ def run_scene_job(job: SceneJob, settings: Settings) -> JobResult:
                     continue
                 ctx = t0[out.tile_index]
                 stored.append(
-                    save_layer(
-                        storage,
-                        Path(product_dir),
-                        aoi=job.aoi,
-                        scene_id=ctx.scene_id,
-                        tile_id=ctx.tile_id,
-                        date=ctx.date,
-                        layer=out.layer,
-                        ext=out.extension,
-                    )
+                    save_layer(storage, Path(product_dir), ctx.layer_ref(job.aoi, out.layer, out.extension))
                 )
     log.info("%s: downloaded by %s, %d file(s) stored", job.label, provider, len(stored))
     return JobResult(

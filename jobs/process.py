@@ -27,7 +27,7 @@ from jobs.models import JobResult, TileJob
 from jobs.workspace import scratch_dir
 from storage import open_storage
 from storage.base import Storage
-from storage.layout import delete_layer, import_layer, save_layer
+from storage.layout import LayerRef, delete_layer, import_layer, save_layer
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +67,8 @@ def _contexts(job: TileJob) -> tuple[TileContext, TileContext, TileContext]:
     return make_tile_contexts(job.tile, constellation=job.scene.constellation, scene_date=job.scene.date)
 
 
-def _where(job: TileJob, ctx: TileContext, out: SelectedOutFile) -> dict[str, Any]:
-    return {
-        "aoi": job.aoi,
-        "scene_id": ctx.scene_id,
-        "tile_id": ctx.tile_id,
-        "date": ctx.date,
-        "layer": out.layer,
-        "ext": out.extension,
-    }
+def _ref(job: TileJob, ctx: TileContext, out: SelectedOutFile) -> LayerRef:
+    return ctx.layer_ref(job.aoi, out.layer, out.extension)
 
 
 def _index(
@@ -117,7 +110,7 @@ def _handle_out_files(
                 "%s: layer %s is not in the payload's layers: not stored, not indexed", job.label, out.layer
             )
             continue
-        uri = save_layer(storage, workdir, **_where(job, tiles[out.tile_index], out))
+        uri = save_layer(storage, workdir, _ref(job, tiles[out.tile_index], out))
         result.stored.append(uri)
         if out.action == Action.TO_INDEX:
             to_index.append((out, uri, instance_id))
@@ -127,9 +120,9 @@ def _handle_out_files(
         result.indexed.append(uri)
     for out in out_files:
         if out.action == Action.TO_DELETE:
-            where = _where(job, tiles[out.tile_index], out)
-            if delete_layer(storage, **where):
-                result.deleted.append(f"{where['scene_id']}/{where['tile_id']}/{out.layer}.{out.extension}")
+            ref = _ref(job, tiles[out.tile_index], out)
+            if delete_layer(storage, ref):
+                result.deleted.append(f"{ref.scene_id}/{ref.tile_id}/{out.layer}.{out.extension}")
     if result.indexed and job.scene.record_id:
         try:
             geocube.add_records_tags(
@@ -149,16 +142,7 @@ def run_tile_job(job: TileJob, settings: Settings, geocube: GeocubeClient) -> Jo
     with scratch_dir(settings.workdir, f"tile-{job.tile.source_id}") as workdir:
         for inp in select_in_files(graph, tiles=tiles):
             ctx = tiles[inp.tile_index]
-            import_layer(
-                storage,
-                workdir,
-                aoi=job.aoi,
-                scene_id=ctx.scene_id,
-                tile_id=ctx.tile_id,
-                date=ctx.date,
-                layer=inp.layer,
-                ext=inp.extension,
-            )
+            import_layer(storage, workdir, ctx.layer_ref(job.aoi, inp.layer, inp.extension))
         outcome = execute_graph(
             graph,
             tiles=tiles,

@@ -23,6 +23,7 @@ import stat
 import tempfile
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from storage.base import Storage
@@ -84,6 +85,40 @@ def layer_key(*, aoi: str, scene_id: str, tile_id: str, date: dt.date, layer: st
     return f"{aoi}/{scene_id}/tiles/{tile_id}/{name}"
 
 
+@dataclass(frozen=True, slots=True)
+class LayerRef:
+    """Where one layer of one tile lives: the address every job, graph and storage call shares.
+
+    ``date`` is the scene date; ``layer`` may be ``__product__`` (the scene's product) or ``*`` (a pattern).
+    """
+
+    aoi: str
+    scene_id: str
+    tile_id: str
+    date: dt.date
+    layer: str
+    ext: str
+
+    @property
+    def file_name(self) -> str:
+        """The local file name (``<YYYYMMDD>_<tile>_<layer>.<ext>``, ``<scene>.<ext>``)."""
+        return layer_file_name(
+            scene_id=self.scene_id, tile_id=self.tile_id, date=self.date, layer=self.layer, ext=self.ext
+        )
+
+    @property
+    def key(self) -> str:
+        """The storage key (``<aoi>/<scene>/tiles/<tile>/<stored file name>``)."""
+        return layer_key(
+            aoi=self.aoi, scene_id=self.scene_id, tile_id=self.tile_id, date=self.date, layer=self.layer,
+            ext=self.ext,
+        )  # fmt: skip
+
+    def with_layer(self, layer: str, ext: str) -> LayerRef:
+        """Another layer of the same tile."""
+        return LayerRef(self.aoi, self.scene_id, self.tile_id, self.date, layer, ext)
+
+
 def _entries_to_zip(workdir: Path, file_name: str, ext: str, exclude: Path) -> list[Path]:
     """Top-level paths that make up the layer, per §7.3."""
     if ext == "*":
@@ -121,17 +156,7 @@ def _write_zip(zip_path: Path, base: Path, entries: list[Path]) -> None:
                     zf.write(path, path.relative_to(base).as_posix())
 
 
-def save_layer(
-    storage: Storage,
-    workdir: Path,
-    *,
-    aoi: str,
-    scene_id: str,
-    tile_id: str,
-    date: dt.date,
-    layer: str,
-    ext: str,
-) -> str:
+def save_layer(storage: Storage, workdir: Path, ref: LayerRef) -> str:
     """Store the layer found in ``workdir`` and return its URI (what gets indexed in the Geocube).
 
     ``dim`` zips ``<name>.dim`` with ``<name>.data/``; ``*`` zips every entry of ``workdir``; ``SAFE`` and
@@ -139,8 +164,7 @@ def save_layer(
     disk as the product; a product does not fit in /tmp) and removed afterwards.
     """
     workdir = Path(workdir)
-    file_name = layer_file_name(scene_id=scene_id, tile_id=tile_id, date=date, layer=layer, ext=ext)
-    key = layer_key(aoi=aoi, scene_id=scene_id, tile_id=tile_id, date=date, layer=layer, ext=ext)
+    file_name, key, ext = ref.file_name, ref.key, ref.ext
     if not is_stored_as_zip(ext):
         return storage.upload(workdir / file_name, key)
     tmp = Path(tempfile.mkdtemp(dir=workdir, prefix=".zip-"))
@@ -196,17 +220,7 @@ def _replace_path(src: Path, dst: Path) -> None:
     src.replace(dst)
 
 
-def import_layer(
-    storage: Storage,
-    workdir: Path,
-    *,
-    aoi: str,
-    scene_id: str,
-    tile_id: str,
-    date: dt.date,
-    layer: str,
-    ext: str,
-) -> Path:
+def import_layer(storage: Storage, workdir: Path, ref: LayerRef) -> Path:
     """Fetch a layer into ``workdir`` and return its local path ``<workdir>/<layer file name>``.
 
     Zipped kinds are unpacked (§7.3 and the 1.1.0 release notes): if the zip holds an entry named like
@@ -219,8 +233,7 @@ def import_layer(
         StorageError: unsafe or corrupt zip.
     """
     workdir = Path(workdir)
-    file_name = layer_file_name(scene_id=scene_id, tile_id=tile_id, date=date, layer=layer, ext=ext)
-    key = layer_key(aoi=aoi, scene_id=scene_id, tile_id=tile_id, date=date, layer=layer, ext=ext)
+    file_name, key, ext = ref.file_name, ref.key, ref.ext
     dst = workdir / file_name
     if not is_stored_as_zip(ext):
         storage.download(key, dst)
@@ -244,9 +257,6 @@ def import_layer(
     return dst
 
 
-def delete_layer(
-    storage: Storage, *, aoi: str, scene_id: str, tile_id: str, date: dt.date, layer: str, ext: str
-) -> bool:
+def delete_layer(storage: Storage, ref: LayerRef) -> bool:
     """Delete a stored layer; False when it was already missing (the processor ignores that)."""
-    key = layer_key(aoi=aoi, scene_id=scene_id, tile_id=tile_id, date=date, layer=layer, ext=ext)
-    return storage.delete(key)
+    return storage.delete(ref.key)

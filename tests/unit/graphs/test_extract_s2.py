@@ -21,7 +21,7 @@ from graphs.cog import is_valid_cog
 from graphs.loader import GRAPHS_DIR
 from graphs.model import Action
 from storage import LocalStorage
-from storage.layout import PRODUCT_LAYER, delete_layer, import_layer, layer_key, save_layer
+from storage.layout import PRODUCT_LAYER, LayerRef, delete_layer, import_layer, layer_key, save_layer
 from tests.unit.graphs.safe_trees import (
     L1C_BANDS,
     S2_L1C,
@@ -184,17 +184,17 @@ def test_copy_then_extract_through_storage(tmp_path: Path) -> None:
         is_retriable=True,
     )
     (stored,) = copy.out_files
-    save_layer(storage, download_dir, **where, layer=stored.layer, ext=stored.extension)
+    save_layer(storage, download_dir, LayerRef(**where, layer=stored.layer, ext=stored.extension))
 
     workdir = tmp_path / "process"
     workdir.mkdir()
     graph = load_graph("library/graph/ExtractS2Bands.json")
     for in_file in select_in_files(graph, tiles=s2_tile()):
-        import_layer(storage, workdir, **where, layer=in_file.layer, ext=in_file.extension)
+        import_layer(storage, workdir, LayerRef(**where, layer=in_file.layer, ext=in_file.extension))
     outcome = execute_graph(graph, tiles=s2_tile(), workdir=workdir, config={}, is_retriable=True)
     assert outcome.error is None
     uris = [
-        save_layer(storage, workdir, **where, layer=f.layer, ext=f.extension)
+        save_layer(storage, workdir, LayerRef(**where, layer=f.layer, ext=f.extension))
         for f in outcome.out_files
         if f.action is Action.TO_INDEX
     ]
@@ -202,5 +202,5 @@ def test_copy_then_extract_through_storage(tmp_path: Path) -> None:
     assert all(is_valid_cog(u) for u in uris)
     for f in outcome.out_files:
         if f.action is Action.TO_DELETE:
-            assert delete_layer(storage, **where, layer=f.layer, ext=f.extension) is True
+            assert delete_layer(storage, LayerRef(**where, layer=f.layer, ext=f.extension)) is True
     assert not storage.exists(layer_key(**where, layer=PRODUCT_LAYER, ext="*"))

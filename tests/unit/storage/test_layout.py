@@ -10,6 +10,7 @@ import pytest
 from storage import LocalStorage, StorageError, StorageNotFoundError
 from storage.layout import (
     PRODUCT_LAYER,
+    LayerRef,
     delete_layer,
     import_layer,
     is_stored_as_zip,
@@ -137,10 +138,10 @@ def other_workdir(tmp_path: Path) -> Path:
 def test_tif_round_trip_byte_for_byte(storage: LocalStorage, workdir: Path, other_workdir: Path) -> None:
     name = layer_file_name(scene_id=S1_SCENE, tile_id=BURST, date=S1_DATE, layer="sigma0_VV", ext="tif")
     (workdir / name).write_bytes(b"II*\x00 pixels")
-    uri = save_layer(storage, workdir, **_burst("sigma0_VV", "tif"))
+    uri = save_layer(storage, workdir, LayerRef(**_burst("sigma0_VV", "tif")))
     assert uri == storage.uri_of(layer_key(**_burst("sigma0_VV", "tif")))
     assert Path(uri).read_bytes() == b"II*\x00 pixels"
-    local = import_layer(storage, other_workdir, **_burst("sigma0_VV", "tif"))
+    local = import_layer(storage, other_workdir, LayerRef(**_burst("sigma0_VV", "tif")))
     assert local == other_workdir / name
     assert local.read_bytes() == b"II*\x00 pixels"
     assert _no_scratch_left(other_workdir)
@@ -157,13 +158,13 @@ def test_dim_round_trip_with_its_data_folder(
     (data / "i_IW1_VV.hdr").write_text("ENVI")
     before = _tree(workdir)
 
-    uri = save_layer(storage, workdir, **_burst("preprocessed", "dim"))
+    uri = save_layer(storage, workdir, LayerRef(**_burst("preprocessed", "dim")))
     assert uri.endswith(f"{stem}.zip")
     with zipfile.ZipFile(uri) as zf:
         assert {n.split("/")[0] for n in zf.namelist()} == {f"{stem}.dim", f"{stem}.data"}
     assert _no_scratch_left(workdir)
 
-    local = import_layer(storage, other_workdir, **_burst("preprocessed", "dim"))
+    local = import_layer(storage, other_workdir, LayerRef(**_burst("preprocessed", "dim")))
     assert local == other_workdir / f"{stem}.dim"
     assert _tree(other_workdir) == before
 
@@ -175,10 +176,10 @@ def test_safe_round_trip(storage: LocalStorage, workdir: Path, other_workdir: Pa
     (safe / "MTD_MSIL1C.xml").write_text("<x/>")
     before = _tree(workdir)
 
-    uri = save_layer(storage, workdir, **_s2("SAFE"))
+    uri = save_layer(storage, workdir, LayerRef(**_s2("SAFE")))
     with zipfile.ZipFile(uri) as zf:
         assert all(n.startswith(f"{S2_SCENE}.SAFE/") for n in zf.namelist())
-    local = import_layer(storage, other_workdir, **_s2("SAFE"))
+    local = import_layer(storage, other_workdir, LayerRef(**_s2("SAFE")))
     assert local == other_workdir / f"{S2_SCENE}.SAFE"
     assert _tree(other_workdir) == before
 
@@ -190,14 +191,14 @@ def test_star_zips_every_entry_of_the_workdir(
     (workdir / f"{S2_SCENE}.SAFE" / "manifest.safe").write_text("<m/>")
     (workdir / "notes.txt").write_text("extra")
 
-    uri = save_layer(storage, workdir, **_s2("*"))
+    uri = save_layer(storage, workdir, LayerRef(**_s2("*")))
     assert uri.endswith(f"/tiles/{S2_SCENE}/{S2_SCENE}.zip")
     with zipfile.ZipFile(uri) as zf:
         assert sorted(zf.namelist()) == [f"{S2_SCENE}.SAFE/", f"{S2_SCENE}.SAFE/manifest.safe", "notes.txt"]
     assert _no_scratch_left(workdir)
 
     # '*' unzips into a folder named like the layer file (<scene>), holding the whole content
-    local = import_layer(storage, other_workdir, **_s2("*"))
+    local = import_layer(storage, other_workdir, LayerRef(**_s2("*")))
     assert local == other_workdir / S2_SCENE
     assert _tree(local) == _tree(workdir)
 
@@ -208,8 +209,8 @@ def test_product_copied_with_star_is_imported_as_safe(
     """CopyProductToStorage stores '*'; ExtractS2Bands imports the same zip as '__product__.SAFE'."""
     (workdir / f"{S2_SCENE}.SAFE" / "GRANULE").mkdir(parents=True)
     (workdir / f"{S2_SCENE}.SAFE" / "GRANULE" / "band.jp2").write_bytes(b"jp2")
-    save_layer(storage, workdir, **_s2("*"))
-    local = import_layer(storage, other_workdir, **_s2("SAFE"))
+    save_layer(storage, workdir, LayerRef(**_s2("*")))
+    local = import_layer(storage, other_workdir, LayerRef(**_s2("SAFE")))
     assert local == other_workdir / f"{S2_SCENE}.SAFE"
     assert (local / "GRANULE" / "band.jp2").read_bytes() == b"jp2"
 
@@ -217,8 +218,8 @@ def test_product_copied_with_star_is_imported_as_safe(
 def test_zip_extension_is_never_unzipped(storage: LocalStorage, workdir: Path, other_workdir: Path) -> None:
     with zipfile.ZipFile(workdir / f"{S2_SCENE}.zip", "w") as zf:
         zf.writestr("inside.txt", "x")
-    save_layer(storage, workdir, **_s2("zip"))
-    local = import_layer(storage, other_workdir, **_s2("zip"))
+    save_layer(storage, workdir, LayerRef(**_s2("zip")))
+    local = import_layer(storage, other_workdir, LayerRef(**_s2("zip")))
     assert local == other_workdir / f"{S2_SCENE}.zip"
     assert zipfile.is_zipfile(local)
     assert not (other_workdir / "inside.txt").exists()
@@ -229,10 +230,10 @@ def test_import_replaces_an_existing_folder(
 ) -> None:
     (workdir / f"{S2_SCENE}.SAFE").mkdir()
     (workdir / f"{S2_SCENE}.SAFE" / "new.txt").write_text("new")
-    save_layer(storage, workdir, **_s2("SAFE"))
+    save_layer(storage, workdir, LayerRef(**_s2("SAFE")))
     (other_workdir / f"{S2_SCENE}.SAFE").mkdir()
     (other_workdir / f"{S2_SCENE}.SAFE" / "stale.txt").write_text("old")
-    local = import_layer(storage, other_workdir, **_s2("SAFE"))
+    local = import_layer(storage, other_workdir, LayerRef(**_s2("SAFE")))
     assert sorted(p.name for p in local.iterdir()) == ["new.txt"]
 
 
@@ -245,7 +246,7 @@ def test_zip_slip_is_rejected(storage: LocalStorage, workdir: Path, tmp_path: Pa
         zf.writestr(member, "pwned")
     storage.upload(archive, key)
     with pytest.raises(StorageError, match="escape"):
-        import_layer(storage, workdir, **_s2("SAFE"))
+        import_layer(storage, workdir, LayerRef(**_s2("SAFE")))
     assert not (tmp_path / "evil.txt").exists()
     assert list(workdir.iterdir()) == []
 
@@ -254,27 +255,27 @@ def test_corrupt_zip_is_a_storage_error(storage: LocalStorage, workdir: Path, tm
     (tmp_path / "bad.zip").write_bytes(b"not a zip")
     storage.upload(tmp_path / "bad.zip", layer_key(**_s2("SAFE")))
     with pytest.raises(StorageError, match="not a valid zip"):
-        import_layer(storage, workdir, **_s2("SAFE"))
+        import_layer(storage, workdir, LayerRef(**_s2("SAFE")))
     assert list(workdir.iterdir()) == []
 
 
 def test_import_of_a_missing_layer(storage: LocalStorage, workdir: Path) -> None:
     with pytest.raises(StorageNotFoundError, match=r"File not found: .*preprocessed\.zip"):
-        import_layer(storage, workdir, **_burst("preprocessed", "dim"))
+        import_layer(storage, workdir, LayerRef(**_burst("preprocessed", "dim")))
     assert list(workdir.iterdir()) == []
 
 
 def test_save_of_an_incomplete_dimap(storage: LocalStorage, workdir: Path) -> None:
     (workdir / f"20220111_{BURST}_preprocessed.dim").write_text("<Dimap_Document/>")
     with pytest.raises(StorageError, match=r"missing .*preprocessed\.data"):
-        save_layer(storage, workdir, **_burst("preprocessed", "dim"))
+        save_layer(storage, workdir, LayerRef(**_burst("preprocessed", "dim")))
     assert _no_scratch_left(workdir)
 
 
 def test_delete_layer_is_idempotent(storage: LocalStorage, workdir: Path) -> None:
     (workdir / f"{S2_SCENE}.SAFE").mkdir()
     (workdir / f"{S2_SCENE}.SAFE" / "f").write_text("x")
-    save_layer(storage, workdir, **_s2("SAFE"))
-    assert delete_layer(storage, **_s2("SAFE")) is True
-    assert delete_layer(storage, **_s2("SAFE")) is False
+    save_layer(storage, workdir, LayerRef(**_s2("SAFE")))
+    assert delete_layer(storage, LayerRef(**_s2("SAFE"))) is True
+    assert delete_layer(storage, LayerRef(**_s2("SAFE"))) is False
     assert not storage.exists(layer_key(**_s2("SAFE")))
