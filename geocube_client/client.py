@@ -21,6 +21,7 @@ from pydantic import SecretStr
 
 from geocube_client import convert
 from geocube_client.checks import check_index_arguments, check_variable_arguments
+from geocube_client.cube import cube_request, images_from_stream
 from geocube_client.errors import (
     GeocubeAlreadyExistsError,
     GeocubeError,
@@ -32,7 +33,6 @@ from geocube_client.errors import (
 )
 from geocube_client.geometry import normalize_aoi_wkt
 from geocube_client.models import (
-    PROTO_NAME_TO_DTYPE,
     Container,
     CubeImage,
     DataFormat,
@@ -422,52 +422,11 @@ class GeocubeClient:
             ``... NotFound desc = Not enough valid pixels (skipped)``: every pixel is the variable's nodata)
             and no array. A record without dataset of the instance has no image.
         """
-        import zlib
-
-        import numpy as np
-
-        a, b, c, d, e, f = (float(v) for v in transform)
-        request = pb.GetCubeRequest(
-            records=pb.RecordIdList(ids=list(record_ids)),
-            instances_id=[instance_id],
-            crs=crs_wkt,
-            pix_to_crs=pb.GeoTransform(a=a, b=b, c=c, d=d, e=e, f=f),
-            size=pb.Size(width=width, height=height),
-            compression_level=compression_level,
-            format=pb.Raw,
-            resampling_alg=pb.Resampling.Value(resampling.upper()),
-            protocol_v11x=True,
-        )
-        images: list[CubeImage] = []
-        header: Any = None
-        parts: list[bytes] = []
-
-        def finish() -> None:
-            if header is None:
-                return
-            records = [convert.record_from_pb(r, with_aoi=False) for r in header.grouped_records.records]
-            if header.error:
-                images.append(CubeImage(records=records, array=None, error=header.error))
-                return
-            data = b"".join(parts)
-            if header.compression:
-                data = zlib.decompress(data, -15)
-            dtype = np.dtype(PROTO_NAME_TO_DTYPE[pb.DataFormat.Dtype.Name(header.dtype)])
-            dtype = dtype.newbyteorder("<" if header.order == pb.LittleEndian else ">")
-            # dim1 = bands, dim2 = width, dim3 = height; pixel-interleaved bytes
-            shape = (header.shape.dim3, header.shape.dim2, max(header.shape.dim1, 1))
-            array = np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
-            images.append(CubeImage(records=records, array=array))
-
-        for message in self._stream("GetCube", request):
-            kind = message.WhichOneof("response")
-            if kind == "header":
-                finish()
-                header, parts = message.header, [message.header.data]
-            elif kind == "chunk":
-                parts.append(message.chunk.data)
-        finish()
-        return images
+        request = cube_request(
+            instance_id=instance_id, record_ids=record_ids, crs_wkt=crs_wkt, transform=transform,
+            width=width, height=height, resampling=resampling, compression_level=compression_level,
+        )  # fmt: skip
+        return images_from_stream(self._stream("GetCube", request))
 
     def get_containers(self, uris: Iterable[str]) -> list[Container]:
         """Containers by URI (compared literally), with their datasets.
