@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from catalogue.models import Scene, Tile
+from catalogue.models import Constellation, Scene, Tile
 
 
 class SceneJob(BaseModel):
@@ -28,13 +29,34 @@ class SceneJob(BaseModel):
         return f"{self.aoi}/{self.scene.source_id}"
 
 
+class SceneRef(BaseModel):
+    """What a tile's job needs of its scene: its id, date, constellation and record, not the whole
+    catalogue entry (tags, metadata, footprint), which only the download needs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source_id: str
+    date: datetime
+    constellation: Constellation
+    record_id: str = ""
+
+    @classmethod
+    def of(cls, scene: Scene) -> SceneRef:
+        return cls(
+            source_id=scene.source_id,
+            date=scene.date,
+            constellation=scene.constellation,
+            record_id=scene.record_id,
+        )
+
+
 class TileJob(BaseModel):
     """Process one tile with its tile graph, given its previous and reference tiles."""
 
     model_config = ConfigDict(extra="forbid")
 
     aoi: str
-    scene: Scene
+    scene: SceneRef
     tile: Tile = Field(description="The tile, with its previous/reference links (T1 and T2 of its graph)")
     graph_name: str
     graph_config: dict[str, str] = Field(default_factory=dict)

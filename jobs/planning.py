@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from catalogue.payload import Payload
 from catalogue.plan import IngestionPlan
-from jobs.models import SceneJob, TileJob
+from jobs.models import SceneJob, SceneRef, TileJob
 
 
 def make_jobs(
@@ -36,7 +36,7 @@ def make_jobs(
     tile_jobs = [
         TileJob(
             aoi=plan.aoi,
-            scene=scenes[t.scene_id],
+            scene=SceneRef.of(scenes[t.scene_id]),
             tile=t,
             graph_name=payload.tile_graph_name,
             graph_config=payload.graph_config,
