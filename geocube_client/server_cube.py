@@ -8,7 +8,8 @@ As upstream (``internal/image/image.go`` MergeDatasets, shared/docs/geocube-api.
   bands warped onto the requested grid (crs, ``pix_to_crs``, size) with the requested resampling (the
   variable's when UNDEFINED), the file's nodata staying nodata, then mapped to real values and cast into
   the *variable's* format (``geocube_client.mapping.cube_values``: GDAL's rounding, the variable's nodata);
-- datasets are mosaicked in record time order, a later one covering an earlier one where it has data;
+- the datasets of an image are painted in the order of its records (a group's order, as given), a later
+  one covering an earlier one where it has data;
 - an image whose first band has no valid pixel (a variable nodata that is not NaN) is sent as a header
   whose ``error`` is ``rpc error: code = NotFound desc = Not enough valid pixels (skipped)``, the text
   upstream's Python client turns into NOT_FOUND; a cube with no dataset has no image (count 0);
@@ -38,8 +39,9 @@ from rasterio.enums import Resampling as RioResampling
 from rasterio.io import MemoryFile
 from rasterio.warp import reproject
 
+from geocube_client import convert
 from geocube_client.mapping import DataMapping, cube_values, is_nodata
-from geocube_client.models import PROTO_NAME_TO_DTYPE, DataFormat
+from geocube_client.models import DTYPE_TO_PROTO_NAME, DataFormat
 from geocube_client.pb import geocube_pb2 as pb
 from geocube_client.server_store import (
     LocalDatabase,
@@ -48,6 +50,7 @@ from geocube_client.server_store import (
     list_records,
     not_found,
     null_to_nan,
+    records_by_id,
 )
 
 CHUNK_BYTES = 512 * 1024  # upstream's chunk size
@@ -90,8 +93,13 @@ class _Image:
     error: str = ""
 
 
-def _dtype_name(proto_dtype: int) -> str:
-    return PROTO_NAME_TO_DTYPE[pb.DataFormat.Dtype.Name(proto_dtype)]
+def _dformat(row: sqlite3.Row) -> DataFormat:
+    """The data format of a variable or dataset row (both tables store dtype, nodata, min, max)."""
+    message = pb.DataFormat(
+        dtype=row["dtype"], no_data=null_to_nan(row["no_data"]), min_value=row["min_value"],
+        max_value=row["max_value"],
+    )  # fmt: skip
+    return convert.dformat_from_pb(message, where="local Geocube")
 
 
 def _grid(request: pb.GetCubeRequest) -> _Grid:
@@ -122,10 +130,7 @@ def _variable(conn: sqlite3.Connection, instances: list[str]) -> _Variable:
     ).fetchone()
     if row is None:
         not_found("Variable Instance", "id", instance_id)
-    dformat = DataFormat(
-        _dtype_name(row["dtype"]), null_to_nan(row["no_data"]), row["min_value"], row["max_value"]
-    )
-    return _Variable(dformat, int(row["resampling"]), len(json.loads(row["bands"])))
+    return _Variable(_dformat(row), int(row["resampling"]), len(json.loads(row["bands"])))
 
 
 def _record_groups(db: LocalDatabase, request: pb.GetCubeRequest) -> list[list[pb.Record]]:
@@ -144,18 +149,18 @@ def _record_groups(db: LocalDatabase, request: pb.GetCubeRequest) -> list[list[p
         if which == "records"
         else [list(g.ids) for g in request.grouped_records.records]
     )
-    wanted = {i for group in groups for i in group}
-    for record_id in sorted(wanted):
+    wanted = sorted({i for group in groups for i in group})
+    for record_id in wanted:
         check_uuid(record_id, "Record")
-    known = {r.id: r for r in list_records(db, pb.ListRecordsRequest()) if r.id in wanted}
+    known = records_by_id(db, wanted)
     if which == "records":
         return [[known[i]] for i in groups[0] if i in known]
     return [[known[i] for i in group if i in known] for group in groups if any(i in known for i in group)]
 
 
 def _datasets(conn: sqlite3.Connection, records: list[pb.Record], instance_id: str) -> list[sqlite3.Row]:
-    """The datasets of these records for the instance, earliest record first (later ones cover them)."""
-    order = {r.id: (r.time.seconds, r.time.nanos, r.id) for r in records}
+    """The datasets of these records for the instance, in the records' order (later ones cover them)."""
+    order = {r.id: position for position, r in enumerate(records)}
     marks = ",".join("?" * len(order))
     rows = conn.execute(
         f"SELECT * FROM dataset WHERE instance_id = ? AND record_id IN ({marks}) ORDER BY rowid",  # noqa: S608
@@ -172,13 +177,15 @@ def _warp(row: sqlite3.Row, grid: _Grid, resampling: RioResampling) -> np.ndarra
     nodata = null_to_nan(row["no_data"])
     with rasterio.open(path) as src:
         dtype = src.dtypes[bands[0] - 1]
-        fill = 0 if math.isnan(nodata) and np.dtype(dtype).kind in "iu" else nodata
+        # NaN nodata on integers means "no nodata": nothing is masked, uncovered pixels are 0.
+        has_nodata = not (math.isnan(nodata) and np.dtype(dtype).kind in "iu")
+        fill = nodata if has_nodata else 0
         out = np.full((len(bands), grid.height, grid.width), fill, dtype=dtype)
         for k, band in enumerate(bands):
             reproject(
                 source=rasterio.band(src, band),
                 destination=out[k],
-                src_nodata=None if math.isnan(nodata) and np.dtype(dtype).kind in "iu" else nodata,
+                src_nodata=nodata if has_nodata else None,
                 dst_nodata=fill,
                 dst_transform=grid.transform,
                 dst_crs=grid.crs,
@@ -195,14 +202,7 @@ def _image(
     out = np.full((variable.band_count, grid.height, grid.width), variable.dformat.no_data)
     out = out.astype(variable.dformat.dtype)
     for row in rows:
-        mapping = DataMapping(
-            DataFormat(
-                _dtype_name(row["dtype"]), null_to_nan(row["no_data"]), row["min_value"], row["max_value"]
-            ),
-            row["real_min"],
-            row["real_max"],
-            row["exponent"],
-        )
+        mapping = DataMapping(_dformat(row), row["real_min"], row["real_max"], row["exponent"])
         try:
             warped = _warp(row, grid, resampling)
         except rasterio.errors.RasterioIOError as exc:
@@ -243,7 +243,7 @@ def _messages(
     image: _Image, grid: _Grid, variable: _Variable, request: pb.GetCubeRequest
 ) -> Iterator[pb.GetCubeResponse]:
     header = pb.ImageHeader(
-        dtype=pb.DataFormat.Dtype.Value(_proto_dtype(variable.dformat.dtype)),
+        dtype=pb.DataFormat.Dtype.Value(DTYPE_TO_PROTO_NAME[variable.dformat.dtype]),
         shape=pb.Shape(dim1=variable.band_count, dim2=grid.width, dim3=grid.height),
         order=pb.LittleEndian,
         grouped_records=pb.GroupedRecords(records=image.records),
@@ -269,10 +269,6 @@ def _messages(
             return
 
 
-def _proto_dtype(dtype: str) -> str:
-    return next(k for k, v in PROTO_NAME_TO_DTYPE.items() if v == dtype)
-
-
 def get_cube(db: LocalDatabase, request: pb.GetCubeRequest) -> list[pb.GetCubeResponse]:
     """The whole answer, made before streaming so that a failure is a status, not a cut stream."""
     grid = _grid(request)
@@ -290,12 +286,7 @@ def get_cube(db: LocalDatabase, request: pb.GetCubeRequest) -> list[pb.GetCubeRe
             global_header=pb.GetCubeResponseHeader(
                 count=len(images),
                 nb_datasets=sum(count for _, count in made),
-                ref_dformat=pb.DataFormat(
-                    dtype=pb.DataFormat.Dtype.Value(_proto_dtype(variable.dformat.dtype)),
-                    no_data=variable.dformat.no_data,
-                    min_value=variable.dformat.min_value,
-                    max_value=variable.dformat.max_value,
-                ),
+                ref_dformat=convert.dformat_to_pb(variable.dformat),
                 resampling_alg=request.resampling_alg or variable.resampling,  # type: ignore[arg-type]
                 geotransform=pb.GeoTransform(a=t.c, b=t.a, c=t.b, d=t.f, e=t.d, f=t.e),
                 crs=request.crs,

@@ -330,13 +330,7 @@ def list_records(db: LocalDatabase, request: pb.ListRecordsRequest) -> list[pb.R
             continue
         if area is not None and not area.intersects(shapely.from_wkt(row["wkt"])):
             continue
-        record = pb.Record(
-            id=row["id"],
-            name=row["name"],
-            tags=tags,
-            aoi_id=row["aoi_id"],
-            time=us_to_timestamp(row["time_us"]),
-        )
+        record = _record_from_row(row, tags)
         if request.with_aoi:
             for rings in json.loads(row["coords"]):
                 polygon = record.aoi.polygons.add()
@@ -344,6 +338,23 @@ def list_records(db: LocalDatabase, request: pb.ListRecordsRequest) -> list[pb.R
                     polygon.linearrings.add().points.extend(pb.Coord(lon=x, lat=y) for x, y in ring)
         found.append(record)
     return paginate(found, request.limit, request.page)
+
+
+def _record_from_row(row: sqlite3.Row, tags: dict[str, str]) -> pb.Record:
+    return pb.Record(
+        id=row["id"], name=row["name"], tags=tags, aoi_id=row["aoi_id"], time=us_to_timestamp(row["time_us"])
+    )
+
+
+def records_by_id(db: LocalDatabase, ids: Sequence[str]) -> dict[str, pb.Record]:
+    """The records of ``ids`` that exist, by id (unknown ids are left out)."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return {}
+    marks = ",".join("?" * len(wanted))
+    with db.transaction() as conn:
+        rows = conn.execute(f"SELECT * FROM record WHERE id IN ({marks})", wanted).fetchall()  # noqa: S608
+    return {row["id"]: _record_from_row(row, json.loads(row["tags"])) for row in rows}
 
 
 def paginate(items: list[T], limit: int, page: int) -> list[T]:

@@ -217,3 +217,27 @@ def test_get_cube_refuses_a_malformed_or_unknown_instance(
     failure = failure_of(lambda: list(stub.GetCube(request, timeout=10)))
     assert failure.code == grpc.StatusCode.NOT_FOUND.name
     assert failure.resource_type == "Variable Instance" and failure.resource_name == unknown
+
+
+def test_a_group_of_records_is_one_image_painted_in_the_order_given(
+    client: GeocubeClient, stub: pb_grpc.GeocubeStub, tmp_path: Path, aoi_id: str
+) -> None:
+    _, instance_id = make_variable(client, DataFormat.parse("uint16,0,0,10000"))
+    records = []
+    for day, value in ((0, 1000), (10, 2000)):
+        rid = new_record(client, aoi_id, day)
+        path = write(tmp_path / f"g{day}.tif", np.full((8, 8), value, dtype="uint16"), TRANSFORM)
+        client.index_dataset(uri=path, record_id=rid, instance_id=instance_id, bands=[1], dformat=SOURCE,
+                             real_min_value=0, real_max_value=10000)  # fmt: skip
+        records.append(rid)
+    grid = grid_of(str(tmp_path / "g0.tif"))
+    for order, top in ((records, 2000), (records[::-1], 1000)):
+        request = pb.GetCubeRequest(
+            grouped_records=pb.GroupedRecordIdsList(records=[pb.GroupedRecordIds(ids=order)]),
+            instances_id=[instance_id], crs=grid["crs_wkt"], size=pb.Size(width=8, height=8),
+            pix_to_crs=pb.GeoTransform(**dict(zip("abcdef", grid["transform"], strict=True))),  # type: ignore[call-overload]
+            compression_level=-3,
+        )  # fmt: skip
+        answer = list(stub.GetCube(request, timeout=10))
+        assert answer[0].global_header.count == 1
+        assert set(np.frombuffer(answer[1].header.data, dtype="<u2")) == {top}  # the last given wins
