@@ -107,11 +107,17 @@ def working_dtype(file_dtype: str, output_dtype: str) -> str:
     return "float32" if {file_dtype, output_dtype} <= _SMALL_DTYPES else "float64"
 
 
-def cube_values(values: np.ndarray, mapping: DataMapping, variable: DataFormat) -> np.ndarray:
-    """What a cube on ``variable`` returns for file values ``values`` (nodata pixels included)."""
+def cube_values(
+    values: np.ndarray, mapping: DataMapping, variable: DataFormat, *, real: np.ndarray | None = None
+) -> np.ndarray:
+    """What a cube on ``variable`` returns for file values ``values`` (nodata pixels included).
+
+    ``real``: ``mapping.to_real(values)`` in GDAL's working type, when the caller has it already.
+    """
     v = np.asarray(values)
-    working = working_dtype(mapping.dformat.dtype, variable.dtype)
-    out = cast_to_dtype(mapping.to_real(v, working=working), variable.dtype)
+    if real is None:
+        real = mapping.to_real(v, working=working_dtype(mapping.dformat.dtype, variable.dtype))
+    out = cast_to_dtype(real, variable.dtype)
     nodata = mapping.dformat.no_data
     if not math.isnan(nodata):
         out = np.where(v == nodata, np.asarray(variable.no_data).astype(out.dtype), out)
@@ -182,7 +188,7 @@ def check_mapping(mapping: DataMapping, variable: DataFormat) -> MappingVerdict:
     if values.size == 0:
         return MappingVerdict(problems=["the file's [min, max] holds no value but its nodata"])
     real = mapping.to_real(values, working=working_dtype(mapping.dformat.dtype, variable.dtype))
-    cube = cube_values(values, mapping, variable)
+    cube = cube_values(values, mapping, variable, real=real)
     problems: list[str] = []
     warnings: list[str] = []
     n = values.size

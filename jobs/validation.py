@@ -141,6 +141,7 @@ def check_graphs(
 
 
 def _mapping_fix(mapping: DataMapping, variable: Variable, *, from_file: bool) -> str:
+    """The fix of a mapping that ``check_mapping`` refused: the variable to create, or the mapping to set."""
     fix = f"create the variable as {describe_format(suggested_variable(mapping))}"
     df = mapping.dformat
     as_is = DataMapping(df, df.min_value, df.max_value)
@@ -149,7 +150,7 @@ def _mapping_fix(mapping: DataMapping, variable: Variable, *, from_file: bool) -
             f", or keep {variable.name!r} and index the file values as they are: set the out-file's "
             f"ext_min_value {df.min_value:g} and ext_max_value {df.max_value:g} (real = file value)"
         )
-    elif not check_mapping(mapping, variable.dformat).is_ok:
+    else:
         fix += (
             f", or set the out-file's dformat_out and ext_min_value/ext_max_value so that its real values "
             f"fit {describe_format(variable.dformat)}"
