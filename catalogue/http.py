@@ -11,7 +11,7 @@ Every attempt is rebuilt from ``params``/``json``/``data``, so a retried POST se
 (the original ingester's ``GetBodyRetry`` did not rewind it). URLs are shown without their query string
 (``redact_url``). Callers that read answers their own way (``catalogue.annotations`` streams ranged GETs,
 ``providers.stac.requests_io`` goes through pystac-client's ``requests`` session, ``providers.dhus`` through
-sentinelsat) classify with ``is_temporary_status`` and ``make_temporary_error``.
+sentinelsat) classify with ``common.http.classify_status`` and raise with ``make_temporary_error``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ T = TypeVar("T")
 __all__ = [
     "MAX_RETRY_WAIT_S",
     "decode_json_object",
-    "is_temporary_status",
     "make_temporary_error",
     "open_client",
     "redact_url",

@@ -30,7 +30,7 @@ from sentinelsat.exceptions import (
 from shapely.errors import ShapelyError
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
-from catalogue.http import is_temporary_status, make_temporary_error, retry_temporary
+from catalogue.http import make_temporary_error, retry_temporary
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
 from catalogue.naming import make_scene_tags
 from catalogue.parameters import (
@@ -40,6 +40,7 @@ from catalogue.parameters import (
     parse_orbit_direction,
     parse_range,
 )
+from common.http import is_temporary_status
 from common.redaction import redact_url
 from providers.cdse.filter import DEFAULT_PRODUCT_TYPES, PRODUCT_TYPE_ALIASES
 

@@ -37,9 +37,9 @@ from shapely.errors import ShapelyError
 from shapely.geometry import mapping
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
-from catalogue.http import is_temporary_status
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
 from catalogue.parameters import normalise_parameters, parse_int, parse_orbit_direction, parse_range
+from common.http import is_temporary_status
 from common.redaction import redact, redact_url
 from providers.stac.items import Item, item_constellation, item_to_scene
 from providers.stac.requests_io import RetryingStacApiIO

@@ -15,7 +15,8 @@ import requests  # pystac-client's own HTTP client
 from pystac_client.stac_api_io import StacApiIO
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
-from catalogue.http import is_temporary_status, make_temporary_error, retry_temporary
+from catalogue.http import make_temporary_error, retry_temporary
+from common.http import is_temporary_status
 from common.redaction import redact_url
 
 
