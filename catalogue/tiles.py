@@ -42,6 +42,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Final
 
 from pydantic import BaseModel, Field
@@ -58,7 +59,6 @@ _S2_TILE = re.compile(r"_(R\d{3})_(T\d{2}[A-Z]{3})_")
 _LANDSAT_PATH_ROW = re.compile(r"^L[COTEM]0[89]_\w{4}_(\d{6})_")
 _BURST_ID = re.compile(r"^([AD]\d+)_([A-Z]+\d*)_(\d+)$")
 
-_Order = tuple[datetime, str, str]
 _SeriesId = tuple[str, str]  # ("existing", root key) or ("new", pool place)
 
 
@@ -128,7 +128,8 @@ def link_tiles(
     """Set the previous and reference of ``new`` tiles, merging them into ``existing`` series.
 
     The rules are in the module docstring. ``existing`` tiles are not modified; those whose previous
-    must change are returned, changed, in ``relinked``.
+    must change are returned, changed, in ``relinked``. A new tile that needs no change (a root given
+    without links) is returned as given, not copied.
     """
     known: dict[str, Tile] = {}
     for tile in existing:
@@ -136,77 +137,124 @@ def link_tiles(
     fresh: dict[str, Tile] = {}
     already_known: list[str] = []
     for tile in new:
-        if tile.key in known or tile.key in fresh:
-            already_known.append(tile.key)
+        key = tile.key
+        if key in known or key in fresh:
+            already_known.append(key)
         else:
-            fresh[tile.key] = tile
+            fresh[key] = tile
 
-    members: dict[_SeriesId, list[Tile]] = defaultdict(list)
-    places: dict[_SeriesId, str] = {}
-    for place, pool in _cut_pools([*known.values(), *fresh.values()], constellation):
-        for series_id, tile in _assign_series(place, pool, known):
-            members[series_id].append(tile)
-            places[series_id] = min(place, places.get(series_id, place))
+    anx_of: dict[int, int] = {}  # id(tile) -> anx time, bursts only
+    # Tiles usually come in date order, which makes this sort linear; the results keep its order.
+    ordered = sorted([*known.values(), *fresh.values()], key=_order)
+    pools = _cut_pools(ordered, constellation, anx_of)
+    if known:
+        series = _group_series(pools, known, anx_of)
+    else:  # a first run: every pool is a new series
+        series = [(place, None, pool) for place, pool in pools]
 
-    linked: list[Tile] = []
-    relinked: list[Tile] = []
+    linked: dict[int, Tile] = {}  # id(tile given) -> tile linked
+    relinked: dict[int, Tile] = {}
     summaries: list[SeriesSummary] = []
-    for series_id, tiles in members.items():
-        tiles.sort(key=_order)
-        root = _existing_root(series_id[1], tiles, known) if series_id[0] == "existing" else None
-        series_linked, series_relinked = _link_chain(tiles, fresh, root)
-        linked += series_linked
-        relinked += series_relinked
-        root_key = root.key if root is not None else tiles[0].key
+    for place, root_key, tiles in series:
+        if len(tiles) > 1:
+            tiles.sort(key=_order)
+        if root_key is None:
+            new_count = _link_new_series(tiles, linked)
+            root_key = tiles[0].key
+        else:
+            root = _existing_root(root_key, tiles, known)
+            new_count = _link_chain(tiles, fresh, root, linked, relinked)
         summaries.append(
             SeriesSummary(
-                place=places[series_id],
-                count=len(tiles),
-                root=root_key,
-                leaf=tiles[-1].key,
-                new_count=len(series_linked),
+                place=place, count=len(tiles), root=root_key, leaf=tiles[-1].key, new_count=new_count
             )
         )
-    linked.sort(key=_order)
-    relinked.sort(key=_order)
-    summaries.sort(key=lambda s: (s.place, s.root))
-    return LinkResult(tiles=linked, relinked=relinked, series=summaries, already_known=sorted(already_known))
+    summaries.sort(key=attrgetter("place", "root"))
+    return LinkResult(
+        tiles=[linked[id(t)] for t in ordered if id(t) in linked],
+        relinked=[relinked[id(t)] for t in ordered if id(t) in relinked],
+        series=summaries,
+        already_known=sorted(already_known),
+    )
 
 
-def _order(tile: Tile) -> _Order:
-    return (tile.date, tile.scene_id, tile.source_id)
+_order: Final = attrgetter("date", "scene_id", "source_id")  # rule 2, a total order
 
 
 def _root_key(tile: Tile) -> str:
     return tile.reference.key if tile.reference is not None else tile.key
 
 
-def _cut_pools(tiles: list[Tile], constellation: Constellation) -> list[tuple[str, list[Tile]]]:
-    """Rule 1: (place, tiles) of every pool; a place is a pool, except S1 groups, cut by anx time."""
-    groups: dict[str, list[tuple[int, Tile]]] = defaultdict(list)
+def _cut_pools(
+    tiles: list[Tile], constellation: Constellation, anx_of: dict[int, int]
+) -> list[tuple[str, list[Tile]]]:
+    """Rule 1: (place, tiles) of every pool; a place is a pool, except S1 groups, cut by anx time.
+
+    Fills ``anx_of`` (``id(tile)`` -> anx time) for burst tiles. No object is made per tile here: at
+    10^5 tiles, collecting per-tile garbage costs more than the linking itself.
+    """
+    groups: dict[str, list[Tile]] = defaultdict(list)
+    bursts = constellation is Constellation.SENTINEL1
+    burst_ids: dict[str, tuple[str, int] | None] = {}  # a burst id repeats in every acquisition
     for tile in tiles:
-        anx = burst_anx_time(tile) if constellation is Constellation.SENTINEL1 else None
-        # A non-burst tile sorts at anx -1 in its own group (SCENE:...), which is never cut.
-        groups[place_key(tile, constellation)].append((-1 if anx is None else anx, tile))
+        burst = None
+        if bursts:
+            if tile.source_id not in burst_ids:
+                match = _BURST_ID.match(tile.source_id)
+                burst_ids[tile.source_id] = (
+                    None if match is None else (f"S1:{match.group(1)}_{match.group(2)}", int(match.group(3)))
+                )
+            burst = burst_ids[tile.source_id]
+        if burst is None:  # its own group (SCENE:...) unless S2/Landsat; never cut
+            groups[place_key(tile, constellation)].append(tile)
+        else:
+            anx_of[id(tile)] = tile.anx_time or burst[1]
+            groups[burst[0]].append(tile)
     pools: list[tuple[str, list[Tile]]] = []
-    for place, group in sorted(groups.items(), key=lambda item: item[0]):
+    for place in sorted(groups):
+        group = groups[place]
         if not place.startswith("S1:"):
-            pools.append((place, [tile for _, tile in group]))
+            pools.append((place, group))
             continue
-        group.sort(key=lambda item: (item[0], *_order(item[1])))
-        start = 0
-        for i in range(1, len(group) + 1):
-            if i == len(group) or group[i][0] >= group[start][0] + ANX_POOL_WINDOW_DS:
-                pools.append((f"{place}:{group[start][0]}", [tile for _, tile in group[start:i]]))
-                start = i
+        # Pools depend on anx times only (equal times fall in one pool); series are ordered later.
+        group.sort(key=lambda t: anx_of[id(t)])
+        start, first = 0, anx_of[id(group[0])]
+        for i in range(1, len(group)):
+            anx = anx_of[id(group[i])]
+            if anx >= first + ANX_POOL_WINDOW_DS:
+                pools.append((f"{place}:{first}", group[start:i]))
+                start, first = i, anx
+        pools.append((f"{place}:{first}", group[start:] if start else group))
     return pools
 
 
-def _assign_series(place: str, pool: list[Tile], known: dict[str, Tile]) -> list[tuple[_SeriesId, Tile]]:
+def _group_series(
+    pools: list[tuple[str, list[Tile]]], known: dict[str, Tile], anx_of: dict[int, int]
+) -> list[tuple[str, str | None, list[Tile]]]:
+    """(place, root key of an existing series or None for a new one, tiles) of every series."""
+    members: dict[_SeriesId, list[Tile]] = defaultdict(list)
+    places: dict[_SeriesId, str] = {}
+    for place, pool in pools:
+        for series_id, tile in _assign_series(place, pool, known, anx_of):
+            members[series_id].append(tile)
+            places[series_id] = min(place, places.get(series_id, place))
+    return [
+        (places[series_id], series_id[1] if series_id[0] == "existing" else None, tiles)
+        for series_id, tiles in members.items()
+    ]
+
+
+def _assign_series(
+    place: str, pool: list[Tile], known: dict[str, Tile], anx_of: dict[int, int]
+) -> list[tuple[_SeriesId, Tile]]:
     """Rule 4: the series of every tile of a pool; an existing tile stays in its root's series."""
-    olds = sorted((t for t in pool if t.key in known), key=_nearness)
+
+    def nearness(tile: Tile) -> tuple[int, datetime, str, str]:
+        return (anx_of.get(id(tile), 0), tile.date, tile.scene_id, tile.source_id)
+
+    olds = sorted((t for t in pool if t.key in known), key=nearness)
     roots = {_root_key(t) for t in olds}
-    keys = [_nearness(t) for t in olds]
+    keys = [nearness(t) for t in olds]
     assigned: list[tuple[_SeriesId, Tile]] = []
     for tile in pool:
         if tile.key in known:
@@ -216,17 +264,14 @@ def _assign_series(place: str, pool: list[Tile], known: dict[str, Tile]) -> list
         elif len(roots) == 1:
             assigned.append((("existing", next(iter(roots))), tile))
         else:
-            assigned.append((("existing", _root_key(_nearest(tile, olds, keys))), tile))
+            assigned.append((("existing", _root_key(_nearest(nearness(tile), olds, keys))), tile))
     return assigned
 
 
-def _nearness(tile: Tile) -> tuple[int, datetime, str, str]:
-    return (burst_anx_time(tile) or 0, *_order(tile))
-
-
-def _nearest(tile: Tile, olds: list[Tile], keys: list[tuple[int, datetime, str, str]]) -> Tile:
-    """The existing tile nearest ``tile`` in anx time; a tie goes to the one before it (earlier date)."""
-    key = _nearness(tile)
+def _nearest(
+    key: tuple[int, datetime, str, str], olds: list[Tile], keys: list[tuple[int, datetime, str, str]]
+) -> Tile:
+    """The existing tile nearest ``key`` in anx time; a tie goes to the one before it (earlier date)."""
     at = bisect_left(keys, key)
     if at == 0:
         return olds[0]
@@ -243,24 +288,39 @@ def _existing_root(root_key: str, tiles: list[Tile], known: dict[str, Tile]) -> 
     return next(t.reference for t in tiles if t.reference is not None and t.reference.key == root_key)
 
 
+def _link_new_series(tiles: list[Tile], linked: dict[int, Tile]) -> int:
+    """Rule 3 on a series of new tiles ordered by date; ``linked[id(tile)]`` is the tile linked."""
+    first = tiles[0]
+    root = before = first.link()
+    unlinked = first.previous is None and first.reference is None
+    linked[id(first)] = first if unlinked else first.model_copy(update={"previous": None, "reference": None})
+    for i in range(1, len(tiles)):
+        tile = tiles[i]
+        linked[id(tile)] = tile.model_copy(update={"previous": before, "reference": root})
+        before = tile.link()
+    return len(tiles)
+
+
 def _link_chain(
-    tiles: list[Tile], fresh: Collection[str], root: TileLink | None
-) -> tuple[list[Tile], list[Tile]]:
-    """Rules 3-4 on one series ordered by date: (new tiles linked, existing tiles relinked)."""
-    linked: list[Tile] = []
-    relinked: list[Tile] = []
-    before: Tile | None = None
+    tiles: list[Tile],
+    fresh: Collection[str],
+    root: TileLink,
+    linked: dict[int, Tile],
+    relinked: dict[int, Tile],
+) -> int:
+    """Rule 4 on an existing series ordered by date: ``linked[id(tile)]`` is a new tile linked,
+    ``relinked[id(tile)]`` an existing tile relinked; return the number of new tiles in the series."""
+    count = 0
+    before_key = ""
     before_link: TileLink | None = None
     for tile in tiles:
+        key = tile.key
         link = tile.link()
-        if tile.key in fresh:
-            if root is None:  # a series without existing tiles: its first tile is the root
-                root = link
-                linked.append(tile.model_copy(update={"previous": None, "reference": None}))
-            else:
-                linked.append(tile.model_copy(update={"previous": before_link, "reference": root}))
-        elif before is not None and before.key in fresh:
-            log.info("tile %s: previous is now the new tile %s, inserted before it", tile.key, before.key)
-            relinked.append(tile.model_copy(update={"previous": before_link}))
-        before, before_link = tile, link
-    return linked, relinked
+        if key in fresh:
+            count += 1
+            linked[id(tile)] = tile.model_copy(update={"previous": before_link, "reference": root})
+        elif before_key in fresh:
+            log.info("tile %s: previous is now the new tile %s, inserted before it", key, before_key)
+            relinked[id(tile)] = tile.model_copy(update={"previous": before_link})
+        before_key, before_link = key, link
+    return count

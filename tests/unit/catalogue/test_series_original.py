@@ -61,3 +61,21 @@ def test_links_equal_the_original_ingesters(shared_fixtures: Path) -> None:
         ("S1:A44_IW1:8979", 3),
         ("S1:A44_IW1:9007", 3),
     ]
+
+
+def test_the_benchmark_baseline_gives_the_same_links_as_ours() -> None:
+    """bench.tiles compares link_tiles with a straight port of BurstsSort: both must link alike."""
+    from bench.pooling import bursts_sort
+    from bench.tiles import make_tiles
+
+    tiles = make_tiles(3000)
+
+    def links(linked: list[Tile]) -> dict[str, tuple[str | None, str | None]]:
+        return {
+            t.key: (t.previous.key if t.previous else None, t.reference.key if t.reference else None)
+            for t in linked
+        }
+
+    ours = link_tiles(tiles, constellation=Constellation.SENTINEL1).tiles
+    assert len(ours) == 3000 and sum(t.previous is not None for t in ours) == 3000 - 1350
+    assert links(ours) == links(bursts_sort(tiles))
