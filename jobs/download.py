@@ -2,28 +2,37 @@
 
 A scene graph runs once per tile of the scene, on the single tile (T0 = T1 = T2: the original let scene
 graphs index T1/T2 and crash, §9.2 item 21); only its ``to_create`` out-files are stored.
+
+The product travels once. A scene graph that only stores the product (CopyProductToStorage: no step,
+the ``__product__`` layer as ``*``, ``SAFE`` or ``zip``) stores the zip as it arrived, after checking
+it whole; a downloaded zip is moved into a storage on the same disk, a local archive copied. Any other
+graph gets the product unpacked once, in its working folder.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from common.errors import IngestError
 from common.settings import Settings
 from graphs.context import make_tile_contexts
 from graphs.execute import execute_graph
 from graphs.loader import load_graph
-from graphs.model import Action, Condition, OutFile
+from graphs.model import Action, Condition, Graph, OutFile
 from jobs.config import graph_config
 from jobs.models import JobResult, SceneJob
 from jobs.workspace import scratch_dir
 from providers import build_providers
 from providers.chain import download_product
+from providers.unpack import check_archive, open_product
 from storage import open_storage
 from storage.base import Storage
-from storage.layout import LayerRef, save_layer
+from storage.layout import PRODUCT_LAYER, LayerRef, archive_is_layer, save_archive, save_layer
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +52,50 @@ def _already_stored(job: SceneJob, graph_out: Sequence[OutFile], storage: Storag
     return None
 
 
+def _product_refs(job: SceneJob, graph_out: Sequence[OutFile]) -> list[LayerRef] | None:
+    """What a graph without steps stores: the refs of its out-files when every one is the product,
+    created unconditionally; None when the graph stores anything else."""
+    if not graph_out or any(
+        f.layer != PRODUCT_LAYER or f.action != Action.TO_CREATE or f.condition != Condition.PASS
+        for f in graph_out
+    ):
+        return None
+    return [
+        LayerRef(job.aoi, job.scene.source_id, t.source_id, job.scene.date, f.layer, f.extension)
+        for t in job.tiles
+        for f in graph_out
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """A delivered product made ready: a zip to store as it is (with its top-level entries), or, when
+    ``archive`` is None, the product unpacked in the scene graph's folder."""
+
+    archive: Path | None = None
+    entries: tuple[str, ...] = ()
+
+
+def _opener(refs: list[LayerRef] | None, product_dir: Path) -> Callable[[Path], _Opened]:
+    """How a delivered product is opened, once, inside the provider chain (a refused one falls to the
+    next provider): checked whole when it can be stored as it is, else unpacked."""
+
+    def accept(arrived: Path) -> _Opened:
+        if refs is not None and arrived.is_file():
+            entries = check_archive(arrived)
+            if all(archive_is_layer(entries, ref) for ref in refs):
+                return _Opened(arrived, tuple(entries))
+        try:
+            open_product(arrived, product_dir)
+        except IngestError:
+            for entry in product_dir.iterdir():  # what a refused product left, before the next one
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            raise
+        return _Opened()
+
+    return accept
+
+
 def run_scene_job(job: SceneJob, settings: Settings) -> JobResult:
     """Download, run the scene graph on each tile and store the results; return what was stored.
 
@@ -51,42 +104,63 @@ def run_scene_job(job: SceneJob, settings: Settings) -> JobResult:
     started = time.monotonic()
     storage = open_storage(job.storage_uri)
     graph = load_graph(job.graph_name, graph_root=settings.graph_root)
-    stored = _already_stored(job, graph.out_files[0] if graph.out_files else [], storage)
+    graph_out = graph.out_files[0] if graph.out_files else []
+    stored = _already_stored(job, graph_out, storage)
     if stored is not None:
         log.info("%s: already in storage, not downloaded again", job.label)
         return JobResult(message="already in storage", stored=stored, duration_s=time.monotonic() - started)
     providers = build_providers(settings)
-    stored = []
+    refs = None if graph.processing_steps else _product_refs(job, graph_out)
     with scratch_dir(settings.workdir, f"scene-{job.scene.source_id}") as scratch:
-        product_dir = scratch / "product"
+        arrived_dir, product_dir = scratch / "arrived", scratch / "product"
+        arrived_dir.mkdir()
         product_dir.mkdir()
-        _, provider = download_product(job.scene, providers, product_dir)
-        for tile in job.tiles:
-            t0 = make_tile_contexts(
-                tile.model_copy(update={"previous": None, "reference": None}),
-                constellation=job.scene.constellation,
-                scene_date=job.scene.date,
-            )
-            outcome = execute_graph(
-                graph,
-                tiles=t0,
-                workdir=product_dir,
-                config=graph_config(graph, job.graph_config, settings),
-                is_retriable=job.is_retriable,
-            )
-            if outcome.error is not None:
-                raise outcome.error
-            for out in outcome.out_files:
-                if out.action != Action.TO_CREATE:
-                    continue
-                ctx = t0[out.tile_index]
-                stored.append(
-                    save_layer(storage, Path(product_dir), ctx.layer_ref(job.aoi, out.layer, out.extension))
-                )
-    log.info("%s: downloaded by %s, %d file(s) stored", job.label, provider, len(stored))
+        opened, provider = download_product(
+            job.scene, providers, arrived_dir, accept=_opener(refs, product_dir)
+        )
+        if opened.archive is not None and refs is not None:
+            how = "stored as it arrived"
+            owned = opened.archive.is_relative_to(scratch)  # else a local archive: copied, never moved
+            stored = [
+                save_archive(storage, opened.archive, ref, entries=list(opened.entries),
+                             move=owned and i == len(refs) - 1)
+                for i, ref in enumerate(refs)
+            ]  # fmt: skip
+        else:
+            how = "unpacked for the scene graph"
+            stored = _run_scene_graph(job, settings, graph, storage, product_dir)
+    log.info("%s: downloaded by %s, %s: %d file(s) stored", job.label, provider, how, len(stored))
     return JobResult(
         provider=provider,
         stored=stored,
-        message=f"downloaded by {provider}",
+        message=f"downloaded by {provider}, {how}",
         duration_s=time.monotonic() - started,
     )
+
+
+def _run_scene_graph(
+    job: SceneJob, settings: Settings, graph: Graph, storage: Storage, product_dir: Path
+) -> list[str]:
+    """Run the scene graph on each tile in ``product_dir`` (the product unpacked) and store its outputs."""
+    stored: list[str] = []
+    for tile in job.tiles:
+        t0 = make_tile_contexts(
+            tile.model_copy(update={"previous": None, "reference": None}),
+            constellation=job.scene.constellation,
+            scene_date=job.scene.date,
+        )
+        outcome = execute_graph(
+            graph,
+            tiles=t0,
+            workdir=product_dir,
+            config=graph_config(graph, job.graph_config, settings),
+            is_retriable=job.is_retriable,
+        )
+        if outcome.error is not None:
+            raise outcome.error
+        for out in outcome.out_files:
+            if out.action != Action.TO_CREATE:
+                continue
+            ctx = t0[out.tile_index]
+            stored.append(save_layer(storage, product_dir, ctx.layer_ref(job.aoi, out.layer, out.extension)))
+    return stored

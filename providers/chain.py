@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from catalogue.models import Scene
 from common.errors import IngestError, ProductUnavailableError, TemporaryError
@@ -13,33 +15,55 @@ from providers.errors import AllProvidersFailedError, DownloadTemporaryError
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 
-def download_product(scene: Scene, providers: Sequence[Downloader], dest_dir: Path) -> tuple[Path, str]:
-    """Download ``scene`` with the first provider that has it; return (product path, provider name).
 
-    A provider that has not got the product, or fails, hands over to the next. When all fail, the
-    error is temporary if any failure was temporary (trying later may work), permanent otherwise; its
-    message lists every provider's reason.
+def _as_it_is(path: Path) -> Path:
+    return path
+
+
+def _discard(path: Path, dest_dir: Path) -> None:
+    """Remove what a provider fetched into ``dest_dir`` (never a product lying elsewhere)."""
+    if path.is_relative_to(dest_dir):
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def download_product(
+    scene: Scene,
+    providers: Sequence[Downloader],
+    dest_dir: Path,
+    *,
+    accept: Callable[[Path], T] = _as_it_is,  # type: ignore[assignment]
+) -> tuple[T, str]:
+    """Download ``scene`` with the first provider that has it; return (``accept(product)``, provider).
+
+    ``accept`` opens what a provider delivered (checks it, unpacks it); a product it refuses (corrupt,
+    not a zip) counts as that provider's failure. A provider that has not got the product, or fails,
+    hands over to the next. When all fail, the error is temporary if any failure was temporary (trying
+    later may work), permanent otherwise; its message lists every provider's reason.
     """
     reasons: list[str] = []
     temporary = False
     for provider in providers:
+        path: Path | None = None
         try:
             path = provider.download(scene, dest_dir)
-        except ProductUnavailableError as exc:
-            reasons.append(f"{provider.name}: {exc}")
-            continue
-        except TemporaryError as exc:
-            temporary = True
-            reasons.append(f"{provider.name}: {exc} (temporary)")
-            log.warning("%s: provider %s failed temporarily: %s", scene.source_id, provider.name, exc)
-            continue
+            opened = accept(path)
         except IngestError as exc:
-            reasons.append(f"{provider.name}: {exc}")
-            log.warning("%s: provider %s failed: %s", scene.source_id, provider.name, exc)
+            if path is not None:  # delivered but refused: make room for the next provider's copy
+                _discard(path, dest_dir)
+            if isinstance(exc, ProductUnavailableError):
+                reasons.append(f"{provider.name}: {exc}")
+            elif isinstance(exc, TemporaryError):
+                temporary = True
+                reasons.append(f"{provider.name}: {exc} (temporary)")
+                log.warning("%s: provider %s failed temporarily: %s", scene.source_id, provider.name, exc)
+            else:
+                reasons.append(f"{provider.name}: {exc}")
+                log.warning("%s: provider %s failed: %s", scene.source_id, provider.name, exc)
             continue
         log.info("%s: downloaded by %s", scene.source_id, provider.name)
-        return path, provider.name
+        return opened, provider.name
     message = f"{scene.source_id}: no provider could deliver it:\n  " + "\n  ".join(
         reasons or ["(none configured)"]
     )

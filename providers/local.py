@@ -1,4 +1,7 @@
-"""A local (or mounted) archive: ``<root>/<YYYY>/<MM>/<DD>/<scene>.zip`` or ``<root>/<scene>.zip``."""
+"""A local (or mounted) archive: ``<root>/<YYYY>/<MM>/<DD>/<scene>.zip`` or ``<root>/<scene>.zip``.
+
+The product is given where it lies (``Downloader``): nothing is copied until it is stored or unpacked.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from pathlib import Path
 
 from catalogue.models import Scene
 from providers.errors import ProductNotFoundError
-from providers.unpack import unpack_product
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +29,9 @@ class LocalArchiveProvider:
 
     def download(self, scene: Scene, dest_dir: Path) -> Path:
         for path in self.candidates(scene):
-            if path.is_file():
-                log.info("%s: unpacking %s", scene.source_id, path)
-                return unpack_product(path, dest_dir)
+            if path.is_file():  # read where it lies, never copied nor changed
+                log.info("%s: found %s", scene.source_id, path)
+                return path
         raise ProductNotFoundError(
             f"{scene.source_id}: not in the local archive {self.root} "
             f"(looked for {', '.join(str(p) for p in self.candidates(scene))})"

@@ -1,4 +1,8 @@
-"""Unpacking downloaded archives safely; the zip-slip checks are ``storage.layout.extract_zip_safely``'s."""
+"""Opening a downloaded product: checking its archive whole, or unpacking it safely.
+
+The zip rules (zip-slip checks, ignored entries) are ``storage.layout``'s; here a broken archive is a
+download error.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,23 @@ from pathlib import Path
 
 from providers.errors import DownloadError, DownloadTemporaryError
 from storage.errors import StorageError
-from storage.layout import extract_zip_safely
+from storage.layout import IGNORED_ENTRIES, check_zip, extract_zip_safely
 
-# macOS resource forks, which some archivers add; never part of a product.
-_IGNORED_ENTRIES = frozenset({"__MACOSX"})
+
+def check_archive(archive: Path) -> list[str]:
+    """The top-level entries of a product zip, after reading it through once: every member's CRC and
+    path checked, nothing written.
+
+    Raises:
+        DownloadError: not a zip, a corrupt or truncated member, or a member that would escape.
+        DownloadTemporaryError: the archive could not be read from the local disk.
+    """
+    try:
+        return check_zip(archive, archive=archive.name)
+    except StorageError as exc:
+        raise DownloadError(str(exc)) from exc
+    except OSError as exc:
+        raise DownloadTemporaryError(f"{archive.name}: could not be read ({exc})") from None
 
 
 def unpack_product(archive: Path, dest_dir: Path) -> Path:
@@ -32,7 +49,7 @@ def unpack_product(archive: Path, dest_dir: Path) -> Path:
             raise DownloadError(str(exc)) from exc
         except OSError as exc:
             raise DownloadTemporaryError(f"{archive.name}: extraction failed ({exc})") from None
-        entries = sorted(e for e in root.iterdir() if e.name not in _IGNORED_ENTRIES)
+        entries = sorted(e for e in root.iterdir() if e.name not in IGNORED_ENTRIES)
         if not entries:
             raise DownloadError(f"{archive.name}: empty archive")
         for entry in entries:
@@ -43,3 +60,23 @@ def unpack_product(archive: Path, dest_dir: Path) -> Path:
     tops = [dest_dir / e.name for e in entries]
     safe = [t for t in tops if t.suffix == ".SAFE"]
     return (safe or tops)[0]
+
+
+def open_product(arrived: Path, dest_dir: Path) -> Path:
+    """The product unpacked in ``dest_dir`` (where the scene graph runs); return its top-level entry.
+
+    A zip is unpacked; a folder (a product given unpacked) is copied in, as the graph may write next to
+    it and ``arrived`` may be a user's own copy.
+
+    Raises:
+        DownloadError: see :func:`unpack_product`.
+        DownloadTemporaryError: the local disk failed (e.g. full).
+    """
+    if arrived.is_dir():
+        target = dest_dir / arrived.name
+        try:
+            shutil.copytree(arrived, target, dirs_exist_ok=True)
+        except OSError as exc:
+            raise DownloadTemporaryError(f"{arrived.name}: copy failed ({exc})") from None
+        return target
+    return unpack_product(arrived, dest_dir)

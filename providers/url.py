@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -18,7 +17,6 @@ from catalogue.models import Scene
 from common.http import HttpOutcome, classify_status, parse_retry_after
 from common.redaction import redact_url
 from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
-from providers.unpack import unpack_product
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +36,7 @@ class UrlProvider:
         if parts.scheme in ("", "file"):
             return self._from_path(scene, Path(unquote(parts.path)), dest_dir)
         if parts.scheme in ("http", "https"):
-            archive = self._fetch(scene, link, dest_dir)
-            try:
-                return unpack_product(archive, dest_dir)
-            finally:
-                archive.unlink(missing_ok=True)
+            return self._fetch(scene, link, dest_dir)
         raise ProductNotFoundError(
             f"{scene.source_id}: the url provider cannot read {parts.scheme}:// links yet"
         )
@@ -52,11 +46,7 @@ class UrlProvider:
             raise DownloadError(f"{scene.source_id}: download_link {path} is not an absolute path")
         if not path.exists():
             raise ProductNotFoundError(f"{scene.source_id}: {path} does not exist")
-        if path.is_dir():
-            target = dest_dir / path.name
-            shutil.copytree(path, target, dirs_exist_ok=True)
-            return target
-        return unpack_product(path, dest_dir)
+        return path  # a local zip or folder is read where it lies
 
     def _fetch(self, scene: Scene, link: str, dest_dir: Path) -> Path:
         name = Path(unquote(urlsplit(link).path)).name or f"{scene.source_id}.zip"

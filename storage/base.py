@@ -19,8 +19,17 @@ class Storage(Protocol):
         """What a Geocube server can open for ``key``: an absolute path for local storage (never file://)."""
         ...
 
-    def upload(self, local_path: Path, key: str) -> str:
-        """Store ``local_path`` at ``key`` atomically (no reader ever sees a partial file); return its URI."""
+    def upload(self, local_path: Path, key: str, *, move: bool = False) -> str:
+        """Store ``local_path`` at ``key`` atomically (no reader ever sees a partial file); return its URI.
+
+        ``move``: the caller gives the file up; a storage on the same disk may rename it instead of
+        copying it (``local_path`` is then gone).
+        """
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """The stored file itself when it is on a local (or mounted) file system, to read where it lies
+        (never to modify); None when the storage is remote or ``key`` does not exist."""
         ...
 
     def download(self, key: str, local_path: Path) -> None:

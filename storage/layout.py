@@ -27,11 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from storage.base import Storage
-from storage.errors import StorageError
+from storage.errors import StorageError, StorageNotFoundError
 
 logger = logging.getLogger(__name__)
 
 PRODUCT_LAYER = "__product__"
+# Top-level zip entries that are never part of a product (macOS resource forks some archivers add).
+IGNORED_ENTRIES = frozenset({"__MACOSX"})
 ZIPPED_EXTENSIONS = frozenset({"dim", "data", "SAFE", "*"})
 _NO_EXTENSION = ("", "*")
 
@@ -192,6 +194,15 @@ def _check_member(name: str, mode: int, archive: str) -> None:
         )
 
 
+def _checked_members(zf: zipfile.ZipFile, root: Path, archive: str) -> list[zipfile.ZipInfo]:
+    members = zf.infolist()
+    for member in members:
+        _check_member(member.filename, member.external_attr >> 16, archive)
+        if not (root / member.filename).resolve().is_relative_to(root):
+            raise StorageError(f"{archive}: zip member {member.filename!r} escapes the target folder")
+    return members
+
+
 def extract_zip_safely(zip_path: Path, target: Path, *, archive: str) -> None:
     """Unzip ``zip_path`` into ``target`` after checking that no member escapes it (zip-slip).
 
@@ -202,14 +213,57 @@ def extract_zip_safely(zip_path: Path, target: Path, *, archive: str) -> None:
     root = target.resolve()
     try:
         with zipfile.ZipFile(zip_path) as zf:
-            members = zf.infolist()
-            for member in members:
-                _check_member(member.filename, member.external_attr >> 16, archive)
-                if not (root / member.filename).resolve().is_relative_to(root):
-                    raise StorageError(f"{archive}: zip member {member.filename!r} escapes the target folder")
-            zf.extractall(root, members)
+            zf.extractall(root, _checked_members(zf, root, archive))
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise StorageError(f"{archive}: not a valid zip ({exc})") from exc
+
+
+def check_zip(zip_path: Path, *, archive: str) -> list[str]:
+    """Check a zip as unpacking it would, without writing it out; return its top-level entry names.
+
+    Every member's CRC is checked (the zip is read through once) and no member may escape its folder.
+
+    Raises:
+        StorageError: not a zip, a corrupt or truncated member, or a member that would escape.
+    """
+    root = zip_path.parent.resolve() / ".check"
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            members = _checked_members(zf, root, archive)
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise StorageError(f"{archive}: not a valid zip ({exc})") from exc
+    if bad is not None:
+        raise StorageError(f"{archive}: not a valid zip (member {bad!r} fails its CRC check)")
+    return sorted({PurePosixPath(m.filename.replace("\\", "/")).parts[0] for m in members if m.filename})
+
+
+def archive_is_layer(entries: list[str], ref: LayerRef) -> bool:
+    """Whether a product zip with these top-level ``entries`` already is the stored form of ``ref``.
+
+    It is for the ``__product__`` layer of kind ``zip`` (stored byte for byte), ``*`` (the zip of every
+    entry) and ``SAFE`` (the zip holding ``<scene>.SAFE``), when nothing in it would be dropped on
+    unpacking (``__MACOSX``). Storing it as it is then gives what unpacking and zipping again would.
+    """
+    if ref.layer != PRODUCT_LAYER or not entries or IGNORED_ENTRIES.intersection(entries):
+        return False
+    if ref.ext == "SAFE":
+        return f"{ref.scene_id}.SAFE" in entries
+    return ref.ext in ("*", "zip")
+
+
+def save_archive(storage: Storage, archive: Path, ref: LayerRef, *, entries: list[str], move: bool) -> str:
+    """Store a product zip, as it arrived, as the layer ``ref``; return its URI.
+
+    ``entries`` are the zip's top-level names as :func:`check_zip` returned them. ``move``: the zip is a
+    scratch copy the storage may take by a rename.
+
+    Raises:
+        StorageError: the zip is not the stored form of ``ref`` (see :func:`archive_is_layer`).
+    """
+    if not archive_is_layer(entries, ref):
+        raise StorageError(f"save_archive: {archive.name} is not the stored form of {ref.file_name}")
+    return storage.upload(archive, ref.key, move=move)
 
 
 def _replace_path(src: Path, dst: Path) -> None:
@@ -223,9 +277,10 @@ def _replace_path(src: Path, dst: Path) -> None:
 def import_layer(storage: Storage, workdir: Path, ref: LayerRef) -> Path:
     """Fetch a layer into ``workdir`` and return its local path ``<workdir>/<layer file name>``.
 
-    Zipped kinds are unpacked (§7.3 and the 1.1.0 release notes): if the zip holds an entry named like
-    the layer file (``<scene>.SAFE``, ``<name>.dim``), that entry becomes ``<workdir>/<layer file name>``;
-    otherwise the whole unzipped content becomes that folder. For DIMAP, ``<name>.data`` is moved
+    Zipped kinds are unpacked (§7.3 and the 1.1.0 release notes), straight from the stored zip when the
+    storage is a local file system: if the zip holds an entry named like the layer file
+    (``<scene>.SAFE``, ``<name>.dim``), that entry becomes ``<workdir>/<layer file name>``; otherwise
+    the whole unzipped content becomes that folder. For DIMAP, ``<name>.data`` is moved
     alongside. ``zip`` and every other extension are downloaded as they are.
 
     Raises:
@@ -240,11 +295,17 @@ def import_layer(storage: Storage, workdir: Path, ref: LayerRef) -> Path:
         return dst
     tmp = Path(tempfile.mkdtemp(dir=workdir, prefix=".import-"))
     try:
-        zip_path = tmp / "layer.zip"
-        storage.download(key, zip_path)
+        zip_path = storage.local_path(key)  # unzipped where it lies, not copied first
+        if zip_path is None:
+            zip_path = tmp / "layer.zip"
+            storage.download(key, zip_path)
         unzipped = tmp / "content"
-        extract_zip_safely(zip_path, unzipped, archive=storage.uri_of(key))
-        zip_path.unlink()
+        try:
+            extract_zip_safely(zip_path, unzipped, archive=storage.uri_of(key))
+        except FileNotFoundError as exc:
+            if zip_path.exists():
+                raise StorageError(f"import of {storage.uri_of(key)} failed: {exc}") from exc
+            raise StorageNotFoundError(storage.uri_of(key)) from None  # deleted meanwhile
         candidate = unzipped / file_name
         _replace_path(candidate if candidate.exists() else unzipped, dst)
         if ext == "dim":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -12,6 +13,14 @@ from pathlib import Path, PurePosixPath
 from storage.errors import StorageError, StorageNotFoundError
 
 logger = logging.getLogger(__name__)
+
+
+def _give_usual_mode(path: Path) -> None:
+    """``0666 & ~umask``: mkstemp creates 0600, and a Geocube running as another user must read what we
+    index."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
 
 
 def copy_atomically(src: Path, dst: Path) -> None:
@@ -28,16 +37,29 @@ def copy_atomically(src: Path, dst: Path) -> None:
             shutil.copyfileobj(inp, out, length=8 * 1024 * 1024)
             out.flush()
             os.fsync(out.fileno())
-        # mkstemp creates 0600: give the file the usual mode, so a Geocube running as another user can
-        # read what we index.
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o666 & ~umask)
+        _give_usual_mode(tmp)
         tmp.replace(dst)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _rename_into(src: Path, dst: Path) -> bool:
+    """Move ``src`` to ``dst`` by a rename (atomic) when both are on one file system; False otherwise."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if src.stat().st_dev != dst.parent.stat().st_dev:
+        return False
+    with src.open("rb") as inp:  # a rename keeps the data, not its durability: flush it first
+        os.fsync(inp.fileno())
+    _give_usual_mode(src)
+    try:
+        src.replace(dst)
+    except OSError as exc:
+        if exc.errno == errno.EXDEV:  # e.g. two bind mounts of one device
+            return False
+        raise
+    return True
 
 
 class LocalStorage:
@@ -66,17 +88,22 @@ class LocalStorage:
     def uri_of(self, key: str) -> str:
         return str(self._path(key))
 
-    def upload(self, local_path: Path, key: str) -> str:
+    def upload(self, local_path: Path, key: str, *, move: bool = False) -> str:
         dst = self._path(key)
         local_path = Path(local_path)
         if not local_path.is_file():
             raise StorageError(f"upload to {dst}: local file {local_path} does not exist or is not a file")
         try:
-            copy_atomically(local_path, dst)
+            if not (move and _rename_into(local_path, dst)):
+                copy_atomically(local_path, dst)
         except OSError as exc:
             raise StorageError(f"upload of {local_path} to {dst} failed: {exc}") from exc
         logger.debug("stored %s", dst)
         return str(dst)
+
+    def local_path(self, key: str) -> Path | None:
+        path = self._path(key)
+        return path if path.is_file() else None
 
     def download(self, key: str, local_path: Path) -> None:
         src = self._path(key)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
+import zipfile
+from datetime import datetime
 from pathlib import Path
 
+import pytest
+
+import storage.local
 from catalogue.models import Constellation, Scene
 from catalogue.tiles import scene_tiles
 from common.settings import Settings
 from demo.archive import make_demo_archive
 from jobs.download import run_scene_job
 from jobs.models import SceneJob
+from providers.errors import AllProvidersFailedError
 
 
 def test_product_is_stored_once_and_a_rerun_does_not_download_again(tmp_path: Path) -> None:
@@ -36,11 +44,111 @@ def test_product_is_stored_once_and_a_rerun_does_not_download_again(tmp_path: Pa
     )
     assert first.provider == "local" and first.stored == [str(stored)]
     assert stored.is_file() and list((tmp_path / "work").iterdir()) == []
+    assert stored.read_bytes() == product.zip_path.read_bytes(), "stored as it arrived, not zipped again"
+    assert first.message == "downloaded by local, stored as it arrived"
 
     # The archive is gone: a second run must not need it.
     product.zip_path.unlink()
     second = run_scene_job(job, settings)
     assert second.message == "already in storage" and second.stored == first.stored
+
+
+def _job(tmp_path: Path, scene: Scene) -> SceneJob:
+    return SceneJob(
+        aoi="A",
+        scene=scene,
+        tiles=scene_tiles(scene),
+        graph_name="CopyProductToStorage",
+        storage_uri=str(tmp_path / "storage"),
+    )
+
+
+def _scene(source_id: str, date: datetime, **metadata: str) -> Scene:
+    return Scene(
+        source_id=source_id,
+        date=date,
+        constellation=Constellation.SENTINEL2,
+        footprint_wkt="POLYGON ((1 43, 2 43, 2 44, 1 44, 1 43))",
+        metadata=metadata,
+    )
+
+
+def _stored(tmp_path: Path, scene: Scene) -> Path:
+    return tmp_path / "storage" / "A" / scene.source_id / "tiles" / scene.source_id / f"{scene.source_id}.zip"
+
+
+@pytest.mark.integration
+def test_a_downloaded_product_is_moved_into_storage_not_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (product,) = make_demo_archive(tmp_path / "demo", dates=None)[:1]
+    body = product.zip_path.read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    copies: list[Path] = []
+    real_copy = storage.local.copy_atomically
+    monkeypatch.setattr(storage.local, "copy_atomically", lambda s, d: (copies.append(s), real_copy(s, d)))
+    try:
+        link = f"http://127.0.0.1:{server.server_port}/odata/v1/Products(1)/$value?token=SECRET"
+        scene = _scene(product.source_id, product.date, download_link=link)
+        result = run_scene_job(_job(tmp_path, scene), Settings(providers="url", workdir=tmp_path / "work"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.message == "downloaded by url, stored as it arrived"
+    assert _stored(tmp_path, scene).read_bytes() == body
+    assert copies == [], "renamed into a storage on the same disk"
+    assert list((tmp_path / "work").iterdir()) == []
+
+
+def test_an_archive_with_extra_entries_is_unpacked_once_and_stored_without_them(tmp_path: Path) -> None:
+    (product,) = make_demo_archive(tmp_path / "demo", dates=None)[:1]
+    with zipfile.ZipFile(product.zip_path, "a") as zf:
+        zf.writestr(f"__MACOSX/{product.source_id}.SAFE/._manifest.safe", b"fork")
+    settings = Settings(
+        providers="local", local_archive=str(tmp_path / "demo" / "archive"), workdir=tmp_path / "work"
+    )
+    scene = _scene(product.source_id, product.date)
+    result = run_scene_job(_job(tmp_path, scene), settings)
+    assert result.message == "downloaded by local, unpacked for the scene graph"
+    with zipfile.ZipFile(_stored(tmp_path, scene)) as zf:
+        names = zf.namelist()
+    assert names and all(n.startswith(f"{product.source_id}.SAFE/") for n in names)
+
+
+def test_a_corrupt_archive_is_refused_before_anything_is_stored_and_the_next_provider_tried(
+    tmp_path: Path,
+) -> None:
+    (product,) = make_demo_archive(tmp_path / "demo", dates=None)[:1]
+    good = product.zip_path.read_bytes()
+    data = bytearray(good)
+    data[len(data) // 3] ^= 0xFF
+    corrupt = tmp_path / "elsewhere" / product.zip_path.name
+    corrupt.parent.mkdir()
+    corrupt.write_bytes(bytes(data))
+    scene = _scene(product.source_id, product.date, download_link=str(corrupt))
+    only_url = Settings(providers="url", workdir=tmp_path / "work")
+    with pytest.raises(AllProvidersFailedError, match=r"url: .*not a valid zip"):
+        run_scene_job(_job(tmp_path, scene), only_url)
+    assert not _stored(tmp_path, scene).exists()
+    assert list((tmp_path / "work").iterdir()) == [] and corrupt.is_file(), "a user's file is never removed"
+
+    then_local = Settings(
+        providers="url,local", local_archive=str(tmp_path / "demo" / "archive"), workdir=tmp_path / "work"
+    )
+    result = run_scene_job(_job(tmp_path, scene), then_local)
+    assert result.provider == "local" and _stored(tmp_path, scene).read_bytes() == good
 
 
 def test_graph_config_layers_the_deployment_the_graph_and_the_payload() -> None:

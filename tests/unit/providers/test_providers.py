@@ -23,7 +23,7 @@ from providers.errors import (
     ProductNotFoundError,
 )
 from providers.local import LocalArchiveProvider
-from providers.unpack import unpack_product
+from providers.unpack import check_archive, open_product, unpack_product
 from providers.url import UrlProvider
 from storage.errors import StorageError
 
@@ -56,16 +56,20 @@ def test_local_archive_dated_layout_then_flat(tmp_path: Path) -> None:
     make_zip(root / "2021" / "04" / "03" / f"{NAME}.zip", PRODUCT)
     out = tmp_path / "work"
     out.mkdir()
-    product = LocalArchiveProvider(root).download(scene(), out)
+    arrived = LocalArchiveProvider(root).download(scene(), out)
+    assert arrived == root / "2021" / "04" / "03" / f"{NAME}.zip", "read where it lies"
+    assert list(out.iterdir()) == [], "nothing copied by the provider"
+    product = open_product(arrived, out)
     assert product == out / f"{NAME}.SAFE"
     assert (product / "manifest.safe").read_bytes() == b"<xfdu/>"
     assert sorted(p.name for p in out.iterdir()) == [f"{NAME}.SAFE"], "no temp folder left behind"
+    assert arrived.is_file(), "the archive is the user's: never moved or deleted"
 
     flat = tmp_path / "flat"
     make_zip(flat / f"{NAME}.zip", PRODUCT)
     out2 = tmp_path / "work2"
     out2.mkdir()
-    assert LocalArchiveProvider(flat).download(scene(), out2).name == f"{NAME}.SAFE"
+    assert open_product(LocalArchiveProvider(flat).download(scene(), out2), out2).name == f"{NAME}.SAFE"
 
 
 def test_local_archive_missing_product_names_the_paths(tmp_path: Path) -> None:
@@ -78,8 +82,11 @@ def test_zip_slip_is_refused(tmp_path: Path) -> None:
     make_zip(root / f"{NAME}.zip", {"../../evil.txt": b"x"})
     out = tmp_path / "w" / "x"
     out.mkdir(parents=True)
+    arrived = LocalArchiveProvider(root).download(scene(), out)
     with pytest.raises(DownloadError, match=r"'\.\./\.\./evil\.txt' would escape the target folder"):
-        LocalArchiveProvider(root).download(scene(), out)
+        open_product(arrived, out)
+    with pytest.raises(DownloadError, match=r"'\.\./\.\./evil\.txt' would escape the target folder"):
+        check_archive(arrived)
     assert not (tmp_path / "evil.txt").exists()
     assert list(out.iterdir()) == [], "no temp folder left behind"
 
@@ -137,9 +144,11 @@ def test_http_download_streams_then_unpacks(tmp_path: Path, http_server) -> None
     routes[f"/products/{NAME}.zip"] = (200, body, {})
     out = tmp_path / "work"
     out.mkdir()
-    product = UrlProvider().download(scene(download_link=f"{base}/products/{NAME}.zip?token=SECRET"), out)
+    arrived = UrlProvider().download(scene(download_link=f"{base}/products/{NAME}.zip?token=SECRET"), out)
+    assert arrived == out / f"{NAME}.zip" and arrived.read_bytes() == body, "kept as it arrived"
+    assert not list(out.glob("*.part"))
+    product = open_product(arrived, tmp_path)
     assert (product / "GRANULE" / "x" / "IMG_DATA" / "B01.jp2").read_bytes() == b"jp2"
-    assert not list(out.glob("*.part")) and not list(out.glob("*.zip"))
 
 
 @pytest.mark.integration
@@ -187,7 +196,13 @@ def test_file_link_and_directory_link(tmp_path: Path) -> None:
     archive = make_zip(tmp_path / "src" / f"{NAME}.zip", PRODUCT)
     out = tmp_path / "w"
     out.mkdir()
-    assert UrlProvider().download(scene(download_link=archive.as_uri()), out).name == f"{NAME}.SAFE"
+    assert UrlProvider().download(scene(download_link=archive.as_uri()), out) == archive, "where it lies"
+    assert open_product(archive, out).name == f"{NAME}.SAFE"
+    folder = open_product(archive, tmp_path / "src")
+    assert UrlProvider().download(scene(download_link=folder.as_uri()), out) == folder
+    copied = open_product(folder, out / "graph")
+    assert copied == out / "graph" / f"{NAME}.SAFE" and (copied / "manifest.safe").is_file()
+    assert folder.is_dir(), "a product given as a folder is copied, never moved"
 
 
 def test_redact_url_drops_query_and_credentials() -> None:
@@ -200,11 +215,32 @@ def test_chain_falls_back_and_reports_every_provider(tmp_path: Path) -> None:
     out = tmp_path / "w"
     out.mkdir()
     path, used = download_product(scene(), [UrlProvider(), LocalArchiveProvider(root)], out)
-    assert used == "local" and path.name == f"{NAME}.SAFE"
+    assert used == "local" and path == root / f"{NAME}.zip"
+    assert open_product(path, out).name == f"{NAME}.SAFE"
 
     with pytest.raises(AllProvidersFailedError) as info:
         download_product(scene(), [UrlProvider(), LocalArchiveProvider(tmp_path / "none")], out)
     assert "url:" in str(info.value) and "local:" in str(info.value)
+
+
+def test_chain_tries_the_next_provider_when_a_delivered_product_is_refused(tmp_path: Path) -> None:
+    class Broken:
+        name = "broken"
+
+        def download(self, scene: Scene, dest_dir: Path) -> Path:
+            return make_zip(dest_dir / "x.zip", {"../evil": b"x"})
+
+    root = tmp_path / "archive"
+    make_zip(root / f"{NAME}.zip", PRODUCT)
+    out = tmp_path / "w"
+    out.mkdir()
+    product, used = download_product(
+        scene(), [Broken(), LocalArchiveProvider(root)], out, accept=lambda p: open_product(p, out)
+    )
+    assert used == "local" and product == out / f"{NAME}.SAFE"
+    assert sorted(p.name for p in out.iterdir()) == [f"{NAME}.SAFE"], "the refused zip was removed"
+    with pytest.raises(AllProvidersFailedError, match=r"broken: .*would escape"):
+        download_product(scene(), [Broken()], out, accept=check_archive)
 
 
 def test_chain_is_temporary_when_any_provider_was(tmp_path: Path) -> None:
@@ -228,5 +264,6 @@ def test_http_gzip_encoded_body_is_not_a_short_read(tmp_path: Path, http_server)
     routes["/p.zip"] = (200, packed, {"Content-Encoding": "gzip", "Content-Length": str(len(packed))})
     out = tmp_path / "work"
     out.mkdir()
-    product = UrlProvider().download(scene(download_link=f"{base}/p.zip"), out)
-    assert (product / "manifest.safe").read_bytes() == b"<xfdu/>"
+    arrived = UrlProvider().download(scene(download_link=f"{base}/p.zip"), out)
+    assert arrived.read_bytes() == body, "the body as sent, its content encoding undone"
+    assert (open_product(arrived, tmp_path) / "manifest.safe").read_bytes() == b"<xfdu/>"

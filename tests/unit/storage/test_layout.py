@@ -11,11 +11,14 @@ from storage import LocalStorage, StorageError, StorageNotFoundError
 from storage.layout import (
     PRODUCT_LAYER,
     LayerRef,
+    archive_is_layer,
+    check_zip,
     delete_layer,
     import_layer,
     is_stored_as_zip,
     layer_file_name,
     layer_key,
+    save_archive,
     save_layer,
 )
 
@@ -279,3 +282,116 @@ def test_delete_layer_is_idempotent(storage: LocalStorage, workdir: Path) -> Non
     assert delete_layer(storage, LayerRef(**_s2("SAFE"))) is True
     assert delete_layer(storage, LayerRef(**_s2("SAFE"))) is False
     assert not storage.exists(layer_key(**_s2("SAFE")))
+
+
+# --- a product stored as it arrived ---------------------------------------------------------------
+
+
+def _arrived_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+S2_MEMBERS = {
+    f"{S2_SCENE}.SAFE/MTD_MSIL1C.xml": b"<x/>",
+    f"{S2_SCENE}.SAFE/GRANULE/L1C_T31TDH/IMG_DATA/T31TDH_B01.jp2": b"jp2" * 1000,
+}
+
+
+@pytest.mark.parametrize("ext", ["*", "SAFE", "zip"])
+def test_an_arrived_zip_stored_as_it_is_imports_like_one_unpacked_and_zipped_again(
+    storage: LocalStorage, workdir: Path, other_workdir: Path, tmp_path: Path, ext: str
+) -> None:
+    arrived = _arrived_zip(tmp_path / "arrived.zip", S2_MEMBERS)
+    entries = check_zip(arrived, archive="arrived.zip")
+    assert entries == [f"{S2_SCENE}.SAFE"]
+    ref = LayerRef(**_s2(ext))
+    uri = save_archive(storage, arrived, ref, entries=entries, move=False)
+    assert Path(uri).read_bytes() == arrived.read_bytes(), "stored byte for byte, not zipped again"
+    direct = import_layer(storage, other_workdir, ref)
+
+    with zipfile.ZipFile(arrived) as zf:
+        zf.extractall(workdir)
+    other = LocalStorage(tmp_path / "store2")
+    if ext == "zip":
+        (workdir / f"{S2_SCENE}.zip").write_bytes(arrived.read_bytes())
+    save_layer(other, workdir, ref)
+    (tmp_path / "work3").mkdir()
+    again = import_layer(other, tmp_path / "work3", ref)
+    assert direct.name == again.name
+    if ext == "zip":
+        assert direct.read_bytes() == again.read_bytes() == arrived.read_bytes()
+    else:
+        assert _tree(direct) == _tree(again)
+        assert [p.read_bytes() for p in direct.rglob("MTD_MSIL1C.xml")] == [b"<x/>"]
+
+
+def test_archive_is_layer_only_for_the_product_in_a_zipped_kind() -> None:
+    safe = [f"{S2_SCENE}.SAFE"]
+    assert archive_is_layer(safe, LayerRef(**_s2("SAFE")))
+    assert archive_is_layer(safe, LayerRef(**_s2("*")))
+    assert not archive_is_layer(["other.SAFE"], LayerRef(**_s2("SAFE"))), "no <scene>.SAFE in it"
+    assert archive_is_layer(["other.SAFE"], LayerRef(**_s2("*")))
+    assert not archive_is_layer([*safe, "__MACOSX"], LayerRef(**_s2("*"))), "unpacking would drop it"
+    assert not archive_is_layer(safe, LayerRef(**_s2("tif", layer="B01")))
+    assert not archive_is_layer(safe, LayerRef(**_s2("dim")))
+    assert not archive_is_layer([], LayerRef(**_s2("*")))
+
+
+def test_save_archive_refuses_a_zip_that_is_not_the_layer(storage: LocalStorage, tmp_path: Path) -> None:
+    arrived = _arrived_zip(tmp_path / "a.zip", {"other.SAFE/x": b"x"})
+    with pytest.raises(StorageError, match=r"not the stored form of .*\.SAFE"):
+        save_archive(storage, arrived, LayerRef(**_s2("SAFE")), entries=["other.SAFE"], move=True)
+    assert arrived.is_file() and not storage.list_keys("MyAOI/")
+
+
+def test_check_zip_reads_every_member_through(tmp_path: Path) -> None:
+    arrived = _arrived_zip(tmp_path / "a.zip", S2_MEMBERS)
+    data = bytearray(arrived.read_bytes())
+    at = data.index(b"MTD_MSIL1C.xml") + len("MTD_MSIL1C.xml")  # the first member's data follows its name
+    data[at + 1] ^= 0xFF
+    corrupt = tmp_path / "corrupt.zip"
+    corrupt.write_bytes(bytes(data))
+    with pytest.raises(StorageError, match=r"corrupt\.zip: not a valid zip"):
+        check_zip(corrupt, archive="corrupt.zip")
+    truncated = tmp_path / "truncated.zip"
+    truncated.write_bytes(arrived.read_bytes()[: len(data) // 2])
+    with pytest.raises(StorageError, match=r"truncated\.zip: not a valid zip"):
+        check_zip(truncated, archive="truncated.zip")
+    evil = _arrived_zip(tmp_path / "evil.zip", {"../evil.txt": b"x"})
+    with pytest.raises(StorageError, match="would escape"):
+        check_zip(evil, archive="evil.zip")
+
+
+class _RemoteStorage:
+    """A storage without local files (what object storage will be): import must download first."""
+
+    def __init__(self, inner: LocalStorage) -> None:
+        self.inner = inner
+        self.downloads: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+    def download(self, key: str, local_path: Path) -> None:
+        self.downloads.append(key)
+        self.inner.download(key, local_path)
+
+
+def test_import_unzips_where_the_zip_lies_or_downloads_it_first(
+    storage: LocalStorage, workdir: Path, other_workdir: Path, tmp_path: Path
+) -> None:
+    arrived = _arrived_zip(tmp_path / "a.zip", S2_MEMBERS)
+    ref = LayerRef(**_s2("SAFE"))
+    save_archive(storage, arrived, ref, entries=[f"{S2_SCENE}.SAFE"], move=False)
+    local = import_layer(storage, workdir, ref)
+    assert _no_scratch_left(workdir)
+    remote = _RemoteStorage(storage)
+    fetched = import_layer(remote, other_workdir, ref)  # type: ignore[arg-type]
+    assert remote.downloads == [ref.key] and _no_scratch_left(other_workdir)
+    assert _tree(local) == _tree(fetched)

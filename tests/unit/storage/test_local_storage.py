@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 from pathlib import Path
 
@@ -77,3 +79,48 @@ def test_upload_of_a_missing_local_file(storage: LocalStorage, tmp_path: Path) -
 def test_root_must_be_absolute() -> None:
     with pytest.raises(StorageError, match="absolute"):
         LocalStorage("relative/root")
+
+
+def test_upload_by_move_renames_on_one_disk_with_the_usual_mode(
+    storage: LocalStorage, tmp_path: Path
+) -> None:
+    src = _file(tmp_path / "scratch" / "p.zip", b"product")
+    src.chmod(0o600)
+    inode = src.stat().st_ino
+    uri = storage.upload(src, "aoi/scene/tiles/t/p.zip", move=True)
+    assert not src.exists(), "moved, not copied"
+    assert Path(uri).read_bytes() == b"product" and Path(uri).stat().st_ino == inode
+    umask = os.umask(0)
+    os.umask(umask)
+    assert Path(uri).stat().st_mode & 0o777 == 0o666 & ~umask, "readable by a Geocube of another user"
+
+
+def test_upload_by_move_copies_across_disks(
+    storage: LocalStorage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = _file(tmp_path / "scratch" / "p.zip", b"product")
+    real_replace = Path.replace
+
+    def replace(self: Path, target: Path) -> Path:  # two bind mounts of one device refuse a rename
+        if self == src:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", replace)
+    uri = storage.upload(src, "aoi/p.zip", move=True)
+    assert Path(uri).read_bytes() == b"product" and src.is_file(), "copied instead"
+    assert [p.name for p in (storage.root / "aoi").iterdir()] == ["p.zip"], "no temporary file left"
+
+
+def test_upload_without_move_keeps_the_source(storage: LocalStorage, tmp_path: Path) -> None:
+    src = _file(tmp_path / "archive" / "p.zip", b"product")
+    storage.upload(src, "aoi/p.zip")
+    assert src.read_bytes() == b"product" and storage.exists("aoi/p.zip")
+
+
+def test_local_path_is_the_stored_file_or_none(storage: LocalStorage, tmp_path: Path) -> None:
+    assert storage.local_path("aoi/p.zip") is None
+    storage.upload(_file(tmp_path / "p.zip", b"x"), "aoi/p.zip")
+    assert storage.local_path("aoi/p.zip") == storage.root / "aoi" / "p.zip"
+    with pytest.raises(StorageError):
+        storage.local_path("../p.zip")
