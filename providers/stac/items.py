@@ -1,4 +1,5 @@
-"""STAC items (as JSON objects) of a STAC API search as Scenes, with the original ingester's tags.
+"""STAC items (as JSON objects) as Scenes, with the original ingester's tags: the one mapping, for a
+STAC API's search and for a static catalogue on disk.
 
 Landsat (the original's ``landsataws/scenes.go``): ``source_id`` is the item id, ``productType`` is
 ``<id[0:2]>_C<landsat:collection_number>_<landsat:correction>``; tags ``cloudCoverPercentage``,
@@ -10,9 +11,13 @@ tags the CDSE OData searcher writes, where the STAC properties exist: ``productT
 (``sar:polarizations``). Older property names (STAC 0.7 ``eo:platform``, ``eo:sun_azimuth``, a
 date-only ``datetime``, as in the USGS-published items) are read too.
 
+The constellation comes from the STAC ``constellation`` property, else the platform, else the
+collection id, else the item id (Landsat counts only for Landsat 8 and 9).
+
 Metadata for the downloader: ``assets`` ({key: href}), ``download_link`` (the asset named ``product``
-in any case, e.g. CDSE's ``Product``), ``download_alternates`` (its ``alternate`` hrefs), ``uuid``
-(the CDSE product id in a ``.../Products(<uuid>)/$value`` link), ``size_bytes`` (``file:size``).
+in any case, e.g. CDSE's ``Product``; in a static catalogue, else the first asset with the role
+``data``), ``download_alternates`` (its ``alternate`` hrefs), ``uuid`` (the CDSE product id in a
+``.../Products(<uuid>)/$value`` link), ``size_bytes`` (``file:size``).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
 from catalogue.errors import CatalogueError
-from catalogue.models import Constellation, Scene
+from catalogue.models import Constellation, Scene, parse_constellation
 from catalogue.naming import (
     constellation_from_product_id,
     make_scene_tags,
@@ -38,6 +43,14 @@ Item = Mapping[str, Any]
 _DATE_RE = re.compile(r"^\d{4}-\d\d-\d\d$")
 _UUID_RE = re.compile(r"Products\(([0-9a-fA-F-]{36})\)")
 _S2_ORBIT_RE = re.compile(r"_R(\d{3})_")
+_PLATFORMS: list[tuple[re.Pattern[str], Constellation]] = [
+    (re.compile(r"^sentinel-?1[a-z]?$"), Constellation.SENTINEL1),
+    (re.compile(r"^sentinel-?2[a-z]?$"), Constellation.SENTINEL2),
+    (re.compile(r"^landsat-?0?[89]$"), Constellation.LANDSAT89),
+    (re.compile(r"^(pleiades|phr)"), Constellation.PHR),
+    (re.compile(r"^spot"), Constellation.SPOT),
+]
+PRODUCT_TYPE_PROPERTIES = ("s2:product_type", "product:type", "product_type", "sar:product_type")
 _COLLECTION_PREFIXES = {
     "sentinel-1": Constellation.SENTINEL1,
     "sentinel-2": Constellation.SENTINEL2,
@@ -57,27 +70,49 @@ def parse_stac_datetime(text: str) -> datetime:
     return parse_odata_datetime(text)
 
 
-def item_constellation(item: Item) -> Constellation | None:
-    """The constellation of an item, from its collection id, else its platform, else its id.
+def item_datetime(item: Item) -> datetime | None:
+    """``datetime``, else ``start_datetime`` (a range item); None when it has neither.
 
-    Landsat counts only for Landsat 8 and 9 (``Landsat89``): the id must read ``L?08``/``L?09``.
+    Raises:
+        ValueError: the value is not a date-time.
     """
     props = item.get("properties") or {}
-    hint = f"{item.get('collection') or ''} {_first(props, 'platform', 'eo:platform') or ''}".lower()
-    hint = hint.replace("_", "-")
-    found = next((c for prefix, c in _COLLECTION_PREFIXES.items() if prefix in hint), None)
+    when = _first(props, "datetime", "start_datetime")
+    return None if when is None else parse_stac_datetime(str(when))
+
+
+def item_constellation(item: Item) -> Constellation | None:
+    """The constellation of an item: its ``constellation`` property, else its platform, else its
+    collection id, else its id.
+
+    Landsat counts only for Landsat 8 and 9 (``Landsat89``): a platform must say 8 or 9, a collection
+    (``landsat-c2-l2``) needs an id reading ``L?08``/``L?09``.
+    """
+    props = item.get("properties") or {}
+    declared = props.get("constellation")
+    if isinstance(declared, str) and (found := parse_constellation(declared)) is not None:
+        return found
+    platform = str(_first(props, "platform", "eo:platform") or "").strip().lower()
+    for pattern, constellation in _PLATFORMS:
+        if pattern.match(platform):
+            return constellation
+    hint = f"{item.get('collection') or ''} {platform}".replace("_", "-").lower()
+    by_hint = next((c for prefix, c in _COLLECTION_PREFIXES.items() if prefix in hint), None)
     by_id = constellation_from_product_id(str(item.get("id", "")))
-    if found is Constellation.LANDSAT89 or (found is None and by_id is Constellation.LANDSAT89):
+    if by_hint is Constellation.LANDSAT89 or (by_hint is None and by_id is Constellation.LANDSAT89):
         return by_id if by_id is Constellation.LANDSAT89 else None
-    return found or by_id
+    return by_hint or by_id
 
 
-def _asset_metadata(item: Item) -> dict[str, Any]:
-    assets = {k: str(a["href"]) for k, a in (item.get("assets") or {}).items() if a.get("href")}
+def _asset_metadata(item: Item, *, data_role_product: bool) -> dict[str, Any]:
+    raw_assets = item.get("assets") or {}
+    assets = {k: str(a["href"]) for k, a in raw_assets.items() if a.get("href")}
     metadata: dict[str, Any] = {"assets": assets, "stac_id": str(item.get("id"))}
     if item.get("collection"):
         metadata["collection"] = str(item["collection"])
     product_key = next((k for k in assets if k.lower() == "product"), None)
+    if product_key is None and data_role_product:
+        product_key = next((k for k in assets if "data" in (raw_assets[k].get("roles") or [])), None)
     if product_key is not None:
         product = item["assets"][product_key]
         metadata["download_link"] = assets[product_key]
@@ -102,7 +137,7 @@ def _tile_id(props: Mapping[str, Any]) -> str | None:
 
 
 def _landsat_tags(item_id: str, props: Mapping[str, Any]) -> dict[str, Any]:
-    correction = props.get("landsat:correction") or item_id.split("_")[1]
+    correction = props.get("landsat:correction") or [*item_id.split("_"), ""][1]
     return {
         "productType": f"{item_id[0:2]}_C{props.get('landsat:collection_number', '')}_{correction}",
         "cloudCoverPercentage": props.get("eo:cloud_cover"),
@@ -115,7 +150,7 @@ def _landsat_tags(item_id: str, props: Mapping[str, Any]) -> dict[str, Any]:
 def _sentinel_tags(source_id: str, props: Mapping[str, Any], constellation: Constellation) -> dict[str, Any]:
     orbit_state = props.get("sat:orbit_state")
     tags: dict[str, Any] = {
-        "productType": _first(props, "s2:product_type", "product:type", "sar:product_type"),
+        "productType": _first(props, *PRODUCT_TYPE_PROPERTIES),
         "relativeOrbit": props.get("sat:relative_orbit"),
         "orbit": props.get("sat:absolute_orbit"),
         "orbitDirection": str(orbit_state).upper() if orbit_state else None,
@@ -130,8 +165,13 @@ def _sentinel_tags(source_id: str, props: Mapping[str, Any], constellation: Cons
     return tags
 
 
-def item_to_scene(item: Item, constellation: Constellation, *, catalogue: str) -> Scene:
+def item_to_scene(
+    item: Item, constellation: Constellation, *, catalogue: str, data_role_product: bool = False
+) -> Scene:
     """A STAC item of ``constellation`` as a Scene.
+
+    ``data_role_product``: without a ``product`` asset, the first asset with the role ``data`` is the
+    product (a static catalogue's convention; a STAC API's data assets are single bands).
 
     Raises:
         CatalogueError: the item has no id, no datetime or an unreadable geometry.
@@ -155,7 +195,7 @@ def item_to_scene(item: Item, constellation: Constellation, *, catalogue: str) -
         extra = _sentinel_tags(source_id, props, constellation)
     platform = _first(props, "platform", "eo:platform")
     platform_tag = str(platform).upper().replace("-", "").replace("_", "") if platform else None
-    metadata = _asset_metadata(item)
+    metadata = _asset_metadata(item, data_role_product=data_role_product)
     fields = {"ingestionDate": str(when), **extra, "uuid": metadata.get("uuid")}
     tags = make_scene_tags(source_id, constellation, fields, satellite=platform_tag)
     return Scene(

@@ -1,10 +1,11 @@
 """A static STAC catalogue on local disk: the user's own archive, and the offline demo.
 
 The folder holds a ``catalog.json`` (read with pystac, sub-catalogues and collections included), or
-just item JSON files (any depth). Items are matched on STAC properties: ``constellation`` or
-``platform`` (STAC common metadata), ``datetime`` (or ``start_datetime``), the item geometry, and the
-payload parameters below. The product to download is the asset ``product``, or else the first asset
-with the role ``data``; its href is made absolute against the item file.
+just item JSON files (any depth). Items are matched on their constellation, ``datetime`` (or
+``start_datetime``), geometry and the payload parameters below, then mapped to Scenes by
+``providers.stac.items`` (the mapping a STAC API's items get too). The product to download is the
+asset ``product``, or else the first asset with the role ``data``; its href is made absolute against
+the item file.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +24,18 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from catalogue.errors import CatalogueError
-from catalogue.models import Constellation, Scene, SceneQuery, SearchResult, parse_constellation
-from catalogue.naming import (
-    constellation_from_product_id,
-    make_scene_tags,
-)
+from catalogue.models import Constellation, SceneQuery, SearchResult
 from catalogue.parameters import normalise_parameters, parse_int, parse_range
+from providers.stac.items import (
+    PRODUCT_TYPE_PROPERTIES,
+    Item,
+    item_constellation,
+    item_datetime,
+    item_to_scene,
+)
 
 log = logging.getLogger(__name__)
 
-_PLATFORMS: list[tuple[re.Pattern[str], Constellation]] = [
-    (re.compile(r"^sentinel-?1[a-z]?$"), Constellation.SENTINEL1),
-    (re.compile(r"^sentinel-?2[a-z]?$"), Constellation.SENTINEL2),
-    (re.compile(r"^landsat-?0?[89]$"), Constellation.LANDSAT89),
-    (re.compile(r"^(pleiades|phr)"), Constellation.PHR),
-    (re.compile(r"^spot"), Constellation.SPOT),
-]
-_PRODUCT_TYPE_PROPERTIES = ("s2:product_type", "product_type", "sar:product_type")
 KNOWN_PARAMETERS = frozenset(
     {
         "cloudcoverpercentage",
@@ -53,32 +48,12 @@ KNOWN_PARAMETERS = frozenset(
 )
 
 # A filter answers True (keep), False (drop) or None (the item lacks the property: dropped, and counted).
-ItemFilter = Callable[[pystac.Item], bool | None]
+ItemFilter = Callable[[Item], bool | None]
 
 
-def _first_property(item: pystac.Item, names: tuple[str, ...]) -> Any:
-    return next((item.properties[n] for n in names if item.properties.get(n) is not None), None)
-
-
-def item_constellation(item: pystac.Item) -> Constellation | None:
-    """The constellation of an item: property ``constellation``, else ``platform``, else the item id."""
-    value = item.properties.get("constellation")
-    if isinstance(value, str) and (found := parse_constellation(value)) is not None:
-        return found
-    platform = item.properties.get("platform")
-    if isinstance(platform, str):
-        for pattern, constellation in _PLATFORMS:
-            if pattern.match(platform.strip().lower()):
-                return constellation
-    return constellation_from_product_id(item.id)
-
-
-def item_datetime(item: pystac.Item) -> datetime | None:
-    """``datetime``, or ``start_datetime`` for a range item; a zone-less value is taken as UTC."""
-    when = item.datetime or item.common_metadata.start_datetime
-    if when is not None and when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when
+def _props(item: Item) -> Mapping[str, Any]:
+    props: Mapping[str, Any] = item.get("properties") or {}
+    return props
 
 
 def _build_filters(params: dict[str, str]) -> dict[str, ItemFilter]:
@@ -86,87 +61,55 @@ def _build_filters(params: dict[str, str]) -> dict[str, ItemFilter]:
     if "cloudcoverpercentage" in params:
         low, high = parse_range("cloudcoverpercentage", params["cloudcoverpercentage"], lowest=0, highest=100)
 
-        def cloud(item: pystac.Item) -> bool | None:
-            value = item.properties.get("eo:cloud_cover")
+        def cloud(item: Item) -> bool | None:
+            value = _props(item).get("eo:cloud_cover")
             return None if value is None else low <= float(value) <= high
 
         filters["eo:cloud_cover"] = cloud
     if "producttype" in params:
         wanted_type = params["producttype"].strip().lower()
 
-        def product_type(item: pystac.Item) -> bool | None:
-            value = _first_property(item, _PRODUCT_TYPE_PROPERTIES)
+        def product_type(item: Item) -> bool | None:
+            value = next((_props(item)[n] for n in PRODUCT_TYPE_PROPERTIES if _props(item).get(n)), None)
             return None if value is None else str(value).lower() == wanted_type
 
-        filters["/".join(_PRODUCT_TYPE_PROPERTIES)] = product_type
+        filters["/".join(PRODUCT_TYPE_PROPERTIES)] = product_type
     if "relativeorbitnumber" in params:
         orbit = parse_int("relativeorbitnumber", params["relativeorbitnumber"])
 
-        def relative_orbit(item: pystac.Item) -> bool | None:
-            value = item.properties.get("sat:relative_orbit")
+        def relative_orbit(item: Item) -> bool | None:
+            value = _props(item).get("sat:relative_orbit")
             return None if value is None else int(value) == orbit
 
         filters["sat:relative_orbit"] = relative_orbit
     if "polarisationmode" in params:
         polarisations = {p.upper() for p in re.split(r"[\s&]+", params["polarisationmode"].strip()) if p}
 
-        def polarisation(item: pystac.Item) -> bool | None:
-            value = item.properties.get("sar:polarizations")
+        def polarisation(item: Item) -> bool | None:
+            value = _props(item).get("sar:polarizations")
             return None if value is None else {str(p).upper() for p in value} == polarisations
 
         filters["sar:polarizations"] = polarisation
     if "sensoroperationalmode" in params:
         mode = params["sensoroperationalmode"].strip().upper()
 
-        def instrument_mode(item: pystac.Item) -> bool | None:
-            value = item.properties.get("sar:instrument_mode")
+        def instrument_mode(item: Item) -> bool | None:
+            value = _props(item).get("sar:instrument_mode")
             return None if value is None else str(value).upper() == mode
 
         filters["sar:instrument_mode"] = instrument_mode
     if "filename" in params:
         part = params["filename"].strip().replace("*", "")
-        filters["id"] = lambda item: part in item.id
+        filters["id"] = lambda item: part in str(item.get("id", ""))
     return filters
 
 
-def _download_assets(item: pystac.Item) -> tuple[str | None, dict[str, str]]:
-    hrefs = {key: asset.get_absolute_href() or asset.href for key, asset in item.assets.items()}
-    if "product" in hrefs:
-        return hrefs["product"], hrefs
-    data = next((key for key, asset in item.assets.items() if "data" in (asset.roles or [])), None)
-    return (hrefs[data] if data else None), hrefs
-
-
-def item_to_scene(
-    item: pystac.Item, constellation: Constellation, *, catalogue: str = "static-stac"
-) -> Scene:
-    """A STAC item as a Scene (the caller has checked its datetime and geometry exist)."""
-    when = item_datetime(item)
-    if when is None or item.geometry is None:
-        raise CatalogueError(f"{catalogue}: item {item.id} has no datetime or no geometry")
-    props = item.properties
-    platform = props.get("platform")
-    fields = {
-        "productType": _first_property(item, _PRODUCT_TYPE_PROPERTIES),
-        "cloudCoverPercentage": props.get("eo:cloud_cover"),
-        "relativeOrbit": props.get("sat:relative_orbit"),
-        "orbitDirection": str(props["sat:orbit_state"]).upper() if props.get("sat:orbit_state") else None,
-    }
-    platform_tag = platform.upper().replace("-", "") if isinstance(platform, str) else None
-    tags = make_scene_tags(item.id, constellation, fields, satellite=platform_tag)
-    link, assets = _download_assets(item)
-    metadata: dict[str, Any] = {"assets": assets}
-    if link:
-        metadata["download_link"] = link
-    return Scene(
-        source_id=item.id,
-        date=when,
-        constellation=constellation,
-        footprint_wkt=str(shape(item.geometry).wkt),
-        tags=tags,
-        metadata=metadata,
-        catalogue=catalogue,
-    )
+def _as_item(item: pystac.Item) -> Item:
+    """The item as JSON, its asset hrefs made absolute against the item file."""
+    data = item.to_dict(include_self_link=False, transform_hrefs=False)
+    for key, asset in item.assets.items():
+        data["assets"][key]["href"] = asset.get_absolute_href() or asset.href
+    return data
 
 
 class StaticStacSearcher:
@@ -184,8 +127,8 @@ class StaticStacSearcher:
     def supports(self, constellation: Constellation) -> bool:
         return True
 
-    def load_items(self) -> list[pystac.Item]:
-        """Every item of the catalogue.
+    def load_items(self) -> list[Item]:
+        """Every item of the catalogue, as JSON with absolute asset hrefs.
 
         Raises:
             CatalogueError: the folder is missing, or a file is not valid STAC.
@@ -201,15 +144,15 @@ class StaticStacSearcher:
             if catalog_file.is_file():
                 stac = pystac.read_file(str(catalog_file))
                 if isinstance(stac, pystac.Item):
-                    return [stac]
+                    return [_as_item(stac)]
                 if not isinstance(stac, pystac.Catalog):
                     raise CatalogueError(
                         f"static-stac: {catalog_file} is a {type(stac).__name__}, "
                         "not a STAC catalog or collection"
                     )
-                return list(stac.get_items(recursive=True))
+                return [_as_item(item) for item in stac.get_items(recursive=True)]
             return [
-                pystac.Item.from_file(str(path))
+                _as_item(pystac.Item.from_file(str(path)))
                 for path in sorted(root.rglob("*.json"))
                 if _is_item_file(path)
             ]
@@ -227,7 +170,7 @@ class StaticStacSearcher:
             raise CatalogueError(f"static-stac: the AOI is not valid WKT: {exc}") from exc
         lacking: dict[str, int] = {}
         scenes = [
-            item_to_scene(item, query.constellation, catalogue=self.name)
+            item_to_scene(item, query.constellation, catalogue=self.name, data_role_product=True)
             for item in self.load_items()
             if self._matches(item, query, aoi, filters, lacking)
         ]
@@ -257,7 +200,7 @@ class StaticStacSearcher:
 
     @staticmethod
     def _matches(
-        item: pystac.Item,
+        item: Item,
         query: SceneQuery,
         aoi: BaseGeometry,
         filters: dict[str, ItemFilter],
@@ -265,13 +208,20 @@ class StaticStacSearcher:
     ) -> bool:
         if item_constellation(item) is not query.constellation:
             return False
-        when = item_datetime(item)
-        if when is None or item.geometry is None:
-            log.debug("static-stac: item %s has no datetime or no geometry; skipped", item.id)
+        try:
+            when = item_datetime(item)
+            geometry = shape(item["geometry"]) if item.get("geometry") else None
+        except (ValueError, TypeError, KeyError, AttributeError, ShapelyError) as exc:
+            log.warning(
+                "static-stac: item %s: unreadable datetime or geometry (%s); skipped", item.get("id"), exc
+            )
+            return False
+        if when is None or geometry is None:
+            log.debug("static-stac: item %s has no datetime or no geometry; skipped", item.get("id"))
             return False
         if not query.start <= when < query.end:
             return False
-        if not shape(item.geometry).intersects(aoi):
+        if not geometry.intersects(aoi):
             return False
         for prop, keep in filters.items():
             verdict = keep(item)

@@ -118,6 +118,7 @@ def test_item_is_mapped_to_a_scene_with_an_absolute_download_link(tmp_path: Path
         "cloudCoverPercentage": "10",
         "relativeOrbit": "22",
         "orbitDirection": "DESCENDING",
+        "ingestionDate": "2021-04-03T10:10:21Z",  # as every catalogue writes it (one STAC mapping)
     }
     expected = root / S2_IN / f"{S2_IN}.zip"  # pystac's self-contained layout: <root>/<id>/<id>.json
     assert scene.metadata["download_link"] == str(expected)
@@ -192,3 +193,17 @@ def test_a_broken_catalog_names_the_folder(tmp_path: Path) -> None:
     (tmp_path / "catalog.json").write_text("{not json")
     with pytest.raises(CatalogueError, match=f"cannot read the catalogue in {tmp_path}"):
         StaticStacSearcher(tmp_path).search(query())
+
+
+def test_a_static_item_maps_as_a_stac_api_item_does(tmp_path: Path) -> None:
+    """One STAC item -> Scene mapping: the static searcher gives what a STAC API search would."""
+    from providers.stac.items import item_to_scene
+
+    root = write_catalog(tmp_path / "stac", items())
+    scene = StaticStacSearcher(root).search(query()).scenes[0]
+    item = json.loads((root / S2_IN / f"{S2_IN}.json").read_text())
+    item["assets"]["product"]["href"] = scene.metadata["download_link"]  # the API gives absolute hrefs
+    via_api = item_to_scene(item, Constellation.SENTINEL2, catalogue="static-stac")
+    assert via_api.tags == scene.tags and via_api.date == scene.date
+    assert via_api.metadata["download_link"] == scene.metadata["download_link"]
+    assert via_api.footprint_wkt == scene.footprint_wkt
