@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from common.dataformat import DataFormat
 from demo.archive import make_demo_archive
 from geocube_client.client import GeocubeClient
 from geocube_client.errors import GeocubeAlreadyExistsError, GeocubeNotFoundError
-from geocube_client.models import DataFormat
 
 PAYLOAD = Path(__file__).with_name("payload.json")
 # Top-of-atmosphere reflectance: slightly negative for dark pixels since baseline 04.00, above 1 for

@@ -14,20 +14,10 @@ from geocube_client.errors import (
     GeocubeNotFoundError,
     GeocubeTemporaryError,
 )
-from geocube_client.models import (
-    Container,
-    DataFormat,
-    Dataset,
-    IndexOutcome,
-    Instance,
-    NewRecord,
-    Record,
-    Variable,
-)
+from geocube_client.models import Container, Dataset, IndexOutcome, Instance, NewRecord, Record, Variable
 
 __all__ = [
     "Container",
-    "DataFormat",
     "Dataset",
     "GeocubeAlreadyExistsError",
     "GeocubeAuthError",

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 
+from common.dataformat import DataFormat
 from geocube_client.errors import GeocubeInvalidArgumentError
-from geocube_client.models import DataFormat
 from geocube_client.pb import geocube_pb2 as pb
 
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import grpc
 from pydantic import SecretStr
 
+from common.dataformat import DataFormat
 from geocube_client import convert
 from geocube_client.checks import check_index_arguments, check_variable_arguments
 from geocube_client.cube import cube_request, images_from_stream
@@ -35,7 +36,6 @@ from geocube_client.geometry import normalize_aoi_wkt
 from geocube_client.models import (
     Container,
     CubeImage,
-    DataFormat,
     Dataset,
     IndexOutcome,
     Instance,

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from common.dataformat import DataFormat
 from geocube_client.errors import GeocubeError, GeocubeInvalidArgumentError
 from geocube_client.geometry import PolygonRings, polygons_to_wkt
 from geocube_client.models import (
     DTYPE_TO_PROTO_NAME,
     PROTO_NAME_TO_DTYPE,
     Container,
-    DataFormat,
     Dataset,
     Instance,
     Record,

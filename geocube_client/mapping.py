@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from geocube_client.models import DTYPE_TO_PROTO_NAME, DataFormat
+from common.dataformat import DataFormat
+from geocube_client.models import DTYPE_TO_PROTO_NAME
 
 # Range of each dtype (GDAL clamps integer casts to it).
 DTYPE_LIMITS: dict[str, tuple[float, float]] = {

@@ -39,9 +39,10 @@ from rasterio.enums import Resampling as RioResampling
 from rasterio.io import MemoryFile
 from rasterio.warp import reproject
 
+from common.dataformat import DataFormat
 from geocube_client import convert
 from geocube_client.mapping import DataMapping, cube_values, is_nodata
-from geocube_client.models import DTYPE_TO_PROTO_NAME, DataFormat
+from geocube_client.models import DTYPE_TO_PROTO_NAME
 from geocube_client.pb import geocube_pb2 as pb
 from geocube_client.server_store import (
     LocalDatabase,

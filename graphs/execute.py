@@ -12,8 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from geocube_client.errors import GeocubeInvalidArgumentError
-from geocube_client.models import DataFormat
+from common.dataformat import DataFormat, DataFormatError
 from graphs.cog import read_scale_offset
 from graphs.context import TileContext, TileContexts, format_arg, is_tile_condition_met
 from graphs.engines import build_argv, check_runnable, parse_timeout_s, resolve_command, run_command
@@ -39,7 +38,7 @@ def _parse_dformat(text: str, *, field_name: str) -> DataFormat:
     """
     try:
         return DataFormat.parse(text)
-    except GeocubeInvalidArgumentError as exc:
+    except DataFormatError as exc:
         raise GraphError(f"{field_name}: {exc}") from exc
 
 

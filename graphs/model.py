@@ -8,7 +8,7 @@ Graph files of the original load unchanged. Differences, all on the side of fail
 - more than 3 ``in_files`` or ``out_files`` arrays are rejected (the original panics in ``Process``);
 - ``dformat_out`` must be a ``fixed`` or ``config`` arg.
 
-Dtype aliases and the ``dtype,nodata,min,max`` format (§5.9) belong to ``geocube_client.models``
+Dtype aliases and the ``dtype,nodata,min,max`` format (§5.9) belong to ``common.dataformat``
 (``canonical_dtype``, ``DataFormat``), not to this module; so ``int8``/``i1``, which the Geocube proto has,
 are accepted here too.
 """
@@ -30,8 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from geocube_client.errors import GeocubeInvalidArgumentError
-from geocube_client.models import DTYPE_ALIASES, canonical_dtype
+from common.dataformat import DTYPE_ALIASES, DataFormatError, canonical_dtype
 from storage.layout import PRODUCT_LAYER
 
 __all__ = [
@@ -254,7 +253,7 @@ class OutFile(_Model):
             return None
         try:
             return canonical_dtype(str(value))
-        except GeocubeInvalidArgumentError:
+        except DataFormatError:
             # pydantic reports ValueError only; the loader prefixes the JSON path.
             raise ValueError(
                 f"unknown dtype {value!r}; known: {', '.join(DTYPE_ALIASES)} (any case)"

@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from catalogue.records import PROCESSING_DATE_TAG
+from common.dataformat import DataFormat
 from common.errors import IngestError, PermanentError
 from common.settings import Settings
 from geocube_client.client import GeocubeClient
 from geocube_client.mapping import DataMapping, check_mapping, describe_format, suggested_variable
-from geocube_client.models import DataFormat, IndexOutcome
+from geocube_client.models import IndexOutcome
 from graphs.context import TileContext, make_tile_contexts
 from graphs.execute import SelectedOutFile, execute_graph, select_in_files
 from graphs.loader import load_graph

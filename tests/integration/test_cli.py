@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from common.dataformat import DataFormat
 from demo.setup import ensure_variables, load_demo_payload
 from flows.cli import main
 from geocube_client.client import GeocubeClient
 from geocube_client.errors import GeocubeAlreadyExistsError
-from geocube_client.models import DataFormat
 
 pytestmark = pytest.mark.integration
 

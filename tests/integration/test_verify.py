@@ -11,7 +11,8 @@ import pytest
 import rasterio
 from affine import Affine
 
-from geocube_client import DataFormat, GeocubeClient, NewRecord
+from common.dataformat import DataFormat
+from geocube_client import GeocubeClient, NewRecord
 from jobs.verify import ReadBack, verify_aoi
 from storage import open_storage
 from tests.integration.geocube_client.conftest import unique

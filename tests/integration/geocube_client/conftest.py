@@ -13,7 +13,8 @@ import pytest
 import rasterio
 from affine import Affine
 
-from geocube_client import DataFormat, GeocubeClient, Instance, NewRecord, Variable
+from common.dataformat import DataFormat
+from geocube_client import GeocubeClient, Instance, NewRecord, Variable
 from geocube_client.errors import RpcFailure, read_rpc_failure
 from geocube_client.pb import geocube_pb2_grpc as pb_grpc
 from geocube_client.server import LocalGeocube, start_local_server

@@ -19,7 +19,8 @@ import pytest
 import rasterio
 from affine import Affine
 
-from geocube_client import DataFormat, GeocubeClient, GeocubeInvalidArgumentError
+from common.dataformat import DataFormat
+from geocube_client import GeocubeClient, GeocubeInvalidArgumentError
 from geocube_client.errors import RpcFailure
 from geocube_client.models import NewRecord, Variable
 from geocube_client.pb import geocube_pb2 as pb

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from common.dataformat import DataFormat
 from geocube_client import (
-    DataFormat,
     GeocubeAlreadyExistsError,
     GeocubeClient,
     GeocubeInvalidArgumentError,

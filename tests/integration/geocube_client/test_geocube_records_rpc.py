@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from common.dataformat import DataFormat
 from geocube_client import (
-    DataFormat,
     GeocubeAlreadyExistsError,
     GeocubeClient,
     GeocubeFailedPreconditionError,

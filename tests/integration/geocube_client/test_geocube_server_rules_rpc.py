@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from geocube_client import DataFormat, GeocubeClient, Instance, Variable
+from common.dataformat import DataFormat
+from geocube_client import GeocubeClient, Instance, Variable
 from geocube_client.errors import RpcFailure
 from geocube_client.pb import geocube_pb2 as pb
 from geocube_client.pb import geocube_pb2_grpc as pb_grpc

@@ -7,13 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from geocube_client import (
-    DataFormat,
-    GeocubeAlreadyExistsError,
-    GeocubeClient,
-    GeocubeNotFoundError,
-    Variable,
-)
+from common.dataformat import DataFormat
+from geocube_client import GeocubeAlreadyExistsError, GeocubeClient, GeocubeNotFoundError, Variable
 from geocube_client.errors import RpcFailure
 from geocube_client.pb import geocube_pb2 as pb
 from geocube_client.pb import geocube_pb2_grpc as pb_grpc

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from geocube_client import DataFormat, GeocubeClient, GeocubeInvalidArgumentError
+from common.dataformat import DataFormat
+from geocube_client import GeocubeClient, GeocubeInvalidArgumentError
 
 KEY = "k-5f0c-do-not-print"
 

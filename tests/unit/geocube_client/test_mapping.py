@@ -16,6 +16,7 @@ import pytest
 import rasterio
 from affine import Affine
 
+from common.dataformat import DataFormat
 from geocube_client.mapping import (
     DataMapping,
     check_mapping,
@@ -23,7 +24,7 @@ from geocube_client.mapping import (
     describe_format,
     suggested_variable,
 )
-from geocube_client.models import DTYPE_TO_PROTO_NAME, DataFormat
+from geocube_client.models import DTYPE_TO_PROTO_NAME
 
 NAN = math.nan
 GDAL_NAMES = {"uint8": "Byte"}  # GDAL's name differs from the Geocube's (UInt8) for this one

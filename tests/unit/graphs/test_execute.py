@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from catalogue.models import Constellation, Tile, TileLink
-from geocube_client.models import DataFormat
+from common.dataformat import DataFormat
 from graphs import GraphError, GraphFatalError, TileContext, make_tile_contexts
 from graphs.context import format_arg, is_tile_condition_met
 from graphs.execute import execute_graph, select_in_files, select_out_files

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from geocube_client.models import DataFormat
+from common.dataformat import DataFormat
 from graphs import GraphFatalError, execute_graph, load_graph, select_in_files
 from graphs.cog import is_valid_cog
 from graphs.loader import GRAPHS_DIR
