@@ -11,21 +11,32 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from catalogue.annotations import read_annotations
 from catalogue.bursts import make_burst_tiles
 from catalogue.interchange import InterchangeDocument
 from catalogue.ledger import Ledger
 from catalogue.models import Constellation, Scene, SceneQuery, Searcher, Tile
-from catalogue.payload import Payload
 from catalogue.records import with_record_tags
 from catalogue.search import refine_scenes, search_scenes
 from catalogue.tiles import SeriesSummary, link_tiles, scene_tiles
 
 log = logging.getLogger(__name__)
 
-WHOLE_PRODUCT_GRAPH = "CopyProductToStorage"
+
+class PlanRequest(BaseModel):
+    """What planning needs of an ingestion: the AOI, the catalogue query, the record tags, and whether
+    scenes are cut into S1 bursts. The application builds it from the payload
+    (``jobs.payload.Payload.plan_request``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    aoi: str = Field(description="The AOI name (the payload's name)")
+    query: SceneQuery
+    record_tags: dict[str, str] = Field(default_factory=dict)
+    split_bursts: bool = Field(default=False, description="Cut S1 scenes into bursts (tiles)")
+    annotations_urls: list[str] = Field(default_factory=list, description="S1 annotation URL patterns")
 
 
 class IngestionPlan(BaseModel):
@@ -80,25 +91,23 @@ class IngestionPlan(BaseModel):
         return "\n".join(lines)
 
 
-def _uses_bursts(payload: Payload) -> bool:
-    return (
-        payload.constellation is Constellation.SENTINEL1 and payload.scene_graph_name != WHOLE_PRODUCT_GRAPH
-    )
-
-
 def cut_tiles(
-    payload: Payload, scenes: Sequence[Scene], *, annotation_patterns: Sequence[str], timeout_s: float = 60
+    request: PlanRequest,
+    scenes: Sequence[Scene],
+    *,
+    annotation_patterns: Sequence[str],
+    timeout_s: float = 60,
 ) -> tuple[list[Scene], list[Tile], dict[str, str]]:
     """Tiles of the scenes; S1 scenes left with no burst in the AOI are dropped (and said why)."""
-    if not _uses_bursts(payload):
+    if not request.split_bursts:
         return list(scenes), [t for s in scenes for t in scene_tiles(s)], {}
-    patterns = [*annotation_patterns, *payload.annotations_urls]
+    patterns = [*annotation_patterns, *request.annotations_urls]
     kept: list[Scene] = []
     tiles: list[Tile] = []
     dropped: dict[str, str] = {}
     for scene in scenes:
-        files = read_annotations(scene.source_id, patterns, area=payload.name, timeout_s=timeout_s)
-        bursts = make_burst_tiles(scene, files, aoi_wkt=payload.aoi_wkt)
+        files = read_annotations(scene.source_id, patterns, area=request.aoi, timeout_s=timeout_s)
+        bursts = make_burst_tiles(scene, files, aoi_wkt=request.query.aoi_wkt)
         if bursts:
             kept.append(scene)
             tiles.extend(bursts)
@@ -108,7 +117,7 @@ def cut_tiles(
 
 
 def plan_ingestion(
-    payload: Payload,
+    request: PlanRequest,
     searchers: Sequence[Searcher],
     *,
     ledger: Ledger | None = None,
@@ -119,43 +128,35 @@ def plan_ingestion(
     """Plan an ingestion (no record, no download).
 
     Args:
-        payload: the validated payload.
+        request: what to plan (from the validated payload).
         searchers: the catalogues, tried in order (not asked when ``document`` gives the scenes).
         ledger: what the AOI already holds, for incremental ingestions.
         document: scenes (and maybe tiles) to ingest instead of searching; its tiles, when present,
             are used as they are, with their previous/reference links (as the original does).
         annotation_patterns: server-wide URL patterns of S1 annotation files (the payload adds its own).
     """
-    ledger = ledger or Ledger(aoi=payload.name)
+    ledger = ledger or Ledger(aoi=request.aoi)
+    constellation = request.query.constellation
     failures: dict[str, str] = {}
     truncated = False
     if document is not None and document.scenes:
-        scenes, catalogue = refine_scenes(document.scenes, payload.aoi_wkt), "interchange document"
+        scenes, catalogue = refine_scenes(document.scenes, request.query.aoi_wkt), "interchange document"
     else:
-        query = SceneQuery(
-            aoi_wkt=payload.aoi_wkt,
-            start=payload.start_time,
-            end=payload.end_time,
-            constellation=payload.constellation,
-            parameters=payload.scene_type.parameters,
-            page=payload.page,
-            limit=payload.limit,
-        )
-        result = search_scenes(query, searchers)
+        result = search_scenes(request.query, searchers)
         scenes, catalogue, truncated, failures = (
             result.scenes,
             result.catalogue,
             result.truncated,
             result.failures,
         )
-    scenes = [with_record_tags(s, payload.record_tags) for s in scenes]
+    scenes = [with_record_tags(s, request.record_tags) for s in scenes]
 
     if document is not None and document.tiles:
         wanted = {s.source_id for s in scenes}
         tiles = [t for t in document.tiles if t.scene_id in wanted]
         plan = IngestionPlan(
-            aoi=payload.name,
-            constellation=payload.constellation,
+            aoi=request.aoi,
+            constellation=constellation,
             scenes=scenes,
             tiles=tiles,
             catalogue=catalogue,
@@ -166,9 +167,9 @@ def plan_ingestion(
         return plan
 
     scenes, new_tiles, dropped = cut_tiles(
-        payload, scenes, annotation_patterns=annotation_patterns, timeout_s=timeout_s
+        request, scenes, annotation_patterns=annotation_patterns, timeout_s=timeout_s
     )
-    linked = link_tiles(new_tiles, constellation=payload.constellation, existing=ledger.known_tiles())
+    linked = link_tiles(new_tiles, constellation=constellation, existing=ledger.known_tiles())
     tiles = sorted([*linked.tiles, *linked.relinked], key=lambda t: (t.date, t.scene_id, t.source_id))
     by_id = {**ledger.scenes, **{s.source_id: s for s in scenes}}
     scenes = sorted(
@@ -180,8 +181,8 @@ def plan_ingestion(
         if all(t.scene_id != scene_id for t in tiles):
             dropped.setdefault(scene_id, "already ingested in this AOI")
     plan = IngestionPlan(
-        aoi=payload.name,
-        constellation=payload.constellation,
+        aoi=request.aoi,
+        constellation=constellation,
         scenes=scenes,
         tiles=tiles,
         relinked=[t.key for t in linked.relinked],

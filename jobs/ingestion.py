@@ -11,11 +11,11 @@ from typing import Any
 
 from catalogue.interchange import InterchangeDocument
 from catalogue.ledger import Ledger, load_ledger, save_ledger
-from catalogue.payload import Payload
 from catalogue.plan import IngestionPlan, plan_ingestion
 from catalogue.records import RecordsOutcome, delete_unused_records, ensure_records, scene_record_tags
 from common.settings import load_settings
 from graphs.loader import load_graph
+from jobs.payload import Payload
 from jobs.resources import open_geocube
 from jobs.validation import validate_payload as check_payload
 from providers.registry import build_searchers
@@ -43,7 +43,7 @@ def make_plan(
         [] if document is not None and document.scenes else build_searchers(settings, payload.constellation)
     )
     return plan_ingestion(
-        payload,
+        payload.plan_request(),
         searchers,
         ledger=load_ledger(open_storage(storage_uri), payload.name)
         if storage_uri

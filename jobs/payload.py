@@ -20,9 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from catalogue.models import Constellation, parse_constellation
+from catalogue.models import Constellation, SceneQuery, parse_constellation
+from catalogue.plan import PlanRequest
 from common.errors import FieldProblem, ValidationFailedError
 
+WHOLE_PRODUCT_GRAPH = "CopyProductToStorage"
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9\-:_]+$")
 
 # GeoJSON members that may sit beside the ingestion fields.
@@ -74,7 +76,7 @@ class Payload(BaseModel):
     start_time: datetime
     end_time: datetime
     scene_type: SceneType
-    scene_graph_name: str = Field(default="CopyProductToStorage")
+    scene_graph_name: str = Field(default=WHOLE_PRODUCT_GRAPH)
     tile_graph_name: str = Field(default="")
     graph_config: dict[str, str] = Field(default_factory=dict)
     layers: dict[str, LayerSpec] = Field(default_factory=dict)
@@ -112,6 +114,26 @@ class Payload(BaseModel):
     @property
     def aoi_wkt(self) -> str:
         return str(self.aoi.wkt)
+
+    def plan_request(self) -> PlanRequest:
+        """What planning needs of this payload (``catalogue.plan``)."""
+        return PlanRequest(
+            aoi=self.name,
+            query=SceneQuery(
+                aoi_wkt=self.aoi_wkt,
+                start=self.start_time,
+                end=self.end_time,
+                constellation=self.constellation,
+                parameters=self.scene_type.parameters,
+                page=self.page,
+                limit=self.limit,
+            ),
+            record_tags=self.record_tags,
+            # CopyProductToStorage stores whole S1 products: one tile per scene, no burst to read.
+            split_bursts=self.constellation is Constellation.SENTINEL1
+            and self.scene_graph_name != WHOLE_PRODUCT_GRAPH,
+            annotations_urls=self.annotations_urls,
+        )
 
     def to_original_json(self) -> dict[str, Any]:
         """The payload as the original ingester would accept it (a GeoJSON Feature)."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from catalogue.payload import Payload
 from catalogue.plan import IngestionPlan
 from jobs.models import SceneJob, SceneRef, TileJob
+from jobs.payload import Payload
 
 
 def make_jobs(

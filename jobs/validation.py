@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from catalogue.payload import LayerSpec, Payload, parse_payload
 from common.errors import FieldProblem, IngestError, TemporaryError, ValidationFailedError
 from geocube_client.errors import GeocubeInvalidArgumentError
 from geocube_client.mapping import (
@@ -31,6 +30,7 @@ from geocube_client.mapping import (
 )
 from geocube_client.models import Variable, is_uuid
 from graphs.execute import declared_dformat
+from jobs.payload import LayerSpec, Payload, parse_payload
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from catalogue.errors import CatalogueError
 from catalogue.interchange import read_interchange
 from catalogue.ledger import Ledger
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
-from catalogue.payload import parse_payload
 from catalogue.plan import plan_ingestion
+from jobs.payload import parse_payload
 
 P7768 = "S1A_IW_SLC__1SDV_20200511T135117_20200511T135144_032518_03C421_7768"  # IPF 3.20, track 71
 BOX = "POLYGON ((-179 -89, 179 -89, 179 89, -179 89, -179 -89))"
@@ -88,12 +88,14 @@ def test_bursts_of_two_passes_over_one_place_form_series(shared_fixtures: Path, 
         shutil.copy(xml, target / xml.name.replace("20200511", "20200523").replace("032518", "032693"))
     patterns = [str(shared_fixtures / "s1" / "{SCENE}.SAFE"), str(tmp_path / "{SCENE}.SAFE")]
     everything = plan_ingestion(
-        s1_payload(point_box(0, 0, 179, 89)), [Fixed([s1_scene(P7768)])], annotation_patterns=patterns
+        s1_payload(point_box(0, 0, 179, 89)).plan_request(),
+        [Fixed([s1_scene(P7768)])],
+        annotation_patterns=patterns,
     )
     target_tile = next(t for t in everything.tiles if t.swath_id == "IW2" and t.tile_nr == 5)
     centre = wkt.loads(target_tile.footprint_wkt).centroid
     plan = plan_ingestion(
-        s1_payload(point_box(centre.x, centre.y, 0.001)),
+        s1_payload(point_box(centre.x, centre.y, 0.001)).plan_request(),
         [Fixed([s1_scene(later), s1_scene(P7768)])],
         annotation_patterns=patterns,
     )
@@ -110,19 +112,21 @@ def test_bursts_of_two_passes_over_one_place_form_series(shared_fixtures: Path, 
 def test_s1_scene_without_burst_in_the_aoi_is_dropped_with_a_reason(shared_fixtures: Path) -> None:
     pattern = str(shared_fixtures / "s1" / "{SCENE}.SAFE")
     far = point_box(10, 50)
-    plan = plan_ingestion(s1_payload(far), [Fixed([s1_scene(P7768)])], annotation_patterns=[pattern])
+    plan = plan_ingestion(
+        s1_payload(far).plan_request(), [Fixed([s1_scene(P7768)])], annotation_patterns=[pattern]
+    )
     assert plan.scenes == [] and plan.tiles == []
     assert "no burst" in plan.dropped[P7768]
 
 
 def test_s1_without_annotation_patterns_is_a_clear_error() -> None:
     with pytest.raises(CatalogueError, match="annotation"):
-        plan_ingestion(s1_payload(point_box(-28, 38)), [Fixed([s1_scene(P7768)])])
+        plan_ingestion(s1_payload(point_box(-28, 38)).plan_request(), [Fixed([s1_scene(P7768)])])
 
 
 def test_copy_product_to_storage_keeps_whole_s1_products() -> None:
     payload = s1_payload(point_box(-28, 38), scene_graph_name="CopyProductToStorage")
-    plan = plan_ingestion(payload, [Fixed([s1_scene(P7768)])])
+    plan = plan_ingestion(payload.plan_request(), [Fixed([s1_scene(P7768)])])
     assert [t.source_id for t in plan.tiles] == [P7768]
 
 
@@ -153,12 +157,14 @@ def s2_payload():
 
 
 def test_incremental_plan_links_to_the_ledger_and_relinks_without_branching() -> None:
-    first = plan_ingestion(s2_payload(), [Fixed([s2_scene(10), s2_scene(20)])])
+    first = plan_ingestion(s2_payload().plan_request(), [Fixed([s2_scene(10), s2_scene(20)])])
     ledger = Ledger(aoi="Inc")
     ledger.record(first.scenes, first.tiles, {t.key: "DONE" for t in first.tiles})
     # Later: one newer acquisition, one older than the existing root, and the known ones again.
     again = plan_ingestion(
-        s2_payload(), [Fixed([s2_scene(0), s2_scene(10), s2_scene(20), s2_scene(30)])], ledger=ledger
+        s2_payload().plan_request(),
+        [Fixed([s2_scene(0), s2_scene(10), s2_scene(20), s2_scene(30)])],
+        ledger=ledger,
     )
     by_day = {t.date.day: t for t in again.tiles}
     assert sorted(by_day) == [1, 11, 31], "new tiles and the relinked old root; day 21 is untouched"
@@ -180,6 +186,6 @@ def test_plan_from_the_originals_tiles_document_keeps_its_links(shared_fixtures:
     payload = parse_payload(
         shared_fixtures.joinpath("original-ingester", "payloads", "DenmarkDemoS1.json").read_text()
     )
-    plan = plan_ingestion(payload, [], document=document)
+    plan = plan_ingestion(payload.plan_request(), [], document=document)
     assert len(plan.scenes) == 3 and plan.tiles == [t for t in document.tiles]
     assert plan.catalogue == "interchange document"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from catalogue.models import Constellation
-from catalogue.payload import parse_payload
 from common.errors import ValidationFailedError
+from jobs.payload import parse_payload
 
 SQUARE = {
     "type": "Polygon",
