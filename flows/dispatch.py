@@ -50,9 +50,17 @@ class UpstreamFailedError(PermanentError):
 
 @task(task_run_name="{kind} {label}")
 def dispatch(
-    kind: Kind, label: str, job: dict[str, Any], mode: Mode, *, child_timeout_s: float, download: Any = None
-) -> dict[str, Any]:
-    """Run one child job and return its JobResult as a dict; raise if the child did not complete.
+    kind: Kind,
+    label: str,
+    job: SceneJob | TileJob,
+    mode: Mode,
+    *,
+    child_timeout_s: float,
+    download: Any = None,
+) -> JobResult:
+    """Run one child job and return its JobResult; raise if the child did not complete.
+
+    The job crosses a process boundary only in ``deployments`` mode, as the child's JSON parameters.
 
     ``download`` is the scene download's result, passed through ``allow_failure``: when the download
     failed it is the exception, and the tile fails with a message saying so (rather than staying
@@ -61,22 +69,19 @@ def dispatch(
     if isinstance(download, BaseException):
         raise UpstreamFailedError(f"{label}: not processed because its scene was not downloaded ({download})")
     if mode == Mode.LOCAL:
-        if kind == Kind.DOWNLOAD:
-            result = download_scene(job=SceneJob.model_validate(job))
-        else:
-            result = process_tile(job=TileJob.model_validate(job))
-        return result.model_dump(mode="json")
+        if isinstance(job, SceneJob):
+            return download_scene(job=job)
+        return process_tile(job=job)
     # One child per parent attempt: a retried parent (same flow run id, next run count) runs the failed
     # children again instead of getting their old FAILED runs back (prefect-notes.md, idempotency keys).
-    key = job["tile"]["source_id"] if kind == Kind.PROCESS else ""
-    item = f"{job['scene']['source_id']}/{key}"
+    item = f"{job.scene.source_id}/{job.tile.source_id if isinstance(job, TileJob) else ''}"
     child: FlowRun = run_deployment(  # type: ignore[assignment]  # sync call: the FlowRun itself
         name=DEPLOYMENTS[kind],
-        parameters={"job": job},
+        parameters={"job": job.model_dump(mode="json")},
         as_subflow=True,
         timeout=child_timeout_s,
         poll_interval=2,
-        tags=["geocube-ingester", f"aoi:{job['aoi']}", kind.value],
+        tags=["geocube-ingester", f"aoi:{job.aoi}", kind.value],
         idempotency_key=f"{flow_run.id}:{flow_run.run_count}:{kind.value}:{item}",
     )
     state = child.state
@@ -96,9 +101,9 @@ def dispatch(
     try:
         loaded = state.result()
         if isinstance(loaded, JobResult):
-            return loaded.model_dump(mode="json")
-        if isinstance(loaded, dict):
             return loaded
+        if isinstance(loaded, dict):
+            return JobResult.model_validate(loaded)
     except Exception as exc:  # noqa: BLE001 - results live in the worker's storage; the state is enough
         log.debug("%s: result of %s not readable here (%s); using its state", label, child.name, exc)
-    return JobResult(status=JobStatus.DONE, message=state.message or "").model_dump(mode="json")
+    return JobResult(status=JobStatus.DONE, message=state.message or "")

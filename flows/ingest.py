@@ -17,21 +17,19 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from catalogue.interchange import read_interchange, write_interchange
 from catalogue.plan import IngestionPlan
 from common.redaction import install_redaction
-from common.settings import load_settings
 from flows.dispatch import Kind, Mode, dispatch
+from jobs.ingestion import plan_document
 from jobs.models import JobResult, JobStatus, SceneJob, TileJob
-from jobs.planning import make_jobs
-from jobs.resources import storage_uri_for
 from jobs.summary import IngestionSummary, OutcomeRow
 from tasks.catalogue import (
     delete_unused_records_task,
+    jobs_task,
     plan_task,
+    prepare_task,
     records_task,
     update_ledger_task,
-    validate_payload_task,
 )
 
 MAX_PARALLEL_CHILDREN = 16
@@ -58,7 +56,7 @@ def _row(kind: str, item_id: str, date: datetime, future: PrefectFuture[Any]) ->
         message=f"not run ({state.name})",
     )
     if state.is_completed():
-        result = JobResult.model_validate(future.result())
+        result: JobResult = future.result()
         outputs = result.stored if kind == "scene" else result.indexed
         return row.model_copy(update={"status": result.status, "message": result.message, "outputs": outputs})
     if state.is_failed() or state.is_crashed():
@@ -75,7 +73,7 @@ def _submit_children(
     its previous and reference tiles, completed or failed."""
     downloads = {
         sj.scene.source_id: dispatch.submit(
-            Kind.DOWNLOAD, sj.label, sj.model_dump(mode="json"), mode, child_timeout_s=child_timeout_s
+            Kind.DOWNLOAD, sj.label, sj, mode, child_timeout_s=child_timeout_s
         )
         for sj in scene_jobs
     }
@@ -89,7 +87,7 @@ def _submit_children(
         processing[tj.tile.key] = dispatch.submit(
             Kind.PROCESS,
             tj.label,
-            tj.model_dump(mode="json"),
+            tj,
             mode,
             child_timeout_s=child_timeout_s,
             download=allow_failure(downloads[tj.scene.source_id]),
@@ -136,27 +134,17 @@ def ingest(
     install_redaction()
     log = get_run_logger()
     mode = Mode(mode)
-    valid, instances_id = validate_payload_task(payload)
-    storage_uri = storage_uri_for(valid.storage_uri, load_settings(), required=not dry_run)
-    given = tiles or scenes
-    plan = plan_task(valid, read_interchange(given) if given else None, storage_uri)
+    prepared = prepare_task(payload, document=tiles or scenes, dry_run=dry_run)
+    plan = plan_task(prepared)
     _plan_artifact(plan)
     summary = IngestionSummary(aoi=plan.aoi, mode=mode.value, truncated=plan.truncated)
     if dry_run or not plan.scenes:
         log.info("%s", plan.describe())
-        document = write_interchange(
-            plan.scenes,
-            plan.tiles,
-            aoi=plan.aoi,
-            graph_name=valid.scene_graph_name,
-            tile_graph_name=valid.tile_graph_name,
-        )
+        document = plan_document(prepared, plan)
         return Completed(message=plan.summary(), data=summary.model_dump(mode="json") | {"plan": document})
 
-    records = records_task(valid, plan)
-    scene_jobs, tile_jobs = make_jobs(
-        valid, plan, instances_id=instances_id, record_ids=records.record_ids, storage_uri=storage_uri
-    )
+    records = records_task(prepared.payload, plan)
+    scene_jobs, tile_jobs = jobs_task(prepared, plan, records)
     downloads, processing = _submit_children(scene_jobs, tile_jobs, mode, child_timeout_s)
     wait([*downloads.values(), *processing.values()])
     for sj in scene_jobs:
@@ -166,13 +154,8 @@ def ingest(
         row = _row("tile", tj.tile.source_id, tj.tile.date, processing[tj.tile.key])
         summary.rows.append(row)
         status[tj.tile.key] = row.status.value
-    downloaded = [
-        records.record_ids[r.id] for r in summary.rows if r.kind == "scene" and r.status == JobStatus.DONE
-    ]
-    if len(downloaded) < len(records.record_ids):
-        delete_unused_records_task(records.created, downloaded)
-
-    update_ledger_task(valid, plan, status, storage_uri)
+    delete_unused_records_task(records, summary)
+    update_ledger_task(prepared.payload, plan, status, prepared.storage_uri)
     create_table_artifact(
         key=_artifact_key(plan.aoi, "outcome"),
         table=[

@@ -6,17 +6,23 @@ never passed as parameters) and makes its domain calls. ``tasks.catalogue`` adds
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from catalogue.interchange import InterchangeDocument
+from pydantic import BaseModel, ConfigDict
+
+from catalogue.interchange import InterchangeDocument, read_interchange, write_interchange
 from catalogue.ledger import Ledger, load_ledger, save_ledger
 from catalogue.plan import IngestionPlan, plan_ingestion
 from catalogue.records import RecordsOutcome, delete_unused_records, ensure_records, scene_record_tags
 from common.settings import load_settings
 from graphs.loader import load_graph
+from jobs.models import JobStatus, SceneJob, TileJob
 from jobs.payload import Payload
-from jobs.resources import open_geocube
+from jobs.planning import make_jobs
+from jobs.resources import open_geocube, storage_uri_for
+from jobs.summary import IngestionSummary
 from jobs.validation import validate_payload as check_payload
 from providers.registry import build_searchers
 from storage import open_storage
@@ -31,6 +37,61 @@ def validate(raw: dict[str, Any] | str, *, with_geocube: bool = True) -> tuple[P
         return check_payload(raw, load_graph=graphs, geocube=None)
     with open_geocube(settings) as geocube:
         return check_payload(raw, load_graph=graphs, geocube=geocube)
+
+
+class Prepared(BaseModel):
+    """An ingestion checked before anything is searched or downloaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    payload: Payload
+    instances_id: dict[str, str]
+    storage_uri: str = ""
+    document: InterchangeDocument | None = None
+
+
+def prepare(
+    raw: dict[str, Any] | str, *, document: Mapping[str, Any] | None = None, dry_run: bool = False
+) -> Prepared:
+    """Check everything an ingestion needs before it starts: the payload (against the graphs and the
+    Geocube), its storage (required unless ``dry_run``), and the scenes/tiles ``document`` given
+    instead of a search."""
+    payload, instances_id = validate(raw)
+    return Prepared(
+        payload=payload,
+        instances_id=instances_id,
+        storage_uri=storage_uri_for(payload.storage_uri, load_settings(), required=not dry_run),
+        document=read_interchange(document) if document else None,
+    )
+
+
+def plan(prepared: Prepared) -> IngestionPlan:
+    """The plan of a prepared ingestion (see :func:`make_plan`)."""
+    return make_plan(prepared.payload, prepared.document, prepared.storage_uri)
+
+
+def plan_document(prepared: Prepared, plan: IngestionPlan) -> dict[str, Any]:
+    """The plan as the original's interchange document (what a dry run returns)."""
+    return write_interchange(
+        plan.scenes,
+        plan.tiles,
+        aoi=plan.aoi,
+        graph_name=prepared.payload.scene_graph_name,
+        tile_graph_name=prepared.payload.tile_graph_name,
+    )
+
+
+def jobs_for(
+    prepared: Prepared, plan: IngestionPlan, records: RecordsOutcome
+) -> tuple[list[SceneJob], list[TileJob]]:
+    """One job per scene and per tile (tiles in date order), with their records."""
+    return make_jobs(
+        prepared.payload,
+        plan,
+        instances_id=prepared.instances_id,
+        record_ids=records.record_ids,
+        storage_uri=prepared.storage_uri,
+    )
 
 
 def make_plan(
@@ -62,10 +123,14 @@ def create_records(payload: Payload, plan: IngestionPlan) -> RecordsOutcome:
         return ensure_records(geocube, plan.scenes, tags, record_tags=payload.record_tags)
 
 
-def remove_unused_records(created: list[str], used: list[str]) -> int:
+def remove_unused_records(records: RecordsOutcome, summary: IngestionSummary) -> int:
     """Delete the records this run created for scenes that were finally not downloaded."""
+    downloaded = {r.id for r in summary.rows if r.kind == "scene" and r.status == JobStatus.DONE}
+    used = [record_id for scene_id, record_id in records.record_ids.items() if scene_id in downloaded]
+    if set(records.created) <= set(used):
+        return 0  # nothing to delete: no Geocube call
     with open_geocube(load_settings()) as geocube:
-        return delete_unused_records(geocube, created, used)
+        return delete_unused_records(geocube, records.created, used)
 
 
 def update_ledger(payload: Payload, plan: IngestionPlan, status: dict[str, str], storage_uri: str) -> str:

@@ -7,24 +7,25 @@ from prefect import task
 from jobs import ingestion
 from tasks.retry import RETRY_DELAYS_S, retry_if_temporary
 
-validate_payload_task = task(
+prepare_task = task(
     name="validate-payload",
     retries=3,
     retry_delay_seconds=RETRY_DELAYS_S,
     retry_condition_fn=retry_if_temporary,
-)(ingestion.validate)
+)(ingestion.prepare)
 plan_task = task(
     name="plan-ingestion",
     retries=3,
     retry_delay_seconds=RETRY_DELAYS_S,
     retry_condition_fn=retry_if_temporary,
-)(ingestion.make_plan)
+)(ingestion.plan)
 records_task = task(
     name="create-records",
     retries=3,
     retry_delay_seconds=RETRY_DELAYS_S,
     retry_condition_fn=retry_if_temporary,
 )(ingestion.create_records)
+jobs_task = task(name="make-jobs")(ingestion.jobs_for)
 delete_unused_records_task = task(
     name="delete-unused-records",
     retries=2,
