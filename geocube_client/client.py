@@ -1,22 +1,17 @@
 """A synchronous client of the Geocube gRPC API (shared/docs/geocube-api.md, server v1.0.3).
 
-Every call goes through ``GeocubeClient._invoke``: it adds the ``authorization: Bearer <key>`` metadata,
-applies the timeout, retries UNKNOWN a bounded number of times (a real Geocube answers UNKNOWN while its
-database restarts), and turns any ``grpc.RpcError`` into ``geocube_client.errors`` in one place.
-The API key is kept as a ``SecretStr``: it appears in no log line, exception or repr.
+Every call goes through one ``geocube_client.transport.Transport``: the API key as metadata (never
+shown), the timeout, bounded retries of UNKNOWN, and every ``grpc.RpcError`` mapped to
+``geocube_client.errors`` in one place. This module holds the calls: requests in, models out.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
 
-import grpc
 from pydantic import SecretStr
 
 from common.dataformat import DataFormat
@@ -28,9 +23,6 @@ from geocube_client.errors import (
     GeocubeError,
     GeocubeInvalidArgumentError,
     GeocubeNotFoundError,
-    error_from_failure,
-    read_rpc_failure,
-    unknown_exhausted_error,
 )
 from geocube_client.geometry import normalize_aoi_wkt
 from geocube_client.models import (
@@ -44,11 +36,9 @@ from geocube_client.models import (
     Variable,
 )
 from geocube_client.pb import geocube_pb2 as pb
-from geocube_client.pb import geocube_pb2_grpc as pb_grpc
+from geocube_client.transport import Transport
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 class GeocubeClient:
@@ -74,33 +64,21 @@ class GeocubeClient:
         root_certificates: bytes | None = None,
         unknown_retry_delays_s: Sequence[float] = (0.5, 2.0),
     ) -> None:
-        if not address or ":" not in address:
-            raise GeocubeInvalidArgumentError(f"address: {address!r} is not host:port (e.g. 127.0.0.1:8080)")
-        if not timeout_s > 0:
-            raise GeocubeInvalidArgumentError(f"timeout_s: {timeout_s} must be > 0 (seconds per call)")
-        if any(not (d >= 0 and math.isfinite(d)) for d in unknown_retry_delays_s):
-            raise GeocubeInvalidArgumentError(
-                f"unknown_retry_delays_s: {tuple(unknown_retry_delays_s)} must be finite delays >= 0 s"
-            )
-        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-        self._api_key: SecretStr | None = SecretStr(key) if key else None
+        self._wire = Transport(
+            address, api_key=api_key, insecure=insecure, timeout_s=timeout_s,
+            root_certificates=root_certificates, unknown_retry_delays_s=unknown_retry_delays_s,
+        )  # fmt: skip
         self.address = address
         self.insecure = insecure
         self.timeout_s = timeout_s
-        self.unknown_retry_delays_s = tuple(unknown_retry_delays_s)
-        if insecure:
-            self._channel = grpc.insecure_channel(address)
-        else:
-            self._channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates))
-        self._stub = pb_grpc.GeocubeStub(self._channel)
 
     def __repr__(self) -> str:
-        key = "set" if self._api_key else "none"
+        key = "set" if self._wire.has_api_key else "none"
         return f"GeocubeClient(address={self.address!r}, insecure={self.insecure}, api_key={key})"
 
     def close(self) -> None:
         """Close the channel; calls made afterwards fail."""
-        self._channel.close()
+        self._wire.close()
 
     def __enter__(self) -> GeocubeClient:
         return self
@@ -110,56 +88,11 @@ class GeocubeClient:
     ) -> None:
         self.close()
 
-    # ------------------------------------------------------------------ plumbing
-
-    def _secret(self) -> str | None:
-        return self._api_key.get_secret_value() if self._api_key else None
-
-    def _metadata(self) -> tuple[tuple[str, str], ...]:
-        key = self._secret()
-        return (("authorization", f"Bearer {key}"),) if key else ()
-
-    def _invoke(self, rpc: str, call: Callable[[], T]) -> T:
-        """Run ``call``, retrying UNKNOWN, and map any failure to the error tree."""
-        retries = len(self.unknown_retry_delays_s)
-        for attempt in range(retries + 1):
-            try:
-                return call()
-            except grpc.RpcError as exc:
-                failure = read_rpc_failure(exc)
-                if failure.code != "UNKNOWN":
-                    raise error_from_failure(
-                        failure, rpc=rpc, address=self.address, secret=self._secret(), insecure=self.insecure
-                    ) from exc
-                if attempt == retries:
-                    raise unknown_exhausted_error(
-                        failure, rpc=rpc, address=self.address, retries=retries, secret=self._secret()
-                    ) from exc
-                delay_s = self.unknown_retry_delays_s[attempt]
-                secret = self._secret()
-                details = failure.details.replace(secret, "***") if secret else failure.details
-                logger.warning(
-                    "Geocube %s at %s answered UNKNOWN (attempt %d of %d: %s); retrying in %.2f s",
-                    rpc, self.address, attempt + 1, retries + 1, details, delay_s,
-                )  # fmt: skip
-                time.sleep(delay_s)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _unary(self, rpc: str, request: object) -> Any:
-        method = getattr(self._stub, rpc)
-        return self._invoke(rpc, lambda: method(request, timeout=self.timeout_s, metadata=self._metadata()))
-
-    def _stream(self, rpc: str, request: object) -> list[Any]:
-        method = getattr(self._stub, rpc)
-        return self._invoke(
-            rpc, lambda: list(method(request, timeout=self.timeout_s, metadata=self._metadata()))
-        )
-
     # ------------------------------------------------------------------ version and variables
 
     def version(self) -> str:
         """The server's version string."""
-        response = self._unary("Version", pb.GetVersionRequest())
+        response = self._wire.unary("Version", pb.GetVersionRequest())
         return str(response.Version)
 
     def get_variable(
@@ -175,13 +108,15 @@ class GeocubeClient:
             raise GeocubeInvalidArgumentError(
                 f"get_variable: pass exactly one of id=, name=, instance_id= (got {sorted(given) or 'none'})"
             )
-        response = self._unary("GetVariable", pb.GetVariableRequest(**given))
+        response = self._wire.unary("GetVariable", pb.GetVariableRequest(**given))
         return convert.variable_from_pb(response.variable)
 
     def list_variables(self, *, name_pattern: str = "", limit: int = 0, page: int = 0) -> list[Variable]:
         """Variables whose name matches ``name_pattern`` (``*``, ``?``), ``limit`` per ``page`` (0 = all)."""
         request = pb.ListVariablesRequest(name=name_pattern, limit=limit, page=page)
-        return [convert.variable_from_pb(item.variable) for item in self._stream("ListVariables", request)]
+        return [
+            convert.variable_from_pb(item.variable) for item in self._wire.stream("ListVariables", request)
+        ]
 
     def create_variable(
         self,
@@ -207,7 +142,7 @@ class GeocubeClient:
             bands=bands,
             resampling_alg=pb.Resampling.Value(resampling.upper()),
         )
-        response = self._unary("CreateVariable", pb.CreateVariableRequest(variable=variable))
+        response = self._wire.unary("CreateVariable", pb.CreateVariableRequest(variable=variable))
         return str(response.id)
 
     def instantiate_variable(
@@ -222,7 +157,7 @@ class GeocubeClient:
         request = pb.InstantiateVariableRequest(
             variable_id=variable_id, instance_name=instance_name, instance_metadata=dict(metadata or {})
         )
-        response = self._unary("InstantiateVariable", request)
+        response = self._wire.unary("InstantiateVariable", request)
         return convert.instance_from_pb(response.instance)
 
     # ------------------------------------------------------------------ AOIs and records
@@ -236,7 +171,7 @@ class GeocubeClient:
         """
         aoi = convert.aoi_to_pb(normalize_aoi_wkt(geometry_wkt))
         try:
-            response = self._unary("CreateAOI", pb.CreateAOIRequest(aoi=aoi))
+            response = self._wire.unary("CreateAOI", pb.CreateAOIRequest(aoi=aoi))
         except GeocubeAlreadyExistsError as exc:
             if not exc.resource_name:
                 raise
@@ -264,7 +199,7 @@ class GeocubeClient:
                 for i, r in enumerate(records)
             ]
         )
-        ids = list(self._unary("CreateRecords", request).ids)
+        ids = list(self._wire.unary("CreateRecords", request).ids)
         if len(ids) != len(records):
             raise GeocubeError(
                 f"Geocube CreateRecords at {self.address} returned {len(ids)} ids for {len(records)} records",
@@ -298,13 +233,13 @@ class GeocubeClient:
             request.to_time.CopyFrom(convert.timestamp_from_datetime(to_time, field_name="to_time"))
         if aoi_wkt is not None:
             request.aoi.CopyFrom(convert.aoi_to_pb(normalize_aoi_wkt(aoi_wkt, field_name="aoi_wkt")))
-        items = self._stream("ListRecords", request)
+        items = self._wire.stream("ListRecords", request)
         return [convert.record_from_pb(item.record, with_aoi=with_aoi) for item in items]
 
     def add_records_tags(self, ids: Iterable[str], tags: Mapping[str, str]) -> int:
         """Add (or overwrite) tags on records; returns how many records were updated (unknown ids: 0)."""
         request = pb.AddRecordsTagsRequest(ids=list(ids), tags=dict(tags))
-        return int(self._unary("AddRecordsTags", request).nb)
+        return int(self._wire.unary("AddRecordsTags", request).nb)
 
     def delete_records(self, ids: Iterable[str], *, no_fail: bool = False) -> int:
         """Delete records; returns how many were deleted.
@@ -314,7 +249,7 @@ class GeocubeClient:
                 ``no_fail``, which deletes only the records without datasets.
         """
         request = pb.DeleteRecordsRequest(ids=list(ids), no_fail=no_fail)
-        return int(self._unary("DeleteRecords", request).nb)
+        return int(self._wire.unary("DeleteRecords", request).nb)
 
     # ------------------------------------------------------------------ indexing
 
@@ -358,7 +293,7 @@ class GeocubeClient:
         )
         container = pb.Container(uri=uri, managed=managed, datasets=[convert.dataset_to_pb(wanted)])
         try:
-            self._unary("IndexDatasets", pb.IndexDatasetsRequest(container=container))
+            self._wire.unary("IndexDatasets", pb.IndexDatasetsRequest(container=container))
         except GeocubeAlreadyExistsError as exc:
             return self._resolve_index_conflict(exc, uri, wanted)
         return IndexOutcome.INDEXED
@@ -426,7 +361,7 @@ class GeocubeClient:
             instance_id=instance_id, record_ids=record_ids, crs_wkt=crs_wkt, transform=transform,
             width=width, height=height, resampling=resampling, compression_level=compression_level,
         )  # fmt: skip
-        return images_from_stream(self._stream("GetCube", request))
+        return images_from_stream(self._wire.stream("GetCube", request))
 
     def get_containers(self, uris: Iterable[str]) -> list[Container]:
         """Containers by URI (compared literally), with their datasets.
@@ -437,7 +372,7 @@ class GeocubeClient:
         uri_list = list(uris)
         if not uri_list:
             return []
-        response = self._unary("GetContainers", pb.GetContainersRequest(uris=uri_list))
+        response = self._wire.unary("GetContainers", pb.GetContainersRequest(uris=uri_list))
         return [convert.container_from_pb(c) for c in response.containers]
 
 
