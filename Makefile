@@ -51,7 +51,12 @@ test: setup system-deps check
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
+# The transfer benchmark's baseline is curl + unzip (Debian packages curl, unzip).
 bench: setup
+	@if ! command -v curl >/dev/null || ! command -v unzip >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq curl unzip >/dev/null; \
+	fi
 	$(BIN)/python -m bench
 
 proto: setup
