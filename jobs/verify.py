@@ -164,15 +164,19 @@ def verify_aoi(geocube: GeocubeClient, storage: Storage, aoi: str) -> VerifyRepo
     variables: dict[str, Variable] = {}
     with tempfile.TemporaryDirectory(prefix="verify-") as tmp:
         for key, uri, datasets in _indexed(geocube, storage, aoi):
-            local = Path(tmp) / Path(key).name
-            storage.download(key, local)
+            local = storage.local_path(key)  # read where it lies, else fetched for the comparison
+            fetched = local is None
+            if local is None:
+                local = Path(tmp) / Path(key).name
+                storage.download(key, local)
             for dataset in datasets:
                 if dataset.instance_id not in variables:
                     variables[dataset.instance_id] = geocube.get_variable(instance_id=dataset.instance_id)
                 check = _check_dataset(geocube, local, uri, dataset, variables[dataset.instance_id])
                 log.info("%s", check.line())
                 report.checks.append(check)
-            local.unlink()
+            if fetched:
+                local.unlink()
     return report
 
 
