@@ -21,10 +21,9 @@ from pathlib import Path
 from common.errors import IngestError
 from common.settings import Settings
 from graphs.context import make_tile_contexts
-from graphs.execute import execute_graph
 from graphs.loader import load_graph
 from graphs.model import Action, Condition, Graph, OutFile
-from jobs.config import graph_config
+from jobs.config import run_graph
 from jobs.models import JobResult, SceneJob
 from jobs.workspace import scratch_dir
 from providers import build_providers
@@ -149,13 +148,7 @@ def _run_scene_graph(
             constellation=job.scene.constellation,
             scene_date=job.scene.date,
         )
-        outcome = execute_graph(
-            graph,
-            tiles=t0,
-            workdir=product_dir,
-            config=graph_config(graph, job.graph_config, settings),
-            is_retriable=job.is_retriable,
-        )
+        outcome = run_graph(graph, job, t0, product_dir, settings)
         if outcome.error is not None:
             raise outcome.error
         for out in outcome.out_files:

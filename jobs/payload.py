@@ -40,6 +40,13 @@ _GEOMETRY_TYPES = {
 }
 
 
+def _string_values(value: Any) -> Any:
+    """A JSON object's values as strings (non-strings JSON-encoded), as the original's maps are."""
+    if isinstance(value, dict):
+        return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+    return value
+
+
 class SceneType(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -48,12 +55,7 @@ class SceneType(BaseModel):
     )
     parameters: dict[str, str] = Field(default_factory=dict, description="Catalogue filters")
 
-    @field_validator("parameters", mode="before")
-    @classmethod
-    def _stringify(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
-        return value
+    _stringify = field_validator("parameters", mode="before")(_string_values)
 
 
 class LayerSpec(BaseModel):
@@ -93,12 +95,7 @@ class Payload(BaseModel):
     def _utc(cls, value: datetime) -> datetime:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
-    @field_validator("graph_config", mode="before")
-    @classmethod
-    def _config_strings(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
-        return value
+    _config_strings = field_validator("graph_config", mode="before")(_string_values)
 
     @property
     def constellation(self) -> Constellation:

@@ -20,10 +20,10 @@ from geocube_client.client import GeocubeClient
 from geocube_client.mapping import DataMapping, check_mapping, describe_format, suggested_variable
 from geocube_client.models import IndexOutcome
 from graphs.context import TileContext, make_tile_contexts
-from graphs.execute import SelectedOutFile, execute_graph, select_in_files
+from graphs.execute import SelectedOutFile, select_in_files
 from graphs.loader import load_graph
 from graphs.model import Action
-from jobs.config import graph_config
+from jobs.config import run_graph
 from jobs.models import JobResult, TileJob
 from jobs.workspace import scratch_dir
 from storage import open_storage
@@ -144,13 +144,7 @@ def run_tile_job(job: TileJob, settings: Settings, geocube: GeocubeClient) -> Jo
         for inp in select_in_files(graph, tiles=tiles):
             ctx = tiles[inp.tile_index]
             import_layer(storage, workdir, ctx.layer_ref(job.aoi, inp.layer, inp.extension))
-        outcome = execute_graph(
-            graph,
-            tiles=tiles,
-            workdir=workdir,
-            config=graph_config(graph, job.graph_config, settings),
-            is_retriable=job.is_retriable,
-        )
+        outcome = run_graph(graph, job, tiles, workdir, settings)
         try:
             _handle_out_files(job, geocube, storage, workdir, tiles, outcome.out_files, result)
         except IngestError as exc:
