@@ -9,18 +9,12 @@ import pytest
 from common.dataformat import DTYPE_ALIASES, DataFormat, DataFormatError
 from common.errors import PermanentError
 
-# alias -> canonical dtype, the original ingester's DTypeFromString (+ int8, which the Geocube proto has)
-ALIASES = {
-    "uint8": "uint8", "byte": "uint8", "u1": "uint8",
-    "uint16": "uint16", "u2": "uint16",
-    "uint32": "uint32", "u4": "uint32",
-    "int8": "int8", "i1": "int8",
-    "int16": "int16", "i2": "int16",
-    "int32": "int32", "i4": "int32",
-    "float32": "float32", "f4": "float32",
-    "float64": "float64", "f8": "float64",
-    "complex64": "complex64", "c4": "complex64",
+# canonical dtype -> its other names, the original ingester's DTypeFromString (+ int8, in the Geocube proto)
+OTHER_NAMES = {
+    "uint8": ["byte", "u1"], "uint16": ["u2"], "uint32": ["u4"], "int8": ["i1"], "int16": ["i2"],
+    "int32": ["i4"], "float32": ["f4"], "float64": ["f8"], "complex64": ["c4"],
 }  # fmt: skip
+ALIASES = {name: dtype for dtype, names in OTHER_NAMES.items() for name in [dtype, *names]}
 
 
 def test_the_public_alias_table_is_exactly_the_original_ingesters() -> None:
