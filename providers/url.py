@@ -1,22 +1,20 @@
 """Downloads ``scene.metadata['download_link']``: http(s), ``file://`` or an absolute local path.
 
-HTTP downloads stream to ``<name>.part`` and are renamed only when complete, so an interrupted
-download never looks like a product.
+HTTP downloads go through the download core (``providers.fetch``): streamed to ``<name>.part``,
+resumed after a cut, checked against the catalogue's size and checksum, renamed only once verified.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from catalogue.models import Scene
-from common.http import HttpOutcome, classify_status, parse_retry_after
-from common.redaction import redact_url
-from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
+from providers.errors import DownloadError, ProductNotFoundError
+from providers.fetch import Expected, Fetcher
 
 log = logging.getLogger(__name__)
 
@@ -50,42 +48,10 @@ class UrlProvider:
 
     def _fetch(self, scene: Scene, link: str, dest_dir: Path) -> Path:
         name = Path(unquote(urlsplit(link).path)).name or f"{scene.source_id}.zip"
-        final = dest_dir / name
-        part = final.with_name(final.name + ".part")
-        client = self._client or httpx.Client(timeout=self.timeout_s, follow_redirects=True)
-        shown = redact_url(link)
-        try:
-            with client.stream("GET", link) as response:
-                outcome = classify_status(response.status_code)
-                what = f"{scene.source_id}: {shown} answered {response.status_code}"
-                if outcome is HttpOutcome.UNAVAILABLE:
-                    raise ProductNotFoundError(what)
-                if outcome is HttpOutcome.TEMPORARY:
-                    raise DownloadTemporaryError(
-                        what, retry_after_s=parse_retry_after(response.headers.get("Retry-After"))
-                    )
-                if outcome is not HttpOutcome.OK:
-                    raise DownloadError(what)
-                expected = response.headers.get("Content-Length")
-                written = 0
-                with part.open("wb") as out:
-                    for chunk in response.iter_bytes(1 << 20):
-                        out.write(chunk)
-                        written += len(chunk)
-                    out.flush()
-                    os.fsync(out.fileno())
-                # Content-Length counts the bytes on the wire, before any Content-Encoding is undone.
-                received = response.num_bytes_downloaded
-                if expected is not None and expected.isdigit() and int(expected) != received:
-                    raise DownloadTemporaryError(
-                        f"{scene.source_id}: {shown} sent {received} of {expected} bytes"
-                    )
-            part.replace(final)
-            log.info("%s: downloaded %s (%d bytes)", scene.source_id, shown, written)
-            return final
-        except httpx.TransportError as exc:
-            raise DownloadTemporaryError(f"{scene.source_id}: {shown}: {type(exc).__name__}") from None
-        finally:
-            part.unlink(missing_ok=True)
-            if self._client is None:
-                client.close()
+        size = scene.metadata.get("size_bytes")
+        expected = Expected(
+            size=size if isinstance(size, int) and size > 0 else None,
+            checksums=scene.metadata.get("checksums") or {},
+        )
+        fetcher = Fetcher(client=self._client, timeout_s=self.timeout_s)
+        return fetcher.fetch(link, dest_dir / name, what=scene.source_id, expected=expected).path

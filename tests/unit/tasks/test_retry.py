@@ -68,3 +68,23 @@ def test_retriable_payload_retries_other_failures_retry_count_times_but_never_fa
     assert condition(None, FakeRun(5), FakeState(GraphError("step failed"))) is True
     assert condition(None, FakeRun(6), FakeState(GraphError("step failed"))) is False
     assert condition(None, FakeRun(1), FakeState(GraphFatalError("FATAL ERROR: empty"))) is False
+
+
+def test_a_retry_after_longer_than_the_scheduled_delay_is_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("tasks.retry.time.sleep", slept.append)
+    _, condition = job_retry_policy(is_retriable=False, retry_count=0)
+    busy = DownloadTemporaryError("429", retry_after_s=100)
+    assert condition(None, FakeRun(1), FakeState(busy)) and slept == [100 - 5], "Prefect waits 5 s itself"
+    assert retry_if_temporary(None, FakeRun(3), FakeState(busy)) and slept == [95], "120 s >= 100 s"
+    soon = DownloadTemporaryError("503", retry_after_s=2)
+    assert retry_if_temporary(None, FakeRun(1), FakeState(soon)) and slept == [95]
+
+
+def test_a_retry_after_past_an_hour_is_not_retried_in_this_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("tasks.retry.time.sleep", slept.append)
+    later = DownloadTemporaryError("429", retry_after_s=7200)
+    assert not retry_if_temporary(None, FakeRun(1), FakeState(later)) and slept == []
+    assert retry_if_temporary(None, FakeRun(1), FakeState(DownloadTemporaryError("429", retry_after_s=3600)))
+    assert slept == [3600 - 5]

@@ -1,0 +1,409 @@
+"""The download core every HTTP provider uses: stream, resume, verify, then rename.
+
+``Fetcher.fetch(url, dest)`` streams the body to ``<dest>.part`` and renames it to ``dest`` only once it
+is whole and verified:
+
+- **resume**: a connection cut mid-body is picked up with ``Range: bytes=<received>-`` when the server
+  said it serves ranges (``Accept-Ranges: bytes`` or a 206), up to ``max_resumes`` times in one call; a
+  ``.part`` left by an earlier attempt is resumed the same way. A server that answers 200 to a Range
+  request starts again from byte 0. What was written is never sent again;
+- **verify**: the size (``Content-Length``, and the catalogue's size) and one of the catalogue's
+  checksums (BLAKE3 when the ``blake3`` package is there, else SHA-3, SHA-256, MD5: whichever is
+  published), hashed while streaming in a second thread so that hashing does not slow the transfer.
+  A mismatch deletes the file and fetches again once from byte 0; a second mismatch is
+  :class:`ChecksumMismatchError`, a ``ProductUnavailableError``: the source is bad, try the next one;
+- **errors** (``common.http``'s table): 404/410 → ``ProductNotFoundError`` (next provider); 408/429/5xx,
+  timeouts and cuts that cannot be resumed → ``DownloadTemporaryError`` with the ``Retry-After`` it
+  sent; 401/403 → the ``auth`` callback is asked for fresh credentials once, then
+  :class:`DownloadAuthError` (permanent);
+- **redirects** are followed here, at most 10, with the method kept: credentials (``Authorization``) go
+  only to the same origin (scheme, host, port), or to the hosts the provider trusts (``trusted_hosts``,
+  e.g. CDSE's download host);
+- **progress**: bytes, MB/s and ETA are logged every ``progress_every_s`` seconds.
+
+URLs are shown without their query or credentials (``common.redaction.redact_url``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from common.errors import ProductUnavailableError
+from common.http import HttpOutcome, classify_status, parse_retry_after
+from common.redaction import redact_url
+from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1 << 16  # what httpx reads from the socket at once; measured fastest on loopback
+MAX_REDIRECTS = 10
+# Checksum algorithms as catalogues name them (CDSE: "MD5", "BLAKE3"; STAC file:checksum multihash
+# names), by preference: the fastest available is the one checked.
+_ALGORITHMS = {"blake3": "blake3", "sha3-256": "sha3_256", "sha3_256": "sha3_256", "sha256": "sha256",
+               "sha-256": "sha256", "md5": "md5"}  # fmt: skip
+_PREFERENCE = ("blake3", "sha3_256", "sha256", "md5")
+
+
+class DownloadAuthError(DownloadError):
+    """The provider refused the credentials, also fresh ones: fix the account settings."""
+
+
+class ChecksumMismatchError(ProductUnavailableError):
+    """The file fetched twice does not match the catalogue's checksum or size: the source is bad."""
+
+
+class _Hash(Protocol):
+    def update(self, data: bytes, /) -> object: ...
+
+    def hexdigest(self) -> str: ...
+
+
+def _new_hash(name: str) -> _Hash | None:
+    if name == "blake3":
+        try:
+            import blake3  # type: ignore[import-not-found]  # optional: faster than MD5 when present
+        except ImportError:
+            return None
+        hasher: _Hash = blake3.blake3()
+        return hasher
+    return hashlib.new(name)
+
+
+def pick_checksum(checksums: Mapping[str, str]) -> tuple[str, str] | None:
+    """(hashlib name, expected hex digest) of the checksum to verify, or None when none can be."""
+    known = {_ALGORITHMS[k.lower()]: v.lower() for k, v in checksums.items() if k.lower() in _ALGORITHMS}
+    for name in _PREFERENCE:
+        if name in known and _new_hash(name) is not None:
+            return name, known[name]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What the catalogue says of the file: its size and checksums ({algorithm: hex digest})."""
+
+    size: int | None = None
+    checksums: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A verified download."""
+
+    path: Path
+    size: int
+    seconds: float
+    resumed_bytes: int = 0  # bytes taken from a .part or a cut connection instead of fetched again
+    checksum: str = ""  # the algorithm verified, "" when the catalogue published none we can check
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.size / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+class _Hasher:
+    """Hashes chunks in a thread of its own (hashlib releases the GIL), so the transfer does not wait."""
+
+    def __init__(self, name: str) -> None:
+        hasher = _new_hash(name)
+        assert hasher is not None  # pick_checksum only picks available ones
+        self._hash = hasher
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
+        self._thread = threading.Thread(target=self._run, name="fetch-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            self._hash.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self._queue.put(chunk)
+
+    def hexdigest(self) -> str:
+        self._queue.put(None)
+        self._thread.join()
+        return self._hash.hexdigest()
+
+    def abandon(self) -> None:
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(None)
+
+
+class _CutError(Exception):
+    """The body stopped before its end; ``resumable`` unless its content encoding was undone."""
+
+    def __init__(self, reason: str, *, resumable: bool = True) -> None:
+        super().__init__(reason)
+        self.resumable = resumable
+
+
+AuthHeaders = Callable[[bool], Mapping[str, str]]  # refresh -> headers (e.g. Authorization)
+
+
+class Fetcher:
+    """Downloads files over HTTP(S) with one policy (the module docstring).
+
+    Args:
+        client: an httpx client to use (tests, connection reuse); one is made per call otherwise.
+        timeout_s: connect and read timeout.
+        max_resumes: Range resumes allowed in one call after cuts.
+        progress_every_s: how often progress is logged.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: httpx.Client | None = None,
+        timeout_s: float = 60.0,
+        max_resumes: int = 5,
+        progress_every_s: float = 30.0,
+    ) -> None:
+        self._client = client
+        self.timeout_s = timeout_s
+        self.max_resumes = max_resumes
+        self.progress_every_s = progress_every_s
+
+    def fetch(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        what: str,
+        expected: Expected | None = None,
+        auth: AuthHeaders | None = None,
+        trusted_hosts: frozenset[str] = frozenset(),
+        method: str = "GET",
+    ) -> Fetched:
+        """Download ``url`` to ``dest``, verified; ``what`` names the product in messages.
+
+        Raises:
+            ProductNotFoundError, ChecksumMismatchError: not this provider (the next one is tried).
+            DownloadTemporaryError: try again later (``retry_after_s`` when the server said when).
+            DownloadAuthError, DownloadError: refused credentials, or an answer that will not change.
+        """
+        expected = expected or Expected()
+        checksum = pick_checksum(expected.checksums)
+        client = self._client or httpx.Client(timeout=self.timeout_s)
+        part = dest.with_name(dest.name + ".part")
+        started = time.monotonic()
+        try:
+            for attempt in (1, 2):  # a mismatch is fetched again once, from byte 0
+                size, resumed, digest = self._to_part(
+                    client, method, url, part, what=what, auth=auth, trusted=trusted_hosts, checksum=checksum
+                )
+                problem = _mismatch(size, digest, expected, checksum)
+                if problem is None:
+                    part.replace(dest)
+                    fetched = Fetched(dest, size, time.monotonic() - started, resumed,
+                                      checksum[0] if checksum else "")  # fmt: skip
+                    verified = f", {fetched.checksum} verified" if checksum else ""
+                    log.info("%s: %s fetched, %d bytes at %.1f MB/s%s", what, redact_url(url), size,
+                             fetched.mb_per_s, verified)  # fmt: skip
+                    return fetched
+                part.unlink(missing_ok=True)
+                log.warning("%s: %s: %s (attempt %d of 2)", what, redact_url(url), problem, attempt)
+            raise ChecksumMismatchError(f"{what}: {redact_url(url)}: {problem} twice; the source is bad")
+        finally:
+            if self._client is None:
+                client.close()
+
+    # ------------------------------------------------------------------ one transfer into the .part
+
+    def _to_part(
+        self,
+        client: httpx.Client,
+        method: str,
+        url: str,
+        part: Path,
+        *,
+        what: str,
+        auth: AuthHeaders | None,
+        trusted: frozenset[str],
+        checksum: tuple[str, str] | None,
+    ) -> tuple[int, int, str]:
+        """Fill ``part`` with the whole body, resuming after cuts; (size, bytes resumed, hex digest)."""
+        hasher = _Hasher(checksum[0]) if checksum else None
+        have = part.stat().st_size if part.exists() else 0
+        resumed = 0
+        ranges_ok = have > 0  # a .part is only kept where ranges were served
+        try:
+            if have and hasher is not None:
+                for chunk in _read_chunks(part):  # what an earlier attempt wrote counts in the hash
+                    hasher.update(chunk)
+            for cut in range(self.max_resumes + 1):
+                offset = have if ranges_ok else 0
+                try:
+                    with self._open(client, method, url, what=what, auth=auth, trusted=trusted,
+                                    offset=offset) as response:  # fmt: skip
+                        partial = response.status_code == 206
+                        ranges_ok = partial or response.headers.get("Accept-Ranges", "").lower() == "bytes"
+                        if offset and not partial:  # the server ignored the Range: start again
+                            have, offset = 0, 0
+                            if hasher is not None:
+                                hasher.abandon()
+                                hasher = _Hasher(checksum[0]) if checksum else None
+                        resumed += offset
+                        total = _total_size(response, offset)
+                        have = self._stream(response, part, offset, total, hasher, what=what)
+                        if total is not None and have != total:
+                            raise _CutError(f"sent {have} of {total} bytes")
+                    digest = hasher.hexdigest() if hasher is not None else ""
+                    hasher = None
+                    return have, resumed, digest
+                except _CutError as exc:
+                    have = part.stat().st_size if part.exists() else 0
+                    if not ranges_ok or not exc.resumable or cut == self.max_resumes:
+                        if not ranges_ok:
+                            part.unlink(missing_ok=True)
+                        raise DownloadTemporaryError(f"{what}: {redact_url(url)}: {exc}") from None
+                    log.warning("%s: %s: %s; resuming at byte %d", what, redact_url(url), exc, have)
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            if hasher is not None:
+                hasher.abandon()
+
+    @contextlib.contextmanager
+    def _open(
+        self,
+        client: httpx.Client,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        auth: AuthHeaders | None,
+        trusted: frozenset[str],
+        offset: int,
+    ) -> Iterator[httpx.Response]:
+        """The final response of ``url`` (redirects followed, credentials refreshed once), status 2xx."""
+        refreshed = False
+        origin = _origin(url)
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            headers: dict[str, str] = {"Range": f"bytes={offset}-"} if offset else {}
+            if auth is not None and (_origin(current) == origin or urlsplit(current).hostname in trusted):
+                headers |= auth(refreshed)
+            try:
+                request = client.build_request(method, current, headers=headers)
+                response = client.send(request, stream=True, follow_redirects=False)
+            except httpx.TransportError as exc:
+                raise DownloadTemporaryError(f"{what}: {redact_url(current)}: {type(exc).__name__}") from None
+            try:
+                if response.is_redirect and response.headers.get("Location"):
+                    # The method is kept: CDSE's burst service wants the POST again at the Location.
+                    current = urljoin(current, response.headers["Location"])
+                    continue
+                outcome = classify_status(response.status_code)
+                shown = f"{what}: {redact_url(current)} answered {response.status_code}"
+                if outcome is HttpOutcome.AUTH and auth is not None and not refreshed:
+                    refreshed = True
+                    log.info("%s: credentials refused; asking for fresh ones once", what)
+                    continue
+                if outcome is HttpOutcome.OK:
+                    yield response
+                    return
+                if outcome is HttpOutcome.UNAVAILABLE:
+                    raise ProductNotFoundError(shown)
+                if outcome is HttpOutcome.TEMPORARY:
+                    wait = parse_retry_after(response.headers.get("Retry-After"))
+                    raise DownloadTemporaryError(shown, retry_after_s=wait)
+                if outcome is HttpOutcome.AUTH:
+                    raise DownloadAuthError(f"{shown}: credentials refused; check the account settings")
+                if response.status_code == 416 and offset:
+                    raise _CutError("the server refused the resume range")
+                raise DownloadError(shown)
+            finally:
+                response.close()
+        raise DownloadError(f"{what}: {redact_url(url)}: more than {MAX_REDIRECTS} redirects")
+
+    def _stream(
+        self,
+        response: httpx.Response,
+        part: Path,
+        offset: int,
+        total: int | None,
+        hasher: _Hasher | None,
+        *,
+        what: str,
+    ) -> int:
+        """Append the body to ``part`` from ``offset``; return its size. Raises _CutError on a break."""
+        encoded = "Content-Encoding" in response.headers  # undo gzip & co.; such bodies cannot resume
+        chunks = response.iter_bytes(CHUNK_SIZE) if encoded else response.iter_raw(CHUNK_SIZE)
+        written = offset
+        last_log = time.monotonic()
+        started = last_log
+        with part.open("r+b" if offset else "wb") as out:
+            out.truncate(offset)
+            out.seek(offset)
+            try:
+                for chunk in chunks:
+                    out.write(chunk)
+                    if hasher is not None:
+                        hasher.update(chunk)
+                    written += len(chunk)
+                    now = time.monotonic()
+                    if now - last_log >= self.progress_every_s:
+                        last_log = now
+                        _log_progress(what, written, offset, total, now - started)
+            except (httpx.TransportError, httpx.StreamError) as exc:
+                out.flush()
+                os.fsync(out.fileno())
+                raise _CutError(
+                    f"{type(exc).__name__} after {written} bytes", resumable=not encoded
+                ) from None
+            out.flush()
+            os.fsync(out.fileno())
+        return written
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return (parts.scheme, parts.hostname or "", parts.port)
+
+
+def _total_size(response: httpx.Response, offset: int) -> int | None:
+    """The whole file's size, from Content-Range (a 206) or Content-Length (a 200)."""
+    content_range = response.headers.get("Content-Range", "")
+    if response.status_code == 206 and "/" in content_range:
+        size = content_range.rsplit("/", 1)[1]
+        return int(size) if size.isdigit() else None
+    length = response.headers.get("Content-Length", "")
+    if "Content-Encoding" in response.headers or not length.isdigit():
+        return None  # the length of the encoded body, not of the file
+    return offset + int(length) if response.status_code == 206 else int(length)
+
+
+def _mismatch(size: int, digest: str, expected: Expected, checksum: tuple[str, str] | None) -> str | None:
+    if expected.size is not None and size != expected.size:
+        return f"{size} bytes where the catalogue says {expected.size}"
+    if checksum is not None and digest != checksum[1]:
+        return f"{checksum[0]} {digest} where the catalogue says {checksum[1]}"
+    return None
+
+
+def _read_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as inp:
+        while chunk := inp.read(1 << 20):
+            yield chunk
+
+
+def _log_progress(what: str, written: int, offset: int, total: int | None, seconds: float) -> None:
+    rate = (written - offset) / seconds if seconds > 0 else 0.0
+    if total and rate > 0:
+        eta = (total - written) / rate
+        log.info("%s: %d of %d MB (%.0f %%), %.1f MB/s, %.0f s to go", what, written // 10**6,
+                 total // 10**6, 100 * written / total, rate / 1e6, eta)  # fmt: skip
+    else:
+        log.info("%s: %d MB, %.1f MB/s", what, written // 10**6, rate / 1e6)

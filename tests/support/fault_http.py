@@ -1,0 +1,110 @@
+"""A local HTTP file server that misbehaves on request: the fault table of the download core's tests.
+
+Each route serves one body. ``script`` lists, per request in order, how to answer it; past the end of
+the script requests are served normally (200, or 206 for a Range). A step is a dict:
+
+- ``{"status": 429, "headers": {...}}``: that answer, with no body;
+- ``{"cut_at": N}``: the headers of a full answer, the first N bytes from the requested offset, then
+  the connection is closed;
+- ``{"corrupt": True}``: the body with one byte flipped;
+- ``{"redirect": URL}``: a 302 to URL;
+- ``{"ignore_range": True}``: a 200 with the whole body even when a Range was asked.
+
+``requests`` records (path, headers) of every request, for the assertions.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Route:
+    body: bytes
+    script: list[dict[str, Any]] = field(default_factory=list)
+    ranges: bool = True  # Accept-Ranges: bytes, and 206 answers to a Range
+
+
+@dataclass
+class FaultServer:
+    base: str
+    routes: dict[str, Route]
+    requests: list[tuple[str, dict[str, str]]]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_state: FaultServer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        state = self.server_state
+        path = self.path.split("?")[0]
+        state.requests.append((path, dict(self.headers.items())))
+        route = state.routes.get(path)
+        if route is None:
+            self._answer(404, b"not found")
+            return
+        step = route.script.pop(0) if route.script else {}
+        if "status" in step:
+            self._answer(step["status"], b"", step.get("headers", {}))
+            return
+        if "redirect" in step:
+            self._answer(302, b"", {"Location": step["redirect"]})
+            return
+        offset = 0
+        wanted = self.headers.get("Range", "")
+        if route.ranges and wanted.startswith("bytes=") and not step.get("ignore_range"):
+            offset = int(wanted[len("bytes=") :].split("-")[0])
+        body = route.body
+        if step.get("corrupt"):
+            body = body[:10] + bytes([body[10] ^ 0xFF]) + body[11:]
+        headers = {"Accept-Ranges": "bytes"} if route.ranges else {}
+        if offset:
+            headers["Content-Range"] = f"bytes {offset}-{len(body) - 1}/{len(body)}"
+        self.send_response(206 if offset else 200)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body) - offset))
+        self.end_headers()
+        if "cut_at" in step:
+            self.wfile.write(body[offset : offset + step["cut_at"]])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        self.wfile.write(body[offset:])
+
+    def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextmanager
+def fault_server() -> Iterator[FaultServer]:
+    """Start a FaultServer on 127.0.0.1; stopped on exit, also when the test fails."""
+    state = FaultServer(base="", routes={}, requests=[])
+    handler = type("Handler", (_Handler,), {"server_state": state})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    state.base = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
