@@ -8,8 +8,8 @@ is whole and verified:
   ``.part`` left by an earlier attempt is resumed the same way. A server that answers 200 to a Range
   request starts again from byte 0. What was written is never sent again;
 - **verify**: the size (``Content-Length``, and the catalogue's size) and one of the catalogue's
-  checksums (BLAKE3 when the ``blake3`` package is there, else SHA-3, SHA-256, MD5: whichever is
-  published), hashed while streaming in a second thread so that hashing does not slow the transfer.
+  checksums (BLAKE3, else SHA-3, SHA-256, MD5: the fastest published), hashed while streaming in a
+  second thread so that hashing does not slow the transfer (BLAKE3 hashes 1 GiB in 0.2 s, MD5 in 1.3).
   A mismatch deletes the file and fetches again once from byte 0; a second mismatch is
   :class:`ChecksumMismatchError`, a ``ProductUnavailableError``: the source is bad, try the next one;
 - **errors** (``common.http``'s table): 404/410 → ``ProductNotFoundError`` (next provider); 408/429/5xx,
@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import queue
 import threading
 import time
@@ -39,7 +38,9 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
+import blake3
 import httpx
+from httpcore._sync import http11 as httpcore_http11
 
 from common.errors import ProductUnavailableError
 from common.http import HttpOutcome, classify_status, parse_retry_after
@@ -48,7 +49,11 @@ from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFo
 
 log = logging.getLogger(__name__)
 
-CHUNK_SIZE = 1 << 16  # what httpx reads from the socket at once; measured fastest on loopback
+# httpcore reads a body 64 KiB per socket call; 256 KiB halves the CPU per byte (measured on loopback,
+# 1 GiB: 0.8 s -> 0.4 s, curl 0.8-1.1 s). A class attribute of the pinned httpcore, set once here.
+CHUNK_SIZE = 1 << 18
+if getattr(httpcore_http11.HTTP11Connection, "READ_NUM_BYTES", CHUNK_SIZE) < CHUNK_SIZE:
+    httpcore_http11.HTTP11Connection.READ_NUM_BYTES = CHUNK_SIZE
 MAX_REDIRECTS = 10
 # Checksum algorithms as catalogues name them (CDSE: "MD5", "BLAKE3"; STAC file:checksum multihash
 # names), by preference: the fastest available is the one checked.
@@ -73,10 +78,6 @@ class _Hash(Protocol):
 
 def _new_hash(name: str) -> _Hash | None:
     if name == "blake3":
-        try:
-            import blake3  # type: ignore[import-not-found]  # optional: faster than MD5 when present
-        except ImportError:
-            return None
         hasher: _Hash = blake3.blake3()
         return hasher
     return hashlib.new(name)
@@ -115,31 +116,52 @@ class Fetched:
 
 
 class _Hasher:
-    """Hashes chunks in a thread of its own (hashlib releases the GIL), so the transfer does not wait."""
+    """Hashes the chunks as they come. A slow hash (MD5: 1.3 s per GiB) runs in a thread of its own, fed
+    in batches of ``BATCH`` bytes (hashlib releases the GIL on large buffers), so that the transfer does
+    not wait for it; BLAKE3 (0.2 s per GiB) is fast enough to run inline."""
+
+    BATCH = 8 << 20
 
     def __init__(self, name: str) -> None:
         hasher = _new_hash(name)
         assert hasher is not None  # pick_checksum only picks available ones
         self._hash = hasher
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
-        self._thread = threading.Thread(target=self._run, name="fetch-hash", daemon=True)
-        self._thread.start()
+        self._batch: list[bytes] = []
+        self._batched = 0
+        self._queue: queue.Queue[list[bytes] | None] | None = None
+        self._thread: threading.Thread | None = None
+        if name != "blake3":
+            self._queue = queue.Queue(maxsize=4)
+            self._thread = threading.Thread(target=self._run, name="fetch-hash", daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
-            self._hash.update(chunk)
+        assert self._queue is not None
+        while (batch := self._queue.get()) is not None:
+            for chunk in batch:
+                self._hash.update(chunk)
 
     def update(self, chunk: bytes) -> None:
-        self._queue.put(chunk)
+        if self._queue is None:
+            self._hash.update(chunk)
+            return
+        self._batch.append(chunk)
+        self._batched += len(chunk)
+        if self._batched >= self.BATCH:
+            self._queue.put(self._batch)
+            self._batch, self._batched = [], 0
 
     def hexdigest(self) -> str:
-        self._queue.put(None)
-        self._thread.join()
+        if self._queue is not None and self._thread is not None:
+            self._queue.put(self._batch)
+            self._queue.put(None)
+            self._thread.join()
         return self._hash.hexdigest()
 
     def abandon(self) -> None:
-        with contextlib.suppress(queue.Full):
-            self._queue.put_nowait(None)
+        if self._queue is not None:
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(None)
 
 
 class _CutError(Exception):
@@ -206,6 +228,7 @@ class Fetcher:
                 )
                 problem = _mismatch(size, digest, expected, checksum)
                 if problem is None:
+                    dest.unlink(missing_ok=True)  # a rename over a file makes ext4 flush it (auto_da_alloc)
                     part.replace(dest)
                     fetched = Fetched(dest, size, time.monotonic() - started, resumed,
                                       checksum[0] if checksum else "")  # fmt: skip
@@ -340,13 +363,19 @@ class Fetcher:
     ) -> int:
         """Append the body to ``part`` from ``offset``; return its size. Raises _CutError on a break."""
         encoded = "Content-Encoding" in response.headers  # undo gzip & co.; such bodies cannot resume
-        chunks = response.iter_bytes(CHUNK_SIZE) if encoded else response.iter_raw(CHUNK_SIZE)
+        chunks = response.iter_bytes() if encoded else response.iter_raw()  # as read: no re-chunking
         written = offset
         last_log = time.monotonic()
         started = last_log
-        with part.open("r+b" if offset else "wb") as out:
-            out.truncate(offset)
-            out.seek(offset)
+        if not offset:
+            # A new file, never a truncated one: ext4 flushes a file truncated to 0 on close
+            # (auto_da_alloc), which costs a scratch download the disk's speed.
+            part.unlink(missing_ok=True)
+        with part.open("r+b" if offset else "xb") as out:
+            if offset:
+                if part.stat().st_size > offset:
+                    out.truncate(offset)
+                out.seek(offset)
             try:
                 for chunk in chunks:
                     out.write(chunk)
@@ -358,14 +387,9 @@ class Fetcher:
                         last_log = now
                         _log_progress(what, written, offset, total, now - started)
             except (httpx.TransportError, httpx.StreamError) as exc:
-                out.flush()
-                os.fsync(out.fileno())
-                raise _CutError(
-                    f"{type(exc).__name__} after {written} bytes", resumable=not encoded
-                ) from None
-            out.flush()
-            os.fsync(out.fileno())
-        return written
+                reason = f"{type(exc).__name__} after {written} bytes"
+                raise _CutError(reason, resumable=not encoded) from None
+        return written  # not fsynced: a scratch file; the storage syncs what it takes (storage.local)
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
