@@ -54,6 +54,16 @@ class Settings(BaseSettings):
         default="https://catalogue.dataspace.copernicus.eu/odata/v1",
         description="GEOCUBE_INGESTER_CDSE_ODATA_URL: CDSE OData endpoint",
     )
+    cdse_download_url: str = Field(
+        default="https://download.dataspace.copernicus.eu/odata/v1",
+        description="GEOCUBE_INGESTER_CDSE_DOWNLOAD_URL: CDSE download endpoint (Products(<id>)/$value)",
+    )
+    cdse_token_url: str = Field(
+        default="https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/openid-connect/token",
+        description="GEOCUBE_INGESTER_CDSE_TOKEN_URL: CDSE identity token endpoint",
+    )
+    cdse_username: str = Field(default="", description="GEOCUBE_INGESTER_CDSE_USERNAME: CDSE account")
+    cdse_password: SecretStr | None = Field(default=None, description="GEOCUBE_INGESTER_CDSE_PASSWORD")
     stac_landsat_url: str = Field(
         default="https://landsatlook.usgs.gov/stac-server", description="GEOCUBE_INGESTER_STAC_LANDSAT_URL"
     )
@@ -91,8 +101,9 @@ class Settings(BaseSettings):
     )
     providers: str = Field(
         default="local,url",
-        description="GEOCUBE_INGESTER_PROVIDERS: comma-separated download providers "
-        "tried in order: local, url",
+        description="GEOCUBE_INGESTER_PROVIDERS: download providers tried in order, for all "
+        "('local,cdse,url') or per constellation ('sentinel2=cdse,url; *=local,url'). Names: local, "
+        "cdse, url",
     )
     local_archive: str = Field(
         default="",
@@ -113,18 +124,24 @@ class Settings(BaseSettings):
 
     def catalogue_entries(self) -> list[tuple[str, list[str]]]:
         """``(constellation key or "*", catalogue names)`` pairs of GEOCUBE_INGESTER_CATALOGUES, in order."""
-        entries = []
-        for entry in self.catalogues.split(";"):
-            key, sep, names = entry.partition("=")
-            listed = [n.strip() for n in (names if sep else key).split(",") if n.strip()]
-            entries.append((key.strip() if sep else "*", listed))
-        return entries
+        return chain_entries(self.catalogues)
+
+    def provider_entries(self) -> list[tuple[str, list[str]]]:
+        """``(constellation key or "*", provider names)`` pairs of GEOCUBE_INGESTER_PROVIDERS, in order."""
+        return chain_entries(self.providers)
 
     def annotation_patterns(self) -> list[str]:
         return [p.strip() for p in self.annotations_urls.split(",") if p.strip()]
 
-    def provider_names(self) -> list[str]:
-        return [p.strip() for p in self.providers.split(",") if p.strip()]
+
+def chain_entries(text: str) -> list[tuple[str, list[str]]]:
+    """``'sentinel2=a,b; *=c'`` as ``[("sentinel2", ["a", "b"]), ("*", ["c"])]``; a bare list is ``*``."""
+    entries = []
+    for entry in text.split(";"):
+        key, sep, names = entry.partition("=")
+        listed = [n.strip() for n in (names if sep else key).split(",") if n.strip()]
+        entries.append((key.strip() if sep else "*", listed))
+    return entries
 
 
 def load_settings() -> Settings:

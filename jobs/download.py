@@ -108,7 +108,7 @@ def run_scene_job(job: SceneJob, settings: Settings) -> JobResult:
     if stored is not None:
         log.info("%s: already in storage, not downloaded again", job.label)
         return JobResult(message="already in storage", stored=stored, duration_s=time.monotonic() - started)
-    providers = build_providers(settings)
+    providers = build_providers(settings, job.scene.constellation)
     refs = None if graph.processing_steps else _product_refs(job, graph_out)
     with scratch_dir(settings.workdir, f"scene-{job.scene.source_id}") as scratch:
         arrived_dir, product_dir = scratch / "arrived", scratch / "product"

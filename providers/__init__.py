@@ -1,16 +1,20 @@
 """Download providers: one module per provider behind the small ``Downloader`` protocol.
 
-Register a provider in ``PROVIDERS`` (a plain dict: name -> factory taking the settings).
+Register a provider in ``PROVIDERS`` (a plain dict: name -> factory taking the settings; a factory
+answers None when the provider's settings are not there, and the provider is left out).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from catalogue.models import Constellation
 from common.errors import PermanentError
 from common.settings import Settings
 from providers.base import Downloader
+from providers.cdse.download import CdseDownloader
 from providers.local import LocalArchiveProvider
+from providers.registry import names_for
 from providers.url import UrlProvider
 
 
@@ -24,14 +28,24 @@ def _url(settings: Settings) -> Downloader | None:
 
 PROVIDERS: dict[str, Callable[[Settings], Downloader | None]] = {
     "local": _local,
+    "cdse": CdseDownloader.from_settings,
     "url": _url,
 }
 
 
-def build_providers(settings: Settings) -> list[Downloader]:
-    """The configured providers, in the order the settings give (those without config are left out)."""
+def provider_names(settings: Settings, constellation: Constellation | None = None) -> list[str]:
+    """The provider names GEOCUBE_INGESTER_PROVIDERS gives for ``constellation`` (``*`` for None)."""
+    entries = settings.provider_entries()
+    if constellation is None:
+        return next((names for key, names in entries if key == "*"), [])
+    return names_for(entries, constellation, setting="GEOCUBE_INGESTER_PROVIDERS")
+
+
+def build_providers(settings: Settings, constellation: Constellation | None = None) -> list[Downloader]:
+    """The providers configured for ``constellation``, in the order the settings give (those without
+    their settings are left out)."""
     chain: list[Downloader] = []
-    for name in settings.provider_names():
+    for name in provider_names(settings, constellation):
         factory = PROVIDERS.get(name)
         if factory is None:
             raise PermanentError(

@@ -95,26 +95,33 @@ CATALOGUES: dict[str, Callable[[Settings], Searcher]] = {
 }
 
 
-def catalogue_names(settings: Settings, constellation: Constellation) -> list[str]:
-    """The catalogue names GEOCUBE_INGESTER_CATALOGUES gives for ``constellation`` (keys are any alias).
+def names_for(
+    entries: list[tuple[str, list[str]]], constellation: Constellation, *, setting: str
+) -> list[str]:
+    """The names a per-constellation setting gives for ``constellation`` (keys are any alias, or ``*``).
 
     Raises:
         CatalogueError: a key that is neither a constellation alias nor ``*``.
     """
     fallback: list[str] = []
-    for key, names in settings.catalogue_entries():
+    for key, names in entries:
         if key == "*":
             fallback = names
             continue
         target = parse_constellation(key)
         if target is None:
             raise CatalogueError(
-                f"GEOCUBE_INGESTER_CATALOGUES: unknown constellation {key!r}; use sentinel1, sentinel2, "
+                f"{setting}: unknown constellation {key!r}; use sentinel1, sentinel2, "
                 "landsat89, phr, spot (or an alias) or '*'"
             )
         if target is constellation:
             return names
     return fallback
+
+
+def catalogue_names(settings: Settings, constellation: Constellation) -> list[str]:
+    """The catalogue names GEOCUBE_INGESTER_CATALOGUES gives for ``constellation``."""
+    return names_for(settings.catalogue_entries(), constellation, setting="GEOCUBE_INGESTER_CATALOGUES")
 
 
 def build_searchers(settings: Settings, constellation: Constellation) -> list[Searcher]:

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from catalogue.models import Constellation, Scene, SceneQuery
 from common.errors import IngestError, PermanentError, ProductUnavailableError, TemporaryError
@@ -155,7 +156,8 @@ def scene(link: str = "") -> Scene:
 
 @pytest.mark.parametrize("name", sorted(PROVIDERS))
 def test_an_unknown_product_is_unavailable_so_the_next_provider_is_tried(name: str, tmp_path: Path) -> None:
-    provider = PROVIDERS[name](Settings(local_archive=str(tmp_path / "archive")))
+    account = {"cdse_username": "user", "cdse_password": SecretStr(TOKEN)}  # every provider configured
+    provider = PROVIDERS[name](Settings(local_archive=str(tmp_path / "archive"), **account))
     assert provider is not None
     (tmp_path / "archive").mkdir()
     with pytest.raises(ProductUnavailableError):

@@ -10,7 +10,8 @@ the script requests are served normally (200, or 206 for a Range). A step is a d
 - ``{"redirect": URL}``: a 302 to URL;
 - ``{"ignore_range": True}``: a 200 with the whole body even when a Range was asked.
 
-``requests`` records (path, headers) of every request, for the assertions.
+``requests`` records (path, headers) of every request, and ``bodies`` the body of each POST, for the
+assertions.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class FaultServer:
     base: str
     routes: dict[str, Route]
     requests: list[tuple[str, dict[str, str]]]
+    bodies: list[bytes] = field(default_factory=list)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -45,6 +47,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.server_state.bodies.append(self.rfile.read(length))
         self.do_GET()
 
     def do_GET(self) -> None:

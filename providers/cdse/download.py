@@ -1,0 +1,90 @@
+"""CDSE downloads: a product by its id, ``GET <download>/Products(<id>)/$value`` with a bearer token.
+
+The id is the ``uuid`` the CDSE searchers put in the scene's metadata (OData ``Id``, or the
+``Products(<id>)`` of a CDSE STAC asset). The catalogue's ``Checksum`` (MD5 and BLAKE3) and
+``ContentLength`` are verified while streaming (``providers.fetch``). The token comes from the account's
+:class:`providers.tokens.OidcTokens` (client ``cdse-public``, password grant, then refresh), shared by the
+worker's downloads. The catalogue host redirects ``$value`` to the download host: the token follows to
+CDSE's own hosts only.
+
+A scene CDSE did not find (no ``uuid``) or marks offline is not this provider's: the next one is tried.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from catalogue.models import Scene
+from common.errors import ProductUnavailableError
+from common.settings import Settings
+from providers.errors import ProductNotFoundError
+from providers.fetch import Expected, Fetcher
+from providers.tokens import Account, OidcTokens, tokens_for
+
+CLIENT_ID = "cdse-public"
+CDSE_HOSTS = frozenset(
+    {
+        "catalogue.dataspace.copernicus.eu",
+        "download.dataspace.copernicus.eu",
+        "zipper.dataspace.copernicus.eu",
+    }
+)
+
+
+class ProductOfflineError(ProductUnavailableError):
+    """CDSE lists the product but does not serve it now (``Online: false``)."""
+
+
+class CdseDownloader:
+    """Downloads CDSE products by id (module docstring)."""
+
+    name = "cdse"
+
+    def __init__(self, *, download_url: str, tokens: OidcTokens, fetcher: Fetcher | None = None) -> None:
+        self.download_url = download_url.rstrip("/")
+        self.tokens = tokens
+        self.fetcher = fetcher or Fetcher()
+        self.trusted_hosts = CDSE_HOSTS | {urlsplit(self.download_url).hostname or ""}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CdseDownloader | None:
+        """None without an account (GEOCUBE_INGESTER_CDSE_USERNAME and _PASSWORD)."""
+        if not settings.cdse_username or settings.cdse_password is None:
+            return None
+        account = Account(
+            token_url=settings.cdse_token_url,
+            client_id=CLIENT_ID,
+            username=settings.cdse_username,
+            password=settings.cdse_password,
+            settings="GEOCUBE_INGESTER_CDSE_USERNAME and GEOCUBE_INGESTER_CDSE_PASSWORD",
+        )
+        return cls(
+            download_url=settings.cdse_download_url,
+            tokens=tokens_for(account, timeout_s=settings.http_timeout_s),
+            fetcher=Fetcher(timeout_s=settings.http_timeout_s),
+        )
+
+    def download(self, scene: Scene, dest_dir: Path) -> Path:
+        product_id = str(scene.metadata.get("uuid") or "")
+        if not product_id:
+            raise ProductNotFoundError(
+                f"{scene.source_id}: no CDSE product id (found by {scene.catalogue or 'no catalogue'}); "
+                "a scene found by the cdse or stac-cdse catalogue has one"
+            )
+        if scene.metadata.get("online") is False:
+            raise ProductOfflineError(f"{scene.source_id}: offline on CDSE (Online: false)")
+        size = scene.metadata.get("size_bytes")
+        expected = Expected(
+            size=size if isinstance(size, int) and size > 0 else None,
+            checksums=scene.metadata.get("checksums") or {},
+        )
+        fetched = self.fetcher.fetch(
+            f"{self.download_url}/Products({product_id})/$value",
+            dest_dir / f"{scene.source_id}.zip",
+            what=scene.source_id,
+            expected=expected,
+            auth=self.tokens.headers,
+            trusted_hosts=self.trusted_hosts,
+        )
+        return fetched.path

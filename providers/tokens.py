@@ -1,0 +1,156 @@
+"""OAuth2/OIDC access tokens for download accounts (CDSE's Keycloak, and any provider of the same kind).
+
+One :class:`OidcTokens` per account and worker process (:func:`tokens_for`), shared by every download
+of that process: a login with the password grant is a *session* (CDSE allows 100 and bans abuse), so a
+token is refreshed with its refresh token while that lasts, and a new login happens only when it has
+expired. Tokens never reach a log line, an exception or a repr.
+
+``headers(refresh)`` is the ``auth`` callback of ``providers.fetch.Fetcher``: ``refresh=True`` means the
+server refused the last token (expired early, revoked): it is renewed whatever its clock says.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+from pydantic import SecretStr
+
+from common.http import HttpOutcome, classify_status, parse_retry_after
+from providers.errors import DownloadTemporaryError
+from providers.fetch import DownloadAuthError
+
+log = logging.getLogger(__name__)
+
+MARGIN_S = 30.0  # renew this long before the server's expiry: a transfer must not start on a dying token
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """Who logs in where. ``settings`` names the settings to fix in messages."""
+
+    token_url: str
+    client_id: str
+    username: str
+    password: SecretStr
+    settings: str = ""
+
+
+class OidcTokens:
+    """Access tokens of one account: password grant, then refresh-token grants (module docstring)."""
+
+    def __init__(
+        self,
+        account: Account,
+        *,
+        client: httpx.Client | None = None,
+        timeout_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.account = account
+        self._client = client
+        self.timeout_s = timeout_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._access: SecretStr | None = None
+        self._refresh: SecretStr | None = None
+        self._access_until = 0.0
+        self._refresh_until = 0.0
+        self.logins = 0  # sessions opened: what the provider counts against the account
+        self.refreshes = 0
+
+    def __repr__(self) -> str:
+        return f"OidcTokens(user={self.account.username!r}, logins={self.logins}, refreshes={self.refreshes})"
+
+    def headers(self, refresh: bool = False) -> Mapping[str, str]:
+        """``Authorization: Bearer <access token>``, renewed when due or when ``refresh``."""
+        return {"Authorization": f"Bearer {self.access_token(refresh).get_secret_value()}"}
+
+    def access_token(self, refresh: bool = False) -> SecretStr:
+        with self._lock:
+            now = self._clock()
+            if self._access is not None and not refresh and now < self._access_until - MARGIN_S:
+                return self._access
+            if self._refresh is not None and now < self._refresh_until - MARGIN_S:
+                try:
+                    self._grant(
+                        {"grant_type": "refresh_token", "refresh_token": self._refresh.get_secret_value()}
+                    )
+                    self.refreshes += 1
+                    return self._current()
+                except DownloadAuthError:
+                    log.info("%s: the refresh token was refused; logging in again", self.account.username)
+            self._grant(
+                {
+                    "grant_type": "password",
+                    "username": self.account.username,
+                    "password": self.account.password.get_secret_value(),
+                }
+            )
+            self.logins += 1
+            return self._current()
+
+    def _current(self) -> SecretStr:
+        assert self._access is not None
+        return self._access
+
+    def _grant(self, form: dict[str, str]) -> None:
+        client = self._client or httpx.Client(timeout=self.timeout_s)
+        where = self.account.token_url.split("?")[0]
+        try:
+            response = client.post(self.account.token_url, data={"client_id": self.account.client_id, **form})
+        except httpx.TransportError as exc:
+            raise DownloadTemporaryError(f"token endpoint {where}: {type(exc).__name__}") from None
+        finally:
+            if self._client is None:
+                client.close()
+        outcome = classify_status(response.status_code)
+        if outcome is HttpOutcome.TEMPORARY:
+            raise DownloadTemporaryError(
+                f"token endpoint {where} answered {response.status_code}",
+                retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if outcome is not HttpOutcome.OK:  # 400 invalid_grant, 401 invalid_client: never retried
+            error = _error_code(response)
+            fix = f"; check {self.account.settings}" if self.account.settings else ""
+            raise DownloadAuthError(
+                f"token endpoint {where} refused {form['grant_type']} for {self.account.username!r} "
+                f"({response.status_code} {error}){fix}"
+            )
+        try:
+            body = response.json()
+            access, expires_in = str(body["access_token"]), float(body.get("expires_in", 300))
+        except (ValueError, KeyError, TypeError):
+            raise DownloadAuthError(f"token endpoint {where}: an answer without access_token") from None
+        now = self._clock()
+        self._access, self._access_until = SecretStr(access), now + expires_in
+        if body.get("refresh_token"):
+            self._refresh = SecretStr(str(body["refresh_token"]))
+            self._refresh_until = now + float(body.get("refresh_expires_in", 0) or 0)
+        log.debug("%s: new access token for %.0f s", self.account.username, expires_in)
+
+
+def _error_code(response: httpx.Response) -> str:
+    """The OAuth2 ``error`` of a refusal (``invalid_grant``), never its description (it may echo input)."""
+    try:
+        return str(response.json().get("error", ""))[:40]
+    except ValueError:
+        return ""
+
+
+_SHARED: dict[tuple[str, str, str], OidcTokens] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def tokens_for(account: Account, *, timeout_s: float = 60.0) -> OidcTokens:
+    """The process's token manager of ``account`` (one per token URL, client and user)."""
+    key = (account.token_url, account.client_id, account.username)
+    with _SHARED_LOCK:
+        tokens = _SHARED.get(key)
+        if tokens is None or tokens.account.password != account.password:
+            tokens = _SHARED[key] = OidcTokens(account, timeout_s=timeout_s)
+        return tokens
