@@ -73,6 +73,8 @@ class _Opened:
 
     archive: Path | None = None
     entries: tuple[str, ...] = ()
+    size: int = 0  # bytes delivered
+    at: float = 0.0  # time.monotonic() of the delivery
 
 
 def _opener(refs: list[LayerRef] | None, product_dir: Path) -> Callable[[Path], _Opened]:
@@ -80,19 +82,26 @@ def _opener(refs: list[LayerRef] | None, product_dir: Path) -> Callable[[Path], 
     next provider): checked whole when it can be stored as it is, else unpacked."""
 
     def accept(arrived: Path) -> _Opened:
+        at, size = time.monotonic(), _size(arrived)
         if refs is not None and arrived.is_file():
             entries = check_archive(arrived)
             if all(archive_is_layer(entries, ref) for ref in refs):
-                return _Opened(arrived, tuple(entries))
+                return _Opened(arrived, tuple(entries), size, at)
         try:
             open_product(arrived, product_dir)
         except IngestError:
             for entry in product_dir.iterdir():  # what a refused product left, before the next one
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
             raise
-        return _Opened()
+        return _Opened(size=size, at=at)
 
     return accept
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def run_scene_job(job: SceneJob, settings: Settings) -> JobResult:
@@ -110,6 +119,7 @@ def run_scene_job(job: SceneJob, settings: Settings) -> JobResult:
         return JobResult(message="already in storage", stored=stored, duration_s=time.monotonic() - started)
     providers = build_providers(settings, job.scene.constellation)
     refs = None if graph.processing_steps else _product_refs(job, graph_out)
+    fetch_started = time.monotonic()
     with scratch_dir(settings.workdir, f"scene-{job.scene.source_id}") as scratch:
         arrived_dir, product_dir = scratch / "arrived", scratch / "product"
         arrived_dir.mkdir()
@@ -128,11 +138,15 @@ def run_scene_job(job: SceneJob, settings: Settings) -> JobResult:
         else:
             how = "unpacked for the scene graph"
             stored = _run_scene_graph(job, settings, graph, storage, product_dir)
-    log.info("%s: downloaded by %s, %s: %d file(s) stored", job.label, provider, how, len(stored))
+    fetch_s = max(opened.at - fetch_started, 1e-6)
+    rate = f"{opened.size / 1e6:.0f} MB in {fetch_s:.1f} s, {opened.size / 1e6 / fetch_s:.1f} MB/s"
+    log.info("%s: downloaded by %s (%s), %s: %d file(s) stored", job.label, provider, rate, how, len(stored))
     return JobResult(
         provider=provider,
         stored=stored,
-        message=f"downloaded by {provider}, {how}",
+        bytes_fetched=opened.size,
+        fetch_s=fetch_s,
+        message=f"downloaded by {provider} ({rate}), {how}",
         duration_s=time.monotonic() - started,
     )
 

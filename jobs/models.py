@@ -86,3 +86,5 @@ class JobResult(BaseModel):
     indexed: list[str] = Field(default_factory=list, description="URIs indexed in the Geocube")
     deleted: list[str] = Field(default_factory=list, description="storage keys deleted")
     duration_s: float = 0.0
+    bytes_fetched: int = Field(default=0, description="Size of the product as the provider delivered it")
+    fetch_s: float = Field(default=0.0, description="Time to get it, the providers tried first included")

@@ -45,7 +45,10 @@ def test_product_is_stored_once_and_a_rerun_does_not_download_again(tmp_path: Pa
     assert first.provider == "local" and first.stored == [str(stored)]
     assert stored.is_file() and list((tmp_path / "work").iterdir()) == []
     assert stored.read_bytes() == product.zip_path.read_bytes(), "stored as it arrived, not zipped again"
-    assert first.message == "downloaded by local, stored as it arrived"
+    assert first.message.startswith("downloaded by local (") and first.message.endswith(
+        "MB/s), stored as it arrived"
+    )
+    assert first.bytes_fetched == product.zip_path.stat().st_size
 
     # The archive is gone: a second run must not need it.
     product.zip_path.unlink()
@@ -106,7 +109,7 @@ def test_a_downloaded_product_is_moved_into_storage_not_copied(
     finally:
         server.shutdown()
         server.server_close()
-    assert result.message == "downloaded by url, stored as it arrived"
+    assert result.message.endswith(", stored as it arrived") and result.bytes_fetched == len(body)
     assert _stored(tmp_path, scene).read_bytes() == body
     assert copies == [], "renamed into a storage on the same disk"
     assert list((tmp_path / "work").iterdir()) == []
@@ -121,7 +124,8 @@ def test_an_archive_with_extra_entries_is_unpacked_once_and_stored_without_them(
     )
     scene = _scene(product.source_id, product.date)
     result = run_scene_job(_job(tmp_path, scene), settings)
-    assert result.message == "downloaded by local, unpacked for the scene graph"
+    assert result.message.startswith("downloaded by local (")
+    assert result.message.endswith(", unpacked for the scene graph")
     with zipfile.ZipFile(_stored(tmp_path, scene)) as zf:
         names = zf.namelist()
     assert names and all(n.startswith(f"{product.source_id}.SAFE/") for n in names)
