@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from common.redaction import strip_url_secrets
+
 
 class Constellation(StrEnum):
     """Constellations the ingester knows; the values are the original ingester's enum names."""
@@ -82,6 +84,22 @@ class Scene(BaseModel):
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         return _as_utc(value)
+
+    def without_link_secrets(self) -> Scene:
+        """The scene with its links (``download_link``, ``download_alternates``, ``assets``) stripped of
+        user info and secret query parameters: what jobs, the ledger and the UI may hold."""
+        metadata = dict(self.metadata)
+        if isinstance(metadata.get("download_link"), str):
+            metadata["download_link"] = strip_url_secrets(metadata["download_link"])
+        for key in ("download_alternates", "assets"):
+            links = metadata.get(key)
+            if isinstance(links, dict):
+                metadata[key] = {
+                    k: strip_url_secrets(v) if isinstance(v, str) else v for k, v in links.items()
+                }
+        if metadata == self.metadata:
+            return self
+        return self.model_copy(update={"metadata": metadata})
 
 
 class TileLink(BaseModel):

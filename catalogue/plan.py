@@ -149,7 +149,8 @@ def plan_ingestion(
             result.truncated,
             result.failures,
         )
-    scenes = [with_record_tags(s, request.record_tags) for s in scenes]
+    # Links lose their secrets here: jobs, the ledger and the Prefect UI never see them.
+    scenes = [with_record_tags(s, request.record_tags).without_link_secrets() for s in scenes]
 
     if document is not None and document.tiles:
         wanted = {s.source_id for s in scenes}
@@ -171,7 +172,8 @@ def plan_ingestion(
     )
     linked = link_tiles(new_tiles, constellation=constellation, existing=ledger.known_tiles())
     tiles = sorted([*linked.tiles, *linked.relinked], key=lambda t: (t.date, t.scene_id, t.source_id))
-    by_id = {**ledger.scenes, **{s.source_id: s for s in scenes}}
+    known = {scene_id: s.without_link_secrets() for scene_id, s in ledger.scenes.items()}  # older ledgers
+    by_id = {**known, **{s.source_id: s for s in scenes}}
     scenes = sorted(
         {by_id[t.scene_id].source_id: by_id[t.scene_id] for t in tiles}.values(),
         key=lambda s: (s.date, s.source_id),

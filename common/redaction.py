@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _PATTERNS = [
     # Query strings of URLs of any scheme (signed http/s3/gs URLs, ?token=, ?apikey=).
@@ -38,6 +38,24 @@ def redact_url(url: str) -> str:
         return url.split("?", 1)[0]
     host = parts.netloc.rsplit("@", 1)[-1]
     return f"{parts.scheme}://{host}{parts.path}"
+
+
+# Query parameters that carry a secret: tokens, keys, passwords, signatures (S3, GCS, Azure SAS "sig").
+_SECRET_PARAM = re.compile(
+    r"(?i)(token|key|password|passwd|secret|credential|auth|session|sig|signature|^x-amz-|^x-goog-)"
+)
+
+
+def strip_url_secrets(url: str) -> str:
+    """``url`` without its user info and without the query parameters that carry a secret (the
+    others stay): what may be stored and passed around. The secret comes back from the settings of
+    whoever downloads (e.g. the worker's ``~/.netrc``), never from the link."""
+    parts = urlsplit(url)
+    if not parts.scheme or len(parts.scheme) == 1:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _SECRET_PARAM.search(k)]
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(kept), parts.fragment))
 
 
 def redact(text: str) -> str:

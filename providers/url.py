@@ -2,11 +2,16 @@
 
 HTTP downloads go through the download core (``providers.fetch``): streamed to ``<name>.part``,
 resumed after a cut, checked against the catalogue's size and checksum, renamed only once verified.
+A host's credentials come from the worker's netrc file, never from the link (links are stored without
+their secrets).
 """
 
 from __future__ import annotations
 
+import base64
 import logging
+import netrc
+import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -14,9 +19,24 @@ import httpx
 
 from catalogue.models import Scene
 from providers.errors import DownloadError, ProductNotFoundError
-from providers.fetch import Expected, Fetcher
+from providers.fetch import AuthHeaders, Expected, Fetcher
 
 log = logging.getLogger(__name__)
+
+
+def netrc_auth(url: str) -> AuthHeaders | None:
+    """Basic credentials for ``url``'s host from the worker's netrc file (``$NETRC``, else ``~/.netrc``):
+    links are stored without their secrets (``catalogue.models.Scene.without_link_secrets``)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        entry = netrc.netrc(os.environ.get("NETRC") or None).authenticators(host)
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return None
+    if entry is None:
+        return None
+    login, _, password = entry
+    token = base64.b64encode(f"{login}:{password or ''}".encode()).decode()
+    return lambda refresh: {"Authorization": f"Basic {token}"}
 
 
 class UrlProvider:
@@ -54,4 +74,6 @@ class UrlProvider:
             checksums=scene.metadata.get("checksums") or {},
         )
         fetcher = Fetcher(client=self._client, timeout_s=self.timeout_s)
-        return fetcher.fetch(link, dest_dir / name, what=scene.source_id, expected=expected).path
+        fetched = fetcher.fetch(link, dest_dir / name, what=scene.source_id, expected=expected,
+                                auth=netrc_auth(link))  # fmt: skip
+        return fetched.path

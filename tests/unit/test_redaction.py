@@ -58,3 +58,14 @@ def test_redact_url_drops_query_and_credentials(url: str, shown: str) -> None:
     from common.redaction import redact_url
 
     assert redact_url(url) == shown
+
+
+def test_strip_url_secrets_keeps_what_is_not_a_secret() -> None:
+    from common.redaction import strip_url_secrets
+
+    assert strip_url_secrets("https://u:p@h.example:8443/a.zip?sig=x&format=zip#f") == (
+        "https://h.example:8443/a.zip?format=zip#f"
+    )
+    assert strip_url_secrets("https://h/a?apikey=1&access_token=2&page=3") == "https://h/a?page=3"
+    assert strip_url_secrets("/data/archive/a.zip") == "/data/archive/a.zip"
+    assert strip_url_secrets("https://h/a.zip") == "https://h/a.zip"

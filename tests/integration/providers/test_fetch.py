@@ -176,3 +176,32 @@ def test_the_checksum_checked_is_the_fastest_published() -> None:
     assert pick_checksum(published) == ("sha256", "b" * 64)
     assert pick_checksum({"MD5": "A" * 32}) == ("md5", "a" * 32)
     assert pick_checksum({"CRC32": "x"}) is None
+
+
+def test_the_url_provider_takes_a_hosts_credentials_from_the_workers_netrc(
+    server: FaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from catalogue.models import Constellation, Scene
+    from providers.url import UrlProvider
+
+    netrc_file = tmp_path / "netrc"
+    netrc_file.write_text(f"machine 127.0.0.1 login reader password {SECRET}\n")
+    netrc_file.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc_file))
+    server.routes["/p.zip"] = Route(BODY)
+    scene = Scene(
+        source_id="S2X",
+        date=datetime(2024, 1, 1, tzinfo=UTC),
+        constellation=Constellation.SENTINEL2,
+        footprint_wkt="POLYGON EMPTY",
+        metadata={"download_link": f"{server.base}/p.zip"},
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    assert UrlProvider(timeout_s=5).download(scene, work).read_bytes() == BODY
+    assert server.requests[0][1]["Authorization"].startswith("Basic ")
+    monkeypatch.setenv("NETRC", str(tmp_path / "none"))
+    UrlProvider(timeout_s=5).download(scene, work)
+    assert "Authorization" not in server.requests[1][1], "no netrc entry: no credentials"

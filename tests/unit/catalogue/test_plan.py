@@ -189,3 +189,23 @@ def test_plan_from_the_originals_tiles_document_keeps_its_links(shared_fixtures:
     plan = plan_ingestion(payload.plan_request(), [], document=document)
     assert len(plan.scenes) == 3 and plan.tiles == [t for t in document.tiles]
     assert plan.catalogue == "interchange document"
+
+
+def test_links_lose_their_secrets_before_anything_holds_them() -> None:
+    """Jobs (the child runs' parameters in the Prefect UI), the ledger and the plan get clean links."""
+    found = s2_scene(10).model_copy(
+        update={
+            "metadata": {
+                "download_link": "https://user:pa55@host.example/p.zip?token=T0K3N&format=zip",
+                "assets": {"product": "s3://bucket/p.zip?X-Amz-Signature=S1GN&X-Amz-Credential=AKIA"},
+                "uuid": "u-1",
+            }
+        }
+    )
+    plan = plan_ingestion(s2_payload().plan_request(), [Fixed([found])])
+    (scene,) = plan.scenes
+    assert scene.metadata["download_link"] == "https://host.example/p.zip?format=zip"
+    assert scene.metadata["assets"] == {"product": "s3://bucket/p.zip"}
+    assert scene.metadata["uuid"] == "u-1"
+    text = plan.model_dump_json()
+    assert all(secret not in text for secret in ("pa55", "T0K3N", "S1GN", "AKIA"))
