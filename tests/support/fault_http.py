@@ -105,7 +105,7 @@ def fault_server() -> Iterator[FaultServer]:
     handler = type("Handler", (_Handler,), {"server_state": state})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     state.base = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield state

@@ -98,7 +98,7 @@ def test_a_downloaded_product_is_moved_into_storage_not_copied(
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     copies: list[Path] = []
     real_copy = storage.local.copy_atomically
     monkeypatch.setattr(storage.local, "copy_atomically", lambda s, d: (copies.append(s), real_copy(s, d)))
