@@ -19,7 +19,9 @@ is whole and verified:
 - **redirects** are followed here, at most 10, with the method kept: credentials (``Authorization``) go
   only to the same origin (scheme, host, port), or to the hosts the provider trusts (``trusted_hosts``,
   e.g. CDSE's download host);
-- **progress**: bytes, MB/s and ETA are logged every ``progress_every_s`` seconds.
+- **progress**: bytes, MB/s and ETA are logged every ``progress_every_s`` seconds, and handed to the
+  :data:`progress_reporter` of the context, if any (the download task draws a Prefect progress
+  artifact with it), then once more at the end.
 
 URLs are shown without their query or credentials (``common.redaction.redact_url``).
 """
@@ -27,6 +29,7 @@ URLs are shown without their query or credentials (``common.redaction.redact_url
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import logging
 import queue
@@ -60,6 +63,23 @@ MAX_REDIRECTS = 10
 _ALGORITHMS = {"blake3": "blake3", "sha3-256": "sha3_256", "sha3_256": "sha3_256", "sha256": "sha256",
                "sha-256": "sha256", "md5": "md5"}  # fmt: skip
 _PREFERENCE = ("blake3", "sha3_256", "sha256", "md5")
+
+
+# (bytes so far, whole size or None) -> None. Set by the orchestration around a download; a domain
+# module knows no Prefect, so this is the seam.
+ProgressReporter = Callable[[int, int | None], None]
+progress_reporter: contextvars.ContextVar[ProgressReporter | None] = contextvars.ContextVar(
+    "progress_reporter", default=None
+)
+
+
+def _report(written: int, total: int | None) -> None:
+    reporter = progress_reporter.get()
+    if reporter is not None:
+        try:
+            reporter(written, total)
+        except Exception as exc:  # noqa: BLE001 - a progress display never fails a download
+            log.debug("progress reporter failed: %s", exc)
 
 
 class DownloadAuthError(DownloadError):
@@ -232,6 +252,7 @@ class Fetcher:
                     part.replace(dest)
                     fetched = Fetched(dest, size, time.monotonic() - started, resumed,
                                       checksum[0] if checksum else "")  # fmt: skip
+                    _report(size, size)
                     verified = f", {fetched.checksum} verified" if checksum else ""
                     log.info("%s: %s fetched, %d bytes at %.1f MB/s%s", what, redact_url(url), size,
                              fetched.mb_per_s, verified)  # fmt: skip
@@ -386,6 +407,7 @@ class Fetcher:
                     if now - last_log >= self.progress_every_s:
                         last_log = now
                         _log_progress(what, written, offset, total, now - started)
+                        _report(written, total)
             except (httpx.TransportError, httpx.StreamError) as exc:
                 reason = f"{type(exc).__name__} after {written} bytes"
                 raise _CutError(reason, resumable=not encoded) from None

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from uuid import UUID
+
 from prefect import task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
 from common.settings import load_settings
 from jobs.download import run_scene_job
 from jobs.models import JobResult, SceneJob, TileJob
 from jobs.process import run_tile_job
 from jobs.resources import open_geocube
+from providers.fetch import progress_reporter
 from tasks.retry import RETRY_DELAYS_S, job_retry_policy, retry_if_temporary
 
 
@@ -20,7 +26,31 @@ from tasks.retry import RETRY_DELAYS_S, job_retry_policy, retry_if_temporary
     retry_condition_fn=retry_if_temporary,
 )
 def download_scene_task(job: SceneJob) -> JobResult:
-    return run_scene_job(job, load_settings())
+    with _progress_artifact(job):
+        return run_scene_job(job, load_settings())
+
+
+@contextlib.contextmanager
+def _progress_artifact(job: SceneJob) -> Iterator[None]:
+    """A Prefect progress artifact of the scene's download, fed by the download core."""
+    artifact: list[UUID] = []
+
+    def report(written: int, total: int | None) -> None:
+        if not total:
+            return
+        percent = min(100.0, 100.0 * written / total)
+        if not artifact:
+            created = create_progress_artifact(percent, description=f"download {job.label}")
+            assert isinstance(created, UUID)  # a sync call in a sync task: the id, not a coroutine
+            artifact.append(created)
+        else:
+            update_progress_artifact(artifact[0], percent)
+
+    token = progress_reporter.set(report)
+    try:
+        yield
+    finally:
+        progress_reporter.reset(token)
 
 
 def download_scene_with_retries(job: SceneJob) -> JobResult:

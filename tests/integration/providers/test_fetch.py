@@ -205,3 +205,17 @@ def test_the_url_provider_takes_a_hosts_credentials_from_the_workers_netrc(
     monkeypatch.setenv("NETRC", str(tmp_path / "none"))
     UrlProvider(timeout_s=5).download(scene, work)
     assert "Authorization" not in server.requests[1][1], "no netrc entry: no credentials"
+
+
+def test_progress_goes_to_the_reporter_of_the_context(server: FaultServer, tmp_path: Path) -> None:
+    from providers.fetch import progress_reporter
+
+    seen: list[tuple[int, int | None]] = []
+    token = progress_reporter.set(lambda written, total: seen.append((written, total)))
+    try:
+        server.routes["/p.zip"] = Route(BODY)
+        Fetcher(timeout_s=5, progress_every_s=0).fetch(f"{server.base}/p.zip", tmp_path / "p.zip", what="S2X")
+    finally:
+        progress_reporter.reset(token)
+    assert seen[-1] == (len(BODY), len(BODY)) and len(seen) > 2
+    assert [w for w, _ in seen] == sorted(w for w, _ in seen), "bytes only grow"
