@@ -25,7 +25,7 @@ from graphs.loader import load_graph
 from graphs.model import Action, Condition, Graph, OutFile
 from jobs.config import run_graph
 from jobs.models import JobResult, SceneJob
-from jobs.workspace import scratch_dir
+from jobs.workspace import download_dir, scratch_dir
 from providers import build_providers
 from providers.chain import download_product
 from providers.unpack import check_archive, open_product
@@ -120,16 +120,18 @@ def run_scene_job(job: SceneJob, settings: Settings) -> JobResult:
     providers = build_providers(settings, job.scene.constellation)
     refs = None if graph.processing_steps else _product_refs(job, graph_out)
     fetch_started = time.monotonic()
-    with scratch_dir(settings.workdir, f"scene-{job.scene.source_id}") as scratch:
-        arrived_dir, product_dir = scratch / "arrived", scratch / "product"
-        arrived_dir.mkdir()
+    with (
+        download_dir(settings.workdir, job.scene.source_id) as arrived_dir,
+        scratch_dir(settings.workdir, f"scene-{job.scene.source_id}") as scratch,
+    ):
+        product_dir = scratch / "product"
         product_dir.mkdir()
         opened, provider = download_product(
             job.scene, providers, arrived_dir, accept=_opener(refs, product_dir)
         )
         if opened.archive is not None and refs is not None:
             how = "stored as it arrived"
-            owned = opened.archive.is_relative_to(scratch)  # else a local archive: copied, never moved
+            owned = opened.archive.is_relative_to(arrived_dir)  # else a local archive: copied, not moved
             stored = [
                 save_archive(storage, opened.archive, ref, entries=list(opened.entries),
                              move=owned and i == len(refs) - 1)

@@ -46,12 +46,14 @@ def download_product(
     temporary = False
     for provider in providers:
         path: Path | None = None
+        target = dest_dir / provider.name  # one folder each: a .part is resumed only from its source
+        target.mkdir(parents=True, exist_ok=True)
         try:
-            path = provider.download(scene, dest_dir)
+            path = provider.download(scene, target)
             opened = accept(path)
         except IngestError as exc:
             if path is not None:  # delivered but refused: make room for the next provider's copy
-                _discard(path, dest_dir)
+                _discard(path, target)
             if isinstance(exc, ProductUnavailableError):
                 reasons.append(f"{provider.name}: {exc}")
             elif isinstance(exc, TemporaryError):

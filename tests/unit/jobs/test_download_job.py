@@ -164,3 +164,29 @@ def test_graph_config_layers_the_deployment_the_graph_and_the_payload() -> None:
     assert config["step_timeout_s"] == "90"
     assert config["dformat_out"] == "uint16,0,1000,11000"
     assert graph_config(graph, {}, Settings())["dformat_out"] == graph.config["dformat_out"]
+
+
+@pytest.mark.integration
+def test_a_retry_resumes_the_part_the_failed_attempt_left(tmp_path: Path) -> None:
+    from providers.errors import DownloadTemporaryError
+    from tests.support.fault_http import Route, fault_server
+
+    (product,) = make_demo_archive(tmp_path / "demo", dates=None)[:1]
+    body = product.zip_path.read_bytes()
+    cut = len(body) // 2
+    settings = Settings(providers="url", workdir=tmp_path / "work")
+    with fault_server() as server:
+        # the first attempt is cut again and again, past the resumes one call allows
+        server.routes["/p.zip"] = Route(body, script=[{"cut_at": cut}] + [{"cut_at": 0}] * 10)
+        scene = _scene(product.source_id, product.date, download_link=f"{server.base}/p.zip")
+        with pytest.raises(DownloadTemporaryError):
+            run_scene_job(_job(tmp_path, scene), settings)
+        parts = list((tmp_path / "work" / "downloads").rglob("*.part"))
+        kept = parts[0].stat().st_size if len(parts) == 1 else 0
+        assert 0 < kept <= cut, "kept for the retry"
+        server.routes["/p.zip"].script.clear()
+        result = run_scene_job(_job(tmp_path, scene), settings)
+        resumed_at = int(server.requests[-1][1]["Range"].removeprefix("bytes=").rstrip("-"))
+    assert result.message.endswith("stored as it arrived") and _stored(tmp_path, scene).read_bytes() == body
+    assert resumed_at == kept, "the retry asked for the rest only"
+    assert list((tmp_path / "work").iterdir()) == [], "the download folder goes once the scene is stored"

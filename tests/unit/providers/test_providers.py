@@ -238,7 +238,8 @@ def test_chain_tries_the_next_provider_when_a_delivered_product_is_refused(tmp_p
         scene(), [Broken(), LocalArchiveProvider(root)], out, accept=lambda p: open_product(p, out)
     )
     assert used == "local" and product == out / f"{NAME}.SAFE"
-    assert sorted(p.name for p in out.iterdir()) == [f"{NAME}.SAFE"], "the refused zip was removed"
+    assert not (out / "broken" / "x.zip").exists(), "the refused zip was removed"
+    assert sorted(p.name for p in out.iterdir()) == [f"{NAME}.SAFE", "broken", "local"], "one folder each"
     with pytest.raises(AllProvidersFailedError, match=r"broken: .*would escape"):
         download_product(scene(), [Broken()], out, accept=check_archive)
 
