@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     dhus_url: str = Field(
         default="", description="GEOCUBE_INGESTER_DHUS_URL: a DHuS hub (e.g. a national mirror)"
     )
+    earthdata_token: SecretStr | None = Field(
+        default=None,
+        description="GEOCUBE_INGESTER_EARTHDATA_TOKEN: Earthdata Login bearer token (ASF downloads)",
+    )
     dhus_user: str = Field(default="", description="GEOCUBE_INGESTER_DHUS_USER")
     dhus_password: SecretStr | None = Field(default=None, description="GEOCUBE_INGESTER_DHUS_PASSWORD")
     oneatlas_username: str = Field(default="APIKEY", description="GEOCUBE_INGESTER_ONEATLAS_USERNAME")
@@ -102,8 +106,8 @@ class Settings(BaseSettings):
     providers: str = Field(
         default="local,url",
         description="GEOCUBE_INGESTER_PROVIDERS: download providers tried in order, for all "
-        "('local,cdse,url') or per constellation ('sentinel2=cdse,url; *=local,url'). Names: local, "
-        "cdse, url",
+        "('local,cdse,url') or per constellation ('sentinel1=asf,cdse; *=local,url'). Names: local, "
+        "cdse, asf, url",
     )
     local_archive: str = Field(
         default="",

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from catalogue.models import Constellation
 from common.errors import PermanentError
 from common.settings import Settings
+from providers.asf import AsfDownloader
 from providers.base import Downloader
 from providers.cdse.download import CdseDownloader
 from providers.local import LocalArchiveProvider
@@ -29,6 +30,7 @@ def _url(settings: Settings) -> Downloader | None:
 PROVIDERS: dict[str, Callable[[Settings], Downloader | None]] = {
     "local": _local,
     "cdse": CdseDownloader.from_settings,
+    "asf": AsfDownloader.from_settings,
     "url": _url,
 }
 

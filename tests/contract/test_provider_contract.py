@@ -156,7 +156,11 @@ def scene(link: str = "") -> Scene:
 
 @pytest.mark.parametrize("name", sorted(PROVIDERS))
 def test_an_unknown_product_is_unavailable_so_the_next_provider_is_tried(name: str, tmp_path: Path) -> None:
-    account = {"cdse_username": "user", "cdse_password": SecretStr(TOKEN)}  # every provider configured
+    account = {  # every provider configured, with a secret the messages must not show
+        "cdse_username": "user",
+        "cdse_password": SecretStr(TOKEN),
+        "earthdata_token": SecretStr(TOKEN),
+    }
     provider = PROVIDERS[name](Settings(local_archive=str(tmp_path / "archive"), **account))
     assert provider is not None
     (tmp_path / "archive").mkdir()
