@@ -58,6 +58,13 @@ class IngestionPlan(BaseModel):
             grouped.setdefault(tile.scene_id, []).append(tile)
         return grouped
 
+    def download_estimate(self) -> tuple[int, int]:
+        """(bytes, scenes with a known size): what the catalogues say the downloads weigh, to check a
+        run against an account's quota before it starts."""
+        sizes = [s.metadata.get("size_bytes") for s in self.scenes]
+        known = [size for size in sizes if isinstance(size, int) and size > 0]
+        return sum(known), len(known)
+
     def summary(self) -> str:
         roots = sum(1 for t in self.tiles if t.reference is None)
         longest = max((s.count for s in self.series), default=0)
@@ -65,6 +72,9 @@ class IngestionPlan(BaseModel):
             f"{self.aoi}: {len(self.scenes)} scene(s), {len(self.tiles)} tile(s) in {len(self.series)} "
             f"series ({roots} root(s), longest {longest}) from catalogue {self.catalogue or '-'}"
         )
+        size, known = self.download_estimate()
+        if known:
+            text += f"; about {size / 1e9:.1f} GB to download ({known} of {len(self.scenes)} sizes known)"
         if self.relinked:
             text += f"; {len(self.relinked)} existing tile(s) relinked and planned again"
         if self.dropped:

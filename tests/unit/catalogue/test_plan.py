@@ -209,3 +209,13 @@ def test_links_lose_their_secrets_before_anything_holds_them() -> None:
     assert scene.metadata["uuid"] == "u-1"
     text = plan.model_dump_json()
     assert all(secret not in text for secret in ("pa55", "T0K3N", "S1GN", "AKIA"))
+
+
+def test_the_plan_says_how_much_it_will_download() -> None:
+    sized = [
+        s2_scene(day).model_copy(update={"metadata": {"size_bytes": size}})
+        for day, size in ((10, 800_000_000), (20, 700_000_000))
+    ]
+    plan = plan_ingestion(s2_payload().plan_request(), [Fixed([*sized, s2_scene(30)])])
+    assert plan.download_estimate() == (1_500_000_000, 2)
+    assert "about 1.5 GB to download (2 of 3 sizes known)" in plan.summary()
