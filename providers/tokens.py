@@ -31,13 +31,15 @@ MARGIN_S = 30.0  # renew this long before the server's expiry: a transfer must n
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """Who logs in where. ``settings`` names the settings to fix in messages."""
+    """Who logs in where. ``settings`` names the settings to fix in messages; ``connections`` is how
+    many downloads the provider allows the account at once (CDSE: 4)."""
 
     token_url: str
     client_id: str
     username: str
     password: SecretStr
     settings: str = ""
+    connections: int = 4
 
 
 class OidcTokens:
@@ -62,6 +64,8 @@ class OidcTokens:
         self._refresh_until = 0.0
         self.logins = 0  # sessions opened: what the provider counts against the account
         self.refreshes = 0
+        # The account's downloads at once in this process: the provider refuses (or bans) more.
+        self.connections = threading.BoundedSemaphore(max(1, account.connections))
 
     def __repr__(self) -> str:
         return f"OidcTokens(user={self.account.username!r}, logins={self.logins}, refreshes={self.refreshes})"

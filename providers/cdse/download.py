@@ -4,7 +4,8 @@ The id is the ``uuid`` the CDSE searchers put in the scene's metadata (OData ``I
 ``Products(<id>)`` of a CDSE STAC asset). The catalogue's ``Checksum`` (MD5 and BLAKE3) and
 ``ContentLength`` are verified while streaming (``providers.fetch``). The token comes from the account's
 :class:`providers.tokens.OidcTokens` (client ``cdse-public``, password grant, then refresh), shared by the
-worker's downloads. The catalogue host redirects ``$value`` to the download host: the token follows to
+worker's downloads, with the account's 4 connections at once (a semaphore of the process). The
+catalogue host redirects ``$value`` to the download host: the token follows to
 CDSE's own hosts only.
 
 A scene CDSE did not find (no ``uuid``) or marks offline is not this provider's: the next one is tried.
@@ -19,7 +20,7 @@ from catalogue.models import Scene
 from common.errors import ProductUnavailableError
 from common.settings import Settings
 from providers.errors import ProductNotFoundError
-from providers.fetch import Expected, Fetcher
+from providers.fetch import Expected, Fetched, Fetcher
 from providers.tokens import Account, OidcTokens, tokens_for
 
 CLIENT_ID = "cdse-public"
@@ -79,7 +80,12 @@ class CdseDownloader:
             size=size if isinstance(size, int) and size > 0 else None,
             checksums=scene.metadata.get("checksums") or {},
         )
-        fetched = self.fetcher.fetch(
+        with self.tokens.connections:  # CDSE allows an account 4 downloads at once
+            fetched = self._fetch(scene, product_id, expected, dest_dir)
+        return fetched.path
+
+    def _fetch(self, scene: Scene, product_id: str, expected: Expected, dest_dir: Path) -> Fetched:
+        return self.fetcher.fetch(
             f"{self.download_url}/Products({product_id})/$value",
             dest_dir / f"{scene.source_id}.zip",
             what=scene.source_id,
@@ -87,4 +93,3 @@ class CdseDownloader:
             auth=self.tokens.headers,
             trusted_hosts=self.trusted_hosts,
         )
-        return fetched.path

@@ -165,3 +165,37 @@ def test_providers_are_chosen_per_constellation_and_cdse_needs_an_account() -> N
     with_account = settings.model_copy(update={"cdse_username": "u", "cdse_password": SecretStr(PASSWORD)})
     assert [p.name for p in build_providers(with_account, Constellation.SENTINEL1)] == ["cdse", "url"]
     assert [p.name for p in build_providers(with_account, Constellation.SENTINEL2)] == ["local", "url"]
+
+
+def test_an_account_downloads_at_most_its_connections_at_once(
+    servers: tuple[FaultServer, FaultServer], tmp_path: Path
+) -> None:
+    import threading
+    import time
+
+    identity, _ = servers
+    account = Account(f"{identity.base}/token", "cdse-public", "u", SecretStr(PASSWORD), connections=2)
+    running, peak, lock = [0], [0], threading.Lock()
+
+    class SlowFetcher:
+        def fetch(self, url: str, dest: Path, **kwargs: object) -> object:
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            time.sleep(0.05)
+            with lock:
+                running[0] -= 1
+            dest.write_bytes(b"x")
+            return type("F", (), {"path": dest})()
+
+    provider = CdseDownloader(download_url="https://cdse.example/odata/v1", tokens=OidcTokens(account),
+                              fetcher=SlowFetcher())  # type: ignore[arg-type]  # fmt: skip
+    threads = [
+        threading.Thread(target=provider.download, args=(scene(), tmp_path / str(i))) for i in range(6)
+    ]
+    for i, thread in enumerate(threads):
+        (tmp_path / str(i)).mkdir()
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak[0] == 2
