@@ -187,9 +187,10 @@ class _Hasher:
 class _CutError(Exception):
     """The body stopped before its end; ``resumable`` unless its content encoding was undone."""
 
-    def __init__(self, reason: str, *, resumable: bool = True) -> None:
+    def __init__(self, reason: str, *, resumable: bool = True, restart: bool = False) -> None:
         super().__init__(reason)
         self.resumable = resumable
+        self.restart = restart
 
 
 AuthHeaders = Callable[[bool], Mapping[str, str]]  # refresh -> headers (e.g. Authorization)
@@ -294,7 +295,8 @@ class Fetcher:
                                     offset=offset) as response:  # fmt: skip
                         partial = response.status_code == 206
                         ranges_ok = partial or response.headers.get("Accept-Ranges", "").lower() == "bytes"
-                        if offset and not partial:  # the server ignored the Range: start again
+                        if offset and not (partial and _range_start(response) == offset):
+                            # the server ignored the Range, or answered another one: start again
                             have, offset = 0, 0
                             if hasher is not None:
                                 hasher.abandon()
@@ -308,6 +310,11 @@ class Fetcher:
                     hasher = None
                     return have, resumed, digest
                 except _CutError as exc:
+                    if exc.restart:  # a .part the server will not complete (416): from byte 0 again
+                        part.unlink(missing_ok=True)
+                        if hasher is not None:
+                            hasher.abandon()
+                            hasher = _Hasher(checksum[0]) if checksum else None
                     have = part.stat().st_size if part.exists() else 0
                     if not ranges_ok or not exc.resumable or cut == self.max_resumes:
                         if not ranges_ok:
@@ -366,7 +373,7 @@ class Fetcher:
                 if outcome is HttpOutcome.AUTH:
                     raise DownloadAuthError(f"{shown}: credentials refused; check the account settings")
                 if response.status_code == 416 and offset:
-                    raise _CutError("the server refused the resume range")
+                    raise _CutError("the server refused the resume range", restart=True)
                 raise DownloadError(shown)
             finally:
                 response.close()
@@ -417,6 +424,12 @@ class Fetcher:
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     return (parts.scheme, parts.hostname or "", parts.port)
+
+
+def _range_start(response: httpx.Response) -> int | None:
+    """The first byte of a 206's ``Content-Range: bytes <start>-<end>/<size>``."""
+    value = response.headers.get("Content-Range", "").removeprefix("bytes ").split("-", 1)[0]
+    return int(value) if value.strip().isdigit() else None
 
 
 def _total_size(response: httpx.Response, offset: int) -> int | None:

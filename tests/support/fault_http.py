@@ -8,7 +8,8 @@ the script requests are served normally (200, or 206 for a Range). A step is a d
   the connection is closed;
 - ``{"corrupt": True}``: the body with one byte flipped;
 - ``{"redirect": URL}``: a 302 to URL;
-- ``{"ignore_range": True}``: a 200 with the whole body even when a Range was asked.
+- ``{"ignore_range": True}``: a 200 with the whole body even when a Range was asked;
+- ``{"wrong_range": True}``: a 206 of the whole body (``Content-Range: bytes 0-…``) whatever was asked.
 
 ``requests`` records (path, headers) of every request, and ``bodies`` the body of each POST, for the
 assertions.
@@ -74,9 +75,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if step.get("corrupt"):
             body = body[:10] + bytes([body[10] ^ 0xFF]) + body[11:]
         headers = {"Accept-Ranges": "bytes"} if route.ranges else {}
+        if step.get("wrong_range"):
+            offset = 0
+            headers["Content-Range"] = f"bytes 0-{len(body) - 1}/{len(body)}"
         if offset:
             headers["Content-Range"] = f"bytes {offset}-{len(body) - 1}/{len(body)}"
-        self.send_response(206 if offset else 200)
+        self.send_response(206 if offset or step.get("wrong_range") else 200)
         for key, value in headers.items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body) - offset))

@@ -219,3 +219,19 @@ def test_progress_goes_to_the_reporter_of_the_context(server: FaultServer, tmp_p
         progress_reporter.reset(token)
     assert seen[-1] == (len(BODY), len(BODY)) and len(seen) > 2
     assert [w for w, _ in seen] == sorted(w for w, _ in seen), "bytes only grow"
+
+
+def test_a_whole_part_the_server_will_not_extend_is_fetched_again(
+    server: FaultServer, tmp_path: Path
+) -> None:
+    (tmp_path / "p.zip.part").write_bytes(BODY)  # left by an attempt that stopped before the rename
+    route = Route(BODY, script=[{"status": 416}])
+    dest, _ = fetch(server, tmp_path, route, expected=Expected(len(BODY), {"md5": MD5}))
+    assert dest.read_bytes() == BODY
+    assert server.requests[0][1]["Range"] == f"bytes={len(BODY)}-" and "Range" not in server.requests[1][1]
+
+
+def test_a_206_for_another_range_starts_again_from_zero(server: FaultServer, tmp_path: Path) -> None:
+    route = Route(BODY, script=[{"cut_at": 500_000}, {"wrong_range": True}])
+    dest, _ = fetch(server, tmp_path, route, expected=Expected(len(BODY), {"md5": MD5}))
+    assert dest.read_bytes() == BODY
