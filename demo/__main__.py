@@ -22,6 +22,8 @@ NEXT_STEPS = """
 Same thing against CDSE and a real Geocube:
   export GEOCUBE_SERVER=geocube.example.com:443 GEOCUBE_APIKEY=...      # your Geocube (TLS by default)
   export GEOCUBE_INGESTER_CATALOGUES=cdse GEOCUBE_INGESTER_STORAGE_URI=/data/geocube
+  export GEOCUBE_INGESTER_PROVIDERS=cdse,url                           # downloads from CDSE, with
+  export GEOCUBE_INGESTER_CDSE_USERNAME=... GEOCUBE_INGESTER_CDSE_PASSWORD=...    # your CDSE account
   .venv/bin/geocube-ingester validate my-payload.json
   .venv/bin/geocube-ingester ingest my-payload.json                     # or: prefect deploy --all (README)
 """
