@@ -200,3 +200,49 @@ def test_ingest_accepts_a_planned_tiles_document_back(world_factory, tmp_path, c
     capsys.readouterr()
     assert main(["ingest", str(payload), "--tiles", str(out / "tiles.json"), "--dry-run"]) == 0
     assert "2 scene(s), 2 tile(s)" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_no_secret_of_a_link_reaches_the_children_artifacts_ledger_or_logs(
+    world_factory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Catalogue links carrying user:password@ and ?token=: the product downloads, and the secret is in
+    no child run's parameters, no artifact, not the ledger and no log line."""
+    from prefect.client.orchestration import get_client
+
+    from tests.support.fault_http import Route, fault_server
+
+    secret = "Sup3r-s3cret-T0ken"
+    world = world_factory("LinkCheck")
+    caplog.set_level(logging.INFO)
+    with fault_server() as server:
+        for item_file in sorted((world.root / "stac").rglob("*.json")):
+            item = json.loads(item_file.read_text())
+            if item.get("type") != "Feature":
+                continue
+            href = Path(item["assets"]["product"]["href"])
+            product = href if href.is_absolute() else (item_file.parent / href).resolve()
+            server.routes[f"/{product.name}"] = Route(product.read_bytes())
+            port = server.base.rsplit(":", 1)[1]
+            item["assets"]["product"]["href"] = (
+                f"http://reader:{secret}@127.0.0.1:{port}/{product.name}?token={secret}"
+            )
+            item_file.write_text(json.dumps(item))
+        monkeypatch.setenv("GEOCUBE_INGESTER_PROVIDERS", "url")
+        state, summary = run(world.payload)
+        fetched = [path for path, _ in server.requests]
+    assert state.is_completed(), state.message
+    assert len(fetched) == 3, "each product fetched once, from the link"
+    assert all(r.message.startswith("downloaded by url") for r in summary.rows if r.kind == "scene")
+    ledgers = list(world.storage.rglob("*.json"))
+    assert ledgers and all(secret not in p.read_text() for p in ledgers)
+    parent = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        children = [r for r in client.read_flow_runs(limit=200) if r.id != parent]
+        artifacts = client.read_artifacts(limit=200)
+    assert children, "the download and process runs"
+    for run_ in children:
+        assert secret not in json.dumps(run_.parameters, default=str), run_.name
+    for artifact in artifacts:
+        assert secret not in f"{artifact.data} {artifact.description}", artifact.key
+    assert secret not in caplog.text
