@@ -16,4 +16,10 @@ for pool in download-pool processing-pool orchestrator-pool; do
   "$PREFECT" work-pool create "$pool" --type process --overwrite >/dev/null
   echo "work pool $pool ready"
 done
+# One global concurrency limit per download account: CDSE allows 4 downloads at once per account.
+if [ -n "${GEOCUBE_INGESTER_CDSE_USERNAME:-}" ]; then
+  limit="$(.venv/bin/python -c 'import sys; from providers.tokens import account_limit_name; print(account_limit_name("cdse", sys.argv[1]))' "$GEOCUBE_INGESTER_CDSE_USERNAME")"
+  "$PREFECT" gcl create "$limit" --limit 4 >/dev/null 2>&1 || "$PREFECT" gcl update "$limit" --limit 4 >/dev/null
+  echo "global concurrency limit $limit: 4"
+fi
 PROJECT_DIR="$PWD" "$PREFECT" --no-prompt deploy --all </dev/null

@@ -11,10 +11,13 @@ server refused the last token (expired early, revoked): it is renewed whatever i
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -27,6 +30,29 @@ from providers.fetch import DownloadAuthError
 log = logging.getLogger(__name__)
 
 MARGIN_S = 30.0  # renew this long before the server's expiry: a transfer must not start on a dying token
+
+# How a download takes one of its account's slots shared by every worker (a Prefect global concurrency
+# limit, set by the download task: the domain knows no Prefect); none outside a task.
+SlotAcquirer = Callable[[str], contextlib.AbstractContextManager[object]]
+slot_acquirer: contextvars.ContextVar[SlotAcquirer | None] = contextvars.ContextVar(
+    "slot_acquirer", default=None
+)
+
+
+def account_limit_name(provider: str, username: str) -> str:
+    """The name of an account's global concurrency limit: ``downloads-cdse-you-example-org``."""
+    return re.sub(r"[^a-z0-9]+", "-", f"downloads-{provider}-{username}".lower()).strip("-")[:100]
+
+
+@contextlib.contextmanager
+def account_slot(name: str) -> Iterator[None]:
+    """Hold one slot of the limit ``name`` across workers, when the orchestration gives a way to."""
+    acquirer = slot_acquirer.get()
+    if acquirer is None:
+        yield
+        return
+    with acquirer(name):
+        yield
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from uuid import UUID
 
 from prefect import task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.client.orchestration import get_client
+from prefect.concurrency.sync import concurrency
+from prefect.exceptions import ObjectNotFound
 
 from common.settings import load_settings
 from jobs.download import run_scene_job
@@ -15,7 +19,10 @@ from jobs.models import JobResult, SceneJob, TileJob
 from jobs.process import run_tile_job
 from jobs.resources import open_geocube
 from providers.fetch import progress_reporter
+from providers.tokens import slot_acquirer
 from tasks.retry import RETRY_DELAYS_S, job_retry_policy, retry_if_temporary
+
+log = logging.getLogger(__name__)
 
 
 @task(
@@ -26,8 +33,33 @@ from tasks.retry import RETRY_DELAYS_S, job_retry_policy, retry_if_temporary
     retry_condition_fn=retry_if_temporary,
 )
 def download_scene_task(job: SceneJob) -> JobResult:
-    with _progress_artifact(job):
-        return run_scene_job(job, load_settings())
+    token = slot_acquirer.set(global_slot)
+    try:
+        with _progress_artifact(job):
+            return run_scene_job(job, load_settings())
+    finally:
+        slot_acquirer.reset(token)
+
+
+_MISSING_LIMITS: set[str] = set()
+
+
+def global_slot(name: str) -> contextlib.AbstractContextManager[object]:
+    """One slot of the Prefect global concurrency limit ``name``, shared by every worker; nothing when
+    the limit does not exist (said once: Prefect would only warn and run unlimited)."""
+    if name in _MISSING_LIMITS:
+        return contextlib.nullcontext()
+    try:
+        with get_client(sync_client=True) as client:
+            client.read_global_concurrency_limit_by_name(name)
+    except ObjectNotFound:
+        _MISSING_LIMITS.add(name)
+        log.info(
+            "no global concurrency limit %s: this account's downloads are limited per worker only; "
+            "create it with: prefect gcl create %s --limit 4 (deployments/up.sh does)", name, name,
+        )  # fmt: skip
+        return contextlib.nullcontext()
+    return concurrency(name, occupy=1, strict=True)
 
 
 @contextlib.contextmanager

@@ -4,8 +4,9 @@ The id is the ``uuid`` the CDSE searchers put in the scene's metadata (OData ``I
 ``Products(<id>)`` of a CDSE STAC asset). The catalogue's ``Checksum`` (MD5 and BLAKE3) and
 ``ContentLength`` are verified while streaming (``providers.fetch``). The token comes from the account's
 :class:`providers.tokens.OidcTokens` (client ``cdse-public``, password grant, then refresh), shared by the
-worker's downloads, with the account's 4 connections at once (a semaphore of the process). The
-catalogue host redirects ``$value`` to the download host: the token follows to
+worker's downloads, with the account's 4 connections at once: a semaphore of the process, and the
+global concurrency limit ``downloads-cdse-<user>`` across workers when it exists (``deployments/up.sh``
+creates it). The catalogue host redirects ``$value`` to the download host: the token follows to
 CDSE's own hosts only.
 
 A scene CDSE did not find (no ``uuid``) or marks offline is not this provider's: the next one is tried.
@@ -21,7 +22,7 @@ from common.errors import ProductUnavailableError
 from common.settings import Settings
 from providers.errors import ProductNotFoundError
 from providers.fetch import Expected, Fetched, Fetcher
-from providers.tokens import Account, OidcTokens, tokens_for
+from providers.tokens import Account, OidcTokens, account_limit_name, account_slot, tokens_for
 
 CLIENT_ID = "cdse-public"
 CDSE_HOSTS = frozenset(
@@ -80,7 +81,9 @@ class CdseDownloader:
             size=size if isinstance(size, int) and size > 0 else None,
             checksums=scene.metadata.get("checksums") or {},
         )
-        with self.tokens.connections:  # CDSE allows an account 4 downloads at once
+        # CDSE allows an account 4 downloads at once: in this process, and across workers.
+        limit = account_limit_name(self.name, self.tokens.account.username)
+        with self.tokens.connections, account_slot(limit):
             fetched = self._fetch(scene, product_id, expected, dest_dir)
         return fetched.path
 
