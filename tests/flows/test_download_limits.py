@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
+
+from tests.support.peak import Peak
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_api")]
 
@@ -25,19 +26,14 @@ def test_a_global_concurrency_limit_caps_an_accounts_downloads_across_tasks() ->
     assert name == "downloads-cdse-limits-example-org"
     with get_client(sync_client=True) as client:
         client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-    running, peak, lock = [0], [0], threading.Lock()
+    peak = Peak(hold_s=0.3)
 
     @task
     def download() -> None:
         token = slot_acquirer.set(global_slot)  # as the download task sets it
         try:
-            with account_slot(name):
-                with lock:
-                    running[0] += 1
-                    peak[0] = max(peak[0], running[0])
-                time.sleep(0.3)
-                with lock:
-                    running[0] -= 1
+            with account_slot(name), peak:
+                pass
         finally:
             slot_acquirer.reset(token)
 
@@ -46,7 +42,7 @@ def test_a_global_concurrency_limit_caps_an_accounts_downloads_across_tasks() ->
         wait([download.submit() for _ in range(3)])
 
     downloads()
-    assert peak[0] == 1, "one slot for the account, whichever task or worker asks"
+    assert peak.max == 1, "one slot for the account, whichever task or worker asks"
 
     started = time.monotonic()
     with global_slot(account_limit_name("cdse", "nobody")):  # no such limit: not blocked, said once

@@ -25,6 +25,7 @@ from providers.errors import DownloadTemporaryError, ProductNotFoundError
 from providers.fetch import ChecksumMismatchError, DownloadAuthError, Fetcher
 from providers.tokens import Account, OidcTokens
 from tests.support.fault_http import FaultServer, Route, fault_server
+from tests.support.peak import Peak
 
 pytestmark = pytest.mark.integration
 
@@ -171,21 +172,15 @@ def test_an_account_downloads_at_most_its_connections_at_once(
     servers: tuple[FaultServer, FaultServer], tmp_path: Path
 ) -> None:
     import threading
-    import time
 
     identity, _ = servers
     account = Account(f"{identity.base}/token", "cdse-public", "u", SecretStr(PASSWORD), connections=2)
-    running, peak, lock = [0], [0], threading.Lock()
+    peak = Peak()
 
     class SlowFetcher:
         def fetch(self, url: str, dest: Path, **kwargs: object) -> object:
-            with lock:
-                running[0] += 1
-                peak[0] = max(peak[0], running[0])
-            time.sleep(0.05)
-            with lock:
-                running[0] -= 1
-            dest.write_bytes(b"x")
+            with peak:
+                dest.write_bytes(b"x")
             return type("F", (), {"path": dest})()
 
     provider = CdseDownloader(download_url="https://cdse.example/odata/v1", tokens=OidcTokens(account),
@@ -198,4 +193,4 @@ def test_an_account_downloads_at_most_its_connections_at_once(
         thread.start()
     for thread in threads:
         thread.join()
-    assert peak[0] == 2
+    assert peak.max == 2
