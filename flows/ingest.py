@@ -58,7 +58,9 @@ def _row(kind: str, item_id: str, date: datetime, future: PrefectFuture[Any]) ->
     if state.is_completed():
         result: JobResult = future.result()
         outputs = result.stored if kind == "scene" else result.indexed
-        return row.model_copy(update={"status": result.status, "message": result.message, "outputs": outputs})
+        update = {"status": result.status, "message": result.message, "outputs": outputs,
+                  "provider": result.provider, "bytes_fetched": result.bytes_fetched}  # fmt: skip
+        return row.model_copy(update=update)
     if state.is_failed() or state.is_crashed():
         return row.model_copy(
             update={"status": JobStatus.FAILED, "message": state.message or state.type.value}

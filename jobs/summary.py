@@ -14,6 +14,8 @@ class OutcomeRow(BaseModel):
     status: JobStatus
     message: str = ""
     outputs: list[str] = Field(default_factory=list)
+    provider: str = Field(default="", description="Who delivered the product (scenes)")
+    bytes_fetched: int = Field(default=0, description="Bytes it delivered (scenes)")
 
 
 class IngestionSummary(BaseModel):
@@ -29,6 +31,15 @@ class IngestionSummary(BaseModel):
     def failed(self) -> bool:
         return any(r.status != JobStatus.DONE for r in self.rows)
 
+    def fetched_by_provider(self) -> dict[str, int]:
+        """Bytes delivered per provider (each provider downloads with one account): what to check
+        against an account's quota."""
+        totals: dict[str, int] = {}
+        for row in self.rows:
+            if row.kind == "scene" and row.provider:
+                totals[row.provider] = totals.get(row.provider, 0) + row.bytes_fetched
+        return totals
+
     def headline(self) -> str:
         parts = []
         for kind in ("scene", "tile"):
@@ -37,6 +48,9 @@ class IngestionSummary(BaseModel):
             bad = self.count(kind, JobStatus.FAILED)
             skipped = self.count(kind, JobStatus.SKIPPED)
             parts.append(f"{kind}s: {done}/{total} done, {bad} failed, {skipped} skipped")
+        fetched = self.fetched_by_provider()
+        if fetched:
+            parts.append("fetched " + ", ".join(f"{p} {n / 1e9:.2f} GB" for p, n in sorted(fetched.items())))
         return f"{self.aoi}: " + "; ".join(parts)
 
     def table(self) -> str:
