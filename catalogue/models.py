@@ -88,15 +88,7 @@ class Scene(BaseModel):
     def without_link_secrets(self) -> Scene:
         """The scene with its links (``download_link``, ``download_alternates``, ``assets``) stripped of
         user info and secret query parameters: what jobs, the ledger and the UI may hold."""
-        metadata = dict(self.metadata)
-        if isinstance(metadata.get("download_link"), str):
-            metadata["download_link"] = strip_url_secrets(metadata["download_link"])
-        for key in ("download_alternates", "assets"):
-            links = metadata.get(key)
-            if isinstance(links, dict):
-                metadata[key] = {
-                    k: strip_url_secrets(v) if isinstance(v, str) else v for k, v in links.items()
-                }
+        metadata = without_link_secrets(self.metadata)
         if metadata == self.metadata:
             return self
         return self.model_copy(update={"metadata": metadata})
@@ -190,3 +182,28 @@ class Searcher(Protocol):
     def supports(self, constellation: Constellation) -> bool: ...
 
     def search(self, query: SceneQuery) -> SearchResult: ...
+
+
+_LINK_KEYS = frozenset({"download_link", "download_alternates", "assets"})
+
+
+def without_link_secrets(document: Any) -> Any:
+    """A copy of a document (an interchange document, any JSON) whose links (``download_link``,
+    ``download_alternates``, ``assets``) lost their user info and secret query parameters, as
+    ``Scene.without_link_secrets`` does for scenes: for a document about to become a flow parameter."""
+    if isinstance(document, dict):
+        return {
+            key: _strip_links(value) if key in _LINK_KEYS else without_link_secrets(value)
+            for key, value in document.items()
+        }
+    if isinstance(document, list):
+        return [without_link_secrets(item) for item in document]
+    return document
+
+
+def _strip_links(value: Any) -> Any:
+    if isinstance(value, str):
+        return strip_url_secrets(value)
+    if isinstance(value, dict):
+        return {key: _strip_links(link) for key, link in value.items()}
+    return value
