@@ -368,11 +368,7 @@ class AsfDownloader:
             raise ProductNotFoundError(
                 f"{scene.source_id}: no ASF download link (found by {scene.catalogue or 'no catalogue'})"
             )
-        size = scene.metadata.get("size_bytes")
-        expected = Expected(
-            size=size if isinstance(size, int) and size > 0 else None,
-            checksums=scene.metadata.get("checksums") or {},
-        )
+        expected = Expected.of(scene.metadata)
         name = str(scene.metadata.get("file_name") or f"{scene.source_id}.zip")
         fetched = self.fetcher.fetch(
             link, dest_dir / Path(name).name, what=scene.source_id, expected=expected,

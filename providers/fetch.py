@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import blake3
@@ -96,20 +96,15 @@ class _Hash(Protocol):
     def hexdigest(self) -> str: ...
 
 
-def _new_hash(name: str) -> _Hash | None:
-    if name == "blake3":
-        hasher: _Hash = blake3.blake3()
-        return hasher
-    return hashlib.new(name)
+def _new_hash(name: str) -> _Hash:
+    hasher: _Hash = blake3.blake3() if name == "blake3" else hashlib.new(name)
+    return hasher
 
 
 def pick_checksum(checksums: Mapping[str, str]) -> tuple[str, str] | None:
-    """(hashlib name, expected hex digest) of the checksum to verify, or None when none can be."""
+    """(hash name, expected hex digest) of the checksum to verify, or None when none is known."""
     known = {_ALGORITHMS[k.lower()]: v.lower() for k, v in checksums.items() if k.lower() in _ALGORITHMS}
-    for name in _PREFERENCE:
-        if name in known and _new_hash(name) is not None:
-            return name, known[name]
-    return None
+    return next(((name, known[name]) for name in _PREFERENCE if name in known), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +113,15 @@ class Expected:
 
     size: int | None = None
     checksums: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, metadata: Mapping[str, Any]) -> Expected:
+        """What a scene's metadata says (``size_bytes``, ``checksums``), as every catalogue writes it."""
+        size = metadata.get("size_bytes")
+        return cls(
+            size=size if isinstance(size, int) and size > 0 else None,
+            checksums=metadata.get("checksums") or {},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +147,7 @@ class _Hasher:
     BATCH = 8 << 20
 
     def __init__(self, name: str) -> None:
-        hasher = _new_hash(name)
-        assert hasher is not None  # pick_checksum only picks available ones
-        self._hash = hasher
+        self._hash = _new_hash(name)
         self._batch: list[bytes] = []
         self._batched = 0
         self._queue: queue.Queue[list[bytes] | None] | None = None
@@ -280,7 +282,7 @@ class Fetcher:
         checksum: tuple[str, str] | None,
     ) -> tuple[int, int, str]:
         """Fill ``part`` with the whole body, resuming after cuts; (size, bytes resumed, hex digest)."""
-        hasher = _Hasher(checksum[0]) if checksum else None
+        hasher = _restarted(None, checksum)
         have = part.stat().st_size if part.exists() else 0
         resumed = 0
         ranges_ok = have > 0  # a .part is only kept where ranges were served
@@ -298,9 +300,7 @@ class Fetcher:
                         if offset and not (partial and _range_start(response) == offset):
                             # the server ignored the Range, or answered another one: start again
                             have, offset = 0, 0
-                            if hasher is not None:
-                                hasher.abandon()
-                                hasher = _Hasher(checksum[0]) if checksum else None
+                            hasher = _restarted(hasher, checksum)
                         resumed += offset
                         total = _total_size(response, offset)
                         have = self._stream(response, part, offset, total, hasher, what=what)
@@ -312,9 +312,7 @@ class Fetcher:
                 except _CutError as exc:
                     if exc.restart:  # a .part the server will not complete (416): from byte 0 again
                         part.unlink(missing_ok=True)
-                        if hasher is not None:
-                            hasher.abandon()
-                            hasher = _Hasher(checksum[0]) if checksum else None
+                        hasher = _restarted(hasher, checksum)
                     have = part.stat().st_size if part.exists() else 0
                     if not ranges_ok or not exc.resumable or cut == self.max_resumes:
                         if not ranges_ok:
@@ -419,6 +417,13 @@ class Fetcher:
                 reason = f"{type(exc).__name__} after {written} bytes"
                 raise _CutError(reason, resumable=not encoded) from None
         return written  # not fsynced: a scratch file; the storage syncs what it takes (storage.local)
+
+
+def _restarted(hasher: _Hasher | None, checksum: tuple[str, str] | None) -> _Hasher | None:
+    """A new hasher for a transfer that starts (again) from byte 0; the old one is dropped."""
+    if hasher is not None:
+        hasher.abandon()
+    return _Hasher(checksum[0]) if checksum else None
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

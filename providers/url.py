@@ -68,11 +68,7 @@ class UrlProvider:
 
     def _fetch(self, scene: Scene, link: str, dest_dir: Path) -> Path:
         name = Path(unquote(urlsplit(link).path)).name or f"{scene.source_id}.zip"
-        size = scene.metadata.get("size_bytes")
-        expected = Expected(
-            size=size if isinstance(size, int) and size > 0 else None,
-            checksums=scene.metadata.get("checksums") or {},
-        )
+        expected = Expected.of(scene.metadata)
         fetcher = Fetcher(client=self._client, timeout_s=self.timeout_s)
         fetched = fetcher.fetch(link, dest_dir / name, what=scene.source_id, expected=expected,
                                 auth=netrc_auth(link))  # fmt: skip

@@ -76,11 +76,7 @@ class CdseDownloader:
             )
         if scene.metadata.get("online") is False:
             raise ProductOfflineError(f"{scene.source_id}: offline on CDSE (Online: false)")
-        size = scene.metadata.get("size_bytes")
-        expected = Expected(
-            size=size if isinstance(size, int) and size > 0 else None,
-            checksums=scene.metadata.get("checksums") or {},
-        )
+        expected = Expected.of(scene.metadata)
         # CDSE allows an account 4 downloads at once: in this process, and across workers.
         limit = account_limit_name(self.name, self.tokens.account.username)
         with self.tokens.connections, account_slot(limit):
