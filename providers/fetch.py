@@ -337,13 +337,15 @@ class Fetcher:
         offset: int,
     ) -> Iterator[httpx.Response]:
         """The final response of ``url`` (redirects followed, credentials refreshed once), status 2xx."""
-        refreshed = False
+        refreshed = False  # fresh credentials were asked for once, after a refusal
+        renew = False  # ... and are due on the next request only, not on every redirect after it
         origin = _origin(url)
         current = url
         for _ in range(MAX_REDIRECTS + 1):
             headers: dict[str, str] = {"Range": f"bytes={offset}-"} if offset else {}
             if auth is not None and (_origin(current) == origin or urlsplit(current).hostname in trusted):
-                headers |= auth(refreshed)
+                headers |= auth(renew)
+                renew = False
             try:
                 request = client.build_request(method, current, headers=headers)
                 response = client.send(request, stream=True, follow_redirects=False)
@@ -357,7 +359,7 @@ class Fetcher:
                 outcome = classify_status(response.status_code)
                 shown = f"{what}: {redact_url(current)} answered {response.status_code}"
                 if outcome is HttpOutcome.AUTH and auth is not None and not refreshed:
-                    refreshed = True
+                    refreshed = renew = True
                     log.info("%s: credentials refused; asking for fresh ones once", what)
                     continue
                 if outcome is HttpOutcome.OK:

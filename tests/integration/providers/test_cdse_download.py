@@ -194,3 +194,20 @@ def test_an_account_downloads_at_most_its_connections_at_once(
     for thread in threads:
         thread.join()
     assert peak.max == 2
+
+
+def test_after_a_401_the_token_is_renewed_once_not_at_every_redirect(
+    servers: tuple[FaultServer, FaultServer], tmp_path: Path
+) -> None:
+    identity, odata = servers
+    with fault_server() as download:
+        download.routes[f"/odata/v1/Products({PRODUCT_ID})/$value"] = Route(BODY)
+        redirect = {"redirect": f"{download.base}/odata/v1/Products({PRODUCT_ID})/$value"}
+        odata.routes[f"/odata/v1/Products({PRODUCT_ID})/$value"] = Route(
+            b"", script=[{"status": 401}, redirect]
+        )
+        tokens = make_tokens(identity)
+        provider = CdseDownloader(download_url=f"{odata.base}/odata/v1", tokens=tokens)
+        provider.trusted_hosts = frozenset({"127.0.0.1"})
+        assert provider.download(scene(), tmp_path).read_bytes() == BODY
+    assert (tokens.logins, tokens.refreshes) == (1, 1), "one renewal for one refusal"
