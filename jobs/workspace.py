@@ -19,8 +19,7 @@ from common.errors import is_temporary
 def scratch_dir(root: Path | None, prefix: str) -> Iterator[Path]:
     if root is not None:
         root.mkdir(parents=True, exist_ok=True)
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in prefix)[:80]
-    path = Path(tempfile.mkdtemp(dir=root, prefix=f"{safe}-"))
+    path = Path(tempfile.mkdtemp(dir=root, prefix=f"{_safe(prefix)[:80]}-"))
     try:
         yield path
     finally:
