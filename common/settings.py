@@ -64,6 +64,53 @@ class Settings(BaseSettings):
     )
     cdse_username: str = Field(default="", description="GEOCUBE_INGESTER_CDSE_USERNAME: CDSE account")
     cdse_password: SecretStr | None = Field(default=None, description="GEOCUBE_INGESTER_CDSE_PASSWORD")
+    cdse_s3_endpoint: str = Field(
+        default="https://eodata.dataspace.copernicus.eu",
+        description="GEOCUBE_INGESTER_CDSE_S3_ENDPOINT: CDSE eodata S3 endpoint (provider cdse-s3)",
+    )
+    cdse_s3_access_key: str = Field(
+        default="",
+        description="GEOCUBE_INGESTER_CDSE_S3_ACCESS_KEY: CDSE S3 key (eodata.dataspace.copernicus.eu)",
+    )
+    cdse_s3_secret_key: SecretStr | None = Field(
+        default=None, description="GEOCUBE_INGESTER_CDSE_S3_SECRET_KEY"
+    )
+    cdse_burst_url: str = Field(
+        default="https://download.dataspace.copernicus.eu/odata/v1",
+        description="GEOCUBE_INGESTER_CDSE_BURST_URL: CDSE burst service (POST Bursts(<id>)/$value)",
+    )
+    asf_burst_url: str = Field(
+        default="https://sentinel1-burst.asf.alaska.edu",
+        description="GEOCUBE_INGESTER_ASF_BURST_URL: ASF burst extractor ({SLC}/{IW}/{POL}/{i}.tiff|.xml)",
+    )
+    creodias_download_url: str = Field(
+        default="https://zipper.creodias.eu/odata/v1",
+        description="GEOCUBE_INGESTER_CREODIAS_DOWNLOAD_URL: Creodias download endpoint",
+    )
+    creodias_token_url: str = Field(
+        default="https://identity.cloudferro.com/auth/realms/Creodias-new/protocol/openid-connect/token",
+        description="GEOCUBE_INGESTER_CREODIAS_TOKEN_URL: Creodias identity token endpoint",
+    )
+    creodias_username: str = Field(default="", description="GEOCUBE_INGESTER_CREODIAS_USERNAME")
+    creodias_password: SecretStr | None = Field(
+        default=None, description="GEOCUBE_INGESTER_CREODIAS_PASSWORD"
+    )
+    creodias_totp_secret: SecretStr | None = Field(
+        default=None, description="GEOCUBE_INGESTER_CREODIAS_TOTP_SECRET: base32 secret of the account's 2FA"
+    )
+    s3_endpoint_url: str = Field(
+        default="",
+        description="GEOCUBE_INGESTER_S3_ENDPOINT_URL: S3-compatible endpoint for s3:// storage and links "
+        "(empty: AWS); credentials from the usual AWS_* variables",
+    )
+    s3_requester_pays: bool = Field(
+        default=False,
+        description="GEOCUBE_INGESTER_S3_REQUESTER_PAYS: pay for s3:// reads of requester-pays buckets "
+        "(Landsat Collection 2 on usgs-landsat)",
+    )
+    gs_endpoint_url: str = Field(
+        default="", description="GEOCUBE_INGESTER_GS_ENDPOINT_URL: GCS endpoint for gs:// (empty: Google)"
+    )
     stac_landsat_url: str = Field(
         default="https://landsatlook.usgs.gov/stac-server", description="GEOCUBE_INGESTER_STAC_LANDSAT_URL"
     )
