@@ -65,6 +65,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     plan = make_plan(payload, read_interchange(document) if document else None, storage_uri)
     elapsed = time.monotonic() - started
     print(plan.describe())
+    from jobs.ingestion import quota_report
+
+    for line in quota_report(storage_uri, plan):
+        print(line)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     properties = {"truncated": str(plan.truncated).lower()}

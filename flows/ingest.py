@@ -28,6 +28,7 @@ from tasks.catalogue import (
     jobs_task,
     plan_task,
     prepare_task,
+    quota_task,
     records_task,
     update_ledger_task,
 )
@@ -139,6 +140,8 @@ def ingest(
     prepared = prepare_task(payload, document=tiles or scenes, dry_run=dry_run)
     plan = plan_task(prepared)
     _plan_artifact(plan)
+    for line in quota_task(prepared.storage_uri, plan):  # before any download: the accounts' usage
+        (log.warning if line.startswith("over quota") else log.info)("%s", line)
     summary = IngestionSummary(aoi=plan.aoi, mode=mode.value, truncated=plan.truncated)
     if dry_run or not plan.scenes:
         log.info("%s", plan.describe())

@@ -21,6 +21,7 @@ from graphs.loader import load_graph
 from jobs.models import JobStatus, SceneJob, TileJob
 from jobs.payload import Payload
 from jobs.planning import make_jobs
+from jobs.quota import accounts_for, quota_lines
 from jobs.resources import open_geocube, storage_uri_for
 from jobs.summary import IngestionSummary
 from jobs.validation import validate_payload as check_payload
@@ -68,6 +69,17 @@ def prepare(
 def plan(prepared: Prepared) -> IngestionPlan:
     """The plan of a prepared ingestion (see :func:`make_plan`)."""
     return make_plan(prepared.payload, prepared.document, prepared.storage_uri)
+
+
+def quota_report(storage_uri: str, plan: IngestionPlan) -> list[str]:
+    """Each configured account's usage against its quota with what ``plan`` adds at most
+    (``jobs.quota``); nothing without a storage (where usage is counted) or a planned download."""
+    estimate, _ = plan.download_estimate()
+    if not storage_uri or not plan.scenes:
+        return []
+    settings = load_settings()
+    accounts = accounts_for(settings, [plan.constellation])
+    return quota_lines(open_storage(storage_uri), accounts, estimate) if accounts else []
 
 
 def plan_document(prepared: Prepared, plan: IngestionPlan) -> dict[str, Any]:

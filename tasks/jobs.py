@@ -17,6 +17,7 @@ from common.settings import load_settings
 from jobs.download import run_scene_job
 from jobs.models import JobResult, SceneJob, TileJob
 from jobs.process import run_tile_job
+from jobs.quota import record_download
 from jobs.resources import open_geocube
 from providers.fetch import progress_reporter
 from providers.tokens import slot_acquirer
@@ -35,8 +36,12 @@ log = logging.getLogger(__name__)
 def download_scene_task(job: SceneJob) -> JobResult:
     token = slot_acquirer.set(global_slot)
     try:
+        settings = load_settings()
         with _progress_artifact(job):
-            return run_scene_job(job, load_settings())
+            result = run_scene_job(job, settings)
+        record_download(job.storage_uri, result.provider, result.bytes_fetched, scene=job.scene.source_id,
+                        settings=settings)  # fmt: skip
+        return result
     finally:
         slot_acquirer.reset(token)
 
