@@ -452,7 +452,7 @@ def check_one_burst_safe(path: Path) -> BurstSafe:
     absent = sorted(listed - present)
     if absent:
         raise BurstSafeError(f"{path.name}: manifest.safe lists {len(absent)} missing file(s): {absent[0]}…")
-    kept = tuple(sorted(listed or present))
+    kept = tuple(sorted(present))
     return BurstSafe(path, swath, 0, tuple(files), lines, samples, kept)
 
 
