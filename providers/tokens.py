@@ -1,9 +1,18 @@
-"""OAuth2/OIDC access tokens for download accounts (CDSE's Keycloak, and any provider of the same kind).
+"""OAuth2/OIDC access tokens for download accounts: one token manager per account, whatever the provider.
 
 One :class:`OidcTokens` per account and worker process (:func:`tokens_for`), shared by every download
-of that process: a login with the password grant is a *session* (CDSE allows 100 and bans abuse), so a
-token is refreshed with its refresh token while that lasts, and a new login happens only when it has
-expired. Tokens never reach a log line, an exception or a repr.
+of that process: a login is a *session* (CDSE allows 100 and bans abuse), so a token is refreshed with
+its refresh token while that lasts, and a new login happens only when it has expired. Tokens never
+reach a log line, an exception or a repr. The logins of the Keycloak realms we use:
+
+- CDSE (realm ``CDSE``, client ``cdse-public``) and Creodias (realm ``Creodias-new``, client
+  ``CLOUDFERRO_PUBLIC``): the password grant; Creodias adds ``totp=<code>`` when the account has
+  two-factor authentication (CloudFerro's "EOData Catalogue API Manual on CREODIAS"): the code is
+  computed here (:func:`totp_code`, RFC 6238) from the account's base32 secret;
+- OneAtlas (realm ``IDP``, client ``IDP``): ``grant_type=api_key`` with ``apikey=<key>`` (the OneAtlas
+  "Authentication" guide), no refresh token: a new login when the token is due.
+
+A token is renewed 30 s before the server's expiry, or at 90 % of a life shorter than 300 s.
 
 ``headers(refresh)`` is the ``auth`` callback of ``providers.fetch.Fetcher``: ``refresh=True`` means the
 server refused the last token (expired early, revoked): it is renewed whatever its clock says.
@@ -11,10 +20,14 @@ server refused the last token (expired early, revoked): it is renewed whatever i
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import contextvars
+import hashlib
+import hmac
 import logging
 import re
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -30,6 +43,9 @@ from providers.fetch import DownloadAuthError
 log = logging.getLogger(__name__)
 
 MARGIN_S = 30.0  # renew this long before the server's expiry: a transfer must not start on a dying token
+MARGIN_SHARE = 0.1  # ... or this share of its life, when that is shorter (a 100 s token: at 90 s)
+TOTP_STEP_S = 30  # RFC 6238 defaults, as Keycloak's and every authenticator app's
+TOTP_DIGITS = 6
 
 # How a download takes one of its account's slots shared by every worker (a Prefect global concurrency
 # limit, set by the download task: the domain knows no Prefect); none outside a task.
@@ -55,10 +71,33 @@ def account_slot(name: str) -> Iterator[None]:
         yield
 
 
+def totp_code(secret: SecretStr, *, at_s: float, digits: int = TOTP_DIGITS, step_s: int = TOTP_STEP_S) -> str:
+    """The RFC 6238 time-based one-time password (HMAC-SHA1) of a base32 ``secret`` at Unix time ``at_s``.
+
+    Raises:
+        ValueError: the secret is not base32 (the message never shows it).
+    """
+    text = "".join(secret.get_secret_value().split()).upper()
+    try:
+        key = base64.b32decode(text + "=" * (-len(text) % 8))
+    except (ValueError, TypeError):  # binascii.Error is a ValueError
+        raise ValueError("the TOTP secret is not base32 (letters A-Z and digits 2-7)") from None
+    counter = struct.pack(">Q", int(at_s // step_s))
+    mac = hmac.new(key, counter, hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    value = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
+    return str(value % 10**digits).zfill(digits)
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
     """Who logs in where. ``settings`` names the settings to fix in messages; ``connections`` is how
-    many downloads the provider allows the account at once (CDSE: 4)."""
+    many downloads the provider allows the account at once (CDSE: 4).
+
+    ``grant_type`` is ``password`` (``username`` + ``password``) or ``api_key`` (``password`` is the API
+    key, sent as ``apikey``; ``username`` only names the account in messages and limits).
+    ``totp_secret``, when given, adds the ``totp`` code of the moment to a password grant.
+    """
 
     token_url: str
     client_id: str
@@ -66,6 +105,11 @@ class Account:
     password: SecretStr
     settings: str = ""
     connections: int = 4
+    grant_type: str = "password"
+    totp_secret: SecretStr | None = None
+
+    def __repr__(self) -> str:
+        return f"Account(token_url={self.token_url!r}, client_id={self.client_id!r}, user={self.username!r})"
 
 
 class OidcTokens:
@@ -78,8 +122,10 @@ class OidcTokens:
         client: httpx.Client | None = None,
         timeout_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.account = account
+        self._wall_clock = wall_clock  # Unix time, for TOTP codes
         self._client = client
         self.timeout_s = timeout_s
         self._clock = clock
@@ -103,9 +149,9 @@ class OidcTokens:
     def access_token(self, refresh: bool = False) -> SecretStr:
         with self._lock:
             now = self._clock()
-            if self._access is not None and not refresh and now < self._access_until - MARGIN_S:
+            if self._access is not None and not refresh and now < self._access_until:
                 return self._access
-            if self._refresh is not None and now < self._refresh_until - MARGIN_S:
+            if self._refresh is not None and now < self._refresh_until:
                 try:
                     self._grant(
                         {"grant_type": "refresh_token", "refresh_token": self._refresh.get_secret_value()}
@@ -114,15 +160,26 @@ class OidcTokens:
                     return self._current()
                 except DownloadAuthError:
                     log.info("%s: the refresh token was refused; logging in again", self.account.username)
-            self._grant(
-                {
-                    "grant_type": "password",
-                    "username": self.account.username,
-                    "password": self.account.password.get_secret_value(),
-                }
-            )
+            self._grant(self._login_form())
             self.logins += 1
             return self._current()
+
+    def _login_form(self) -> dict[str, str]:
+        account = self.account
+        if account.grant_type == "api_key":
+            return {"grant_type": "api_key", "apikey": account.password.get_secret_value()}
+        form = {
+            "grant_type": account.grant_type,
+            "username": account.username,
+            "password": account.password.get_secret_value(),
+        }
+        if account.totp_secret is not None:
+            try:
+                form["totp"] = totp_code(account.totp_secret, at_s=self._wall_clock())
+            except ValueError as exc:
+                fix = f"; check {account.settings}" if account.settings else ""
+                raise DownloadAuthError(f"{account.username!r}: {exc}{fix}") from None
+        return form
 
     def _current(self) -> SecretStr:
         assert self._access is not None
@@ -154,14 +211,23 @@ class OidcTokens:
         try:
             body = response.json()
             access, expires_in = str(body["access_token"]), float(body.get("expires_in", 300))
-        except (ValueError, KeyError, TypeError):
-            raise DownloadAuthError(f"token endpoint {where}: an answer without access_token") from None
+            refresh = str(body.get("refresh_token") or "")
+            refresh_s = float(body.get("refresh_expires_in", 0) or 0)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise DownloadAuthError(
+                f"token endpoint {where}: not a token answer (no access_token or expires_in)"
+            ) from None
         now = self._clock()
-        self._access, self._access_until = SecretStr(access), now + expires_in
-        if body.get("refresh_token"):
-            self._refresh = SecretStr(str(body["refresh_token"]))
-            self._refresh_until = now + float(body.get("refresh_expires_in", 0) or 0)
+        self._access, self._access_until = SecretStr(access), now + expires_in - _margin(expires_in)
+        if refresh:
+            self._refresh = SecretStr(refresh)
+            self._refresh_until = now + refresh_s - _margin(refresh_s)
         log.debug("%s: new access token for %.0f s", self.account.username, expires_in)
+
+
+def _margin(life_s: float) -> float:
+    """How long before its expiry a token of ``life_s`` seconds is renewed."""
+    return min(MARGIN_S, MARGIN_SHARE * life_s)
 
 
 def _error_code(response: httpx.Response) -> str:
@@ -181,6 +247,6 @@ def tokens_for(account: Account, *, timeout_s: float = 60.0) -> OidcTokens:
     key = (account.token_url, account.client_id, account.username)
     with _SHARED_LOCK:
         tokens = _SHARED.get(key)
-        if tokens is None or tokens.account.password != account.password:
+        if tokens is None or tokens.account != account:
             tokens = _SHARED[key] = OidcTokens(account, timeout_s=timeout_s)
         return tokens
