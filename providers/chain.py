@@ -12,6 +12,7 @@ from catalogue.models import Scene
 from common.errors import IngestError, ProductUnavailableError, TemporaryError
 from providers.base import Downloader
 from providers.errors import AllProvidersFailedError, DownloadTemporaryError
+from providers.registry import provider_hint
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,13 @@ def download_product(
             continue
         log.info("%s: downloaded by %s", scene.source_id, provider.name)
         return opened, provider.name
-    message = f"{scene.source_id}: no provider could deliver it:\n  " + "\n  ".join(
+    found_by = f" (found by catalogue {scene.catalogue})" if scene.catalogue else ""
+    message = f"{scene.source_id}{found_by}: no provider could deliver it:\n  " + "\n  ".join(
         reasons or ["(none configured)"]
     )
+    hint = provider_hint(scene.catalogue, [p.name for p in providers])
+    if hint:
+        message += f"\n  {hint}"
     if temporary:
         raise DownloadTemporaryError(message)
     raise AllProvidersFailedError(message)

@@ -7,7 +7,7 @@ built, so a deployment needs the settings (credentials, URLs) of those alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, Searcher, parse_constellation
@@ -93,6 +93,36 @@ CATALOGUES: dict[str, Callable[[Settings], Searcher]] = {
     "stac-earth-search": _stac_earth_search,
     "stac-cdse": _stac_cdse,
 }
+
+
+# Which download provider serves a catalogue's scenes, and the settings it needs: what a failed download
+# suggests when the chain did not have it (GEOCUBE_INGESTER_PROVIDERS names the chain).
+SERVED_BY: dict[str, tuple[str, str]] = {
+    "cdse": ("cdse", "GEOCUBE_INGESTER_CDSE_USERNAME and GEOCUBE_INGESTER_CDSE_PASSWORD"),
+    "stac-cdse": ("cdse", "GEOCUBE_INGESTER_CDSE_USERNAME and GEOCUBE_INGESTER_CDSE_PASSWORD"),
+    "creodias": ("creodias", "GEOCUBE_INGESTER_CREODIAS_USERNAME and GEOCUBE_INGESTER_CREODIAS_PASSWORD"),
+    "asf": ("asf", "GEOCUBE_INGESTER_EARTHDATA_TOKEN"),
+    "dhus": (
+        "dhus",
+        "GEOCUBE_INGESTER_DHUS_URL, GEOCUBE_INGESTER_DHUS_USER and GEOCUBE_INGESTER_DHUS_PASSWORD",
+    ),
+    "oneatlas": ("oneatlas", "GEOCUBE_INGESTER_ONEATLAS_APIKEY"),
+    "stac-earth-search": ("stac-assets", "nothing (public assets)"),
+    "stac-landsat": ("stac-assets", "AWS credentials and GEOCUBE_INGESTER_S3_REQUESTER_PAYS=true"),
+    "static-stac": ("url", "nothing (the items' own links)"),
+}
+
+
+def provider_hint(catalogue: str, tried: Sequence[str]) -> str:
+    """What to configure so that a scene ``catalogue`` found can be downloaded, given the providers
+    ``tried``; "" when the catalogue is unknown or its provider was tried already."""
+    provider, needs = SERVED_BY.get(catalogue, ("", ""))
+    if not provider or provider in tried:
+        return ""
+    return (
+        f"catalogue {catalogue} found it; provider {provider!r} serves its scenes: add it to "
+        f"GEOCUBE_INGESTER_PROVIDERS, with {needs}"
+    )
 
 
 def names_for(

@@ -223,6 +223,23 @@ def test_chain_falls_back_and_reports_every_provider(tmp_path: Path) -> None:
     assert "url:" in str(info.value) and "local:" in str(info.value)
 
 
+def test_when_all_fail_the_error_says_which_catalogue_found_it_and_which_provider_serves_it(
+    tmp_path: Path,
+) -> None:
+    found = scene().model_copy(update={"catalogue": "cdse"})
+    with pytest.raises(AllProvidersFailedError) as info:
+        download_product(found, [UrlProvider(), LocalArchiveProvider(tmp_path / "none")], tmp_path)
+    text = str(info.value)
+    assert text.startswith(f"{NAME} (found by catalogue cdse): no provider could deliver it:")
+    assert text.endswith(
+        "catalogue cdse found it; provider 'cdse' serves its scenes: add it to GEOCUBE_INGESTER_PROVIDERS, "
+        "with GEOCUBE_INGESTER_CDSE_USERNAME and GEOCUBE_INGESTER_CDSE_PASSWORD"
+    )
+    with pytest.raises(AllProvidersFailedError) as info:  # a catalogue we know no provider for: no hint
+        download_product(scene(), [LocalArchiveProvider(tmp_path / "none")], tmp_path)
+    assert "provider '" not in str(info.value)
+
+
 def test_chain_tries_the_next_provider_when_a_delivered_product_is_refused(tmp_path: Path) -> None:
     class Broken:
         name = "broken"
