@@ -38,7 +38,7 @@ import re
 import shutil
 import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -76,7 +76,9 @@ class BurstSafe:
 
     @property
     def size_bytes(self) -> int:
-        return sum((self.path / f).stat().st_size for f in (*self.files, "manifest.safe"))
+        manifest = self.path / "manifest.safe"
+        listed = sum((self.path / f).stat().st_size for f in self.files)
+        return listed + (manifest.stat().st_size if manifest.is_file() else 0)
 
 
 def burst_safe_name(scene_id: str, swath: str, burst: int) -> str:
@@ -115,12 +117,20 @@ def find_swath_files(safe: Path, swath: str) -> dict[str, _Files]:
 
 
 def cut_burst_safe(
-    safe: Path, dest: Path, *, swath: str, burst: int, polarisations: Sequence[str] | None = None
+    safe: Path,
+    dest: Path,
+    *,
+    swath: str,
+    burst: int,
+    polarisations: Sequence[str] | None = None,
+    burst_tiffs: Mapping[str, Path] | None = None,
 ) -> BurstSafe:
     """Write the one-burst SAFE of ``swath`` burst ``burst`` (1-based) of ``safe`` to the folder ``dest``.
 
     Args:
         polarisations: those to keep (``VV``…); None: every one the swath has.
+        burst_tiffs: polarisation -> a TIFF that holds the burst's lines already (what ASF's burst
+            service extracts), used instead of cutting ``safe``'s measurement.
 
     Raises:
         BurstSafeError: no such swath, burst or polarisation, an XML that is not an S1 annotation, a
@@ -155,7 +165,12 @@ def cut_burst_safe(
                     root = _read_xml(safe / name)
                     cutter(root, first=first, last=first + lines - 1)
                     kept.append(_write_xml(root, dest, name))
-            if f.measurement is not None and (safe / f.measurement).stat().st_size > 0:
+            given = (burst_tiffs or {}).get(pol)
+            if given is not None:
+                name = f.measurement or f"measurement/{Path(f.annotation).stem}.tiff"
+                _cut_measurement(given, dest / name, first=0, lines=lines)
+                kept.append(name)
+            elif f.measurement is not None and (safe / f.measurement).stat().st_size > 0:
                 _cut_measurement(safe / f.measurement, dest / f.measurement, first=first, lines=lines)
                 kept.append(f.measurement)
         if (safe / "support").is_dir():
@@ -403,6 +418,73 @@ def _md5(path: Path) -> str:
         while chunk := inp.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def merge_one_burst_safes(parts: Sequence[Path], dest: Path) -> BurstSafe:
+    """One SAFE of the same burst from one-burst SAFEs of one polarisation each (CDSE's burst service
+    answers one polarisation per call): every file, and one manifest listing all of them.
+
+    Raises:
+        BurstSafeError: the parts are not one-burst SAFEs of the same swath and burst length.
+    """
+    checked = [check_one_burst_safe(part) for part in parts]
+    if len({(c.swath, c.lines, c.samples) for c in checked}) != 1:
+        raise BurstSafeError(
+            "the polarisations delivered are not the same burst: "
+            + ", ".join(f"{c.path.name} {c.swath} {c.lines}x{c.samples}" for c in checked)
+        )
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for part in parts:
+        for path in sorted(part.rglob("*")):
+            target = dest / path.relative_to(part)
+            if path.is_file() and path.name != "manifest.safe" and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+    manifests = [part / "manifest.safe" for part in parts if (part / "manifest.safe").is_file()]
+    if manifests:
+        _merge_manifests(manifests, dest / "manifest.safe")
+    return check_one_burst_safe(dest)
+
+
+def _merge_manifests(manifests: Sequence[Path], out: Path) -> None:
+    namespaces = _namespaces(manifests[0].read_bytes()) if manifests else []
+    ns = {prefix: uri for prefix, uri in namespaces if prefix}
+    for prefix, uri in ns.items():
+        ET.register_namespace(prefix, uri)
+    first = _read_xml(manifests[0])
+    ids = {e.get("ID") for e in first.iter() if e.get("ID")}
+    sections = {tag: first.find(tag) for tag in ("dataObjectSection", "metadataSection")}
+    package = first.find("informationPackageMap/{urn:ccsds:schema:xfdu:1}contentUnit")
+    pol_tag = "{http://www.esa.int/safe/sentinel-1.0/sentinel-1/sar/level-1}transmitterReceiverPolarisation"
+    pols = [e for e in first.iter(pol_tag)]
+    have_pols = {(e.text or "").strip() for e in pols}
+    for manifest in manifests[1:]:
+        other = _read_xml(manifest)
+        for tag, section in sections.items():
+            found = other.find(tag)
+            for child in list(found) if found is not None else []:
+                if section is not None and child.get("ID") not in ids:
+                    section.append(child)
+                    ids.add(child.get("ID"))
+        other_package = other.find("informationPackageMap/{urn:ccsds:schema:xfdu:1}contentUnit")
+        for unit in list(other_package if other_package is not None else []):
+            pointer = unit.find("dataObjectPointer")
+            known = (
+                {p.get("dataObjectID") for p in package.iter("dataObjectPointer")}
+                if package is not None
+                else set()
+            )
+            if package is not None and pointer is not None and pointer.get("dataObjectID") not in known:
+                package.append(unit)
+        for element in other.iter(pol_tag):
+            if (element.text or "").strip() not in have_pols and pols:
+                parent = next(p for p in first.iter() if pols[-1] in list(p))
+                parent.insert(list(parent).index(pols[-1]) + 1, element)
+                pols.append(element)
+                have_pols.add((element.text or "").strip())
+    ET.ElementTree(first).write(out, encoding="UTF-8", xml_declaration=True)
 
 
 # ------------------------------------------------------------------------------------------- checks

@@ -20,6 +20,7 @@ from catalogue.burst_safe import (
     burst_safe_name,
     check_one_burst_safe,
     cut_burst_safe,
+    merge_one_burst_safes,
     read_burst_pixels,
 )
 
@@ -76,7 +77,7 @@ def test_every_cut_xml_parses_and_lists_one_burst(
         assert grid_lines[0] == 0 and grid_lines[-1] in (lines - 1, lines)  # the last burst ends at L-1
         assert grid.get("count") == str(len(grid.findall("geolocationGridPoint")))
         fm = root.find("generalAnnotation/azimuthFmRateList")
-        assert fm is not None and len(fm) == len(original.find("generalAnnotation/azimuthFmRateList") or [])
+        assert fm is not None and len(fm) == len(original.findall("generalAnnotation/azimuthFmRateList/*"))
 
         calibration = _root(
             next((cut.path / "annotation/calibration").glob(f"calibration-*{swath.lower()}*-{pol}-*"))
@@ -234,3 +235,27 @@ def test_a_tiff_that_does_not_match_its_annotation_is_refused(efa4_safe: Path, t
     (tmp_path / "garbage.SAFE" / "annotation" / "s1a-iw1-slc-vv-x.xml").write_text("<html>nope</html>")
     with pytest.raises(BurstSafeError, match=r"no swathTiming"):
         check_one_burst_safe(tmp_path / "garbage.SAFE")
+
+
+def test_one_polarisation_safes_merge_into_one(efa4_safe: Path, tmp_path: Path) -> None:
+    """CDSE's burst service answers one polarisation per call: VV and VH become one SAFE again."""
+    vv = cut_burst_safe(efa4_safe, tmp_path / "vv.SAFE", swath="IW1", burst=2, polarisations=["VV"])
+    vh = cut_burst_safe(efa4_safe, tmp_path / "vh.SAFE", swath="IW1", burst=2, polarisations=["VH"])
+    merged = merge_one_burst_safes([vv.path, vh.path], tmp_path / "both.SAFE")
+    assert merged.polarisations == ("VH", "VV") and merged.lines == 1501
+    manifest = _root(merged.path / "manifest.safe")
+    hrefs = sorted(
+        loc.get("href", "").removeprefix("./")
+        for loc in manifest.iterfind("dataObjectSection/dataObject/byteStream/fileLocation")
+    )
+    assert hrefs == sorted(f for f in (*vv.files, *vh.files) if not f.startswith("support/"))
+    pols = [
+        e.text
+        for e in manifest.iter(
+            "{http://www.esa.int/safe/sentinel-1.0/sentinel-1/sar/level-1}transmitterReceiverPolarisation"
+        )
+    ]
+    assert sorted(p or "" for p in pols) == ["VH", "VV"]
+    other = cut_burst_safe(efa4_safe, tmp_path / "iw2.SAFE", swath="IW2", burst=2)
+    with pytest.raises(BurstSafeError, match=r"not the same burst"):
+        merge_one_burst_safes([vv.path, other.path], tmp_path / "bad.SAFE")
