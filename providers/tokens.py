@@ -204,9 +204,13 @@ class OidcTokens:
         if outcome is not HttpOutcome.OK:  # 400 invalid_grant, 401 invalid_client: never retried
             error = _error_code(response)
             fix = f"; check {self.account.settings}" if self.account.settings else ""
+            refused = (
+                "the API key"
+                if form["grant_type"] == "api_key"
+                else f"{form['grant_type']} for {self.account.username!r}"
+            )
             raise DownloadAuthError(
-                f"token endpoint {where} refused {form['grant_type']} for {self.account.username!r} "
-                f"({response.status_code} {error}){fix}"
+                f"token endpoint {where} refused {refused} ({response.status_code} {error}){fix}"
             )
         try:
             body = response.json()

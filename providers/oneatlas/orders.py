@@ -1,25 +1,30 @@
-"""OneAtlas prices and existing orders (the ordering API), behind a JWT got from the API key.
+"""OneAtlas prices, orders and the account's credits (the ordering API), with the API key's token.
 
-Calls, as documented in the OneAtlas Data guides ("Authentication", "Order an individual product"):
+Calls, as documented in the OneAtlas Data guides ("Authentication", "Order an individual product",
+"Manage Contract"), with the answers' fields as the original ingester decodes them
+(``oneatlas_order_manager.go``):
 
 - ``POST {auth_url}`` form ``apikey=<key>&grant_type=api_key&client_id=IDP`` -> ``{"access_token",
-  "expires_in", ...}`` (Keycloak realm ``IDP``);
+  "expires_in", ...}`` (Keycloak realm ``IDP``): the account's :class:`providers.tokens.OidcTokens`;
 - ``POST {order_url}/api/v1/prices`` ``{"kind": "order.data.product", "products": [...]}`` -> the price
   and one delivery per product;
 - ``GET {order_url}/api/v1/orders?kind=order.data.product&itemsPerPage=100&page=<n>`` -> the contract's
-  orders, each with its deliveries.
+  orders, each with its deliveries; ``GET {order_url}/api/v1/orders/<id>`` -> one of them;
+- ``POST {order_url}/api/v1/orders`` (the body of ``/prices``) -> 201 and the order placed;
+- ``GET {order_url}/api/v1/me`` -> the user, with ``contract.balance`` and ``contract.amountUnit``.
 
-The token is asked for when first needed and again at 90 % of its life. A failed authentication leaves
-no state behind, so the next call authenticates afresh (the original's JWT transport sent its own
-refreshes through itself: after a first failure, every refresh failed). A 401 on an order call drops the
-token and retries once with a new one. The API key and the token never reach a log line or a message.
+The token is asked for when first needed and renewed before it expires (at 90 % of a short life). A
+failed authentication leaves no state behind, so the next call authenticates afresh (the original's JWT
+transport sent its own refreshes through itself: after a first failure, every refresh failed). A 401 on
+an order call renews the token and retries once. The API key and the token never reach a log line or a
+message. An order is never placed twice by a retry: ``POST /orders`` is not retried here, and the
+downloader looks for the order already placed before placing one.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,10 +35,13 @@ from pydantic import SecretStr
 from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
-from catalogue.errors import CatalogueError
+from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.http import decode_json_object, open_client, retry_temporary, send
 from catalogue.models import Scene, format_tag_value
 from common.redaction import redact_url
+from providers.errors import DownloadTemporaryError
+from providers.fetch import DownloadAuthError
+from providers.tokens import Account, OidcTokens, tokens_for
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +52,7 @@ DEFAULT_AUTH_URL = (
 APIKEY_ENV = "GEOCUBE_INGESTER_ONEATLAS_APIKEY"
 ORDER_KIND = "order.data.product"
 ORDERS_PAGE_SIZE = 100
-# The token is renewed when this share of its life has passed (as the original's transport).
-REFRESH_AT = 0.9
+CLIENT_ID = "IDP"
 COST_TAG = "estimatedCost"
 UNIT_TAG = "amountUnit"
 
@@ -76,71 +83,22 @@ class ExistingOrder:
     def is_delivered(self) -> bool:
         return self.status.lower() == "delivered"
 
+    @property
+    def has_failed(self) -> bool:
+        """The statuses the original ingester stops on: the order will never be delivered."""
+        return self.status.lower() in ("error", "failed", "rejected", "cancelled", "canceled")
 
-class JwtToken:
-    """The bearer token of the ordering API, got from the API key and renewed before it expires."""
 
-    def __init__(
-        self,
-        *,
-        apikey: SecretStr,
-        auth_url: str = DEFAULT_AUTH_URL,
-        client_id: str = "IDP",
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.auth_url = auth_url
-        self.client_id = client_id
-        self._apikey = apikey
-        self._clock = clock
-        self._token: str | None = None
-        self._renew_at = 0.0
-
-    def __repr__(self) -> str:
-        return f"JwtToken(auth_url={self.auth_url!r}, valid={self._token is not None})"
-
-    def invalidate(self) -> None:
-        self._token = None
-
-    def bearer(self, client: httpx.Client, *, timeout_s: float) -> str:
-        """A valid access token, authenticating first if there is none or it is due for renewal.
-
-        Raises:
-            CatalogueError: the API key was refused, or the answer has no token.
-            CatalogueTemporaryError: the identity service is unreachable or failing.
-        """
-        if self._token is None or self._clock() >= self._renew_at:
-            self._token = None  # a failure below leaves nothing half-valid behind
-            token, expires_in_s = self._authenticate(client, timeout_s)
-            self._token, self._renew_at = token, self._clock() + REFRESH_AT * expires_in_s
-        return self._token
-
-    def _authenticate(self, client: httpx.Client, timeout_s: float) -> tuple[str, float]:
-        form = {
-            "apikey": self._apikey.get_secret_value(),
-            "grant_type": "api_key",
-            "client_id": self.client_id,
-        }
-        shown = redact_url(self.auth_url)
-        # Plain request (no bearer): the auth call never goes through the token it is getting.
-        response = send(
-            client,
-            "POST",
-            self.auth_url,
-            catalogue="oneatlas",
-            timeout_s=timeout_s,
-            ok=(200, 400, 401, 403),
-            data=form,
-        )
-        if response.status_code != 200:
-            raise CatalogueError(
-                f"oneatlas: {shown} refused the API key ({response.status_code}); check {APIKEY_ENV}"
-            )
-        body = decode_json_object(response, catalogue="oneatlas")
-        token, expires_in = body.get("access_token"), body.get("expires_in")
-        if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
-            raise CatalogueError(f"oneatlas: {shown} answered without access_token and expires_in")
-        log.debug("oneatlas: authenticated at %s for %.0f s", shown, expires_in)
-        return token, float(expires_in)
+def api_key_account(apikey: SecretStr, auth_url: str = DEFAULT_AUTH_URL) -> Account:
+    """The OneAtlas account of an API key, for the token manager (``grant_type=api_key``)."""
+    return Account(
+        token_url=auth_url,
+        client_id=CLIENT_ID,
+        username="APIKEY",
+        password=apikey,
+        settings=APIKEY_ENV,
+        grant_type="api_key",
+    )
 
 
 def _aoi_of(scene: Scene) -> dict[str, Any]:
@@ -182,8 +140,11 @@ class OneAtlasOrders:
         timeout_s: float = 60.0,
         max_retries: int = 3,
         backoff_s: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
+        tokens: OidcTokens | None = None,
     ) -> None:
+        """``tokens`` is the account's token manager: by default the worker's one for this API key
+        (``providers.tokens.tokens_for``), or one of its own when ``clock`` is given (tests)."""
         self.order_url = order_url.rstrip("/")
         self.radiometric_processing = radiometric_processing
         self.image_format = image_format
@@ -191,7 +152,14 @@ class OneAtlasOrders:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.backoff_s = backoff_s
-        self.token = JwtToken(apikey=apikey, auth_url=auth_url, clock=clock)
+        account = api_key_account(apikey, auth_url)
+        if tokens is None:
+            tokens = (
+                tokens_for(account, timeout_s=timeout_s)
+                if clock is None
+                else OidcTokens(account, timeout_s=timeout_s, clock=clock)
+            )
+        self.tokens = tokens
         self._client = client
 
     def __repr__(self) -> str:
@@ -287,26 +255,87 @@ class OneAtlasOrders:
         )
         return key if same and is_same_aoi(datas.get("aoi"), product["aoi"]) else None
 
-    def _call(self, method: str, path: str, **request: Any) -> dict[str, Any]:
+    def account_balance(self) -> tuple[float, str]:
+        """(credits left on the user's contract, their unit) from ``GET /api/v1/me``.
+
+        Raises:
+            CatalogueError: the answer has no ``contract.balance`` (and as every call).
+        """
+        body = self._call("GET", "/api/v1/me")
+        contract = body.get("contract")
+        balance = contract.get("balance") if isinstance(contract, Mapping) else None
+        if not isinstance(balance, int | float) or isinstance(balance, bool):
+            raise CatalogueError(
+                f"oneatlas: {redact_url(self.order_url)}/api/v1/me answered without contract.balance"
+            )
+        assert isinstance(contract, Mapping)
+        return float(balance), str(contract.get("amountUnit") or "")
+
+    def place_order(self, scene: Scene) -> str:
+        """Order the scene's order product; the id of the order placed. Never retried here (an order
+        placed twice is paid twice): a caller tries again only after looking for it.
+
+        Raises:
+            CatalogueError: refused, or an answer without the order's ``id``.
+        """
+        payload = {"kind": ORDER_KIND, "products": [self.order_product(scene)]}
+        body = self._call("POST", "/api/v1/orders", ok=(200, 201), retries=0, json=payload)
+        order_id = body.get("id")
+        if not isinstance(order_id, str) or not order_id:
+            raise CatalogueError(
+                f"oneatlas: {redact_url(self.order_url)}/api/v1/orders placed an order "
+                "but answered without its id"
+            )
+        log.info("oneatlas: %s ordered (order %s)", scene.source_id, order_id)
+        return order_id
+
+    def order_status(self, order_id: str, uuid: str) -> ExistingOrder:
+        """The delivery of product ``uuid`` in order ``order_id`` (``GET /api/v1/orders/<id>``).
+
+        Raises:
+            CatalogueError: the order has no delivery of that product (and as every call).
+        """
+        body = self._call("GET", f"/api/v1/orders/{order_id}")
+        deliveries = [d for d in body.get("deliveries") or [] if isinstance(d, Mapping)]
+        for delivery in deliveries:
+            datas = delivery.get("datas")
+            key = str(datas.get("id", "")) if isinstance(datas, Mapping) else ""
+            if key.lower() == uuid.lower() or (len(deliveries) == 1 and not key):
+                link = (delivery.get("_links") or {}).get("download") or {}
+                return ExistingOrder(
+                    uuid=uuid,
+                    order_id=order_id,
+                    status=str(delivery.get("status") or body.get("status") or ""),
+                    download_link=link.get("href") if isinstance(link, Mapping) else None,
+                )
+        raise CatalogueError(f"oneatlas: order {order_id} has no delivery of product {uuid}")
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        ok: tuple[int, ...] = (200,),
+        retries: int | None = None,
+        **request: Any,
+    ) -> dict[str, Any]:
         url = self.order_url + path
 
         def attempt(client: httpx.Client) -> dict[str, Any]:
             for renewed in (False, True):
-                headers = {"Authorization": f"Bearer {self.token.bearer(client, timeout_s=self.timeout_s)}"}
                 response = send(
                     client,
                     method,
                     url,
                     catalogue="oneatlas",
                     timeout_s=self.timeout_s,
-                    ok=(200, 401),
-                    headers=headers,
+                    ok=(*ok, 401),
+                    headers=self._bearer(renewed),
                     **request,
                 )
-                if response.status_code == 200:
+                if response.status_code != 401:
                     return decode_json_object(response, catalogue="oneatlas")
-                self.token.invalidate()  # expired or revoked early: one new token, one more try
-                if renewed:
+                if renewed:  # expired or revoked early: one new token, one more try
                     break
             raise CatalogueError(
                 f"oneatlas: {redact_url(url)} refused a fresh token (401); check {APIKEY_ENV}"
@@ -314,5 +343,16 @@ class OneAtlasOrders:
 
         with open_client(self._client, timeout_s=self.timeout_s) as client:
             return retry_temporary(
-                lambda: attempt(client), max_retries=self.max_retries, backoff_s=self.backoff_s
+                lambda: attempt(client),
+                max_retries=self.max_retries if retries is None else retries,
+                backoff_s=self.backoff_s,
             )
+
+    def _bearer(self, renew: bool) -> dict[str, str]:
+        """The token's header, its manager's errors as this catalogue's."""
+        try:
+            return dict(self.tokens.headers(renew))
+        except DownloadAuthError as exc:
+            raise CatalogueError(f"oneatlas: {exc}") from None
+        except DownloadTemporaryError as exc:
+            raise CatalogueTemporaryError(f"oneatlas: {exc}", retry_after_s=exc.retry_after_s) from None

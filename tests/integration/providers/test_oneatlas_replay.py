@@ -263,7 +263,8 @@ def test_a_first_refused_authentication_is_recoverable(server: ReplayServer, clo
     orders = searcher(server, clock).orders
     scene = scenes_to_price(server, clock)[0]
     with pytest.raises(
-        CatalogueError, match="refused the API key \\(401\\); check GEOCUBE_INGESTER_ONEATLAS_APIKEY"
+        CatalogueError,
+        match=r"refused the API key \(401 invalid_grant\); check GEOCUBE_INGESTER_ONEATLAS_APIKEY",
     ):
         orders.find_existing_orders([scene])
     assert orders.find_existing_orders([scene]) == {}
