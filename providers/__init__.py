@@ -12,9 +12,15 @@ from catalogue.models import Constellation
 from common.errors import PermanentError
 from common.settings import Settings
 from providers.asf import AsfDownloader
+from providers.asf_bursts import AsfBurstDownloader
 from providers.base import Downloader
+from providers.bursts import BurstDownloader
+from providers.cdse.bursts import CdseBurstDownloader
 from providers.cdse.download import CdseDownloader
+from providers.creodias import CreodiasDownloader
+from providers.dhus_download import DhusDownloader
 from providers.local import LocalArchiveProvider
+from providers.oneatlas.download import OneAtlasDownloader
 from providers.registry import names_for
 from providers.url import UrlProvider
 
@@ -31,7 +37,16 @@ PROVIDERS: dict[str, Callable[[Settings], Downloader | None]] = {
     "local": _local,
     "cdse": CdseDownloader.from_settings,
     "asf": AsfDownloader.from_settings,
+    "creodias": CreodiasDownloader.from_settings,
+    "dhus": DhusDownloader.from_settings,
+    "oneatlas": OneAtlasDownloader.from_settings,
     "url": _url,
+}
+# Burst-level providers (providers.bursts), named in GEOCUBE_INGESTER_PROVIDERS too: the download job
+# asks them for burst tiles first (jobs.download_bursts); the product chain leaves them out.
+BURST_PROVIDERS: dict[str, Callable[[Settings], BurstDownloader | None]] = {
+    "cdse-bursts": CdseBurstDownloader.from_settings,
+    "asf-bursts": AsfBurstDownloader.from_settings,
 }
 
 
@@ -48,6 +63,8 @@ def build_providers(settings: Settings, constellation: Constellation | None = No
     their settings are left out)."""
     chain: list[Downloader] = []
     for name in provider_names(settings, constellation):
+        if name in BURST_PROVIDERS:
+            continue
         factory = PROVIDERS.get(name)
         if factory is None:
             raise PermanentError(

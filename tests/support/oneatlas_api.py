@@ -14,9 +14,13 @@ Each shape follows the provider's published material:
   ingester reads it (``item_struct.go``);
 - token (``POST .../auth/realms/IDP/protocol/openid-connect/token``): the "Authentication" guide
   (form ``apikey``, ``grant_type=api_key``, ``client_id=IDP``), a Keycloak token answer;
-- prices and orders (``POST /api/v1/prices``, ``GET /api/v1/orders``): the guide "Order an individual
-  product" for the request, and the fields the original ingester decodes (``oneatlas_order_manager.go``)
-  for the answers.
+- prices and orders (``POST /api/v1/prices``, ``GET /api/v1/orders``, ``POST /api/v1/orders``,
+  ``GET /api/v1/orders/<id>``): the guide "Order an individual product" for the request, and the fields
+  the original ingester decodes (``oneatlas_order_manager.go``) for the answers; an order placed or
+  read alone has the shape of one item of the orders listing;
+- the user and its contract (``GET /api/v1/me``): the guide "Manage Contract" (``_links``, ``id``,
+  ``status``, ``roles``, ``contract``) with the contract fields the original decodes (``balance``,
+  ``amountUnit``, ``kind``, ``name``...).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ SEARCH_PATH = "/api/v2/opensearch"
 AUTH_PATH = "/auth/realms/IDP/protocol/openid-connect/token"
 PRICES_PATH = "/api/v1/prices"
 ORDERS_PATH = "/api/v1/orders"
+ME_PATH = "/api/v1/me"
 ITEMS = "https://search.foundation.api.oneatlas.airbus.com/api/v1/items"
 
 
@@ -172,3 +177,42 @@ def order_item(order_id: str, deliveries: Sequence[dict[str, Any]]) -> dict[str,
         "status": "delivered",
         "deliveries": list(deliveries),
     }
+
+
+def order_path(order_id: str) -> str:
+    return f"{ORDERS_PATH}/{order_id}"
+
+
+def order_answer(
+    order_id: str, product: dict[str, Any], *, status: str, download_href: str | None = None
+) -> bytes:
+    """One order (placed, or read by id) with the delivery of ``product``."""
+    item = order_item(order_id, [delivery(product, status=status, download_href=download_href)])
+    return json.dumps(item | {"status": status, "contractId": "contract-1"}).encode()
+
+
+def me_answer(*, balance: float, unit: str = "EUR") -> bytes:
+    return json.dumps(
+        {
+            "_links": {
+                "self": {"href": "https://data.api.oneatlas.airbus.com/api/v1/me"},
+                "licenses": {"href": "https://data.api.oneatlas.airbus.com/api/v1/licenseAgreements"},
+            },
+            "id": "bf3d937a-e846-446a-e5b6-0a26227b0000",
+            "status": "active",
+            "roles": ["order_data"],
+            "contract": {
+                "_links": {
+                    "self": {"href": "https://data.api.oneatlas.airbus.com/api/v1/contracts/contract-1"}
+                },
+                "id": "contract-1",
+                "status": "active",
+                "offers": [],
+                "amountUnit": unit,
+                "kind": "living-library",
+                "name": "test contract",
+                "balance": balance,
+                "workspaceId": "workspace-1",
+            },
+        }
+    ).encode()
