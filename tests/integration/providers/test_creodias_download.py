@@ -23,9 +23,11 @@ from common.settings import Settings
 from providers import build_providers
 from providers.cdse.download import ProductOfflineError
 from providers.cdse.products import parse_product
+from providers.chain import download_product
 from providers.creodias import CLIENT_ID, SETTINGS, CreodiasDownloader
-from providers.errors import DownloadTemporaryError, ProductNotFoundError
+from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
 from providers.fetch import CHUNK_SIZE, ChecksumMismatchError, DownloadAuthError, Fetcher
+from providers.local import LocalArchiveProvider
 from providers.tokens import Account, OidcTokens, totp_code
 from tests.support.fault_http import FaultServer, Route, fault_server
 from tests.support.replay import ReplayServer
@@ -115,8 +117,10 @@ def test_a_product_is_fetched_by_id_with_a_totp_login_and_the_token_in_a_header_
     token = json.loads(token_response)["access_token"]
     assert request[1]["Authorization"] == f"Bearer {token}"
     assert request[0] == route_of(scene.metadata["uuid"]), "no ?token= in the URL"
+    written = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     for secret in (PASSWORD, TOTP_SECRET, token):
         assert secret not in caplog.text
+        assert secret.encode() not in written, "no secret in the files written"
 
 
 def test_a_scene_found_elsewhere_is_looked_up_by_name_on_the_recorded_catalogue(
@@ -137,9 +141,8 @@ def test_a_scene_found_elsewhere_is_looked_up_by_name_on_the_recorded_catalogue(
         with pytest.raises(ProductNotFoundError, match="no product named S1A_IW_GRDH_1SSV_NOT_ON_CREODIAS"):
             creodias.download(missing, tmp_path)
     with ReplayServer([ReplayRoute("GET", "/odata/v1/Products", body=b'[{"Id": 1}]')]) as garbage:
-        with pytest.raises(Exception, match="not an OData Products answer") as info:
+        with pytest.raises(DownloadError, match="not an OData Products answer"):
             provider(identity, zipper, odata_url=garbage.url("/odata/v1")).download(found_by_cdse, tmp_path)
-        assert type(info.value).__name__ == "DownloadError"
 
 
 def test_a_cut_mid_body_is_resumed_where_it_stopped(
@@ -259,3 +262,31 @@ def test_creodias_is_configured_by_its_account_settings() -> None:
     )
     assert creodias.tokens.account.totp_secret == SecretStr(TOTP_SECRET)
     assert PASSWORD not in repr(creodias) and TOTP_SECRET not in repr(creodias)
+
+
+@pytest.mark.parametrize("answer", [b"<html>login</html>", b"[1]", b'{"token_type": "Bearer"}'])
+def test_a_token_endpoint_answering_something_else_is_a_typed_error(
+    servers: tuple[FaultServer, FaultServer], recorded: dict[str, Any], tmp_path: Path, answer: bytes
+) -> None:
+    identity, zipper = servers
+    identity.routes["/token"] = Route(answer, ranges=False)
+    with pytest.raises(DownloadAuthError, match="not a token answer"):
+        provider(identity, zipper).download(creodias_scene(recorded), tmp_path)
+
+
+def test_a_corrupt_copy_on_creodias_hands_over_to_the_next_provider(
+    servers: tuple[FaultServer, FaultServer], recorded: dict[str, Any], tmp_path: Path
+) -> None:
+    identity, zipper = servers
+    scene = creodias_scene(recorded, checksums={"MD5": hashlib.md5(BODY, usedforsecurity=False).hexdigest()})
+    zipper.routes[route_of(scene.metadata["uuid"])] = Route(BODY, script=[{"corrupt": True}] * 2)
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / f"{scene.source_id}.zip").write_bytes(BODY)
+    path: Path
+    path, served_by = download_product(
+        scene, [provider(identity, zipper), LocalArchiveProvider(str(archive))], tmp_path / "scratch"
+    )
+    assert (served_by, path) == ("local", archive / f"{scene.source_id}.zip")
+    assert len(zipper.requests) == 2, "fetched again once, then the next provider"
+    assert list((tmp_path / "scratch" / "creodias").iterdir()) == [], "the bad copy is gone"

@@ -19,6 +19,7 @@ import pytest
 import shapely
 from pydantic import SecretStr
 
+from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, Scene
 from common.redaction import install_redaction
 from common.settings import Settings
@@ -239,3 +240,23 @@ def test_oneatlas_is_configured_by_its_api_key() -> None:
     assert isinstance(oneatlas, OneAtlasDownloader)
     assert oneatlas.orders.order_url == "https://data.api.oneatlas.airbus.com"
     assert APIKEY not in repr(oneatlas) and APIKEY not in repr(oneatlas.orders.tokens)
+
+
+@pytest.mark.parametrize(
+    ("path", "answer", "message"),
+    [
+        (api.ME_PATH, b'{"id": "me", "contract": "none"}', "answered without contract.balance"),
+        (api.ME_PATH, b"<html>maintenance</html>", "not JSON"),
+        (api.ORDERS_PATH, b'{"status": "ordered"}', "answered without its id"),
+    ],
+)
+def test_answers_of_another_shape_are_typed_errors(
+    server: ReplayServer, tmp_path: Path, path: str, answer: bytes, message: str
+) -> None:
+    oneatlas = downloader(server, Clock())
+    to_order = scene()
+    method = "POST" if path == api.ORDERS_PATH else "GET"
+    server.add(Route(method, path, body=answer, status=201 if method == "POST" else 200))
+    serve_order_flow(server, oneatlas.orders.order_product(to_order), price=10, balance=100, statuses=[])
+    with pytest.raises(CatalogueError, match=message):
+        oneatlas.download(to_order, tmp_path)
