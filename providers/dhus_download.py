@@ -96,8 +96,12 @@ class DhusDownloader:
             return None
         if not password.get_secret_value():
             return None
-        return cls(api_url=settings.dhus_url, user=settings.dhus_user, password=password,
-                   timeout_s=settings.http_timeout_s)  # fmt: skip
+        return cls(
+            api_url=settings.dhus_url,
+            user=settings.dhus_user,
+            password=password,
+            timeout_s=settings.http_timeout_s,
+        )
 
     def _auth(self, refresh: bool = False) -> Mapping[str, str]:
         return {"Authorization": self._basic.get_secret_value()}
@@ -127,8 +131,10 @@ class DhusDownloader:
         return fetched.path
 
     def _refused(self, scene: Scene, url: str) -> str:
-        return (f"{scene.source_id}: {redact_url(url)} refused the credentials of user {self.user!r}; "
-                f"check {USER_ENV} and {PASSWORD_ENV}")  # fmt: skip
+        return (
+            f"{scene.source_id}: {redact_url(url)} refused the credentials of user {self.user!r}; "
+            f"check {USER_ENV} and {PASSWORD_ENV}"
+        )
 
     def _get(self, scene: Scene, url: str, **params: str) -> httpx.Response:
         """One GET, its status classified; the caller reads the 2xx answer (a 401/403 is the account's)."""
@@ -170,8 +176,10 @@ class DhusDownloader:
     def _restore(self, scene: Scene, product: str) -> None:
         """Ask the hub to bring an offline product back from its Long Term Archive; always raises."""
         if not self.trigger_offline:
-            raise ProductOfflineError(f"{scene.source_id}: offline on DHuS {redact_url(self.api_url)} "
-                                      "(Online: false, in its Long Term Archive)")  # fmt: skip
+            raise ProductOfflineError(
+                f"{scene.source_id}: offline on DHuS {redact_url(self.api_url)} "
+                "(Online: false, in its Long Term Archive)"
+            )
         url = f"{product}/$value"
         try:
             with (
@@ -186,11 +194,15 @@ class DhusDownloader:
         shown = f"{scene.source_id}: offline on DHuS {redact_url(self.api_url)} (Long Term Archive)"
         if status == 202:
             log.info("%s: retrieval from the Long Term Archive requested", scene.source_id)
-            raise DownloadTemporaryError(f"{shown}: retrieval requested (202 Accepted); it is tried again "
-                                         "later, once the hub has it online")  # fmt: skip
+            raise DownloadTemporaryError(
+                f"{shown}: retrieval requested (202 Accepted); it is tried again "
+                "later, once the hub has it online"
+            )
         if status == 403:
-            raise ProductOfflineError(f"{shown}: the hub refused to restore it (403: the user's quota of "
-                                      "offline retrievals is used up)")  # fmt: skip
+            raise ProductOfflineError(
+                f"{shown}: the hub refused to restore it (403: the user's quota of "
+                "offline retrievals is used up)"
+            )
         if status == 401:
             raise DownloadAuthError(self._refused(scene, url))
         if classify_status(status) is HttpOutcome.OK:
