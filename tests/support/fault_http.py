@@ -9,7 +9,8 @@ the script requests are served normally (200, or 206 for a Range). A step is a d
 - ``{"corrupt": True}``: the body with one byte flipped;
 - ``{"redirect": URL}``: a 302 to URL;
 - ``{"ignore_range": True}``: a 200 with the whole body even when a Range was asked;
-- ``{"wrong_range": True}``: a 206 of the whole body (``Content-Range: bytes 0-…``) whatever was asked.
+- ``{"wrong_range": True}``: a 206 of the whole body (``Content-Range: bytes 0-…``) whatever was asked;
+- ``{"chunked": True}``: the whole body in ``Transfer-Encoding: chunked`` (no ``Content-Length``).
 
 ``requests`` records (path, headers) of every request, and ``bodies`` the body of each POST, for the
 assertions.
@@ -80,6 +81,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes 0-{len(body) - 1}/{len(body)}"
         if offset:
             headers["Content-Range"] = f"bytes {offset}-{len(body) - 1}/{len(body)}"
+        if step.get("chunked"):
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(body), 100_000):
+                piece = body[start : start + 100_000]
+                self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+            return
         self.send_response(206 if offset or step.get("wrong_range") else 200)
         for key, value in headers.items():
             self.send_header(key, value)

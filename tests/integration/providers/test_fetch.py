@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import httpx
 import pytest
 
 from common.redaction import install_redaction
@@ -235,3 +236,23 @@ def test_a_206_for_another_range_starts_again_from_zero(server: FaultServer, tmp
     route = Route(BODY, script=[{"cut_at": 500_000}, {"wrong_range": True}])
     dest, _ = fetch(server, tmp_path, route, expected=Expected(len(BODY), {"md5": MD5}))
     assert dest.read_bytes() == BODY
+
+
+def test_a_chunked_body_without_length_is_read_through_h11(server: FaultServer, tmp_path: Path) -> None:
+    route = Route(BODY, script=[{"chunked": True}])
+    dest, fetched = fetch(server, tmp_path, route, expected=Expected(len(BODY), {"md5": MD5}))
+    assert dest.read_bytes() == BODY and fetched.size == len(BODY)
+
+
+def test_a_client_reused_after_a_body_read_off_the_connection_opens_a_fresh_one(
+    server: FaultServer, tmp_path: Path
+) -> None:
+    """A body read straight off the connection leaves it unfinished for httpcore, which must close it
+    rather than hand it to the next request (whose answer would start mid-body)."""
+    server.routes["/p.zip"] = Route(BODY)
+    server.routes["/q.zip"] = Route(BODY[::-1])
+    with httpx.Client(timeout=5) as client:
+        fetcher = Fetcher(client=client)
+        first = fetcher.fetch(f"{server.base}/p.zip", tmp_path / "p.zip", what="S2X")
+        second = fetcher.fetch(f"{server.base}/q.zip", tmp_path / "q.zip", what="S2X")
+    assert first.path.read_bytes() == BODY and second.path.read_bytes() == BODY[::-1]
