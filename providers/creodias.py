@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from catalogue.models import Scene
+from catalogue.models import Constellation, Scene
 from common.http import HttpOutcome, classify_status, parse_retry_after
 from common.redaction import redact_url
 from common.settings import Settings
@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://datahub.creodias.eu/odata/v1"
 CLIENT_ID = "CLOUDFERRO_PUBLIC"
 CREODIAS_HOSTS = frozenset({"zipper.creodias.eu", "datahub.creodias.eu"})
+# Airbus' commercial missions: not in Creodias' EODATA repository, not looked up there.
+NOT_ON_CREODIAS = frozenset({Constellation.PHR, Constellation.SPOT})
 SETTINGS = (
     "GEOCUBE_INGESTER_CREODIAS_USERNAME, GEOCUBE_INGESTER_CREODIAS_PASSWORD and "
     "GEOCUBE_INGESTER_CREODIAS_TOTP_SECRET"
@@ -142,9 +144,12 @@ class CreodiasDownloader:
             ProductNotFoundError: Creodias lists no product of that name.
             DownloadTemporaryError, DownloadError: the catalogue failed, or answered something else.
         """
+        if scene.constellation in NOT_ON_CREODIAS:
+            raise ProductNotFoundError(f"{scene.source_id}: Creodias holds no {scene.constellation} products")
         url = f"{self.odata_url}/Products"
         shown = f"{scene.source_id}: Creodias catalogue {redact_url(url)}"
-        names = f"Name eq '{scene.source_id}.SAFE' or Name eq '{scene.source_id}'"
+        name = scene.source_id.replace("'", "''")  # an OData string literal doubles its quotes
+        names = f"Name eq '{name}.SAFE' or Name eq '{name}'"
         try:
             with httpx.Client(timeout=self.timeout_s) as client:
                 response = client.get(url, params={"$filter": names, "$top": "2"})

@@ -140,6 +140,10 @@ def test_a_scene_found_elsewhere_is_looked_up_by_name_on_the_recorded_catalogue(
         missing = found_by_cdse.model_copy(update={"source_id": "S1A_IW_GRDH_1SSV_NOT_ON_CREODIAS"})
         with pytest.raises(ProductNotFoundError, match="no product named S1A_IW_GRDH_1SSV_NOT_ON_CREODIAS"):
             creodias.download(missing, tmp_path)
+        phr = missing.model_copy(update={"constellation": Constellation.PHR})
+        with pytest.raises(ProductNotFoundError, match="Creodias holds no PHR products"):
+            creodias.download(phr, tmp_path)
+        assert len(odata.requests) == 2, "a Pléiades scene is not looked up"
     with ReplayServer([ReplayRoute("GET", "/odata/v1/Products", body=b'[{"Id": 1}]')]) as garbage:
         with pytest.raises(DownloadError, match="not an OData Products answer"):
             provider(identity, zipper, odata_url=garbage.url("/odata/v1")).download(found_by_cdse, tmp_path)
