@@ -1,0 +1,80 @@
+"""A scripted local HTTP server for the burst providers' tests: per (method, path), the answers in order.
+
+``routes[("POST", "/Bursts(x)/$value")] = [Answer(401), Answer(302, {"Location": ...}), Answer(200, body)]``:
+each request takes the next answer, the last one repeats. ``requests`` records (method, path with its
+query, headers) of every request, for the assertions.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ScriptedServer:
+    base: str = ""
+    routes: dict[tuple[str, str], list[Answer]] = field(default_factory=dict)
+    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+
+    def asked(self, method: str, path: str) -> list[tuple[str, str, dict[str, str]]]:
+        """The requests of ``method`` whose path (query left out) is ``path``."""
+        return [r for r in self.requests if r[0] == method and r[1].split("?")[0] == path]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    state: ScriptedServer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        path = unquote(self.path)
+        self.state.requests.append((method, path, dict(self.headers.items())))
+        answers = self.state.routes.get((method, path.split("?")[0]))
+        answer = (
+            (answers.pop(0) if len(answers) > 1 else answers[0]) if answers else Answer(404, b"not found")
+        )
+        self.send_response(answer.status)
+        for key, value in answer.headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        self.wfile.write(answer.body)
+
+
+@contextmanager
+def scripted_server() -> Iterator[ScriptedServer]:
+    """Start a ScriptedServer on 127.0.0.1; stopped on exit, also when the test fails."""
+    state = ScriptedServer()
+    handler = type("Handler", (_Handler,), {"state": state})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    state.base = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
