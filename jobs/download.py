@@ -7,10 +7,15 @@ The product travels once. A scene graph that only stores the product (CopyProduc
 the ``__product__`` layer as ``*``, ``SAFE`` or ``zip``) stores the zip as it arrived, after checking
 it whole; a downloaded zip is moved into a storage on the same disk, a local archive copied. Any other
 graph gets the product unpacked once, in its working folder.
+
+Sentinel-1 burst tiles of a scene graph that splits bursts (``S1BurstSplit``) are first asked of the
+burst providers, one burst at a time; only the bursts none of them has make the whole SLC come, once,
+to be split (``jobs.download_bursts``). The outcome says the bytes per burst.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
@@ -24,6 +29,7 @@ from graphs.context import make_tile_contexts
 from graphs.loader import load_graph
 from graphs.model import Action, Condition, Graph, OutFile
 from jobs.config import run_graph
+from jobs.download_bursts import burst_providers, fetch_bursts, is_burst_tile, splits_bursts, tile_view
 from jobs.models import JobResult, SceneJob
 from jobs.workspace import download_dir, scratch_dir
 from providers import build_providers
@@ -117,6 +123,56 @@ def run_scene_job(job: SceneJob, settings: Settings) -> JobResult:
     if stored is not None:
         log.info("%s: already in storage, not downloaded again", job.label)
         return JobResult(message="already in storage", stored=stored, duration_s=time.monotonic() - started)
+    if splits_bursts(graph) and job.tiles and all(is_burst_tile(t) for t in job.tiles):
+        return _run_burst_job(job, settings, graph, storage, started)
+    return _run_product_job(job, settings, graph, storage, started)
+
+
+def _run_burst_job(
+    job: SceneJob, settings: Settings, graph: Graph, storage: Storage, started: float
+) -> JobResult:
+    """Burst tiles: from the burst providers first; the rest split from the whole SLC."""
+    bursts = fetch_bursts(job, settings, storage, burst_providers(settings, job.scene.constellation))
+    done = bursts.summary()
+    if not bursts.missing:
+        message = done or "already in storage"
+        log.info("%s: %s", job.label, message)
+        return JobResult(
+            provider=", ".join(dict.fromkeys(bursts.providers.values())),
+            stored=bursts.stored,
+            bytes_fetched=bursts.bytes_fetched,
+            fetch_s=bursts.seconds,
+            message=message,
+            duration_s=time.monotonic() - started,
+        )
+    if bursts.reasons:
+        log.info(
+            "%s: %d burst(s) from the whole SLC: %s",
+            job.label,
+            len(bursts.missing),
+            "; ".join(bursts.reasons),
+        )
+    rest = _run_product_job(
+        job.model_copy(update={"tiles": bursts.missing}), settings, graph, storage, started
+    )
+    split = f"{len(bursts.missing)} burst(s) split from the SLC {rest.message}"
+    names = [*dict.fromkeys(bursts.providers.values()), rest.provider]
+    return rest.model_copy(
+        update={
+            "provider": ", ".join(n for n in names if n),
+            "stored": bursts.stored + rest.stored,
+            "bytes_fetched": bursts.bytes_fetched + rest.bytes_fetched,
+            "fetch_s": bursts.seconds + rest.fetch_s,
+            "message": f"{done}; {split}" if done else split,
+        }
+    )
+
+
+def _run_product_job(
+    job: SceneJob, settings: Settings, graph: Graph, storage: Storage, started: float
+) -> JobResult:
+    """The whole product from the provider chain, then stored as it is or run through the scene graph."""
+    graph_out = graph.out_files[0] if graph.out_files else []
     providers = build_providers(settings, job.scene.constellation)
     refs = None if graph.processing_steps else _product_refs(job, graph_out)
     fetch_started = time.monotonic()
@@ -158,18 +214,25 @@ def _run_scene_graph(
 ) -> list[str]:
     """Run the scene graph on each tile in ``product_dir`` (the product unpacked) and store its outputs."""
     stored: list[str] = []
-    for tile in job.tiles:
+    for index, tile in enumerate(job.tiles):
         t0 = make_tile_contexts(
             tile.model_copy(update={"previous": None, "reference": None}),
             constellation=job.scene.constellation,
             scene_date=job.scene.date,
         )
-        outcome = run_graph(graph, job, t0, product_dir, settings)
-        if outcome.error is not None:
-            raise outcome.error
-        for out in outcome.out_files:
-            if out.action != Action.TO_CREATE:
-                continue
-            ctx = t0[out.tile_index]
-            stored.append(save_layer(storage, product_dir, ctx.layer_ref(job.aoi, out.layer, out.extension)))
+        with contextlib.ExitStack() as stack:
+            # A burst split writes each tile's cut under the product's own name: a folder per tile.
+            workdir = (
+                stack.enter_context(tile_view(product_dir, job.scene.source_id, index))
+                if splits_bursts(graph)
+                else product_dir
+            )
+            outcome = run_graph(graph, job, t0, workdir, settings)
+            if outcome.error is not None:
+                raise outcome.error
+            for out in outcome.out_files:
+                if out.action != Action.TO_CREATE:
+                    continue
+                ref = t0[out.tile_index].layer_ref(job.aoi, out.layer, out.extension)
+                stored.append(save_layer(storage, workdir, ref))
     return stored

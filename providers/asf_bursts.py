@@ -19,6 +19,7 @@ files are written where the manifest places them, then cut to the burst
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
@@ -202,6 +203,8 @@ def assemble_burst_safe(
                        burst_tiffs={polarisation: tiff})  # fmt: skip
     except BurstSafeError as exc:
         raise BurstDeliveryError(f"{xml.name}: {exc}") from None
+    finally:
+        shutil.rmtree(safe.parent, ignore_errors=True)  # the whole swath's XML, made only to be cut
     return out
 
 
