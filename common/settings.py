@@ -154,7 +154,8 @@ class Settings(BaseSettings):
         default="local,url",
         description="GEOCUBE_INGESTER_PROVIDERS: download providers tried in order, for all "
         "('local,cdse,url') or per constellation ('sentinel1=asf,cdse; *=local,url'). Names: local, "
-        "cdse, asf, url",
+        "cdse, cdse-s3, creodias, dhus, asf, oneatlas, stac-assets, url; burst services cdse-bursts, "
+        "asf-bursts",
     )
     local_archive: str = Field(
         default="",

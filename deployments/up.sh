@@ -16,10 +16,13 @@ for pool in download-pool processing-pool orchestrator-pool; do
   "$PREFECT" work-pool create "$pool" --type process --overwrite >/dev/null
   echo "work pool $pool ready"
 done
-# One global concurrency limit per download account: CDSE allows 4 downloads at once per account.
-if [ -n "${GEOCUBE_INGESTER_CDSE_USERNAME:-}" ]; then
-  limit="$(.venv/bin/python -c 'import sys; from providers.tokens import account_limit_name; print(account_limit_name("cdse", sys.argv[1]))' "$GEOCUBE_INGESTER_CDSE_USERNAME")"
-  "$PREFECT" gcl create "$limit" --limit 4 >/dev/null 2>&1 || "$PREFECT" gcl update "$limit" --limit 4 >/dev/null
-  echo "global concurrency limit $limit: 4"
-fi
+# One global concurrency limit per download account, its downloads at once: CDSE 4, Creodias 4, DHuS 2.
+for entry in "cdse:4:${GEOCUBE_INGESTER_CDSE_USERNAME:-}" "creodias:4:${GEOCUBE_INGESTER_CREODIAS_USERNAME:-}" \
+             "dhus:2:${GEOCUBE_INGESTER_DHUS_USER:-}"; do
+  IFS=: read -r provider slots user <<<"$entry"
+  [ -n "$user" ] || continue
+  limit="$(.venv/bin/python -c 'import sys; from providers.tokens import account_limit_name; print(account_limit_name(*sys.argv[1:]))' "$provider" "$user")"
+  "$PREFECT" gcl create "$limit" --limit "$slots" >/dev/null 2>&1 || "$PREFECT" gcl update "$limit" --limit "$slots" >/dev/null
+  echo "global concurrency limit $limit: $slots"
+done
 PROJECT_DIR="$PWD" "$PREFECT" --no-prompt deploy --all </dev/null

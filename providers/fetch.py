@@ -12,7 +12,8 @@ is whole and verified:
   second thread so that hashing does not slow the transfer (BLAKE3 hashes 1 GiB in 0.2 s, MD5 in 1.3).
   A mismatch deletes the file and fetches again once from byte 0; a second mismatch is
   :class:`ChecksumMismatchError`, a ``ProductUnavailableError``: the source is bad, try the next one;
-- **errors** (``common.http``'s table): 404/410 → ``ProductNotFoundError`` (next provider); 408/429/5xx,
+- **errors** (``common.http``'s table): 404/410 → ``ProductNotFoundError`` (next provider); 202 (accepted,
+  being prepared: an archive restoring it, a burst being extracted), 408/429/5xx,
   timeouts and cuts that cannot be resumed → ``DownloadTemporaryError`` with the ``Retry-After`` it
   sent; 401/403 → the ``auth`` callback is asked for fresh credentials once, then
   :class:`DownloadAuthError` (permanent);
@@ -365,6 +366,11 @@ class Fetcher:
                     refreshed = renew = True
                     log.info("%s: credentials refused; asking for fresh ones once", what)
                     continue
+                if (
+                    response.status_code == 202
+                ):  # accepted: being prepared (an archive's restore, an extraction)
+                    wait = parse_retry_after(response.headers.get("Retry-After"))
+                    raise DownloadTemporaryError(f"{shown}: accepted, not ready yet", retry_after_s=wait)
                 if outcome is HttpOutcome.OK:
                     yield response
                     return

@@ -100,7 +100,11 @@ CATALOGUES: dict[str, Callable[[Settings], Searcher]] = {
 SERVED_BY: dict[str, tuple[str, str]] = {
     "cdse": ("cdse", "GEOCUBE_INGESTER_CDSE_USERNAME and GEOCUBE_INGESTER_CDSE_PASSWORD"),
     "stac-cdse": ("cdse", "GEOCUBE_INGESTER_CDSE_USERNAME and GEOCUBE_INGESTER_CDSE_PASSWORD"),
-    "creodias": ("creodias", "GEOCUBE_INGESTER_CREODIAS_USERNAME and GEOCUBE_INGESTER_CREODIAS_PASSWORD"),
+    "creodias": (
+        "creodias",
+        "GEOCUBE_INGESTER_CREODIAS_USERNAME and GEOCUBE_INGESTER_CREODIAS_PASSWORD (and "
+        "GEOCUBE_INGESTER_CREODIAS_TOTP_SECRET when 2FA is on)",
+    ),
     "asf": ("asf", "GEOCUBE_INGESTER_EARTHDATA_TOKEN"),
     "dhus": (
         "dhus",

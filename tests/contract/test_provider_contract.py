@@ -155,11 +155,25 @@ def scene(link: str = "") -> Scene:
 
 
 @pytest.mark.parametrize("name", sorted(PROVIDERS))
-def test_an_unknown_product_is_unavailable_so_the_next_provider_is_tried(name: str, tmp_path: Path) -> None:
+def test_an_unknown_product_is_unavailable_so_the_next_provider_is_tried(
+    name: str, server: tuple[str, Fault], tmp_path: Path
+) -> None:
+    base, fault = server
+    fault.body = b'{"value": []}'  # a catalogue asked where the product is lists nothing
     account = {  # every provider configured, with a secret the messages must not show
         "cdse_username": "user",
         "cdse_password": SecretStr(TOKEN),
+        "cdse_s3_access_key": "access",
+        "cdse_s3_secret_key": SecretStr(TOKEN),
         "earthdata_token": SecretStr(TOKEN),
+        "creodias_username": "user",
+        "creodias_password": SecretStr(PASSWORD),
+        "creodias_totp_secret": SecretStr("JBSWY3DPEHPK3PXP"),
+        "creodias_odata_url": f"{base}/odata/v1",
+        "dhus_url": f"{base}/dhus/",
+        "dhus_user": "user",
+        "dhus_password": SecretStr(PASSWORD),
+        "oneatlas_apikey": SecretStr(APIKEY),
     }
     provider = PROVIDERS[name](Settings(local_archive=str(tmp_path / "archive"), **account))
     assert provider is not None

@@ -256,3 +256,16 @@ def test_a_client_reused_after_a_body_read_off_the_connection_opens_a_fresh_one(
         first = fetcher.fetch(f"{server.base}/p.zip", tmp_path / "p.zip", what="S2X")
         second = fetcher.fetch(f"{server.base}/q.zip", tmp_path / "q.zip", what="S2X")
     assert first.path.read_bytes() == BODY and second.path.read_bytes() == BODY[::-1]
+
+
+def test_a_202_accepted_is_not_the_product_but_a_temporary_answer(
+    server: FaultServer, tmp_path: Path
+) -> None:
+    """A hub restoring an offline product, or a burst being extracted, answers 202 with no product."""
+    route = Route(BODY, script=[{"status": 202, "headers": {"Retry-After": "15"}}])
+    with pytest.raises(DownloadTemporaryError, match="accepted, not ready yet") as info:
+        fetch(server, tmp_path, route)
+    assert info.value.retry_after_s == 15
+    assert list(tmp_path.iterdir()) == [], "nothing stored for a 202"
+    dest, _ = fetch(server, tmp_path, route)  # ready on the next try
+    assert dest.read_bytes() == BODY
