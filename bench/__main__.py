@@ -1,7 +1,7 @@
 """``make bench``: tile linking against a straight port of the original, and the product's hot path
 against curl + unzip. Each compares against its baseline in the same run, on the same machine.
 
-``python -m bench [tiles|transfer]`` runs one of them; ``BENCH_PRODUCT_MIB`` sizes the product.
+``python -m bench [tiles|transfer|bursts]`` runs one of them; ``BENCH_PRODUCT_MIB`` sizes the product.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import os
 import platform
 import sys
 
-from bench import tiles, transfer
+from bench import bursts, tiles, transfer
 
-SUITES = {"tiles": tiles.main, "transfer": transfer.main}
+SUITES = {"tiles": tiles.main, "transfer": transfer.main, "bursts": bursts.main}
 
 
 def main(argv: list[str]) -> None:
