@@ -1,8 +1,10 @@
-"""Where layers live between jobs: local directories today, object storage later.
+"""Where layers live between jobs: local directories, and object storage (``s3://``, ``gs://``).
 
-``open_storage(uri)`` picks the backend from the URI scheme. The table of schemes is the seam: an
-fsspec-based ``ObjectStorage`` for ``s3://`` and ``gs://`` registers itself in ``_OPENERS`` and
-nothing else changes (roadmap item 1, "Download, complete": storage on local, s3://, gs://).
+``open_storage(uri)`` picks the backend from the URI scheme in ``_OPENERS``: ``LocalStorage`` for an
+absolute path or ``file://``, ``ObjectStorage`` (``storage.object``, obstore) for ``s3://bucket/prefix``
+and ``gs://bucket/prefix``, with the endpoint and requester-pays of the settings
+(``GEOCUBE_INGESTER_S3_ENDPOINT_URL``, ``GEOCUBE_INGESTER_S3_REQUESTER_PAYS``,
+``GEOCUBE_INGESTER_GS_ENDPOINT_URL``) and the cloud's usual credential variables.
 """
 
 from __future__ import annotations
@@ -12,17 +14,13 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from common.redaction import redact_url
+from common.settings import load_settings
 from storage.base import Storage
 from storage.errors import StorageError, StorageNotFoundError
 from storage.local import LocalStorage
+from storage.object import ObjectStorage
 
-__all__ = ["LocalStorage", "Storage", "StorageError", "StorageNotFoundError", "open_storage"]
-
-# Schemes the original accepts that we do not serve yet, and the roadmap item that brings them.
-_PLANNED_SCHEMES: dict[str, str] = {
-    "s3": "roadmap item 1 'Download, complete' (storage on local, s3://, gs://)",
-    "gs": "roadmap item 1 'Download, complete' (storage on local, s3://, gs://)",
-}
+__all__ = ["LocalStorage", "ObjectStorage", "Storage", "StorageError", "StorageNotFoundError", "open_storage"]
 
 
 def _open_file_uri(uri: str) -> Storage:
@@ -38,17 +36,31 @@ def _open_file_uri(uri: str) -> Storage:
     return LocalStorage(Path(path))
 
 
-_OPENERS: dict[str, Callable[[str], Storage]] = {"file": _open_file_uri}
+def _open_object_uri(uri: str) -> Storage:
+    settings = load_settings()
+    if uri.lower().startswith("s3://"):
+        endpoint, requester_pays = settings.s3_endpoint_url, settings.s3_requester_pays
+    else:
+        endpoint, requester_pays = settings.gs_endpoint_url, False
+    return ObjectStorage(uri, endpoint_url=endpoint, requester_pays=requester_pays)
+
+
+_OPENERS: dict[str, Callable[[str], Storage]] = {
+    "file": _open_file_uri,
+    "s3": _open_object_uri,
+    "gs": _open_object_uri,
+}
 
 
 def open_storage(uri: str) -> Storage:
     """The storage named by ``uri``.
 
     Args:
-        uri: an absolute local path (``/data/geocube``) or ``file:///data/geocube``.
+        uri: an absolute local path (``/data/geocube``), ``file:///data/geocube``,
+            ``s3://bucket/prefix`` or ``gs://bucket/prefix``.
 
     Raises:
-        StorageError: relative path, unsupported or not-yet-supported scheme (s3://, gs://).
+        StorageError: relative path, unsupported scheme, an object URI with credentials in it.
     """
     uri = uri.strip()
     if not uri:
@@ -59,14 +71,10 @@ def open_storage(uri: str) -> Storage:
     if scheme in _OPENERS:
         return _OPENERS[scheme](uri)
     shown = redact_url(uri)
-    if scheme in _PLANNED_SCHEMES:
-        raise StorageError(
-            f"storage_uri {shown!r}: {scheme}:// storage is not supported yet; it comes with "
-            f"{_PLANNED_SCHEMES[scheme]}. Use an absolute local path (e.g. /data/geocube) meanwhile"
-        )
     if scheme:
         raise StorageError(
-            f"storage_uri {shown!r}: unknown scheme {scheme!r}; use an absolute path or file:///abs/path"
+            f"storage_uri {shown!r}: unknown scheme {scheme!r}; use an absolute path, file:///abs/path, "
+            "s3://bucket/prefix or gs://bucket/prefix"
         )
     raise StorageError(
         f"storage_uri {shown!r} is a relative path; it would depend on each worker's working "
