@@ -3,10 +3,12 @@ zipped S1B_…_EFA4), bursts fetched alone by a burst provider, and the fallback
 
 from __future__ import annotations
 
+import json
 import warnings
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
@@ -24,7 +26,7 @@ from jobs.models import SceneJob
 from storage import open_storage
 from storage.layout import PRODUCT_LAYER, LayerRef, import_layer
 from tests.support.burst_servers import Answer, scripted_server
-from tests.support.s1_bursts import EFA4, asf_burst_tiff, asf_metadata_xml, unpack_efa4
+from tests.support.s1_bursts import EFA4, asf_burst_tiff, asf_metadata_xml, one_burst_zip, unpack_efa4
 
 SPLIT = str(LIBRARY_DIR / "S1BurstSplit.json")  # the built-in, by its path (loader.BUILTIN_GRAPHS: not yet)
 BOX = "POLYGON ((1 43, 2 43, 2 44, 1 44, 1 43))"
@@ -125,3 +127,48 @@ def test_a_burst_the_product_has_not_got_fails_fatally(shared_fixtures: Path, tm
     )
     with pytest.raises(Exception, match=r"FATAL ERROR: .*burst 12 asked for; the swath has bursts 1 to 9"):
         run_scene_job(_job(tmp_path, [_tile(12)]), settings)
+
+
+@pytest.mark.slow
+def test_cdse_bursts_one_polarisation_per_call_merged_into_the_tiles_safe(
+    shared_fixtures: Path, tmp_path: Path
+) -> None:
+    """The recorded Bursts entity answers both lookups (one Id per polarisation); each POST is answered
+    by a one-polarisation zip, and the tile stores one SAFE holding both."""
+    entity = json.loads(
+        (shared_fixtures / "cdse/bursts/bursts_entity_46577370-83b3-4410-89de-09b4bb23e5dd.json").read_text()
+    )
+    token_body = (shared_fixtures / "cdse" / "token" / "token_response.redacted.json").read_bytes()
+    source = unpack_efa4(shared_fixtures, tmp_path / "source")
+    zips = {
+        pol: one_burst_zip(source, tmp_path, swath="IW1", burst=4, polarisation=pol) for pol in ("VV", "VH")
+    }
+    with scripted_server() as cdse:
+        cdse.routes[("POST", "/token")] = [Answer(200, token_body)]
+        cdse.routes[("GET", "/odata/v1/Bursts")] = [
+            Answer(
+                200,
+                json.dumps({"value": [{**entity, "Id": f"id-{pol}", "PolarisationChannels": pol}]}).encode(),
+            )
+            for pol in ("VV", "VH")
+        ]
+        for pol, body in zips.items():
+            cdse.routes[("POST", f"/download/Bursts(id-{pol})/$value")] = [Answer(200, body)]
+        settings = Settings(
+            providers="cdse-bursts,local", cdse_username="user@example.org",
+            cdse_password=SecretStr("pw-secret"), cdse_token_url=f"{cdse.base}/token",
+            cdse_odata_url=f"{cdse.base}/odata/v1", cdse_burst_url=f"{cdse.base}/download",
+            local_archive=str(tmp_path / "nothing"), workdir=tmp_path / "work",
+        )  # fmt: skip
+        result = run_scene_job(_job(tmp_path, [_tile(4)]), settings)
+        filters = [
+            parse_qs(urlsplit(r[1]).query)["$filter"][0] for r in cdse.asked("GET", "/odata/v1/Bursts")
+        ]
+    assert [("PolarisationChannels eq 'VV'" in f, "PolarisationChannels eq 'VH'" in f) for f in filters] == [
+        (True, False),
+        (False, True),
+    ]
+    assert result.provider == "cdse-bursts" and result.bytes_fetched == sum(len(z) for z in zips.values())
+    assert result.message.startswith("1 burst(s) by cdse-bursts, ")
+    burst = check_one_burst_safe(_opened(tmp_path, _tile(4), "open"))
+    assert burst.polarisations == ("VH", "VV") and burst.lines == 1501
