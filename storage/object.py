@@ -79,6 +79,7 @@ def open_store(
     requester_pays: bool = False,
     access_key_id: str = "",
     secret_access_key: str = "",
+    region: str = "",
     timeout_s: float = 60.0,
     max_retries: int = 5,
 ) -> ObjectStore:
@@ -90,6 +91,7 @@ def open_store(
             base URL (an emulator); empty for the cloud's own. ``http://`` is allowed when given.
         requester_pays: send ``x-amz-request-payer: requester`` (S3 only).
         access_key_id, secret_access_key: explicit S3 keys; empty to use the environment's.
+        region: the S3 region to sign for (CDSE: ``default``); empty for the environment's.
         timeout_s: connect and read timeout (a whole transfer has no time limit).
         max_retries: obstore's own retries of 5xx and connection errors, with backoff.
     """
@@ -110,6 +112,8 @@ def open_store(
             s3_options |= {"endpoint": endpoint_url, "virtual_hosted_style_request": False}
         if access_key_id:
             s3_options |= {"access_key_id": access_key_id, "secret_access_key": secret_access_key}
+        if region:
+            s3_options["region"] = region
         if requester_pays:
             s3_options["request_payer"] = True
         return S3Store(bucket, client_options=client, retry_config=retry, **s3_options)

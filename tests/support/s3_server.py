@@ -7,8 +7,10 @@ when the test fails. Moto accepts any access key: ``ACCESS_KEY``/``SECRET_KEY`` 
 ``fault_proxy(upstream)`` stands between a client and moto, forwards every request as it came, and
 answers per request as its ``script`` says (the fault table of ``tests/support/fault_http.py``, for
 object stores): ``{"cut_at": N}`` forwards moto's answer then closes the connection after N bytes of
-its body; ``{"status": 403, "body": ...}`` answers that instead of moto. It records each request's
-(method, path, headers) and the body bytes it sent per path, for "bytes re-sent" assertions.
+its body; ``{"status": 403, "body": ...}`` answers that instead of moto. A step applies to the next GET
+of an object, or with ``"match": text`` to the next request whose path (and query) holds ``text``. It
+records each request's (method, path, headers) and the body bytes it sent per path, for "bytes re-sent"
+assertions.
 """
 
 from __future__ import annotations
@@ -120,7 +122,12 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         is_object_get = self.command == "GET" and "?" not in path
-        step = state.script.pop(0) if is_object_get and state.script else {}
+        index = next(
+            (i for i, step in enumerate(state.script)
+             if (step["match"] in path if "match" in step else is_object_get)),
+            None,
+        )  # fmt: skip
+        step = state.script.pop(index) if index is not None else {}
         if "status" in step:
             payload = step.get("body", b"")
             self.send_response(step["status"])
