@@ -259,3 +259,23 @@ def test_one_polarisation_safes_merge_into_one(efa4_safe: Path, tmp_path: Path) 
     other = cut_burst_safe(efa4_safe, tmp_path / "iw2.SAFE", swath="IW2", burst=2)
     with pytest.raises(BurstSafeError, match=r"not the same burst"):
         merge_one_burst_safes([vv.path, other.path], tmp_path / "bad.SAFE")
+
+
+def test_xarray_sentinel_opens_the_one_burst_safe(efa4_safe: Path, tmp_path: Path) -> None:
+    """A one-burst reader opens the cut as one burst (checked by hand with xarray-sentinel 0.9.6,
+    burst 9 of a swath too; the test runs where it is installed)."""
+    xarray_sentinel = pytest.importorskip("xarray_sentinel", reason="xarray-sentinel is not installed")
+    import xarray as xr
+
+    cut = cut_burst_safe(efa4_safe, tmp_path / "b.SAFE", swath="IW1", burst=9, polarisations=["VV"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # the dummy TIFFs carry no GCPs
+        # rioxarray multiplies affine transforms with `*`, which affine 2.4+ deprecates: not ours
+        warnings.filterwarnings("ignore", "Use `@` matmul", PendingDeprecationWarning)
+        swath = xr.open_dataset(cut.path, engine="sentinel-1", group="IW1/VV")
+        burst = xarray_sentinel.crop_burst_dataset(swath, burst_index=0)
+        assert dict(burst.sizes) == {"azimuth_time": 1501, "slant_range_time": 21632}
+        [tiff] = (cut.path / "measurement").glob("*.tiff")
+        np.testing.assert_array_equal(burst.measurement.values[:64, :64], read_burst_pixels(tiff)[:64, :64])
+        grid = xr.open_dataset(cut.path, engine="sentinel-1", group="IW1/VV/gcp")
+        assert list(grid.line.values) == [0, 1500]
