@@ -185,6 +185,7 @@ class ObjectFetcher:
         if have > size:
             part.unlink()
             have = 0
+        part.touch()  # an empty object is an empty file
         hasher = _new_hash(checksum[0]) if checksum else None
         if have and hasher is not None:
             with part.open("rb") as inp:

@@ -152,10 +152,12 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         for key, value in response.getheaders():
             if key.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
                 self.send_header(key, value)
+        if self.command == "HEAD":  # the length of the object, with no body
+            self.send_header("Content-Length", response.getheader("Content-Length") or "0")
+            self.end_headers()
+            return
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        if self.command == "HEAD":
-            return
         sent = data if "cut_at" not in step else data[: step["cut_at"]]
         state.body_bytes[path.split("?")[0]] += len(sent)
         self.wfile.write(sent)
