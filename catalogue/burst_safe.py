@@ -32,15 +32,11 @@ name (``<scene>.SAFE``), which is what the storage layout imports a ``__product_
 
 from __future__ import annotations
 
-import hashlib
-import io
 import re
 import shutil
 import warnings
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -49,17 +45,34 @@ from rasterio.control import GroundControlPoint
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 
-from catalogue.errors import CatalogueError
-from common.xml import parse_untrusted_xml
+from catalogue.burst_xml import (
+    BurstSafeError,
+    cut_annotation,
+    cut_calibration,
+    cut_noise,
+    find,
+    manifest_files,
+    merge_manifests,
+    read_xml,
+    text_of,
+    write_manifest,
+    write_xml,
+)
+
+__all__ = [
+    "BurstSafe",
+    "BurstSafeError",
+    "burst_safe_name",
+    "check_one_burst_safe",
+    "cut_burst_safe",
+    "find_swath_files",
+    "merge_one_burst_safes",
+    "read_burst_pixels",
+]
 
 CHUNK_LINES = 256  # lines copied at once: 256 x 25 000 samples x 4 bytes = 25 MB
 BLOCK = 512  # the output TIFF's tile size
 _NAME = re.compile(r"^(?:(calibration|noise)-)?s1[abcd]-(iw\d|ew\d|s\d)-slc-(vv|vh|hh|hv)-.*\.(xml|tiff)$")
-_TIME = "%Y-%m-%dT%H:%M:%S.%f"
-
-
-class BurstSafeError(CatalogueError):
-    """A SAFE cannot be cut to a burst, or a one-burst SAFE is not one (the message says why)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,16 +168,16 @@ def cut_burst_safe(
         period: list[tuple[str, str]] = []
         for pol in wanted:
             f = files[pol]
-            annotation = _read_xml(safe / f.annotation)
-            cut = _cut_annotation(annotation, burst=burst, where=f"{safe.name}/{f.annotation}")
+            annotation = read_xml(safe / f.annotation)
+            cut = cut_annotation(annotation, burst=burst, where=f"{safe.name}/{f.annotation}")
             lines, samples, first = cut.lines, cut.samples, cut.first_line
             period.append((cut.start, cut.stop))
-            kept.append(_write_xml(annotation, dest, f.annotation))
-            for name, cutter in ((f.calibration, _cut_calibration), (f.noise, _cut_noise)):
+            kept.append(write_xml(annotation, dest, f.annotation))
+            for name, cutter in ((f.calibration, cut_calibration), (f.noise, cut_noise)):
                 if name is not None:
-                    root = _read_xml(safe / name)
+                    root = read_xml(safe / name)
                     cutter(root, first=first, last=first + lines - 1)
-                    kept.append(_write_xml(root, dest, name))
+                    kept.append(write_xml(root, dest, name))
             given = (burst_tiffs or {}).get(pol)
             if given is not None:
                 name = f.measurement or f"measurement/{Path(f.annotation).stem}.tiff"
@@ -179,122 +192,12 @@ def cut_burst_safe(
                 p.relative_to(dest).as_posix() for p in (dest / "support").rglob("*") if p.is_file()
             )
         if (safe / "manifest.safe").is_file():
-            _write_manifest(safe / "manifest.safe", dest, kept, swath=swath, pols=wanted,
+            write_manifest(safe / "manifest.safe", dest, kept, swath=swath, pols=wanted,
                             period=(min(p[0] for p in period), max(p[1] for p in period)))  # fmt: skip
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
     return BurstSafe(dest, swath, burst, tuple(wanted), lines, samples, tuple(kept))
-
-
-# --------------------------------------------------------------------------------------- annotation
-
-
-@dataclass(frozen=True, slots=True)
-class _CutAnnotation:
-    first_line: int
-    lines: int
-    samples: int
-    start: str
-    stop: str
-
-
-def _cut_annotation(root: ET.Element, *, burst: int, where: str) -> _CutAnnotation:
-    if root.tag != "product" or root.find("swathTiming") is None:
-        raise BurstSafeError(f"{where}: not a Sentinel-1 product annotation (no product/swathTiming)")
-    timing = _find(root, "swathTiming", where)
-    lines = int(_text(timing, "linesPerBurst", where))
-    samples = int(_text(timing, "samplesPerBurst", where))
-    burst_list = _find(timing, "burstList", where)
-    bursts = burst_list.findall("burst")
-    if not 1 <= burst <= len(bursts):
-        raise BurstSafeError(f"{where}: burst {burst} asked for; the swath has bursts 1 to {len(bursts)}")
-    for i, element in enumerate(bursts):
-        if i != burst - 1:
-            burst_list.remove(element)
-    burst_list.set("count", "1")
-    first = (burst - 1) * lines
-    info = _find(root, "imageAnnotation/imageInformation", where)
-    interval = float(_text(info, "azimuthTimeInterval", where))
-    start_time = _parse_time(_text(bursts[burst - 1], "azimuthTime", where), where)
-    start = start_time.strftime(_TIME)
-    stop = (start_time + timedelta(seconds=interval * (lines - 1))).strftime(_TIME)
-    _set(info, "numberOfLines", str(lines))
-    _set(info, "productFirstLineUtcTime", start)
-    _set(info, "productLastLineUtcTime", stop)
-    header = root.find("adsHeader")
-    if header is not None:
-        _set(header, "startTime", start)
-        _set(header, "stopTime", stop)
-    grid = _find(root, "geolocationGrid/geolocationGridPointList", where)
-    _keep_lines(grid, grid.findall("geolocationGridPoint"), first=first, last=first + lines, bracket=False)
-    return _CutAnnotation(first, lines, samples, start, stop)
-
-
-def _keep_lines(parent: ET.Element, items: list[ET.Element], *, first: int, last: int, bracket: bool) -> None:
-    """Keep the ``items`` of ``parent`` whose ``line`` is in [first, last] (with ``bracket``, also the
-    last one before ``first`` and the first one after ``last``), re-based to ``first``; update ``count``."""
-    values = [int(_text(item, "line", parent.tag)) for item in items]
-    low = max((v for v in values if v <= first), default=first) if bracket else first
-    high = min((v for v in values if v >= last), default=last) if bracket else last
-    kept = 0
-    for item, value in zip(items, values, strict=True):
-        if low <= value <= high:
-            _set(item, "line", str(value - first))
-            kept += 1
-        else:
-            parent.remove(item)
-    parent.set("count", str(kept))
-
-
-def _cut_calibration(root: ET.Element, *, first: int, last: int) -> None:
-    vectors = root.find("calibrationVectorList")
-    if root.tag != "calibration" or vectors is None:
-        raise BurstSafeError("not a Sentinel-1 calibration XML (no calibration/calibrationVectorList)")
-    _keep_lines(vectors, vectors.findall("calibrationVector"), first=first, last=last, bracket=True)
-
-
-def _cut_noise(root: ET.Element, *, first: int, last: int) -> None:
-    if root.tag != "noise":
-        raise BurstSafeError("not a Sentinel-1 noise XML (root is not noise)")
-    for list_tag, item_tag in (
-        ("noiseVectorList", "noiseVector"),
-        ("noiseRangeVectorList", "noiseRangeVector"),
-    ):
-        vectors = root.find(list_tag)  # noiseVectorList before IPF 2.90, noiseRangeVectorList since
-        if vectors is not None:
-            _keep_lines(vectors, vectors.findall(item_tag), first=first, last=last, bracket=True)
-    azimuth = root.find("noiseAzimuthVectorList")
-    if azimuth is None:
-        return
-    for vector in azimuth.findall("noiseAzimuthVector"):
-        if not _cut_azimuth_vector(vector, first=first, last=last):
-            azimuth.remove(vector)
-    azimuth.set("count", str(len(azimuth.findall("noiseAzimuthVector"))))
-
-
-def _cut_azimuth_vector(vector: ET.Element, *, first: int, last: int) -> bool:
-    """Restrict one noiseAzimuthVector to [first, last], re-based; False when it misses the burst."""
-    where = "noiseAzimuthVector"
-    low, high = int(_text(vector, "firstAzimuthLine", where)), int(_text(vector, "lastAzimuthLine", where))
-    if high < first or low > last:
-        return False
-    line_el, lut_el = _find(vector, "line", where), _find(vector, "noiseAzimuthLut", where)
-    line_values = (line_el.text or "").split()
-    lut_values = (lut_el.text or "").split()
-    if len(line_values) != len(lut_values):
-        raise BurstSafeError(f"{where}: {len(line_values)} lines but {len(lut_values)} LUT values")
-    numbers = [int(v) for v in line_values]
-    lo = max((v for v in numbers if v <= first), default=min(numbers, default=first))
-    hi = min((v for v in numbers if v >= last), default=max(numbers, default=last))
-    keep = [i for i, v in enumerate(numbers) if lo <= v <= hi]
-    line_el.text = " ".join(str(numbers[i] - first) for i in keep)
-    lut_el.text = " ".join(lut_values[i] for i in keep)
-    line_el.set("count", str(len(keep)))
-    lut_el.set("count", str(len(keep)))
-    _set(vector, "firstAzimuthLine", str(max(low, first) - first))
-    _set(vector, "lastAzimuthLine", str(min(high, last) - first))
-    return True
 
 
 # -------------------------------------------------------------------------------------- measurement
@@ -343,83 +246,6 @@ def _rebased_gcps(gcps: Iterable[GroundControlPoint], *, first: int, lines: int)
     ]
 
 
-# ------------------------------------------------------------------------------------------ manifest
-
-
-def _namespaces(data: bytes) -> list[tuple[str, str]]:
-    """The (prefix, URI) pairs ``data`` declares (it was checked by parse_untrusted_xml first)."""
-    events = ET.iterparse(io.BytesIO(data), events=("start-ns",))  # noqa: S314 - no DTD (checked)
-    return [ns for _, ns in events if isinstance(ns, tuple)]
-
-
-def _write_manifest(
-    src: Path, dest: Path, kept: list[str], *, swath: str, pols: list[str], period: tuple[str, str]
-) -> None:
-    """manifest.safe listing only ``kept`` (sizes and MD5 of the new files), the swath and pols kept."""
-    root = _read_xml(src)  # refuses a DTD before iterparse sees the text
-    namespaces = _namespaces(src.read_bytes())
-    # Written back with the manifest's own prefixes. Not a default namespace: inner elements declare
-    # xmlns="…/safe/sentinel-1.0" locally, and a default one at the root would capture the unprefixed
-    # dataObjectSection that readers look for without a namespace.
-    ns = {prefix: uri for prefix, uri in namespaces if prefix}
-    for prefix, uri in ns.items():
-        ET.register_namespace(prefix, uri)
-    section = root.find("dataObjectSection")
-    if section is None:
-        raise BurstSafeError(f"{src}: no dataObjectSection; not a SAFE manifest")
-    wanted = {f"./{name}" for name in kept}
-    dropped: set[str] = set()
-    for obj in section.findall("dataObject"):
-        location = obj.find("byteStream/fileLocation")
-        href = location.get("href", "") if location is not None else ""
-        if href not in wanted:
-            section.remove(obj)
-            dropped.add(obj.get("ID", ""))
-            continue
-        stream = obj.find("byteStream")
-        path = dest / href.removeprefix("./")
-        if stream is not None:
-            stream.set("size", str(path.stat().st_size))
-            checksum = stream.find("checksum")
-            if checksum is not None and checksum.get("checksumName", "").upper() == "MD5":
-                checksum.text = _md5(path)
-    _drop_pointers(root, dropped)
-    _restrict(root, ".//s1sarl1:instrumentMode/s1sarl1:swath", {swath}, ns)
-    _restrict(root, ".//s1sarl1:transmitterReceiverPolarisation", set(pols), ns)
-    for tag, value in (("safe:startTime", period[0]), ("safe:stopTime", period[1])):
-        element = root.find(f".//safe:acquisitionPeriod/{tag}", ns) if "safe" in ns else None
-        if element is not None:
-            element.text = value
-    ET.ElementTree(root).write(dest / "manifest.safe", encoding="UTF-8", xml_declaration=True)
-
-
-def _drop_pointers(root: ET.Element, dropped: set[str]) -> None:
-    """Remove the contentUnits and metadataObjects that point at a dropped dataObject."""
-    for parent in root.iter():
-        for child in list(parent):
-            pointer = child.find("dataObjectPointer")
-            if pointer is not None and pointer.get("dataObjectID") in dropped:
-                parent.remove(child)
-
-
-def _restrict(root: ET.Element, path: str, keep: set[str], ns: dict[str, str]) -> None:
-    if "s1sarl1" not in ns:
-        return
-    targets = {id(e) for e in root.findall(path, ns) if (e.text or "").strip().upper() not in keep}
-    for parent in root.iter():
-        for child in list(parent):
-            if id(child) in targets:
-                parent.remove(child)
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()  # noqa: S324 - the manifest's own checksum algorithm
-    with path.open("rb") as inp:
-        while chunk := inp.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def merge_one_burst_safes(parts: Sequence[Path], dest: Path) -> BurstSafe:
     """One SAFE of the same burst from one-burst SAFEs of one polarisation each (CDSE's burst service
     answers one polarisation per call): every file, and one manifest listing all of them.
@@ -444,47 +270,8 @@ def merge_one_burst_safes(parts: Sequence[Path], dest: Path) -> BurstSafe:
                 shutil.copyfile(path, target)
     manifests = [part / "manifest.safe" for part in parts if (part / "manifest.safe").is_file()]
     if manifests:
-        _merge_manifests(manifests, dest / "manifest.safe")
+        merge_manifests(manifests, dest / "manifest.safe")
     return check_one_burst_safe(dest)
-
-
-def _merge_manifests(manifests: Sequence[Path], out: Path) -> None:
-    namespaces = _namespaces(manifests[0].read_bytes()) if manifests else []
-    ns = {prefix: uri for prefix, uri in namespaces if prefix}
-    for prefix, uri in ns.items():
-        ET.register_namespace(prefix, uri)
-    first = _read_xml(manifests[0])
-    ids = {e.get("ID") for e in first.iter() if e.get("ID")}
-    sections = {tag: first.find(tag) for tag in ("dataObjectSection", "metadataSection")}
-    package = first.find("informationPackageMap/{urn:ccsds:schema:xfdu:1}contentUnit")
-    pol_tag = "{http://www.esa.int/safe/sentinel-1.0/sentinel-1/sar/level-1}transmitterReceiverPolarisation"
-    pols = [e for e in first.iter(pol_tag)]
-    have_pols = {(e.text or "").strip() for e in pols}
-    for manifest in manifests[1:]:
-        other = _read_xml(manifest)
-        for tag, section in sections.items():
-            found = other.find(tag)
-            for child in list(found) if found is not None else []:
-                if section is not None and child.get("ID") not in ids:
-                    section.append(child)
-                    ids.add(child.get("ID"))
-        other_package = other.find("informationPackageMap/{urn:ccsds:schema:xfdu:1}contentUnit")
-        for unit in list(other_package if other_package is not None else []):
-            pointer = unit.find("dataObjectPointer")
-            known = (
-                {p.get("dataObjectID") for p in package.iter("dataObjectPointer")}
-                if package is not None
-                else set()
-            )
-            if package is not None and pointer is not None and pointer.get("dataObjectID") not in known:
-                package.append(unit)
-        for element in other.iter(pol_tag):
-            if (element.text or "").strip() not in have_pols and pols:
-                parent = next(p for p in first.iter() if pols[-1] in list(p))
-                parent.insert(list(parent).index(pols[-1]) + 1, element)
-                pols.append(element)
-                have_pols.add((element.text or "").strip())
-    ET.ElementTree(first).write(out, encoding="UTF-8", xml_declaration=True)
 
 
 # ------------------------------------------------------------------------------------------- checks
@@ -515,21 +302,21 @@ def check_one_burst_safe(path: Path) -> BurstSafe:
     lines = samples = 0
     for pol, f in files.items():
         where = f"{path.name}/{f.annotation}"
-        root = _read_xml(path / f.annotation)
-        timing = _find(root, "swathTiming", where)
-        count = len(_find(timing, "burstList", where).findall("burst"))
+        root = read_xml(path / f.annotation)
+        timing = find(root, "swathTiming", where)
+        count = len(find(timing, "burstList", where).findall("burst"))
         if count != 1:
             raise BurstSafeError(f"{where}: {count} bursts in swathTiming/burstList, not one")
         lines, samples = (
-            int(_text(timing, "linesPerBurst", where)),
-            int(_text(timing, "samplesPerBurst", where)),
+            int(text_of(timing, "linesPerBurst", where)),
+            int(text_of(timing, "samplesPerBurst", where)),
         )
-        number = int(_text(root, "imageAnnotation/imageInformation/numberOfLines", where))
+        number = int(text_of(root, "imageAnnotation/imageInformation/numberOfLines", where))
         if number != lines:
             raise BurstSafeError(f"{where}: numberOfLines {number} is not linesPerBurst {lines}")
         if f.measurement is not None:
             _check_measurement(path / f.measurement, lines=lines, samples=samples, pol=pol)
-    listed = _manifest_files(path)
+    listed = manifest_files(path)
     present = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()} - {"manifest.safe"}
     absent = sorted(listed - present)
     if absent:
@@ -553,65 +340,12 @@ def _check_measurement(path: Path, *, lines: int, samples: int, pol: str) -> Non
         )
 
 
-def _manifest_files(path: Path) -> set[str]:
-    manifest = path / "manifest.safe"
-    if not manifest.is_file():
-        return set()
-    root = _read_xml(manifest)
-    return {
-        location.get("href", "").removeprefix("./")
-        for location in root.iterfind("dataObjectSection/dataObject/byteStream/fileLocation")
-    }
-
-
 def read_burst_pixels(path: Path) -> np.ndarray:
     """The pixels of a one-burst SAFE's measurement TIFF (tests, checks): complex64, lines x samples."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(path) as data:
             return np.asarray(data.read(1))
-
-
-# --------------------------------------------------------------------------------------------- XML
-
-
-def _read_xml(path: Path) -> ET.Element:
-    return parse_untrusted_xml(path.read_bytes(), name=path.name, error=BurstSafeError)
-
-
-def _write_xml(root: ET.Element, dest: Path, name: str) -> str:
-    """Write ``root`` to ``dest/name``; return ``name``."""
-    path = dest / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(path, encoding="UTF-8", xml_declaration=True)
-    return name
-
-
-def _find(element: ET.Element, path: str, where: str) -> ET.Element:
-    found = element.find(path)
-    if found is None:
-        raise BurstSafeError(f"{where}: no {path}")
-    return found
-
-
-def _text(element: ET.Element, path: str, where: str) -> str:
-    text = _find(element, path, where).text
-    if text is None or not text.strip():
-        raise BurstSafeError(f"{where}: {path} is empty")
-    return text.strip()
-
-
-def _set(element: ET.Element, path: str, value: str) -> None:
-    found = element.find(path)
-    if found is not None:
-        found.text = value
-
-
-def _parse_time(text: str, where: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise BurstSafeError(f"{where}: {text!r} is not an ISO time") from None
 
 
 def _never() -> re.Match[str]:
