@@ -1,74 +1,107 @@
-"""Running processing steps: command lines, engines, timeouts and log-based error classification.
+"""Running processing steps: engines, command lines, timeouts, and whether a graph can run here.
 
 Engines (original-ingester.md §5.4): ``python`` runs ``sys.executable <script> --name=value ...``;
-``cmd`` runs ``<command> --name=value ...``. Arguments are sorted by name (the original used Go map
-order, which is random). ``snap`` and ``docker`` are valid names in a graph but cannot run yet.
+``cmd`` runs ``<command> --name=value ...``; ``snap`` runs ESA SNAP's ``gpt`` on an XML graph
+(``graphs.snap_engine``); ``docker`` runs an image with the docker CLI (``graphs.docker_engine``).
+Arguments are sorted by name (the original used Go map order, which is random).
+
+An engine is available where its executable is: ``gpt`` for snap (``$GEOCUBE_INGESTER_SNAP_GPT``, PATH,
+``/usr/local/snap/bin/gpt``), the ``docker`` CLI for docker. :func:`check_runnable` refuses a graph
+whose engine is missing, naming the step, the engine and how to install or point to it.
 
 Each step has a timeout (config ``step_timeout_s``, default 3600 s; the original had none). Output is
-streamed to this module's logger line by line, in the order written (one pipe): INFO, error lines at ERROR.
-A failure is classified from the log lines (§5.10):
-
-- a line containing ``FATAL ERROR:``                                   → GraphFatalError
-- ``TEMPORARY ERROR:``, or ``temporary failure`` / ``timed out`` in the
-  last error line, or the step timeout                                 → GraphTemporaryError
-- any other non-zero exit                                              → GraphError
+streamed to the ``graphs.runner`` logger line by line, and a failure is classified from the log lines
+(§5.10, ``graphs.runner``; SNAP's own rules in ``graphs.snap_engine``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
 import shutil
-import signal
-import subprocess
 import sys
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
 
-from graphs.errors import GraphError, GraphFatalError, GraphTemporaryError
+from graphs import docker_engine, snap_engine
+from graphs.errors import GraphError
 from graphs.model import Engine, Graph, ProcessingStep
+from graphs.runner import classify_failure, run_command
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "DEFAULT_STEP_TIMEOUT_S",
+    "available_engines",
+    "build_argv",
+    "check_runnable",
+    "classify_failure",
+    "engine_unavailable_reason",
+    "parse_timeout_s",
+    "resolve_command",
+    "run_command",
+    "run_step",
+]
 
 GRAPHS_DIR = Path(__file__).resolve().parent
-RUNNABLE_ENGINES = frozenset({Engine.PYTHON, Engine.CMD})
 DEFAULT_STEP_TIMEOUT_S = 3600.0
-_NOT_AVAILABLE = "is not available yet (roadmap: Processing, complete)"
+
+
+def _snap_reason() -> str | None:
+    gpt, searched = snap_engine.find_gpt()
+    return None if gpt else f"gpt not found ({searched}); {snap_engine.INSTALL_HINT}"
+
+
+def _docker_reason() -> str | None:
+    if docker_engine.find_docker():
+        return None
+    return f"the docker CLI is not on PATH; {docker_engine.INSTALL_HINT}"
+
+
+_REASONS: dict[Engine, Callable[[], str | None]] = {Engine.SNAP: _snap_reason, Engine.DOCKER: _docker_reason}
+
+
+def engine_unavailable_reason(engine: Engine) -> str | None:
+    """Why ``engine`` cannot run on this machine (with the fix), or None when it can."""
+    reason = _REASONS.get(engine)
+    return reason() if reason else None
+
+
+def available_engines() -> frozenset[Engine]:
+    """The engines whose executable is here (python and cmd always are)."""
+    return frozenset(e for e in Engine if engine_unavailable_reason(e) is None)
 
 
 def check_runnable(graph: Graph) -> None:
-    """Check that every step of ``graph`` uses an engine this ingester can run.
+    """Check that every step of ``graph`` uses an engine available on this machine.
 
-    Loading accepts ``snap`` and ``docker`` steps (the original's graphs must load); call this where
-    an unrunnable graph should be refused early, such as payload validation.
+    Loading accepts every engine (the original's graphs must load, and ``plan`` needs none); call this
+    where an unrunnable graph should be refused early: payload validation, and before a graph runs.
 
     Raises:
-        GraphError: naming each step whose engine is not available.
+        GraphError: naming each step whose engine is not available, and how to make it available.
     """
+    reasons = {e: engine_unavailable_reason(e) for e in {step.engine for step in graph.processing_steps}}
     problems = [
-        f"processing_steps[{i}].engine: engine '{step.engine.value}' {_NOT_AVAILABLE}"
+        f"processing_steps[{i}] ({step.engine.value} {step.command}): engine '{step.engine.value}' is not "
+        f"available here: {reasons[step.engine]}"
         for i, step in enumerate(graph.processing_steps)
-        if step.engine not in RUNNABLE_ENGINES
+        if reasons[step.engine]
     ]
     if problems:
         raise GraphError(f"graph {graph.source}: " + "; ".join(problems))
 
 
 def resolve_command(step: ProcessingStep, *, index: int, roots: Sequence[Path]) -> str:
-    """The executable (``cmd``) or script (``python``) of a step.
+    """The executable (``cmd``), script (``python``), XML graph (``snap``) or image (``docker``) of a step.
 
     A relative command is looked for in ``roots`` then in the graphs package folder (built-in scripts
     such as ``python/extract_s2.py``); a ``cmd`` command may also be a program on PATH. Never in the
-    job's working directory: a downloaded product must not be able to shadow a script.
+    job's working directory: a downloaded product must not be able to shadow a script. A docker
+    image is not a file: it is only checked to be an image reference.
 
     Raises:
-        GraphError: engine not available, or command not found (the message lists where we looked).
+        GraphError: command not found (the message lists where we looked), or not an image reference.
     """
-    if step.engine not in RUNNABLE_ENGINES:
-        raise GraphError(f"processing_steps[{index}].engine: engine '{step.engine.value}' {_NOT_AVAILABLE}")
+    where = f"processing_steps[{index}].command"
+    if step.engine == Engine.DOCKER:
+        return docker_engine.check_image(step.command, where=where)
     command = Path(step.command)
     searched = [command] if command.is_absolute() else [root / command for root in (*roots, GRAPHS_DIR)]
     for candidate in searched:
@@ -78,20 +111,21 @@ def resolve_command(step: ProcessingStep, *, index: int, roots: Sequence[Path]) 
         found = shutil.which(step.command)
         if found:
             return found
-    where = ", ".join(str(c) for c in searched) + (" and PATH" if step.engine == Engine.CMD else "")
-    raise GraphError(
-        f"processing_steps[{index}].command: command not found: {step.command!r} (looked in {where})"
-    )
+    looked = ", ".join(str(c) for c in searched) + (" and PATH" if step.engine == Engine.CMD else "")
+    raise GraphError(f"{where}: command not found: {step.command!r} (looked in {looked})")
 
 
 def build_argv(engine: Engine, command: str, args: Mapping[str, str]) -> list[str]:
-    """The command line of a step; ``--name=value`` arguments in sorted order (deterministic)."""
+    """The command line of a python or cmd step; ``--name=value`` arguments in sorted order.
+
+    snap and docker steps have their own: ``snap_engine.snap_argv``, ``docker_engine.docker_run_argv``.
+    """
     flags = [f"--{name}={args[name]}" for name in sorted(args)]
     if engine == Engine.PYTHON:
         return [sys.executable, command, *flags]
     if engine == Engine.CMD:
         return [command, *flags]
-    raise GraphError(f"engine '{engine.value}' {_NOT_AVAILABLE}")
+    raise GraphError(f"engine '{engine.value}': its command line is built by graphs.{engine.value}_engine")
 
 
 def parse_timeout_s(config: Mapping[str, str]) -> float:
@@ -112,88 +146,27 @@ def parse_timeout_s(config: Mapping[str, str]) -> float:
     return value
 
 
-def _is_error_line(line: str) -> bool:
-    return "ERROR:" in line
-
-
-def classify_failure(label: str, returncode: int, lines: Sequence[str]) -> Exception:
-    """The error for a step that exited with ``returncode``, from its output ``lines`` (§5.10).
-
-    The last error line (containing ``ERROR:``, or else the last non-empty line, e.g. a Python
-    exception) is quoted in the message.
-    """
-    error_lines = [line for line in lines if _is_error_line(line)]
-    non_empty = [line for line in lines if line.strip()]
-    last = (error_lines or non_empty or [""])[-1].strip()
-    message = f"{label} failed (exit code {returncode})" + (f": {last}" if last else "")
-    if any("FATAL ERROR:" in line for line in lines):
-        return GraphFatalError(message)
-    lowered = last.lower()
-    if (
-        any("TEMPORARY ERROR:" in line for line in lines)
-        or "temporary failure" in lowered
-        or "timed out" in lowered
-    ):
-        return GraphTemporaryError(message)
-    return GraphError(message)
-
-
-def _pump(stream: IO[str], level: int, label: str, sink: list[str]) -> None:
-    for raw in stream:
-        line = raw.rstrip("\n")
-        sink.append(line)
-        logger.log(logging.ERROR if _is_error_line(line) else level, "%s: %s", label, line)
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-def run_command(argv: Sequence[str], *, cwd: Path, timeout_s: float, label: str) -> None:
-    """Run ``argv`` in ``cwd``, logging its output, and raise a classified error if it fails.
-
-    The command runs in its own process group, so a timeout kills its children too.
+def run_step(
+    step: ProcessingStep,
+    command: str,
+    args: Mapping[str, str],
+    *,
+    config: Mapping[str, str],
+    graph_envs: Sequence[str],
+    cwd: Path,
+    timeout_s: float,
+    label: str,
+) -> None:
+    """Run one step with its engine; ``command`` comes from :func:`resolve_command`.
 
     Raises:
-        GraphFatalError, GraphTemporaryError, GraphError: see the module docstring.
+        GraphFatalError, GraphTemporaryError, GraphError: the step failed (classified from its log).
     """
-    logger.info("%s: running %s", label, " ".join(argv))
-    # One pipe for stdout and stderr, and unbuffered Python children: the lines arrive in the order
-    # the step wrote them, so "the last error line" is well defined (two pipes read by two threads
-    # interleave at random).
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            start_new_session=True,
+    if step.engine == Engine.SNAP:
+        snap_engine.run_snap(command, args, config=config, cwd=cwd, timeout_s=timeout_s, label=label)
+    elif step.engine == Engine.DOCKER:
+        docker_engine.run_docker(
+            command, args, graph_envs=graph_envs, cwd=cwd, timeout_s=timeout_s, label=label
         )
-    except OSError as exc:
-        raise GraphError(f"{label}: cannot start {argv[0]}: {exc.strerror}") from exc
-    lines: list[str] = []
-    assert proc.stdout is not None
-    pump = threading.Thread(target=_pump, args=(proc.stdout, logging.INFO, label, lines), daemon=True)
-    pump.start()
-    timed_out = False
-    try:
-        returncode = proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    finally:
-        # Also on success: background children left by the step would hold our pipe open. And on
-        # an interruption (cancelled flow), so no orphan is left behind.
-        _kill_group(proc)
-        returncode = proc.wait()
-        pump.join(timeout=5)
-        proc.stdout.close()
-    if timed_out:
-        raise GraphTemporaryError(f"{label} timed out after {timeout_s:g} s (config step_timeout_s)")
-    if returncode != 0:
-        raise classify_failure(label, returncode, lines)
+    else:
+        run_command(build_argv(step.engine, command, args), cwd=cwd, timeout_s=timeout_s, label=label)

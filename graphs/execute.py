@@ -15,7 +15,7 @@ from pathlib import Path
 from common.dataformat import DataFormat, DataFormatError
 from graphs.cog import read_scale_offset
 from graphs.context import TileContext, TileContexts, format_arg, is_tile_condition_met
-from graphs.engines import build_argv, check_runnable, parse_timeout_s, resolve_command, run_command
+from graphs.engines import check_runnable, parse_timeout_s, resolve_command, run_step
 from graphs.errors import GraphError, GraphFatalError, GraphTemporaryError
 from graphs.model import (
     ERROR_CONDITIONS,
@@ -287,7 +287,10 @@ def execute_graph(
                 )
                 for name, arg in step.args.items()
             }
-            run_command(build_argv(step.engine, command, args), cwd=workdir, timeout_s=timeout_s, label=label)
+            run_step(
+                step, command, args,
+                config=effective, graph_envs=graph.envs, cwd=workdir, timeout_s=timeout_s, label=label,
+            )  # fmt: skip
         out_files = select_out_files(graph, tiles=tiles, workdir=workdir, config=effective, error=None)
         return GraphOutcome(error=None, out_files=out_files)
     except (GraphError, GraphFatalError, GraphTemporaryError) as exc:

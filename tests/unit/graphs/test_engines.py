@@ -171,7 +171,7 @@ def test_output_goes_to_the_logger_in_order_with_the_tile_id(
         tmp_path,
         "import sys\nprint('hello out')\nprint('ERROR: hello err', file=sys.stderr)\nprint('bye out')\n",
     )
-    with caplog.at_level(logging.DEBUG, logger="graphs.engines"):
+    with caplog.at_level(logging.DEBUG, logger="graphs"):
         assert _run(tmp_path, script).error is None
     lines = [
         (r.getMessage(), r.levelno)
@@ -203,13 +203,14 @@ def test_steps_whose_condition_is_false_are_skipped(tmp_path: Path) -> None:
     assert execute_graph(graph, tiles=_tiles(), workdir=tmp_path, config={}, is_retriable=True).error is None
 
 
-def test_snap_steps_are_refused_before_anything_runs(tmp_path: Path) -> None:
+def test_snap_steps_without_gpt_are_refused_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GEOCUBE_INGESTER_SNAP_GPT", str(tmp_path / "no-gpt"))
     graph = parse_graph(
         {"processing_steps": [{"engine": "snap", "command": "snap/S1_SLC_BkG.xml"}]}, source="t"
     )
-    with pytest.raises(
-        GraphError, match=r"engine 'snap' is not available yet \(roadmap: Processing, complete\)"
-    ):
+    with pytest.raises(GraphError, match=r"processing_steps\[0\] \(snap snap/S1_SLC_BkG\.xml\): engine"):
         execute_graph(graph, tiles=_tiles(), workdir=tmp_path, config={}, is_retriable=True)
 
 
@@ -224,7 +225,7 @@ def test_missing_command_is_refused_before_anything_runs(tmp_path: Path) -> None
 def test_build_argv_is_deterministic() -> None:
     argv = build_argv(Engine.CMD, "/bin/tool", {"b": "2", "a": "1", "c": "x y"})
     assert argv == ["/bin/tool", "--a=1", "--b=2", "--c=x y"]
-    with pytest.raises(GraphError, match="not available yet"):
+    with pytest.raises(GraphError, match=r"built by graphs\.docker_engine"):
         build_argv(Engine.DOCKER, "image", {})
 
 

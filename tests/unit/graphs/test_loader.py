@@ -43,16 +43,20 @@ def test_original_backscatter_coherence_content(original_graphs: Path) -> None:
     assert (coh_vv.exponent, coh_vv.nbands) == (1.0, 1)
 
 
-def test_snap_graphs_load_but_are_not_runnable(original_graphs: Path) -> None:
+def test_snap_graphs_load_but_are_not_runnable_without_gpt(
+    original_graphs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GEOCUBE_INGESTER_SNAP_GPT", str(tmp_path / "no-gpt"))
     graph = load_graph(str(original_graphs / "S1CoregExtract.json"))
     with pytest.raises(GraphError) as info:
         check_runnable(graph)
     message = str(info.value)
     assert (
-        "processing_steps[0].engine: engine 'snap' is not available yet (roadmap: Processing, complete)"
+        "processing_steps[0] (snap snap/S1_SLC_BkG.xml): engine 'snap' is not available here: gpt not "
+        f"found (GEOCUBE_INGESTER_SNAP_GPT={tmp_path / 'no-gpt'} is not an executable file); install ESA SNAP"
         in message
     )
-    assert "processing_steps[1].engine" in message
+    assert "processing_steps[1] (snap snap/S1_SLC_SlvExtract.xml)" in message
 
 
 @pytest.mark.parametrize("name", ["CopyProductToStorage", "Pass"])
