@@ -8,7 +8,9 @@ imports as ``<scene>.SAFE``). For a scene job whose scene graph splits bursts (a
 1. each tile not stored yet is asked of the burst providers named in GEOCUBE_INGESTER_PROVIDERS
    (``cdse-bursts``, ``asf-bursts``), in order, one polarisation per call: every polarisation the
    payload's ``graph_config.polarisations`` names, else the product's (``1SDV``: VV and VH). The
-   polarisations are merged into one SAFE and stored;
+   polarisations are merged into one SAFE and stored. A provider that fails for a tile, whatever the
+   reason (it has not got the burst, it is busy, it refused the account, it delivered something that
+   is not a one-burst SAFE), hands the tile to the next one, its reason logged;
 2. the tiles no burst provider could deliver are left to the whole SLC: downloaded once by the
    product providers, then split by the scene graph, tile by tile.
 
