@@ -17,11 +17,13 @@ from providers.base import Downloader
 from providers.bursts import BurstDownloader
 from providers.cdse.bursts import CdseBurstDownloader
 from providers.cdse.download import CdseDownloader
+from providers.cdse.eodata import CdseS3Downloader
 from providers.creodias import CreodiasDownloader
 from providers.dhus_download import DhusDownloader
 from providers.local import LocalArchiveProvider
 from providers.oneatlas.download import OneAtlasDownloader
 from providers.registry import names_for
+from providers.stac.assets import StacAssetsDownloader
 from providers.url import UrlProvider
 
 
@@ -41,6 +43,8 @@ PROVIDERS: dict[str, Callable[[Settings], Downloader | None]] = {
     "dhus": DhusDownloader.from_settings,
     "oneatlas": OneAtlasDownloader.from_settings,
     "url": _url,
+    "cdse-s3": CdseS3Downloader.from_settings,
+    "stac-assets": StacAssetsDownloader.from_settings,
 }
 # Burst-level providers (providers.bursts), named in GEOCUBE_INGESTER_PROVIDERS too: the download job
 # asks them for burst tiles first (jobs.download_bursts); the product chain leaves them out.

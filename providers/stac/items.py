@@ -17,7 +17,8 @@ collection id, else the item id (Landsat counts only for Landsat 8 and 9).
 Metadata for the downloader: ``assets`` ({key: href}), ``download_link`` (the asset named ``product``
 in any case, e.g. CDSE's ``Product``; in a static catalogue, else the first asset with the role
 ``data``), ``download_alternates`` (its ``alternate`` hrefs), ``uuid`` (the CDSE product id in a
-``.../Products(<uuid>)/$value`` link), ``size_bytes`` (``file:size``).
+``.../Products(<uuid>)/$value`` link), ``size_bytes`` (``file:size``), ``stac_item_href`` (the item's
+``self`` link, where ``providers.stac.assets`` reads its assets' roles and checksums).
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ def _asset_metadata(item: Item, *, data_role_product: bool) -> dict[str, Any]:
     raw_assets = item.get("assets") or {}
     assets = {k: str(a["href"]) for k, a in raw_assets.items() if a.get("href")}
     metadata: dict[str, Any] = {"assets": assets, "stac_id": str(item.get("id"))}
+    links = [link for link in item.get("links") or [] if isinstance(link, Mapping)]
+    if self_href := next((link.get("href") for link in links if link.get("rel") == "self"), None):
+        metadata["stac_item_href"] = str(self_href)  # the stac-assets provider reads the item there
     if item.get("collection"):
         metadata["collection"] = str(item["collection"])
     product_key = next((k for k in assets if k.lower() == "product"), None)
