@@ -179,6 +179,24 @@ def test_the_graph_indexes_the_bands_present_with_the_products_radiometry(
     assert deleted == [(PRODUCT_LAYER, "*")]
 
 
+def test_st_b10_carries_the_temperature_scale_and_offset(fixture_product: Path, tmp_path: Path) -> None:
+    """No real ST_B10 crop is recorded: the real SR_B4 pixels under ST_B10's file name check the radiometry
+    path (MTL scale/offset -> COG -> indexed real range), not temperatures."""
+    folder = copy_product(fixture_product, tmp_path)
+    shutil.copyfile(folder / f"{PRODUCT}_SR_B4.TIF", folder / f"{PRODUCT}_ST_B10.TIF")
+    outcome = execute_graph(
+        graph(), tiles=landsat_tile(), workdir=tmp_path, config={"wanted_layers": "ST_B10"}, is_retriable=True
+    )
+    assert outcome.error is None
+    (st,) = [f for f in outcome.out_files if f.action is Action.TO_INDEX]
+    assert st.layer == "ST_B10"
+    assert read_scale_offset(tmp_path / st.file_name) == pytest.approx((0.00341802, 149.0), rel=1e-12)
+    # TEMPERATURE_MINIMUM/MAXIMUM_BAND_ST_B10 of the MTL are DN 1 and 65535: 149.003418 and 372.999941 K.
+    assert (st.ext_min_value, st.ext_max_value) == pytest.approx((149.0, 372.9999407))
+    variables = {"ST_B10": _variable("ST_B10", RECOMMENDED["ST_B10"])}
+    assert check_layer_mappings(graph(), variables, {}) == ([], [])
+
+
 def test_only_the_wanted_layers_are_written(fixture_product: Path, tmp_path: Path) -> None:
     copy_product(fixture_product, tmp_path)
     outcome = execute_graph(
