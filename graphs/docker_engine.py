@@ -72,7 +72,7 @@ def read_mounts() -> list[str]:
     """The read-only mounts of ``$GEOCUBE_INGESTER_DOCKER_MOUNTS``.
 
     Raises:
-        GraphError: a path that is not absolute, or that ``--mount`` cannot carry (``,`` or ``"``).
+        GraphError: a path that is not absolute, does not exist, or has a ``"``.
     """
     mounts = _split_list(DOCKER_MOUNTS_ENV)
     for mount in mounts:
@@ -80,6 +80,8 @@ def read_mounts() -> list[str]:
             raise GraphError(
                 f"{DOCKER_MOUNTS_ENV}: {mount!r} must be an absolute host path (comma-separated list)"
             )
+        if not Path(mount).exists():
+            raise GraphError(f"{DOCKER_MOUNTS_ENV}: {mount!r} does not exist on this host")
     return mounts
 
 
