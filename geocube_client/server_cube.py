@@ -44,6 +44,7 @@ from geocube_client import convert
 from geocube_client.mapping import DataMapping, cube_values, is_nodata
 from geocube_client.models import DTYPE_TO_PROTO_NAME
 from geocube_client.pb import geocube_pb2 as pb
+from geocube_client.server_index import gdal_path
 from geocube_client.server_store import (
     LocalDatabase,
     check_uuid,
@@ -173,7 +174,7 @@ def _datasets(conn: sqlite3.Connection, records: list[pb.Record], instance_id: s
 def _warp(row: sqlite3.Row, grid: _Grid, resampling: RioResampling) -> np.ndarray:
     """The dataset's bands on the grid, in its file dtype, its nodata where it has no data."""
     uri = row["container_uri"]
-    path = f"{row['subdir']}:{uri}" if row["subdir"] else uri
+    path = gdal_path(uri, row["subdir"] or "") or uri  # indexed, so openable: s3:// and gs:// via /vsi
     bands = json.loads(row["bands"])
     nodata = null_to_nan(row["no_data"])
     with rasterio.open(path) as src:

@@ -1,8 +1,11 @@
 """IndexDatasets and GetContainers of the local Geocube.
 
 As a real Geocube (v1.0.3, shared/docs/geocube-api.md), the server opens the file itself at indexing
-time (here with rasterio), reads the dtype from it, and checks the request against the variable. The
-local server reads absolute local paths only; ``file://``, ``gs://`` and ``s3://`` cannot be opened.
+time (here with rasterio), reads the dtype from it, and checks the request against the variable. As a
+real Geocube, it opens absolute local paths, and ``s3://`` and ``gs://`` URIs through GDAL's ``/vsis3/``
+and ``/vsigs/`` (``gdal_path``), configured by the server's environment (``AWS_S3_ENDPOINT``,
+``AWS_VIRTUAL_HOSTING``, ``AWS_HTTPS``, ``AWS_ACCESS_KEY_ID``...; ``CPL_GS_ENDPOINT``, ``GS_*``);
+``file://`` is refused.
 """
 
 from __future__ import annotations
@@ -48,13 +51,30 @@ class _FileInfo:
     band_dtypes: tuple[str, ...]
 
 
+# Object store URIs as GDAL opens them (its virtual file systems for S3 and Google Cloud Storage).
+_VSI_PREFIXES = {"s3://": "/vsis3/", "gs://": "/vsigs/"}
+
+
+def gdal_path(uri: str, subdir: str = "") -> str | None:
+    """What GDAL opens for a container URI (``<subdir>:<path>`` when a subdir is given): an absolute
+    path as it is, ``s3://b/k`` as ``/vsis3/b/k``, ``gs://b/k`` as ``/vsigs/b/k``; None for anything else
+    (``file://``, a relative path), which a Geocube cannot open."""
+    path = next((vsi + uri[len(s) :] for s, vsi in _VSI_PREFIXES.items() if uri.startswith(s)), None)
+    if path is None and uri.startswith("/") and "://" not in uri:
+        path = uri
+    if path is None:
+        return None
+    return f"{subdir}:{path}" if subdir else path
+
+
 def inspect_file(uri: str, subdir: str) -> _FileInfo:
     """Open the file as the Geocube would (``<subdir>:<uri>`` when a subdir is given)."""
-    path = f"{subdir}:{uri}" if subdir else uri
-    if "://" in uri or not uri.startswith("/"):
+    path = gdal_path(uri, subdir)
+    if path is None:
+        shown = f"{subdir}:{uri}" if subdir else uri
         fail(
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"{path} cannot be opened: this Geocube reads absolute local paths (no file://, gs://, s3://)",
+            f"{shown} cannot be opened: this Geocube reads absolute local paths, s3:// and gs:// (no file://)",
         )
     try:
         with rasterio.open(path) as src:
