@@ -12,6 +12,7 @@ import math
 import shutil
 import subprocess
 import sys
+import uuid
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 import rasterio
 
 from common.dataformat import DataFormat
+from geocube_client import GeocubeClient, NewRecord
 from geocube_client.models import Variable
 from graphs import GraphError, GraphFatalError, execute_graph, load_graph, select_in_files
 from graphs.cog import is_valid_cog, read_scale_offset
@@ -30,7 +32,8 @@ from graphs.landsat import decode_qa_pixel
 from graphs.loader import GRAPHS_DIR, LIBRARY_DIR
 from graphs.model import Action, Graph
 from jobs.validation import check_layer_mappings
-from storage import LocalStorage
+from jobs.verify import ReadBack, verify_aoi
+from storage import LocalStorage, open_storage
 from storage.layout import PRODUCT_LAYER, LayerRef, import_layer, save_layer
 
 PRODUCT = "LC08_L2SP_008059_20191201_20200825_02_T1"
@@ -298,3 +301,56 @@ def test_a_stored_product_imports_as_the_folder_the_graph_reads(
     outcome = execute_graph(graph(), tiles=landsat_tile(), workdir=workdir, config={}, is_retriable=True)
     assert outcome.error is None
     assert sorted(f.layer for f in outcome.out_files if f.action is Action.TO_INDEX) == ["QA_PIXEL", "SR_B4"]
+
+
+@pytest.mark.integration
+def test_the_indexed_layers_read_back_through_getcube_as_reflectance_and_qa(
+    fixture_product: Path, tmp_path: Path, local_geocube: str
+) -> None:
+    """The graph's outputs indexed as a processing job indexes them, into the README's variables, then read
+    back by ``verify``: equal to the files under the indexed mapping, reflectance in the MTL's range."""
+    aoi = f"Landsat-{uuid.uuid4().hex[:8]}"
+    workdir = tmp_path / "work"
+    copy_product(fixture_product, workdir)
+    outcome = execute_graph(graph(), tiles=landsat_tile(), workdir=workdir, config={}, is_retriable=True)
+    assert outcome.error is None
+    root = tmp_path / "store"
+    storage = LocalStorage(root)
+    t0 = landsat_tile()[0]
+    with GeocubeClient(local_geocube, insecure=True) as client:
+        # The scene's footprint (CORNER_*_LAT/LON_PRODUCT of its MTL).
+        aoi_id = client.create_aoi(
+            "POLYGON ((-76.09 0.39, -74.05 0.39, -74.05 2.49, -76.09 2.49, -76.09 0.39))"
+        )
+        (record,) = client.create_records([NewRecord(PRODUCT, t0.date, {"aoi": aoi}, aoi_id)])
+        for out in outcome.out_files:
+            if out.action is not Action.TO_INDEX:
+                continue
+            assert out.dformat is not None
+            variable_id = client.create_variable(
+                name=f"{aoi}-{out.layer}", bands=[out.layer], dformat=RECOMMENDED[out.layer]
+            )
+            instance_id = client.instantiate_variable(variable_id, "C2L2").id
+            uri = save_layer(storage, workdir, t0.layer_ref(aoi, out.layer, out.extension))
+            client.index_dataset(
+                uri=uri, record_id=record, instance_id=instance_id, bands=[1], dformat=out.dformat,
+                real_min_value=out.ext_min_value, real_max_value=out.ext_max_value, exponent=out.exponent,
+            )  # fmt: skip
+        report = verify_aoi(client, open_storage(str(root)), aoi)
+    by_layer = {Path(c.uri).stem.removeprefix(f"{DATE}_{PRODUCT}_"): c for c in report.checks}
+    assert {layer: c.outcome for layer, c in by_layer.items()} == {
+        "SR_B4": ReadBack.EQUAL,
+        "QA_PIXEL": ReadBack.EQUAL,
+    }
+    reflectance = by_layer["SR_B4"].cube
+    valid = ~np.isnan(reflectance)
+    assert int(valid.sum()) == 512 * 512 - 80464  # DN 0 (fill) reads back as the variable's NaN
+    assert (
+        MTL_REFLECTANCE_MIN
+        <= float(reflectance[valid].min())
+        < float(reflectance[valid].max())
+        <= MTL_REFLECTANCE_MAX
+    )
+    qa = by_layer["QA_PIXEL"].cube
+    with rasterio.open(fixture_product / f"{PRODUCT}_QA_PIXEL.TIF") as src:
+        np.testing.assert_array_equal(qa, src.read(1))  # fill 1 is the variable's nodata 1: the same values
