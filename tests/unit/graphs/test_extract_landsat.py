@@ -126,6 +126,25 @@ def test_qa_pixel_is_written_as_it_is(fixture_product: Path, tmp_path: Path) -> 
         np.testing.assert_array_equal(out.read(1), src.read(1))
 
 
+def test_qa_pixel_overviews_keep_its_bit_values(fixture_product: Path, tmp_path: Path) -> None:
+    """Overviews of a bit mask are nearest-neighbour: every overview value is one of the band's values.
+
+    The real 512 x 512 crop fits one COG tile (no overview), so it is tiled 2 x 2 into a 1024 x 1024 band."""
+    folder = copy_product(fixture_product, tmp_path)
+    qa_path = folder / f"{PRODUCT}_QA_PIXEL.TIF"
+    with rasterio.open(qa_path) as src:
+        profile, qa = src.profile, src.read(1)
+    profile.update(width=1024, height=1024)
+    with rasterio.open(qa_path, "w", **profile) as dst:
+        dst.write(np.tile(qa, (2, 2)), 1)
+    result = run_script(tmp_path, f"--product={PRODUCT}", "--pattern-out=out_*.tif", "--layers=QA_PIXEL")
+    assert result.returncode == 0, result.stderr
+    with rasterio.open(tmp_path / "out_QA_PIXEL.tif") as out:
+        assert out.overviews(1) == [2]
+        overview = out.read(1, out_shape=(512, 512))
+    assert set(np.unique(overview)) <= set(np.unique(qa))  # 15 distinct values; averaging would mix them
+
+
 def _variable(name: str, dformat: DataFormat) -> Variable:
     return Variable(
         id=name, name=name, unit="", description="", bands=[""], dformat=dformat, resampling="near"
