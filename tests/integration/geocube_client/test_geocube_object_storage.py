@@ -49,9 +49,10 @@ def _index_and_read(client: GeocubeClient, aoi_id: str, uri: str, cog: Path) -> 
     with rasterio.open(cog) as src:
         grid = {"crs_wkt": src.crs.to_wkt(), "transform": src.transform.to_gdal(), "width": src.width,
                 "height": src.height}  # fmt: skip
-    (image,) = client.get_cube(instance_id=instance.id, record_ids=[record_id], **grid)  # type: ignore[arg-type]
+    (image,) = client.get_cube(instance_id=instance.id, record_ids=[record_id], **grid)
     assert image.error == "" and image.array is not None, image.error
-    return image.array
+    array: np.ndarray = image.array
+    return array
 
 
 def _file_values(cog: Path) -> np.ndarray:
