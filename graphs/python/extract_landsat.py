@@ -12,9 +12,11 @@ layer name (SR_B1…SR_B7, ST_B10, or ST_B6 for TM/ETM+, QA_PIXEL) as a Cloud Op
 - SR and ST bands keep their uint16 DNs, nodata 0 (fill), with the MTL's scale and offset as the band's
   scale/offset (reflectance = DN * 2.75e-05 - 0.2; kelvin = DN * 0.00341802 + 149); an out-file with
   ``ext_from_file`` is indexed with that mapping. Overviews average;
-- QA_PIXEL is copied as it is (a bit mask: no scale, nearest-neighbour overviews), nodata 1 (fill).
+- QA_PIXEL is copied as it is (a bit mask: no scale, nearest-neighbour overviews), nodata 1 (fill, as
+  Earth Search's landsat-c2-l2 items declare it in ``raster:bands``).
 
-``--layers``: the comma-separated layers to write; ``*`` (the default) writes every band the product has.
+``--layers``: the comma-separated layers to write; ``*`` (the default) writes every band the product has;
+names that are not Landsat bands are left out with a warning.
 A band the payload does not index need not be written (ExtractLandsatBands passes its config key
 ``wanted_layers``). A wanted layer that the MTL lists but whose file is missing makes the product
 unusable (fatal); a layer this kind of product does not have (ST_B10 of an L2SR product) is skipped.
@@ -62,18 +64,19 @@ def find_product_folder(product: Path) -> Path | None:
 
 
 def parse_layers(text: str) -> list[str] | None:
-    """``*`` or empty -> None (every band); else the listed layer names.
+    """``*`` or empty -> None (every band); else the listed Landsat layers, in order, once each.
 
-    Raises:
-        ValueError: a name that is not a Landsat Level-2 layer (the message lists the known ones).
+    Names that are not Landsat Level-2 bands (another step's layers, when the list is every layer the
+    payload indexes) are left out with a warning.
     """
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names or names == ["*"]:
         return None
     unknown = [n for n in names if n not in KNOWN_LAYERS]
     if unknown:
-        raise ValueError(f"--layers: unknown layer(s) {', '.join(unknown)}; known: {', '.join(KNOWN_LAYERS)}")
-    return list(dict.fromkeys(names))
+        known = ", ".join(KNOWN_LAYERS)
+        _log(f"WARNING: --layers: {', '.join(unknown)} not Landsat bands ({known}); not written")
+    return [n for n in dict.fromkeys(names) if n in KNOWN_LAYERS]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,11 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fatal(
             f"--pattern-out {args.pattern_out!r}: Landsat bands are written as COGs; end it in .tif"
         )
-    try:
-        wanted = parse_layers(args.layers)
-    except ValueError as exc:
-        sys.stderr.write(f"ERROR: {exc}\n")
-        return 1
+    wanted = parse_layers(args.layers)
     folder = find_product_folder(args.product)
     if folder is None:
         return _fatal(f"{args.product}: no Landsat product folder with an *_MTL.json, *_MTL.xml or *_MTL.txt")

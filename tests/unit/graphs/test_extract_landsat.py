@@ -25,7 +25,7 @@ import rasterio
 from common.dataformat import DataFormat
 from geocube_client import GeocubeClient, NewRecord
 from geocube_client.models import Variable
-from graphs import GraphError, GraphFatalError, execute_graph, load_graph, select_in_files
+from graphs import GraphFatalError, execute_graph, load_graph, select_in_files
 from graphs.cog import is_valid_cog, read_scale_offset
 from graphs.context import TileContext
 from graphs.landsat import decode_qa_pixel
@@ -245,17 +245,13 @@ def test_a_wanted_band_missing_from_the_product_is_fatal(fixture_product: Path, 
     assert [(f.layer, f.action) for f in outcome.out_files] == [(PRODUCT_LAYER, Action.TO_DELETE)]
 
 
-def test_an_unknown_wanted_layer_is_a_config_error_not_a_bad_product(
-    fixture_product: Path, tmp_path: Path
+def test_wanted_layers_that_are_not_landsat_bands_are_left_out(
+    extract_landsat: ModuleType, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    copy_product(fixture_product, tmp_path)
-    outcome = execute_graph(
-        graph(), tiles=landsat_tile(), workdir=tmp_path, config={"wanted_layers": "B4"}, is_retriable=True
-    )
-    assert type(outcome.error) is GraphError
-    assert "--layers: unknown layer(s) B4; known: SR_B1" in str(outcome.error)
-    assert (tmp_path / PRODUCT).is_dir()
-    assert [f.action for f in outcome.out_files] == []  # the product is kept: nothing is wrong with it
+    assert extract_landsat.parse_layers("*") is None
+    assert extract_landsat.parse_layers(" ") is None
+    assert extract_landsat.parse_layers("QA_PIXEL, SR_B4,NDVI,SR_B4") == ["QA_PIXEL", "SR_B4"]
+    assert "WARNING: --layers: NDVI not Landsat bands (SR_B1," in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("case", ["level-1", "no product"])
