@@ -170,3 +170,11 @@ def test_a_component_pointing_outside_the_delivery_is_refused(tmp_path: Path) ->
     )
     with pytest.raises(GraphError, match="points outside the delivery"):
         list_dimap_images(delivery)
+
+
+def test_a_spot_volume_may_be_named_after_its_satellite(tmp_path: Path) -> None:
+    product = make_dimap_product(tmp_path, constellation="SPOT")
+    assert product.volume is not None
+    renamed = product.volume.rename(tmp_path / "VOL_SPOT6.XML")
+    assert find_dimap_files(tmp_path, constellation="SPOT") == [renamed]
+    assert len(list_dimap_images(tmp_path, constellation="SPOT")) == 2

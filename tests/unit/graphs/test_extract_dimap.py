@@ -8,6 +8,7 @@ from T0 and not T1 (§9 defect 19).
 from __future__ import annotations
 
 import importlib.util
+import math
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -19,16 +20,20 @@ import pytest
 import rasterio
 
 from common.dataformat import DataFormat
+from geocube_client.client import GeocubeClient
+from geocube_client.models import NewRecord
 from graphs import TileContext, execute_graph, select_in_files
 from graphs.cog import is_valid_cog
 from graphs.loader import GRAPHS_DIR, LIBRARY_DIR, load_graph_file
 from graphs.model import Action, Graph
+from jobs.verify import verify_aoi
 from storage import LocalStorage
 from storage.layout import import_layer, save_layer
 from tests.support.dimap_product import GeneratedImage, make_dimap_product
 
 SCRIPT = GRAPHS_DIR / "python" / "extract_dimap.py"
 SCENE = "DS_PHR1A_201909101053025_FR1_PX_E001N43_0720_01234"
+INSIDE_TOULOUSE = "POLYGON ((1.40 43.50, 1.60 43.50, 1.60 43.70, 1.40 43.70, 1.40 43.50))"
 DIMAP_GRAPHS = ("PhrPreProcessing", "SpotPreProcessing", "PhrProcessing", "SpotProcessing")
 
 
@@ -185,3 +190,39 @@ def test_a_failed_extraction_is_fatal_and_creates_nothing(tmp_path: Path) -> Non
     assert outcome.is_fatal
     assert "FATAL ERROR:" in str(outcome.error) and "no multispectral product" in str(outcome.error)
     assert outcome.out_files == []
+
+
+@pytest.mark.integration
+def test_ms_and_p_indexed_in_a_geocube_read_back_equal(tmp_path: Path, local_geocube: str) -> None:
+    """PhrPreProcessing, then PhrProcessing's index: the Geocube serves MS (4 bands) and P as their files."""
+    storage = LocalStorage(tmp_path / "store")
+    workdir = tmp_path / "download"
+    make_dimap_product(workdir / "delivery", ms_size=32)
+    scene = execute_graph(
+        dimap_graph("PhrPreProcessing"), tiles=tiles(), workdir=workdir, config={}, is_retriable=False
+    )
+    assert scene.error is None
+    t0 = tiles()[0]
+    graph = dimap_graph("PhrProcessing")
+    selected = execute_graph(graph, tiles=tiles(), workdir=workdir, config={}, is_retriable=False)
+    assert selected.error is None
+    with GeocubeClient(local_geocube, insecure=True) as geocube:
+        aoi_id = geocube.create_aoi(INSIDE_TOULOUSE)
+        (record_id,) = geocube.create_records([NewRecord(name=SCENE, time=t0.date, aoi_id=aoi_id)])
+        variables = {"MS": ("DimapTest_MS", ["B0", "B1", "B2", "B3"]), "P": ("DimapTest_P", ["P"])}
+        for out in selected.out_files:
+            name, bands = variables[out.layer]
+            variable_id = geocube.create_variable(
+                name=name, bands=bands, dformat=DataFormat("float32", math.nan, 0.0, 1.0)
+            )
+            instance = geocube.instantiate_variable(variable_id, "default")
+            uri = save_layer(storage, workdir, t0.layer_ref("DimapTest", out.layer, out.extension))
+            assert out.dformat is not None
+            geocube.index_dataset(
+                uri=uri, record_id=record_id, instance_id=instance.id, bands=list(range(1, out.nbands + 1)),
+                dformat=out.dformat, real_min_value=out.ext_min_value, real_max_value=out.ext_max_value,
+            )  # fmt: skip
+        report = verify_aoi(geocube, storage, "DimapTest")
+    assert sorted((c.variable, c.outcome.value) for c in report.checks) == [
+        ("DimapTest_MS", "equal"), ("DimapTest_P", "equal")
+    ]  # fmt: skip
