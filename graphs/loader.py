@@ -103,6 +103,10 @@ def load_graph_file(path: Path, *, command_roots: tuple[Path, ...] = (), source:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise GraphError(f"graph file {path}: cannot be read ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise GraphError(
+            f"graph file {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 JSON"
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -1,6 +1,22 @@
 """The original ingester's graph JSON schema (original-ingester.md §5.3), as pydantic v2 models.
 
-Graph files of the original load unchanged. Differences, all on the side of failing early:
+Graph files of the original load unchanged. Where the original's Go decoding is lenient and that is
+harmless, we read the file as it does (each case tested in ``tests/unit/graphs/test_lenient_loading.py``):
+
+- keys in any case (``Processing_Steps``, ``IN_FILES``, ``Tile_Index``): Go's ``encoding/json`` matches
+  struct keys case-insensitively. Map keys (``config`` keys, ``args`` names) keep their case, as in Go.
+  Two spellings of one key in one object are refused (Go would silently keep the last one);
+- an out-file ``datatype`` that is unknown (``undefined``, ``int64``...): Go's ``DTypeFromString`` reads
+  it as *undefined*, which matters only when the file is indexed without a ``dformat_out`` (the original
+  then fails at indexing: ``indexTile: file.DType '0' not found``). So it is read as no datatype, except
+  for such a file, where it is refused at load;
+- ``nbands: 0`` (or null) is read as the default 1. The original keeps 0 and indexes the file with no
+  band at all, which the Geocube refuses ("Wrong number of bands in dataset"): 1 is what was meant;
+- an out-file without ``layer``: the original names its file ``<date>_<tile>_.<ext>``. With the default
+  action ``to_ignore`` nothing is ever done with it (§9.3), so it is dropped at load; an out-file that
+  is created, indexed or deleted needs its layer, and is refused.
+
+Differences, all on the side of failing early:
 
 - unknown engines, conditions, actions, arg types, tile keys and dtypes are rejected at load, each
   message naming the JSON path and the valid names (the original panics or fails at run time);
@@ -112,8 +128,33 @@ class Action(StrEnum):
 def _check_name(kind: str, value: Any, known: Iterable[str]) -> str:
     names = list(known)
     if not isinstance(value, str) or value not in names:
-        raise ValueError(f"unknown {kind} {value!r}; known: {', '.join(names)}")
+        # Values are case-sensitive in the original (Go string compares): only keys are not.
+        same = [str(n) for n in names if isinstance(value, str) and n.casefold() == value.casefold()]
+        hint = f" (names are case-sensitive: {same[0]!r})" if same else ""
+        raise ValueError(f"unknown {kind} {value!r}{hint}; known: {', '.join(names)}")
     return value
+
+
+def _fold_keys(data: Any, fields: Iterable[str]) -> Any:
+    """``data`` with its keys spelled as ``fields`` when they match in any case (Go's encoding/json).
+
+    Raises:
+        ValueError: two keys of ``data`` are spellings of one field.
+    """
+    if not isinstance(data, dict):
+        return data
+    by_folded = {name.casefold(): name for name in fields}
+    folded: dict[Any, Any] = {}
+    spelled: dict[Any, Any] = {}
+    for key, value in data.items():
+        name = by_folded.get(key.casefold(), key) if isinstance(key, str) else key
+        if name in folded:
+            raise ValueError(
+                f"keys {spelled[name]!r} and {key!r} both mean {name!r} (keys match in any case, as in "
+                "the original); keep one"
+            )
+        folded[name], spelled[name] = value, key
+    return folded
 
 
 def _condition(
@@ -131,6 +172,16 @@ def _condition(
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _any_case_keys(cls, data: Any) -> Any:
+        return cls._read_leniently(_fold_keys(data, cls.model_fields))
+
+    @classmethod
+    def _read_leniently(cls, data: Any) -> Any:
+        """The decoded object (keys already folded), with the original's harmless leniencies applied."""
+        return data
 
 
 class Arg(_Model):
@@ -205,8 +256,18 @@ class InFile(_Model):
         return _condition(value)
 
 
+def _is_unknown_dtype(value: Any) -> bool:
+    if not isinstance(value, str) or value == "":
+        return False
+    try:
+        canonical_dtype(value)
+    except DataFormatError:
+        return True
+    return False
+
+
 class OutFile(_Model):
-    layer: str = Field(min_length=1)
+    layer: str = Field(default="", description="required unless the action is to_ignore (then dropped)")
     extension: str = ""
     action: Action = Action.TO_IGNORE
     condition: Condition = Condition.PASS
@@ -229,7 +290,29 @@ class OutFile(_Model):
             "radiometric offset; ext_min_value/ext_max_value apply when the file has none"
         ),
     )
-    nbands: int = Field(default=1, ge=1)
+    nbands: int = Field(default=1, ge=1, description="0 or null read as 1 (see the module docstring)")
+
+    @classmethod
+    def _read_leniently(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        nbands = data.get("nbands", 1)
+        if nbands is None or (type(nbands) is int and nbands == 0):
+            data["nbands"] = 1
+        is_indexed_by_datatype = data.get("action") == Action.TO_INDEX and data.get("dformat_out") is None
+        if _is_unknown_dtype(data.get("datatype")) and not is_indexed_by_datatype:
+            data["datatype"] = None  # the original's Undefined, never used for this file
+        return data
+
+    @model_validator(mode="after")
+    def _layer_unless_ignored(self) -> OutFile:
+        if not self.layer and self.action != Action.TO_IGNORE:
+            raise ValueError(
+                f"layer: missing; an out-file with action {self.action.value!r} needs its layer (the "
+                "original would name its file '<date>_<tile>_.<ext>'); only a to_ignore one may omit it"
+            )
+        return self
 
     @field_validator("action", mode="before")
     @classmethod
@@ -251,12 +334,15 @@ class OutFile(_Model):
     def _known_dtype(cls, value: Any) -> Any:
         if value in (None, ""):
             return None
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} is not a dtype name; use a string, e.g. 'float32'")
         try:
-            return canonical_dtype(str(value))
+            return canonical_dtype(value)
         except DataFormatError:
             # pydantic reports ValueError only; the loader prefixes the JSON path.
             raise ValueError(
-                f"unknown dtype {value!r}; known: {', '.join(DTYPE_ALIASES)} (any case)"
+                f"unknown dtype {value!r}; known: {', '.join(DTYPE_ALIASES)} (any case). The original reads "
+                "it as undefined, which cannot be indexed: give a known dtype, or a dformat_out"
             ) from None
 
     @field_validator("dformat_out")
@@ -304,6 +390,13 @@ class Graph(_Model):
                 )
             return [[] if v is None else v for v in value] + [[] for _ in range(TILE_COUNT - len(value))]
         return value
+
+    @model_validator(mode="after")
+    def _drop_ignored_out_files_without_layer(self) -> Graph:
+        if all(o.layer for files in self.out_files for o in files):
+            return self
+        kept = [[o for o in files if o.layer] for files in self.out_files]
+        return self.model_copy(update={"out_files": kept})
 
     @property
     def source(self) -> str:

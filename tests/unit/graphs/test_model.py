@@ -113,9 +113,22 @@ def test_dformat_out_must_be_fixed_or_config() -> None:
     assert "out_files[0][0].dformat_out: must be a 'fixed' or 'config' arg, got 'tile'" in message
 
 
-def test_unknown_datatype() -> None:
-    message = _problem(out_files=[[{"layer": "x", "datatype": "int64"}]])
+def test_unknown_datatype_of_a_file_indexed_by_it() -> None:
+    message = _problem(out_files=[[{"layer": "x", "datatype": "int64", "action": "to_index"}]])
     assert "out_files[0][0].datatype: unknown dtype 'int64'; known: uint8, byte, u1," in message
+    assert "The original reads it as undefined, which cannot be indexed" in message
+
+
+def test_a_datatype_is_a_string() -> None:
+    message = _problem(out_files=[[{"layer": "x", "datatype": 7}]])
+    assert "out_files[0][0].datatype: 7 is not a dtype name; use a string, e.g. 'float32'" in message
+
+
+def test_values_stay_case_sensitive_with_a_hint() -> None:
+    message = _problem(processing_steps=[_step(engine="Python")])
+    assert (
+        "processing_steps[0].engine: unknown engine 'Python' (names are case-sensitive: 'python')" in message
+    )
 
 
 def test_out_file_defaults() -> None:
