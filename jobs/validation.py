@@ -3,6 +3,9 @@
 - every layer resolves to a Geocube variable instance (GetVariable by instance id, or by variable name
   then instance name);
 - the scene and tile graphs load, and every payload layer is one the tile graph indexes;
+- every step of both graphs uses an engine available here (``graphs.check_runnable``: ``gpt`` for
+  snap, the docker CLI for docker), unless ``require_engines`` is off (``plan`` needs no engine: the
+  problem is then a warning);
 - every layer's data mapping (the out-file's ``dformat_out``, real range and exponent) survives the cast
   into its variable's format that a Geocube applies when it serves a cube (``geocube_client.mapping``):
   a mapping that loses the data is a problem naming the variable format to create or the mapping to set;
@@ -29,6 +32,7 @@ from geocube_client.mapping import (
     suggested_variable,
 )
 from geocube_client.models import Variable, is_uuid
+from graphs.engines import check_runnable
 from graphs.execute import declared_dformat
 from jobs.payload import LayerSpec, Payload, parse_payload
 
@@ -110,9 +114,14 @@ def indexed_layers(graph: Any) -> set[str]:
 
 
 def check_graphs(
-    graph_names: Mapping[str, str], layers: Mapping[str, LayerSpec], load_graph: Callable[[str], Any]
+    graph_names: Mapping[str, str],
+    layers: Mapping[str, LayerSpec],
+    load_graph: Callable[[str], Any],
+    *,
+    require_engines: bool = True,
 ) -> tuple[list[FieldProblem], Any]:
-    """The graphs must load; every payload layer must be one that the tile graph indexes.
+    """The graphs must load and (``require_engines``) find their engines here; every payload layer must
+    be one that the tile graph indexes.
 
     Returns the problems and the tile graph (None when it did not load).
     """
@@ -126,6 +135,13 @@ def check_graphs(
         except IngestError as exc:
             problems.append(FieldProblem(field, str(exc)))
             continue
+        try:
+            check_runnable(graph)
+        except IngestError as exc:
+            if require_engines:
+                problems.append(FieldProblem(field, str(exc)))
+            else:
+                logger.warning("%s: %s (processing will need it)", field, exc)
         if field == "tile_graph_name":
             tile_graph = graph
             produced = indexed_layers(graph)
@@ -236,11 +252,16 @@ def _lenient_parts(raw: Any) -> tuple[dict[str, str], dict[str, LayerSpec]]:
 
 
 def validate_payload(
-    raw: dict[str, Any] | str, *, load_graph: Callable[[str], Any], geocube: VariableLookup | None
+    raw: dict[str, Any] | str,
+    *,
+    load_graph: Callable[[str], Any],
+    geocube: VariableLookup | None,
+    require_engines: bool = True,
 ) -> tuple[Payload, dict[str, str]]:
     """Parse and check a payload; return it with its layers' instance ids.
 
-    ``geocube=None`` skips the layer checks (the CLI without GEOCUBE_SERVER).
+    ``geocube=None`` skips the layer checks (the CLI without GEOCUBE_SERVER). ``require_engines=False``
+    (``plan``) logs a graph engine missing here as a warning instead of refusing the payload.
 
     Raises:
         ValidationFailedError: listing every problem found, each naming its field and the fix.
@@ -254,7 +275,7 @@ def validate_payload(
     except ValidationFailedError as exc:
         problems.extend(exc.problems)
         names, layers = _lenient_parts(raw)
-    graph_problems, tile_graph = check_graphs(names, layers, load_graph)
+    graph_problems, tile_graph = check_graphs(names, layers, load_graph, require_engines=require_engines)
     problems.extend(graph_problems)
     instances: dict[str, str] = {}
     if geocube is not None:
