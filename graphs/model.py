@@ -1,20 +1,8 @@
 """The original ingester's graph JSON schema (original-ingester.md §5.3), as pydantic v2 models.
 
-Graph files of the original load unchanged. Where the original's Go decoding is lenient and that is
-harmless, we read the file as it does (each case tested in ``tests/unit/graphs/test_lenient_loading.py``):
-
-- keys in any case (``Processing_Steps``, ``IN_FILES``, ``Tile_Index``): Go's ``encoding/json`` matches
-  struct keys case-insensitively. Map keys (``config`` keys, ``args`` names) keep their case, as in Go.
-  Two spellings of one key in one object are refused (Go would silently keep the last one);
-- an out-file ``datatype`` that is unknown (``undefined``, ``int64``...): Go's ``DTypeFromString`` reads
-  it as *undefined*, which matters only when the file is indexed without a ``dformat_out`` (the original
-  then fails at indexing: ``indexTile: file.DType '0' not found``). So it is read as no datatype, except
-  for such a file, where it is refused at load;
-- ``nbands: 0`` (or null) is read as the default 1. The original keeps 0 and indexes the file with no
-  band at all, which the Geocube refuses ("Wrong number of bands in dataset"): 1 is what was meant;
-- an out-file without ``layer``: the original names its file ``<date>_<tile>_.<ext>``. With the default
-  action ``to_ignore`` nothing is ever done with it (§9.3), so it is dropped at load; an out-file that
-  is created, indexed or deleted needs its layer, and is refused.
+Graph files of the original load unchanged, read as leniently as the original reads them where that
+is harmless (``graphs.lenient``: keys in any case, unknown datatypes, ``nbands: 0``, out-files without
+layer).
 
 Differences, all on the side of failing early:
 
@@ -47,6 +35,7 @@ from pydantic import (
 )
 
 from common.dataformat import DTYPE_ALIASES, DataFormatError, canonical_dtype
+from graphs.lenient import fold_keys, read_out_file
 from storage.layout import PRODUCT_LAYER
 
 __all__ = [
@@ -135,28 +124,6 @@ def _check_name(kind: str, value: Any, known: Iterable[str]) -> str:
     return value
 
 
-def _fold_keys(data: Any, fields: Iterable[str]) -> Any:
-    """``data`` with its keys spelled as ``fields`` when they match in any case (Go's encoding/json).
-
-    Raises:
-        ValueError: two keys of ``data`` are spellings of one field.
-    """
-    if not isinstance(data, dict):
-        return data
-    by_folded = {name.casefold(): name for name in fields}
-    folded: dict[Any, Any] = {}
-    spelled: dict[Any, Any] = {}
-    for key, value in data.items():
-        name = by_folded.get(key.casefold(), key) if isinstance(key, str) else key
-        if name in folded:
-            raise ValueError(
-                f"keys {spelled[name]!r} and {key!r} both mean {name!r} (keys match in any case, as in "
-                "the original); keep one"
-            )
-        folded[name], spelled[name] = value, key
-    return folded
-
-
 def _condition(
     value: Any, *, allowed: Iterable[Condition] = tuple(Condition), what: str = "condition"
 ) -> Any:
@@ -176,7 +143,7 @@ class _Model(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _any_case_keys(cls, data: Any) -> Any:
-        return cls._read_leniently(_fold_keys(data, cls.model_fields))
+        return cls._read_leniently(fold_keys(data, cls.model_fields))
 
     @classmethod
     def _read_leniently(cls, data: Any) -> Any:
@@ -256,16 +223,6 @@ class InFile(_Model):
         return _condition(value)
 
 
-def _is_unknown_dtype(value: Any) -> bool:
-    if not isinstance(value, str) or value == "":
-        return False
-    try:
-        canonical_dtype(value)
-    except DataFormatError:
-        return True
-    return False
-
-
 class OutFile(_Model):
     layer: str = Field(default="", description="required unless the action is to_ignore (then dropped)")
     extension: str = ""
@@ -294,16 +251,7 @@ class OutFile(_Model):
 
     @classmethod
     def _read_leniently(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        nbands = data.get("nbands", 1)
-        if nbands is None or (type(nbands) is int and nbands == 0):
-            data["nbands"] = 1
-        is_indexed_by_datatype = data.get("action") == Action.TO_INDEX and data.get("dformat_out") is None
-        if _is_unknown_dtype(data.get("datatype")) and not is_indexed_by_datatype:
-            data["datatype"] = None  # the original's Undefined, never used for this file
-        return data
+        return read_out_file(data)
 
     @model_validator(mode="after")
     def _layer_unless_ignored(self) -> OutFile:
