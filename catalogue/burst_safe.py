@@ -46,7 +46,6 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 
 from catalogue.burst_xml import (
-    BurstSafeError,
     cut_annotation,
     cut_calibration,
     cut_noise,
@@ -58,6 +57,7 @@ from catalogue.burst_xml import (
     write_manifest,
     write_xml,
 )
+from catalogue.errors import BurstSafeError
 
 __all__ = [
     "BurstSafe",

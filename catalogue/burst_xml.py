@@ -14,14 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from catalogue.errors import CatalogueError
+from catalogue.errors import BurstSafeError
 from common.xml import parse_untrusted_xml
 
 _TIME = "%Y-%m-%dT%H:%M:%S.%f"
-
-
-class BurstSafeError(CatalogueError):
-    """A SAFE cannot be cut to a burst, or a one-burst SAFE is not one (the message says why)."""
 
 
 # --------------------------------------------------------------------------------------- annotation

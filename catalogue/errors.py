@@ -6,7 +6,8 @@ IngestError (common.errors)
 └── PermanentError
     ├── ValidationFailedError        a payload has problems (all listed)
     └── CatalogueError               a catalogue answered something we cannot use
-        └── ProductNameError         a product name cannot be parsed (catalogue.naming)
+        ├── ProductNameError         a product name cannot be parsed (catalogue.naming)
+        └── BurstSafeError           a SAFE cannot be cut to a burst, or is not a one-burst SAFE
 """
 
 from __future__ import annotations
@@ -24,3 +25,7 @@ class CatalogueError(PermanentError):
 
 class ProductNameError(CatalogueError):
     """A product name belongs to no known naming convention, or is too short for it."""
+
+
+class BurstSafeError(CatalogueError):
+    """A SAFE cannot be cut to a burst, or a one-burst SAFE is not one (the message says why)."""

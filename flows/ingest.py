@@ -60,7 +60,8 @@ def _row(kind: str, item_id: str, date: datetime, future: PrefectFuture[Any]) ->
         result: JobResult = future.result()
         outputs = result.stored if kind == "scene" else result.indexed
         update = {"status": result.status, "message": result.message, "outputs": outputs,
-                  "provider": result.provider, "bytes_fetched": result.bytes_fetched}  # fmt: skip
+                  "provider": result.provider, "bytes_fetched": result.bytes_fetched,
+                  "bytes_by_provider": result.bytes_by_provider}  # fmt: skip
         return row.model_copy(update=update)
     if state.is_failed() or state.is_crashed():
         return row.model_copy(

@@ -141,6 +141,7 @@ def _run_burst_job(
             provider=", ".join(dict.fromkeys(bursts.providers.values())),
             stored=bursts.stored,
             bytes_fetched=bursts.bytes_fetched,
+            bytes_by_provider=bursts.bytes_by_provider(),
             fetch_s=bursts.seconds,
             message=message,
             duration_s=time.monotonic() - started,
@@ -162,10 +163,19 @@ def _run_burst_job(
             "provider": ", ".join(n for n in names if n),
             "stored": bursts.stored + rest.stored,
             "bytes_fetched": bursts.bytes_fetched + rest.bytes_fetched,
+            "bytes_by_provider": _summed(bursts.bytes_by_provider(), rest.bytes_by_provider),
             "fetch_s": bursts.seconds + rest.fetch_s,
             "message": f"{done}; {split}" if done else split,
         }
     )
+
+
+def _summed(*totals: dict[str, int]) -> dict[str, int]:
+    summed: dict[str, int] = {}
+    for each in totals:
+        for name, nbytes in each.items():
+            summed[name] = summed.get(name, 0) + nbytes
+    return summed
 
 
 def _run_product_job(
@@ -203,6 +213,7 @@ def _run_product_job(
         provider=provider,
         stored=stored,
         bytes_fetched=opened.size,
+        bytes_by_provider={provider: opened.size},
         fetch_s=fetch_s,
         message=f"downloaded by {provider} ({rate}), {how}",
         duration_s=time.monotonic() - started,

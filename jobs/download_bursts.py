@@ -36,7 +36,8 @@ from graphs.model import Graph
 from jobs.models import SceneJob
 from jobs.workspace import scratch_dir
 from providers import BURST_PROVIDERS, provider_names
-from providers.bursts import BurstDeliveryError, BurstDownloader
+from providers.bursts import BurstDownloader
+from providers.errors import BurstDeliveryError
 from storage.base import Storage
 from storage.layout import PRODUCT_LAYER, LayerRef, save_layer
 
@@ -91,6 +92,12 @@ class BurstsFetched:
     @property
     def bytes_fetched(self) -> int:
         return sum(self.sizes.values())
+
+    def bytes_by_provider(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for tile, name in self.providers.items():
+            totals[name] = totals.get(name, 0) + self.sizes[tile]
+        return totals
 
     def summary(self) -> str:
         """``3 burst(s) by cdse-bursts, 118 MB per burst``, per provider."""

@@ -87,4 +87,7 @@ class JobResult(BaseModel):
     deleted: list[str] = Field(default_factory=list, description="storage keys deleted")
     duration_s: float = 0.0
     bytes_fetched: int = Field(default=0, description="Size of the product as the provider delivered it")
+    bytes_by_provider: dict[str, int] = Field(
+        default_factory=dict, description="Bytes each provider delivered (burst services and the SLC's)"
+    )
     fetch_s: float = Field(default=0.0, description="Time to get it, the providers tried first included")

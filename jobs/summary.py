@@ -16,6 +16,7 @@ class OutcomeRow(BaseModel):
     outputs: list[str] = Field(default_factory=list)
     provider: str = Field(default="", description="Who delivered the product (scenes)")
     bytes_fetched: int = Field(default=0, description="Bytes it delivered (scenes)")
+    bytes_by_provider: dict[str, int] = Field(default_factory=dict, description="Bytes per provider (scenes)")
 
 
 class IngestionSummary(BaseModel):
@@ -36,8 +37,11 @@ class IngestionSummary(BaseModel):
         against an account's quota."""
         totals: dict[str, int] = {}
         for row in self.rows:
-            if row.kind == "scene" and row.provider:
-                totals[row.provider] = totals.get(row.provider, 0) + row.bytes_fetched
+            if row.kind != "scene":
+                continue
+            delivered = row.bytes_by_provider or ({row.provider: row.bytes_fetched} if row.provider else {})
+            for provider, nbytes in delivered.items():
+                totals[provider] = totals.get(provider, 0) + nbytes
         return totals
 
     def headline(self) -> str:

@@ -36,8 +36,7 @@ from common.redaction import redact_url
 from common.settings import Settings
 from common.xml import parse_untrusted_xml
 from providers.asf import ASF_HOSTS
-from providers.bursts import BurstDeliveryError
-from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
+from providers.errors import BurstDeliveryError, DownloadError, DownloadTemporaryError, ProductNotFoundError
 from providers.fetch import DownloadAuthError
 
 log = logging.getLogger(__name__)

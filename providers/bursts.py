@@ -17,13 +17,9 @@ from typing import Protocol
 
 from catalogue.burst_safe import BurstSafeError, check_one_burst_safe
 from catalogue.models import Scene, Tile
-from providers.errors import ProductNotFoundError
+from providers.errors import BurstDeliveryError
 from storage.errors import StorageError
 from storage.layout import extract_zip_safely
-
-
-class BurstDeliveryError(ProductNotFoundError):
-    """A burst provider delivered something that is not a one-burst SAFE: the next source is tried."""
 
 
 class BurstDownloader(Protocol):

@@ -5,6 +5,7 @@ IngestError (common.errors)
 │   └── DownloadTemporaryError     timeout, 408/429/5xx, connection reset: retry later
 ├── ProductUnavailableError
 │   └── ProductNotFoundError       this provider has not got it: try the next one
+│       └── BurstDeliveryError     a burst provider delivered no one-burst SAFE: the next source
 └── PermanentError
     ├── DownloadError              401/403, corrupt archive: stop
     └── AllProvidersFailedError    every provider failed permanently (each one's error listed)
@@ -21,6 +22,10 @@ class DownloadTemporaryError(TemporaryError):
 
 class ProductNotFoundError(ProductUnavailableError):
     """The provider has not got this product."""
+
+
+class BurstDeliveryError(ProductNotFoundError):
+    """A burst provider delivered something that is not a one-burst SAFE: the next source is tried."""
 
 
 class DownloadError(PermanentError):

@@ -29,10 +29,7 @@ records_task = task(
     retry_condition_fn=retry_if_temporary,
 )(ingestion.create_records)
 jobs_task = task(name="make-jobs")(ingestion.jobs_for)
-delete_unused_quota_task = task(name="account-quotas", retries=2, retry_condition_fn=retry_if_temporary)(
-    ingestion.quota_report
-)
-records_task = task(
+delete_unused_records_task = task(
     name="delete-unused-records",
     retries=2,
     retry_condition_fn=retry_if_temporary,

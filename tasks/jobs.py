@@ -39,8 +39,8 @@ def download_scene_task(job: SceneJob) -> JobResult:
         settings = load_settings()
         with _progress_artifact(job):
             result = run_scene_job(job, settings)
-        record_download(job.storage_uri, result.provider, result.bytes_fetched, scene=job.scene.source_id,
-                        settings=settings)  # fmt: skip
+        for provider, nbytes in (result.bytes_by_provider or {result.provider: result.bytes_fetched}).items():
+            record_download(job.storage_uri, provider, nbytes, scene=job.scene.source_id, settings=settings)
         return result
     finally:
         slot_acquirer.reset(token)

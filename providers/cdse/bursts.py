@@ -28,9 +28,9 @@ import httpx
 from catalogue.models import Scene, Tile
 from common.http import HttpOutcome, classify_status, parse_retry_after
 from common.settings import Settings
-from providers.bursts import BurstDeliveryError, unpack_one_burst_zip
+from providers.bursts import unpack_one_burst_zip
 from providers.cdse.download import CDSE_HOSTS, CLIENT_ID
-from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
+from providers.errors import BurstDeliveryError, DownloadError, DownloadTemporaryError, ProductNotFoundError
 from providers.fetch import Fetcher
 from providers.tokens import Account, OidcTokens, account_limit_name, account_slot, tokens_for
 

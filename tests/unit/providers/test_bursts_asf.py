@@ -18,8 +18,7 @@ from rasterio.windows import Window
 from catalogue.burst_safe import check_one_burst_safe, find_swath_files, read_burst_pixels
 from catalogue.models import Constellation, Scene, Tile
 from providers.asf_bursts import AsfBurstDownloader
-from providers.bursts import BurstDeliveryError
-from providers.errors import DownloadTemporaryError, ProductNotFoundError
+from providers.errors import BurstDeliveryError, DownloadTemporaryError, ProductNotFoundError
 from providers.fetch import DownloadAuthError
 from tests.support.burst_servers import Answer, scripted_server
 from tests.support.s1_bursts import EFA4, asf_burst_tiff, asf_metadata_xml, unpack_efa4

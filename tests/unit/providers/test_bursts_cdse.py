@@ -15,9 +15,8 @@ from pydantic import SecretStr
 
 from catalogue.burst_safe import check_one_burst_safe
 from catalogue.models import Constellation, Scene, Tile
-from providers.bursts import BurstDeliveryError
 from providers.cdse.bursts import CdseBurstDownloader
-from providers.errors import DownloadTemporaryError, ProductNotFoundError
+from providers.errors import BurstDeliveryError, DownloadTemporaryError, ProductNotFoundError
 from providers.fetch import Fetcher
 from providers.tokens import Account, OidcTokens
 from tests.support.burst_servers import Answer, ScriptedServer, scripted_server
