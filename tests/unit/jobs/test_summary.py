@@ -33,3 +33,14 @@ def test_the_headline_counts_and_sums_the_bytes_each_provider_delivered() -> Non
         "fetched"
         not in IngestionSummary(aoi="A", mode="local", rows=[row("tile", JobStatus.DONE)]).headline()
     )
+
+
+def test_a_scene_served_by_a_burst_service_and_by_a_whole_product_counts_for_each() -> None:
+    mixed = OutcomeRow(
+        kind="scene", id="S1", date="2024-01-05", status=JobStatus.DONE, provider="cdse-bursts, cdse",
+        bytes_fetched=5_300_000_000, bytes_by_provider={"cdse-bursts": 300_000_000, "cdse": 5_000_000_000},
+    )  # fmt: skip
+    summary = IngestionSummary(
+        aoi="A", mode="local", rows=[mixed, row("scene", JobStatus.DONE, "cdse", 10**9)]
+    )
+    assert summary.fetched_by_provider() == {"cdse-bursts": 300_000_000, "cdse": 6_000_000_000}
