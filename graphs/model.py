@@ -19,6 +19,7 @@ are accepted here too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
@@ -55,6 +56,7 @@ __all__ = [
     "ProcessingStep",
 ]
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TILE_COUNT = 3  # T0 (this tile), T1 (previous), T2 (reference)
 _T = TypeVar("_T")
 
@@ -323,6 +325,15 @@ class Graph(_Model):
     def _null_is_empty(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
             return {} if info.field_name == "config" else []
+        return value
+
+    @field_validator("envs")
+    @classmethod
+    def _key_value(cls, value: list[str]) -> list[str]:
+        for index, entry in enumerate(value):
+            name, equals, _ = entry.partition("=")
+            if not equals or not _ENV_NAME.match(name):
+                raise ValueError(f"[{index}] {entry!r} is not NAME=VALUE (e.g. 'GDAL_CACHEMAX=512')")
         return value
 
     @field_validator("in_files", "out_files", mode="before")

@@ -142,6 +142,12 @@ def test_out_file_defaults() -> None:
     )
 
 
+def test_envs_are_name_value_pairs() -> None:
+    assert _load(envs=["A=1", "B_2=x=y", "C="]).envs == ["A=1", "B_2=x=y", "C="]
+    assert "envs: [1] 'GDAL' is not NAME=VALUE (e.g. 'GDAL_CACHEMAX=512')" in _problem(envs=["A=1", "GDAL"])
+    assert "'1A=x' is not NAME=VALUE" in _problem(envs=["1A=x"])
+
+
 def test_null_config_is_empty() -> None:
     assert _load(config=None).config == {}
 
