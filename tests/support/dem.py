@@ -1,0 +1,76 @@
+"""DEMs and geoid grids that the tests generate (no DEM ships on PyPI; no EGM2008 grid is installed here).
+
+- :func:`write_relief_dem`: a GeoTIFF in EPSG:4326 at 1 arc second (GLO-30's spacing) over given bounds,
+  heights above the geoid: hills of ``amplitude_m`` (slopes up to about 25° by default) north of
+  ``coast_lat`` and 0 (the sea) south of it; optionally one steep east-west ridge (``ridge_slope_deg``)
+  to produce layover and shadow;
+- :func:`write_flat_dem`: a constant height;
+- :func:`write_geoid_grid`: a global 1° vertical-offset grid in PROJ's GeoTIFF form, saved under the name
+  of the real EGM2008 grid (``us_nga_egm08_25.tif``), whose undulation is the known field
+  ``N = 40 + 0.1 · lat`` metres (not the real geoid: a stand-in that lets the tests check that the
+  correction is applied, and by how much).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+
+ARC_SECOND = 1 / 3600
+
+
+def _write(path: Path, heights: np.ndarray, west: float, north: float, step: float, crs: str) -> Path:
+    profile = {"driver": "GTiff", "width": heights.shape[1], "height": heights.shape[0], "count": 1,
+               "dtype": "float32", "crs": crs, "transform": Affine(step, 0, west, 0, -step, north),
+               "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "DEFLATE"}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(heights.astype(np.float32), 1)
+    return path
+
+
+def _axes(bounds: tuple[float, float, float, float], step: float) -> tuple[np.ndarray, np.ndarray]:
+    west, south, east, north = bounds
+    lons = west + step * (np.arange(round((east - west) / step)) + 0.5)
+    lats = north - step * (np.arange(round((north - south) / step)) + 0.5)
+    return lons, lats
+
+
+def write_relief_dem(
+    path: Path, bounds: tuple[float, float, float, float], *, coast_lat: float | None = None,
+    amplitude_m: float = 300.0, wavelength_m: float = 2000.0, ridge_slope_deg: float | None = None,
+    ridge_lat: float | None = None,
+) -> Path:  # fmt: skip
+    lons, lats = _axes(bounds, ARC_SECOND)
+    x = (lons - lons[0])[None, :] * 111_320 * np.cos(np.radians(lats.mean()))
+    y = (lats - lats[-1])[:, None] * 110_574
+    k = 2 * np.pi / wavelength_m
+    heights = amplitude_m * (0.5 + 0.5 * np.sin(k * x) * np.cos(k * y))
+    if coast_lat is not None:
+        heights = np.where(lats[:, None] >= coast_lat, heights, 0.0)
+    if ridge_slope_deg is not None:
+        centre = lats.mean() if ridge_lat is None else ridge_lat
+        distance = np.abs(lats[:, None] - centre) * 110_574 + 0 * x
+        ridge = np.maximum(0.0, 600.0 - distance * np.tan(np.radians(ridge_slope_deg)))
+        heights = np.maximum(heights, ridge)
+    return _write(path, heights, bounds[0], bounds[3], ARC_SECOND, "EPSG:4326")
+
+
+def write_flat_dem(path: Path, bounds: tuple[float, float, float, float], *, height_m: float) -> Path:
+    lons, lats = _axes(bounds, 10 * ARC_SECOND)
+    return _write(path, np.full((len(lats), len(lons)), height_m), bounds[0], bounds[3], 10 * ARC_SECOND,
+                  "EPSG:4326")  # fmt: skip
+
+
+def stand_in_undulation(lat: np.ndarray | float) -> np.ndarray | float:
+    return 40.0 + 0.1 * np.asarray(lat)
+
+
+def write_geoid_grid(folder: Path, name: str = "us_nga_egm08_25.tif") -> Path:
+    """A global grid of N = 40 + 0.1 lat (module docstring), pixel centres on whole degrees."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lats = np.arange(90, -90.5, -1.0)
+    values = np.repeat(np.asarray(stand_in_undulation(lats))[:, None], 361, axis=1)
+    return _write(folder / name, values, -180.5, 90.5, 1.0, "EPSG:4979")
