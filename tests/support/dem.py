@@ -2,8 +2,8 @@
 
 - :func:`write_relief_dem`: a GeoTIFF in EPSG:4326 at 1 arc second (GLO-30's spacing) over given bounds,
   heights above the geoid: hills of ``amplitude_m`` (slopes up to about 25° by default) north of
-  ``coast_lat`` and 0 (the sea) south of it; optionally one steep east-west ridge (``ridge_slope_deg``)
-  to produce layover and shadow;
+  ``coast_lat`` and 0 (the sea) south of it; optionally one steep north-south ridge (``ridge_slope_deg``,
+  across the range direction of either pass) to produce layover and shadow;
 - :func:`write_flat_dem`: a constant height;
 - :func:`write_geoid_grid`: a global 1° vertical-offset grid in PROJ's GeoTIFF form, saved under the name
   of the real EGM2008 grid (``us_nga_egm08_25.tif``), whose undulation is the known field
@@ -41,7 +41,7 @@ def _axes(bounds: tuple[float, float, float, float], step: float) -> tuple[np.nd
 def write_relief_dem(
     path: Path, bounds: tuple[float, float, float, float], *, coast_lat: float | None = None,
     amplitude_m: float = 300.0, wavelength_m: float = 2000.0, ridge_slope_deg: float | None = None,
-    ridge_lat: float | None = None,
+    ridge_lon: float | None = None,
 ) -> Path:  # fmt: skip
     lons, lats = _axes(bounds, ARC_SECOND)
     x = (lons - lons[0])[None, :] * 111_320 * np.cos(np.radians(lats.mean()))
@@ -51,11 +51,25 @@ def write_relief_dem(
     if coast_lat is not None:
         heights = np.where(lats[:, None] >= coast_lat, heights, 0.0)
     if ridge_slope_deg is not None:
-        centre = lats.mean() if ridge_lat is None else ridge_lat
-        distance = np.abs(lats[:, None] - centre) * 110_574 + 0 * x
+        centre = lons.mean() if ridge_lon is None else ridge_lon
+        distance = np.abs(lons[None, :] - centre) * 111_320 * np.cos(np.radians(lats.mean())) + 0 * y
         ridge = np.maximum(0.0, 600.0 - distance * np.tan(np.radians(ridge_slope_deg)))
         heights = np.maximum(heights, ridge)
     return _write(path, heights, bounds[0], bounds[3], ARC_SECOND, "EPSG:4326")
+
+
+def write_dem_from_points(
+    path: Path, bounds: tuple[float, float, float, float], points: np.ndarray, heights: np.ndarray
+) -> Path:
+    """Heights interpolated linearly between scattered (lon, lat) points (nearest outside their hull)."""
+    from scipy.interpolate import griddata  # type: ignore[import-untyped]
+
+    lons, lats = _axes(bounds, 10 * ARC_SECOND)
+    mesh = np.stack(np.meshgrid(lons, lats), axis=-1).reshape(-1, 2)
+    linear = griddata(points, heights, mesh, method="linear")
+    nearest = griddata(points, heights, mesh, method="nearest")
+    values = np.where(np.isnan(linear), nearest, linear).reshape(len(lats), len(lons))
+    return _write(path, values, bounds[0], bounds[3], 10 * ARC_SECOND, "EPSG:4326")
 
 
 def write_flat_dem(path: Path, bounds: tuple[float, float, float, float], *, height_m: float) -> Path:
