@@ -32,21 +32,19 @@ LIBRARY_DIR = GRAPHS_DIR / "library"
 
 BUILTIN_GRAPHS: dict[str, str] = {
     "CopyProductToStorage": "CopyProductToStorage.json",
+    "ExtractLandsatBands": "ExtractLandsatBands.json",
     "ExtractS2Bands": "ExtractS2Bands.json",
     "Pass": "Pass.json",
+    # The original's hard-coded Pléiades/SPOT graphs (§5.12), as library files.
+    "PhrPreProcessing": "PhrPreProcessing.json",
+    "PhrProcessing": "PhrProcessing.json",
+    "S1BurstSplit": "S1BurstSplit.json",
+    "SpotPreProcessing": "SpotPreProcessing.json",
+    "SpotProcessing": "SpotProcessing.json",
 }
 
-# Hard-coded in the original's Go code (§5.12); they need SNAP or are not ported yet.
-_NOT_YET_PORTED = (
-    "S1Preprocessing",
-    "S1BackscatterCoherence",
-    "S1CoregExtract",
-    "S1Clean",
-    "PhrPreProcessing",
-    "SpotPreProcessing",
-    "PhrProcessing",
-    "SpotProcessing",
-)
+# Hard-coded in the original's Go code (§5.12) and not ported yet.
+_NOT_YET_PORTED = ("S1Preprocessing", "S1BackscatterCoherence", "S1CoregExtract", "S1Clean")
 
 
 def list_builtin_graphs() -> list[str]:

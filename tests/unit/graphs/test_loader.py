@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from graphs import GraphError, check_runnable, list_builtin_graphs, load_graph
+from graphs.engines import resolve_command
 from graphs.loader import load_graph_file
 from graphs.model import Action, Condition, Engine
 
@@ -64,11 +65,13 @@ def test_our_library_matches_the_original(original_graphs: Path, name: str) -> N
     assert load_graph(name).model_dump() == load_graph_file(original_graphs / f"{name}.json").model_dump()
 
 
-@pytest.mark.parametrize("builtin", ["CopyProductToStorage", "ExtractS2Bands", "Pass"])
+@pytest.mark.parametrize("builtin", list_builtin_graphs())
 def test_builtins_are_runnable(builtin: str) -> None:
     graph = load_graph(builtin)
     check_runnable(graph)
     assert graph.source == builtin
+    for i, step in enumerate(graph.processing_steps):
+        assert Path(resolve_command(step, index=i, roots=graph.command_roots)).is_file()
 
 
 @pytest.mark.parametrize("spelling", ["library/ExtractS2Bands.json", "library/graph/ExtractS2Bands.json"])
@@ -114,11 +117,21 @@ def test_without_a_users_copy_the_builtin_is_used_and_said(
 
 
 def test_list_builtin_graphs() -> None:
-    assert list_builtin_graphs() == ["CopyProductToStorage", "ExtractS2Bands", "Pass"]
+    assert list_builtin_graphs() == [
+        "CopyProductToStorage",
+        "ExtractLandsatBands",
+        "ExtractS2Bands",
+        "Pass",
+        "PhrPreProcessing",
+        "PhrProcessing",
+        "S1BurstSplit",
+        "SpotPreProcessing",
+        "SpotProcessing",
+    ]
 
 
 def test_unknown_graph_lists_the_builtins(tmp_path: Path) -> None:
-    with pytest.raises(GraphError, match=r"'S1Backscater'.*CopyProductToStorage, ExtractS2Bands, Pass"):
+    with pytest.raises(GraphError, match=r"'S1Backscater'.*CopyProductToStorage, ExtractLandsatBands, "):
         load_graph("S1Backscater", graph_root=tmp_path)
 
 
