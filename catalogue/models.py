@@ -184,7 +184,7 @@ class Searcher(Protocol):
     def search(self, query: SceneQuery) -> SearchResult: ...
 
 
-_LINK_KEYS = frozenset({"download_link", "download_alternates", "assets"})
+_LINK_KEYS = frozenset({"download_link", "download_alternates", "assets", "stac_item_href"})
 
 
 def without_link_secrets(document: Any) -> Any:

@@ -34,8 +34,8 @@ class Settings(BaseSettings):
     )
     storage_uri: str = Field(
         default="",
-        description="GEOCUBE_INGESTER_STORAGE_URI: where tiles and layers are stored "
-        "(absolute path; a payload's storage_uri overrides it)",
+        description="GEOCUBE_INGESTER_STORAGE_URI: where tiles and layers are stored: an absolute path, "
+        "s3://bucket/prefix or gs://bucket/prefix (a payload's storage_uri overrides it)",
     )
     workdir: Path | None = Field(
         default=None, description="GEOCUBE_INGESTER_WORKDIR: scratch space (default: the system temp dir)"

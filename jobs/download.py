@@ -34,6 +34,7 @@ from jobs.models import JobResult, SceneJob
 from jobs.workspace import download_dir, scratch_dir
 from providers import build_providers
 from providers.chain import download_product
+from providers.stac.assets import StacAssetsDownloader
 from providers.unpack import check_archive, open_product
 from storage import open_storage
 from storage.base import Storage
@@ -184,6 +185,10 @@ def _run_product_job(
     """The whole product from the provider chain, then stored as it is or run through the scene graph."""
     graph_out = graph.out_files[0] if graph.out_files else []
     providers = build_providers(settings, job.scene.constellation)
+    wanted_assets = [a.strip() for a in job.graph_config.get("assets", "").split(",") if a.strip()]
+    for each in providers:  # a STAC item's assets: only those the payload's graph_config names
+        if isinstance(each, StacAssetsDownloader) and wanted_assets:
+            each.assets = wanted_assets
     refs = None if graph.processing_steps else _product_refs(job, graph_out)
     fetch_started = time.monotonic()
     with (

@@ -1,8 +1,8 @@
 """The storage boundary: where tiles' layers are kept between jobs and what the Geocube opens.
 
-One small Protocol. :class:`storage.local.LocalStorage` implements it today; an fsspec-based
-``ObjectStorage`` (s3://, gs://, roadmap item "Download, complete") will implement the same methods,
-so nothing above this module changes when it arrives.
+One small Protocol, implemented by :class:`storage.local.LocalStorage` (a local or mounted folder) and
+:class:`storage.object.ObjectStorage` (s3://, gs://, through obstore): nothing above this module knows
+which one it has.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Errors of the storage package.
 
 IngestError (common.errors)
+├── TemporaryError
+│   └── StorageTemporaryError        the object store answered 5xx or timed out, after its own retries
 └── PermanentError
     └── StorageError                 bad storage URI or key, unsupported scheme, unsafe archive, I/O failure
         └── StorageNotFoundError     the key is not in the storage ("File not found: <uri>")
@@ -8,7 +10,11 @@ IngestError (common.errors)
 
 from __future__ import annotations
 
-from common.errors import PermanentError
+from common.errors import PermanentError, TemporaryError
+
+
+class StorageTemporaryError(TemporaryError):
+    """The storage failed in a way that may pass (an object store's 5xx or timeout, after its retries)."""
 
 
 class StorageError(PermanentError):

@@ -29,6 +29,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
@@ -39,13 +40,14 @@ from urllib.parse import urlsplit
 import obstore
 from obstore.exceptions import (
     BaseError,
+    GenericError,
     PermissionDeniedError,
     UnauthenticatedError,
 )
 from obstore.store import GCSStore, S3Store
 
 from common.redaction import redact_url
-from storage.errors import StorageError, StorageNotFoundError
+from storage.errors import StorageError, StorageNotFoundError, StorageTemporaryError
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, RetryConfig
@@ -129,6 +131,13 @@ def open_store(
     raise StorageError(f"object storage scheme {scheme!r}: use s3:// or gs://")
 
 
+# What an obstore error says when trying later may work: a 5xx, throttling, a timeout, a dropped connection.
+_PASSING = re.compile(
+    r"\b(?:50[0-9]|429)\b|Service Unavailable|SlowDown|Internal ?Error|timed? ?out|[Cc]onnection "
+    r"(?:reset|refused|closed)|error sending request"
+)
+
+
 def error_text(exc: BaseException) -> str:
     """The first line of an obstore error: the rest is a Rust debug dump (request URL, retries)."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -172,9 +181,11 @@ class ObjectStorage:
         check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def _fail(self, action: str, key: str, exc: BaseException) -> StorageError:
+    def _fail(self, action: str, key: str, exc: BaseException) -> StorageError | StorageTemporaryError:
         if isinstance(exc, FileNotFoundError):
             return StorageNotFoundError(self.uri_of(key))
+        if isinstance(exc, GenericError | OSError) and _PASSING.search(str(exc)):
+            return StorageTemporaryError(f"{action} {self.uri_of(key)} failed: {error_text(exc)}")
         hint = ""
         if isinstance(exc, PermissionDeniedError | UnauthenticatedError):
             hint = (

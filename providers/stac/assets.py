@@ -3,8 +3,9 @@
 An item of Earth Search (Sentinel-2 L2A: one COG per band, ``https://sentinel-cogs.s3...``) or of
 Landsat Collection 2 (``s3://usgs-landsat/...``, a requester-pays bucket) is a product of several
 files. The item is read at its ``self`` link (the scene's ``stac_item_href``, ``providers.stac.items``),
-then only the assets asked for are fetched (``download(..., assets=["red", "nir"])``; by default every
-asset with the role ``data``, which needs no setting) into ``<dest_dir>/<item id>/``, with the item
+then only the assets asked for are fetched (``download(..., assets=["red", "nir"])``, or the job's graph
+config ``assets``; by default every asset with the role ``data``, ``metadata`` or ``cloud``, without
+Earth Search's JPEG2000 copies) into ``<dest_dir>/<item id>/``, with the item
 JSON beside them as ``<item id>.json`` (the fetched assets' hrefs made relative, ``./B04.tif``, so the
 folder is a STAC item a graph can open where it lies).
 
@@ -71,10 +72,21 @@ def multihash_checksums(value: object) -> dict[str, str]:
     return {_MULTIHASH[code]: digest.hex()}
 
 
-def data_assets(item: Mapping[str, Any]) -> list[str]:
-    """The keys of the assets with the role ``data``, in the item's order."""
+# What a product folder needs besides its data: its own metadata (a Landsat MTL gives the scale and
+# offset) and its quality masks (Landsat's qa_pixel has the roles cloud, cloud-shadow, ...).
+DEFAULT_ROLES = frozenset({"data", "metadata", "cloud"})
+
+
+def default_assets(item: Mapping[str, Any]) -> list[str]:
+    """The assets fetched when none are asked for: those with a role of ``DEFAULT_ROLES``, without
+    Earth Search's JPEG2000 copies (``red-jp2`` beside ``red``)."""
     assets = item.get("assets") or {}
-    return [k for k, a in assets.items() if isinstance(a, Mapping) and "data" in (a.get("roles") or [])]
+    keys = [
+        k
+        for k, a in assets.items()
+        if isinstance(a, Mapping) and DEFAULT_ROLES.intersection(a.get("roles") or [])
+    ]
+    return [k for k in keys if not (k.endswith("-jp2") and k.removesuffix("-jp2") in keys)]
 
 
 class StacAssetsDownloader:
@@ -88,7 +100,9 @@ class StacAssetsDownloader:
         timeout_s: float = 60.0,
         fetcher: Fetcher | None = None,
         stores: ObjectStores | None = None,
+        assets: Sequence[str] | None = None,
     ) -> None:
+        self.assets = assets  # what a job wants (its graph config ``assets``), when download is not told
         self.fetcher = fetcher or Fetcher(timeout_s=timeout_s)
         self.stores = stores or ObjectStores(timeout_s=timeout_s)
         self.objects = ObjectFetcher(auth_settings=self.stores.auth_settings)
@@ -106,7 +120,8 @@ class StacAssetsDownloader:
         return cls(timeout_s=settings.http_timeout_s, stores=stores)
 
     def download(self, scene: Scene, dest_dir: Path, *, assets: Sequence[str] | None = None) -> Path:
-        """The folder ``<dest_dir>/<item id>/`` with the assets ``assets`` (default: the data assets).
+        """The folder ``<dest_dir>/<item id>/`` with the assets ``assets`` (default: ``self.assets``, else
+        :func:`default_assets`).
 
         Raises:
             ProductNotFoundError: the scene has no STAC item link, the item is not there or not an item,
@@ -128,7 +143,8 @@ class StacAssetsDownloader:
             final.rename(staging)  # delivered before, maybe with other assets: what is there counts
         staging.mkdir(parents=True, exist_ok=True)
         item = self._read_item(item_href, staging, what=what)
-        wanted = list(assets) if assets is not None else data_assets(item)
+        chosen = assets if assets is not None else self.assets
+        wanted = list(chosen) if chosen is not None else default_assets(item)
         raw = item.get("assets") or {}
         unknown = [k for k in wanted if not isinstance(raw.get(k), Mapping) or not raw[k].get("href")]
         if unknown or not wanted:

@@ -109,6 +109,8 @@ def _as_item(item: pystac.Item) -> Item:
     data = item.to_dict(include_self_link=False, transform_hrefs=False)
     for key, asset in item.assets.items():
         data["assets"][key]["href"] = asset.get_absolute_href() or asset.href
+    if self_href := item.get_self_href():  # where the stac-assets provider reads the item again
+        data["links"] = [*data.get("links", []), {"rel": "self", "href": self_href}]
     return data
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 import zipfile
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,30 @@ def test_a_retry_resumes_the_part_the_failed_attempt_left(tmp_path: Path) -> Non
     assert result.message.endswith("stored as it arrived") and _stored(tmp_path, scene).read_bytes() == body
     assert resumed_at == kept, "the retry asked for the rest only"
     assert list((tmp_path / "work").iterdir()) == [], "the download folder goes once the scene is stored"
+
+
+@pytest.mark.integration
+def test_a_stac_items_assets_are_only_those_the_payloads_graph_config_names(tmp_path: Path) -> None:
+    from tests.support.fault_http import Route, fault_server
+
+    with fault_server() as server:
+        item = {
+            "type": "Feature", "stac_version": "1.0.0", "id": "S2B_31TCJ_20240105_0_L2A",
+            "properties": {"datetime": "2024-01-05T10:53:39Z"}, "geometry": None, "links": [],
+            "assets": {
+                "red": {"href": f"{server.base}/B04.tif", "roles": ["data", "reflectance"]},
+                "nir": {"href": f"{server.base}/B08.tif", "roles": ["data", "reflectance"]},
+            },
+        }  # fmt: skip
+        server.routes["/item.json"] = Route(json.dumps(item).encode())
+        server.routes["/B04.tif"] = Route(b"red band")
+        server.routes["/B08.tif"] = Route(b"nir band")
+        scene = _scene(item["id"], datetime(2024, 1, 5, 10, 53, 39, tzinfo=UTC))
+        scene = scene.model_copy(update={"metadata": {"stac_item_href": f"{server.base}/item.json"}})
+        job = _job(tmp_path, scene).model_copy(update={"graph_config": {"assets": "red"}})
+        result = run_scene_job(job, Settings(providers="stac-assets", workdir=tmp_path / "work"))
+    assert result.provider == "stac-assets"
+    assert "/B08.tif" not in {path for path, _ in server.requests}, "nir was not asked for"
+    with zipfile.ZipFile(result.stored[0]) as stored:
+        files = sorted(n for n in stored.namelist() if not n.endswith("/"))
+    assert files == [f"{item['id']}/B04.tif", f"{item['id']}/{item['id']}.json"]

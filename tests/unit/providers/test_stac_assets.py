@@ -16,7 +16,7 @@ from catalogue.models import Constellation, Scene
 from providers.errors import ProductNotFoundError
 from providers.fetch import ChecksumMismatchError
 from providers.objects import ObjectStores
-from providers.stac.assets import StacAssetsDownloader, data_assets, multihash_checksums
+from providers.stac.assets import StacAssetsDownloader, default_assets, multihash_checksums
 from providers.stac.items import item_to_scene
 from tests.support.cassette import load_interactions
 from tests.support.fault_http import FaultServer, Route, fault_server
@@ -112,15 +112,17 @@ def s3() -> Iterator[MotoS3]:
         yield server
 
 
-def test_landsat_data_assets_come_from_requester_pays_s3_by_default(
+def test_landsat_assets_a_graph_reads_come_from_requester_pays_s3_by_default(
     server: FaultServer, s3: MotoS3, shared_fixtures: Path, cog: bytes, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
     item, scene, _ = _served(_items(shared_fixtures)["landsat-c2-l2"], server)
-    wanted = data_assets(item)
-    assert "red" in wanted and "thumbnail" not in wanted and "qa_pixel" not in wanted
+    wanted = default_assets(item)
+    # the bands, the MTL (its scale and offset) and the QA mask; no thumbnail, browse or saturation mask
+    assert {"red", "lwir11", "mtl.json", "qa_pixel"} <= set(wanted)
+    assert not {"thumbnail", "reduced_resolution_browse", "qa_radsat"} & set(wanted)
     for key in wanted:
         s3.put("usgs-landsat", item["assets"][key]["href"].removeprefix("s3://usgs-landsat/"), cog)
     with fault_proxy(s3.endpoint) as proxy:
@@ -128,11 +130,26 @@ def test_landsat_data_assets_come_from_requester_pays_s3_by_default(
         path = StacAssetsDownloader(stores=stores).download(scene, tmp_path)
     names = sorted(p.name for p in path.iterdir())
     assert len(names) == len(wanted) + 1 and f"{item['id']}.json" in names
-    assert not any(n.endswith(("_thumb_small.jpeg", "_MTL.json")) for n in names), "no thumbnail, no metadata"
+    assert any(n.endswith("_MTL.json") for n in names) and not any(
+        n.endswith("_thumb_small.jpeg") for n in names
+    )
     gets = [p for m, p, h in proxy.requests if m == "GET"]
-    assert len(gets) == len(wanted), "only the data assets"
+    assert len(gets) == len(wanted), "only the assets wanted"
     payer = {{k.lower(): v for k, v in h.items()}.get("x-amz-request-payer") for m, p, h in proxy.requests}
     assert payer == {"requester"}, "requester-pays on every request to the bucket"
+
+
+def test_the_default_leaves_out_earth_searchs_jpeg2000_copies_and_a_jobs_choice_wins(
+    server: FaultServer, shared_fixtures: Path, cog: bytes, tmp_path: Path
+) -> None:
+    recorded = _items(shared_fixtures)["sentinel-2-l2a"]
+    wanted = default_assets(recorded)
+    assert "red" in wanted and "red-jp2" not in wanted and "granule_metadata" in wanted
+    assert "visual" not in wanted and "thumbnail" not in wanted
+    item, scene, _ = _served(recorded, server)
+    _serve_cogs(server, item, cog)
+    path = StacAssetsDownloader(stores=ObjectStores(), assets=["nir"]).download(scene, tmp_path)
+    assert sorted(p.name for p in path.iterdir()) == sorted(["B08.tif", f"{item['id']}.json"])
 
 
 def test_garbage_at_the_item_link_is_a_typed_error(

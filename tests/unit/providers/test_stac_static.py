@@ -207,3 +207,24 @@ def test_a_static_item_maps_as_a_stac_api_item_does(tmp_path: Path) -> None:
     assert via_api.tags == scene.tags and via_api.date == scene.date
     assert via_api.metadata["download_link"] == scene.metadata["download_link"]
     assert via_api.footprint_wkt == scene.footprint_wkt
+
+
+def test_a_static_catalogues_item_can_be_fetched_as_its_assets(tmp_path: Path) -> None:
+    """The item file is the scene's ``stac_item_href``: the stac-assets provider reads it there."""
+    from providers.stac.assets import StacAssetsDownloader
+
+    bands = {
+        "red": pystac.Asset("./B04.tif", roles=["data"]),
+        "nir": pystac.Asset("./B08.tif", roles=["data"]),
+        "thumbnail": pystac.Asset("./thumb.png", roles=["thumbnail"]),
+    }
+    item = make_item(S2_IN, datetime(2021, 4, 3, 10, 10, 21, tzinfo=UTC), INSIDE, s2_props(), bands)
+    root = write_catalog(tmp_path / "archive", [item])
+    for name in ("B04.tif", "B08.tif", "thumb.png"):
+        (root / S2_IN / name).write_bytes(name.encode())
+    (scene,) = StaticStacSearcher(root).search(query()).scenes
+    assert scene.metadata["stac_item_href"] == str(root / S2_IN / f"{S2_IN}.json")
+    (tmp_path / "out").mkdir()
+    folder = StacAssetsDownloader().download(scene, tmp_path / "out")
+    assert sorted(p.name for p in folder.iterdir()) == ["B04.tif", "B08.tif", f"{S2_IN}.json"]
+    assert (folder / "B08.tif").read_bytes() == b"B08.tif"

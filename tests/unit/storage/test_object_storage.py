@@ -15,9 +15,10 @@ import pytest
 
 from storage import ObjectStorage, StorageError, StorageNotFoundError, open_storage
 from storage import object as object_module
+from storage.errors import StorageTemporaryError
 from storage.object import open_store
 from tests.support.gcs_server import FakeGcs, fake_gcs
-from tests.support.s3_server import ACCESS_KEY, SECRET_KEY, MotoS3, moto_s3
+from tests.support.s3_server import ACCESS_KEY, SECRET_KEY, MotoS3, fault_proxy, moto_s3
 
 pytestmark = pytest.mark.integration
 _names = itertools.count()
@@ -170,3 +171,23 @@ def test_gs_reads_lists_deletes_on_the_emulator(
     assert gcs.keys("gbucket") == ["root/aoi/a.tif"]
     with pytest.raises(StorageNotFoundError, match=r"gs://gbucket/root/aoi/zz\.tif"):
         storage.download("aoi/zz.tif", tmp_path / "zz")
+
+
+def test_a_store_that_keeps_answering_503_is_a_temporary_failure(
+    s3_env: MotoS3, bucket: str, tmp_path: Path
+) -> None:
+    """After obstore's own retries a 5xx is still worth retrying later (the task does); a refusal is not."""
+    storage = open_storage(f"s3://{bucket}/geocube")
+    storage.upload(_file(tmp_path / "a.tif", b"pixels"), "a.tif")
+    with fault_proxy(s3_env.endpoint) as proxy:
+        store = open_store("s3", bucket, endpoint_url=proxy.endpoint, access_key_id=ACCESS_KEY,
+                           secret_access_key=SECRET_KEY, region="us-east-1", max_retries=0)  # fmt: skip
+        through = ObjectStorage(f"s3://{bucket}/geocube", store=store)
+        proxy.script = [{"status": 503, "body": b"<Error><Code>SlowDown</Code></Error>"}]
+        with pytest.raises(StorageTemporaryError, match="download of s3://"):
+            through.download("a.tif", tmp_path / "back.tif")
+        proxy.script = [{"status": 403, "body": b"<Error><Code>AccessDenied</Code></Error>"}]
+        with pytest.raises(StorageError, match="credentials were refused"):
+            through.download("a.tif", tmp_path / "back.tif")
+        through.download("a.tif", tmp_path / "back.tif")
+    assert (tmp_path / "back.tif").read_bytes() == b"pixels"
