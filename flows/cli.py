@@ -58,8 +58,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     _show_warnings()
     settings = load_settings()
     raw = Path(args.payload).read_text()
-    # the layers and their data mappings are checked against the Geocube when one is configured
-    payload, _ = validate(raw, with_geocube=bool(settings.geocube_server))
+    # the layers and their data mappings are checked against the Geocube when one is configured; a
+    # plan runs no graph step, so an engine missing here only warns
+    payload, _ = validate(raw, with_geocube=bool(settings.geocube_server), require_engines=False)
     document = _document(args)
     storage_uri = storage_uri_for(payload.storage_uri, settings, required=False)
     plan = make_plan(payload, read_interchange(document) if document else None, storage_uri)

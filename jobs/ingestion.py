@@ -29,15 +29,19 @@ from providers.registry import build_searchers
 from storage import open_storage
 
 
-def validate(raw: dict[str, Any] | str, *, with_geocube: bool = True) -> tuple[Payload, dict[str, str]]:
+def validate(
+    raw: dict[str, Any] | str, *, with_geocube: bool = True, require_engines: bool = True
+) -> tuple[Payload, dict[str, str]]:
     """Parse the payload and check it against the graphs and (``with_geocube``) the Geocube: every
-    problem at once, before anything is downloaded. Returns the payload and its layers' instance ids."""
+    problem at once, before anything is downloaded. Returns the payload and its layers' instance ids.
+    ``require_engines``: a graph step whose engine is missing here is a problem (else only a warning:
+    a plan runs no step)."""
     settings = load_settings()
     graphs = partial(load_graph, graph_root=settings.graph_root)
     if not with_geocube:
-        return check_payload(raw, load_graph=graphs, geocube=None)
+        return check_payload(raw, load_graph=graphs, geocube=None, require_engines=require_engines)
     with open_geocube(settings) as geocube:
-        return check_payload(raw, load_graph=graphs, geocube=geocube)
+        return check_payload(raw, load_graph=graphs, geocube=geocube, require_engines=require_engines)
 
 
 class Prepared(BaseModel):
@@ -57,7 +61,7 @@ def prepare(
     """Check everything an ingestion needs before it starts: the payload (against the graphs and the
     Geocube), its storage (required unless ``dry_run``), and the scenes/tiles ``document`` given
     instead of a search."""
-    payload, instances_id = validate(raw)
+    payload, instances_id = validate(raw, require_engines=not dry_run)
     return Prepared(
         payload=payload,
         instances_id=instances_id,

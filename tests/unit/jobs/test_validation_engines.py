@@ -93,3 +93,18 @@ def test_with_gpt_the_snap_graph_validates(
     payload, _ = _validate(tmp_path)
     assert payload.tile_graph_name == "library/Backscatter.json"
     assert gpt.calls() == []  # validation runs nothing
+
+
+def test_the_cli_plan_needs_no_engine_but_an_ingestion_does(
+    snap_graph: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs.ingestion import validate
+
+    monkeypatch.setenv(SNAP_GPT_ENV, str(tmp_path / "nowhere" / "gpt"))
+    monkeypatch.setenv("GEOCUBE_INGESTER_GRAPH_ROOT", str(tmp_path))
+    monkeypatch.delenv("GEOCUBE_SERVER", raising=False)
+    raw = _payload("library/Backscatter.json")
+    payload, _ = validate(raw, with_geocube=False, require_engines=False)
+    assert payload.tile_graph_name == "library/Backscatter.json"
+    with pytest.raises(ValidationFailedError, match="engine 'snap' is not available here"):
+        validate(raw, with_geocube=False)
