@@ -1,10 +1,11 @@
 """Extract the bands of a Sentinel-2 SAFE product, one file per band.
 
-Usage: extract_s2.py --workdir DIR --pattern-out 20180101_T31TDH_*.tif
+Usage: extract_s2.py --workdir DIR --pattern-out 20180101_T31TDH_*.tif [--layers B02,B03,B04]
 
 Finds ``<workdir>/*.SAFE/GRANULE/*/IMG_DATA/*_B??.jp2`` (L1C) and
 ``.../IMG_DATA/R10m|R20m|R60m/*_B??_<res>m.jp2`` (L2A, best resolution of each band) and writes each
-band to ``pattern-out`` with ``*`` replaced by the band code (B01…B12, B8A):
+band to ``pattern-out`` with ``*`` replaced by the band code (B01…B12, B8A), only those of ``--layers``
+when it names some (the graph passes the layers the job indexes or stores: config ``wanted_layers``):
 
 - a ``.tif`` pattern writes a Cloud Optimized GeoTIFF (graphs.cog.write_cog, nodata 0: S2 DN 0 is
   "no data") whose band scale and offset are the product's radiometry, read from its own
@@ -74,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", required=True, type=Path, help="folder holding <scene>.SAFE")
     parser.add_argument("--pattern-out", required=True, help="output file pattern, '*' is the band code")
+    parser.add_argument(
+        "--layers",
+        default="*",
+        help="comma-separated band codes to write (the job's indexed layers); * for all",
+    )
     args = parser.parse_args(argv)
 
     if "*" not in args.pattern_out:
@@ -82,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     bands = find_bands(args.workdir)
     if not bands:
         return _fatal(f"no band found in {args.workdir}")
+    wanted = {w.strip() for w in args.layers.split(",") if w.strip()} - {"*"}
+    if wanted:
+        for missing in sorted(wanted - set(bands)):
+            _log(f"WARNING: {missing}: not a band of this product; not written")
+        bands = {band: path for band, path in bands.items() if band in wanted}
     radiometry: dict[Path, S2Radiometry] = {}
     for band, src in bands.items():
         dst = Path(args.pattern_out.replace("*", band))

@@ -204,3 +204,19 @@ def test_copy_then_extract_through_storage(tmp_path: Path) -> None:
         if f.action is Action.TO_DELETE:
             assert delete_layer(storage, LayerRef(**where, layer=f.layer, ext=f.extension)) is True
     assert not storage.exists(layer_key(**where, layer=PRODUCT_LAYER, ext="*"))
+
+
+def test_only_the_bands_the_job_wants_are_written(tmp_path: Path) -> None:
+    """A payload indexing 2 of 13 bands gets 2 COGs written, not 13 (config ``wanted_layers``)."""
+    make_l1c_safe(tmp_path)
+    outcome = execute_graph(
+        load_graph("ExtractS2Bands"), tiles=s2_tile(), workdir=tmp_path,
+        config={"wanted_layers": "B04,B08,B99"}, is_retriable=False,
+    )  # fmt: skip
+    assert outcome.error is None
+    indexed = sorted(f.layer for f in outcome.out_files if f.action is Action.TO_INDEX)
+    assert indexed == ["B04", "B08"]
+    assert sorted(p.name for p in tmp_path.glob("*.tif")) == [
+        f"20180101_{S2_L1C}_B04.tif",
+        f"20180101_{S2_L1C}_B08.tif",
+    ]

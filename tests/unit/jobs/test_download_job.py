@@ -8,6 +8,7 @@ import threading
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -198,7 +199,7 @@ def test_a_stac_items_assets_are_only_those_the_payloads_graph_config_names(tmp_
     from tests.support.fault_http import Route, fault_server
 
     with fault_server() as server:
-        item = {
+        item: dict[str, Any] = {
             "type": "Feature", "stac_version": "1.0.0", "id": "S2B_31TCJ_20240105_0_L2A",
             "properties": {"datetime": "2024-01-05T10:53:39Z"}, "geometry": None, "links": [],
             "assets": {
@@ -218,3 +219,21 @@ def test_a_stac_items_assets_are_only_those_the_payloads_graph_config_names(tmp_
     with zipfile.ZipFile(result.stored[0]) as stored:
         files = sorted(n for n in stored.namelist() if not n.endswith("/"))
     assert files == [f"{item['id']}/B04.tif", f"{item['id']}/{item['id']}.json"]
+
+
+def test_a_tile_job_wants_the_layers_it_stores_and_those_it_indexes() -> None:
+    from graphs.loader import load_graph
+    from jobs.config import graph_config, wanted_layers
+    from jobs.models import SceneRef, TileJob
+
+    graph = load_graph("ExtractS2Bands")
+    scene = _scene(
+        "S2B_MSIL1C_20240105T105339_N0510_R051_T31TCJ_20240105T113820", datetime(2024, 1, 5, tzinfo=UTC)
+    )
+    (tile,) = scene_tiles(scene)
+    job = TileJob(aoi="A", scene=SceneRef.of(scene), tile=tile, graph_name="ExtractS2Bands", storage_uri="/s",
+                  instances_id={"B04": "i4", "B08": "i8", "NDVI": "x"})  # fmt: skip
+    assert wanted_layers(graph, job) == ["B04", "B08"]
+    config = graph_config(graph, {"wanted_layers": "*"}, Settings(), wanted_layers=["B04"])
+    assert config["wanted_layers"] == "*", "the payload's graph_config has the last word"
+    assert graph_config(graph, {}, Settings(), wanted_layers=["B04", "B08"])["wanted_layers"] == "B04,B08"
