@@ -1,11 +1,17 @@
 """Settings of a deployment, read from the environment (never from flow parameters).
 
 Secrets (API keys, passwords) are ``SecretStr``: they are never logged, never shown in the Prefect UI
-as parameters, and never put into an exception message.
+as parameters, and never put into an exception message. A secret the environment leaves unset may come
+from a secret store instead: ``load_settings`` asks the lookups registered with
+:func:`register_secret_lookup` for it by its block name (``secret_block_name``: the variable's name in
+lower case with dashes, ``geocube-ingester-cdse-password``). The orchestration layer registers Prefect
+Secret blocks (``tasks.secrets``); this module knows no Prefect.
 """
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -196,5 +202,47 @@ def chain_entries(text: str) -> list[tuple[str, list[str]]]:
     return entries
 
 
+# block name -> the secret's value, or None when the store has none of that name
+SecretLookup = Callable[[str], str | None]
+_SECRET_LOOKUPS: list[SecretLookup] = []
+
+
+def register_secret_lookup(lookup: SecretLookup) -> None:
+    """Ask ``lookup`` for the secrets the environment leaves unset (once registered, in this process)."""
+    if lookup not in _SECRET_LOOKUPS:
+        _SECRET_LOOKUPS.append(lookup)
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a settings field (``cdse_password`` -> GEOCUBE_INGESTER_CDSE_PASSWORD)."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    return f"GEOCUBE_INGESTER_{field.upper()}"
+
+
+def secret_block_name(field: str) -> str:
+    """The name a secret store keeps a secret setting under: ``geocube-ingester-cdse-password``."""
+    return env_name(field).lower().replace("_", "-")
+
+
+SECRET_FIELDS = tuple(
+    name for name, info in Settings.model_fields.items() if SecretStr in typing.get_args(info.annotation)
+)
+
+
 def load_settings() -> Settings:
-    return Settings()
+    """The settings of the environment; secrets it leaves unset from the registered secret stores."""
+    settings = Settings()
+    if not _SECRET_LOOKUPS:
+        return settings
+    found: dict[str, SecretStr] = {}
+    for name in SECRET_FIELDS:
+        if getattr(settings, name) is not None:
+            continue  # the environment wins
+        for lookup in _SECRET_LOOKUPS:
+            value = lookup(secret_block_name(name))
+            if value:
+                found[name] = SecretStr(value)
+                break
+    return settings.model_copy(update=found) if found else settings
