@@ -15,30 +15,17 @@ has no MS or P product, or one that cannot be read: retrying cannot help.
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
-try:
-    from graphs.cog import write_cog
-    from graphs.dimap import CONSTELLATIONS, DimapImage, list_dimap_images, select_ms_and_pan
-    from graphs.errors import GraphError
-except ImportError:  # run from a source checkout without the package installed
+if importlib.util.find_spec("graphs") is None:  # run from a source checkout, not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from graphs.cog import write_cog
-    from graphs.dimap import CONSTELLATIONS, DimapImage, list_dimap_images, select_ms_and_pan
-    from graphs.errors import GraphError
 
-
-def _log(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _fatal(line: str) -> int:
-    sys.stderr.write(f"FATAL ERROR: {line}\n")
-    sys.stderr.flush()
-    return 1
+from graphs.cog import write_cog
+from graphs.dimap import CONSTELLATIONS, DimapImage, list_dimap_images, select_ms_and_pan
+from graphs.errors import GraphError
+from graphs.scripting import error, fatal, log, make_parser
 
 
 def _describe(image: DimapImage) -> str:
@@ -50,7 +37,7 @@ def _describe(image: DimapImage) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = make_parser(__doc__)
     parser.add_argument("--workdir", required=True, type=Path, help="folder holding the unpacked delivery")
     parser.add_argument("--file-ms-out", required=True, type=Path, help="the multispectral COG to write")
     parser.add_argument("--file-pan-out", required=True, type=Path, help="the panchromatic COG to write")
@@ -61,15 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         images = list_dimap_images(args.workdir, constellation=args.constellation)
         ms, pan = select_ms_and_pan(images, where=args.workdir)
     except GraphError as exc:
-        return _fatal(str(exc))  # the delivery itself: retrying cannot help
+        return fatal(str(exc))  # the delivery itself: retrying cannot help
     for label, image, dst in (("MS", ms, args.file_ms_out), ("P", pan, args.file_pan_out)):
-        _log(f"INFO: {label}: {_describe(image)}")
+        log(f"INFO: {label}: {_describe(image)}")
         try:
             write_cog(image.dim_path, dst, nodata=image.nodata, overview_resampling="average")
         except (GraphError, OSError) as exc:
-            sys.stderr.write(f"ERROR: {label}: {exc}\n")
-            return 1
-        _log(f"INFO: {label}: -> {dst}")
+            return error(f"{label}: {exc}")
+        log(f"INFO: {label}: -> {dst}")
     return 0
 
 

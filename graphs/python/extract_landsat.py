@@ -27,30 +27,17 @@ has no readable MTL, is not Collection 2 Level-2, or lacks a wanted band; retryi
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
-try:
-    from graphs.cog import write_cog
-    from graphs.errors import GraphError
-    from graphs.landsat import KNOWN_LAYERS, QA_LAYER, LandsatMetadata, find_mtl, read_landsat_metadata
-except ImportError:  # run from a source checkout without the package installed
+if importlib.util.find_spec("graphs") is None:  # run from a source checkout, not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from graphs.cog import write_cog
-    from graphs.errors import GraphError
-    from graphs.landsat import KNOWN_LAYERS, QA_LAYER, LandsatMetadata, find_mtl, read_landsat_metadata
 
-
-def _log(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _fatal(line: str) -> int:
-    sys.stderr.write(f"FATAL ERROR: {line}\n")
-    sys.stderr.flush()
-    return 1
+from graphs.cog import write_cog
+from graphs.errors import GraphError
+from graphs.landsat import KNOWN_LAYERS, QA_LAYER, LandsatMetadata, find_mtl, read_landsat_metadata
+from graphs.scripting import error, fatal, log, make_parser
 
 
 def find_product_folder(product: Path) -> Path | None:
@@ -75,32 +62,30 @@ def parse_layers(text: str) -> list[str] | None:
     unknown = [n for n in names if n not in KNOWN_LAYERS]
     if unknown:
         known = ", ".join(KNOWN_LAYERS)
-        _log(f"WARNING: --layers: {', '.join(unknown)} not Landsat bands ({known}); not written")
+        log(f"WARNING: --layers: {', '.join(unknown)} not Landsat bands ({known}); not written")
     return [n for n in dict.fromkeys(names) if n in KNOWN_LAYERS]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = make_parser(__doc__)
     parser.add_argument("--product", required=True, type=Path, help="the product folder (<scene>/)")
     parser.add_argument("--pattern-out", required=True, help="output file pattern, '*' is the layer name")
     parser.add_argument("--layers", default="*", help="comma-separated layers to write; * for all")
     args = parser.parse_args(argv)
 
     if "*" not in args.pattern_out:
-        return _fatal(f"--pattern-out {args.pattern_out!r} has no '*' to replace by the layer name")
+        return fatal(f"--pattern-out {args.pattern_out!r} has no '*' to replace by the layer name")
     if Path(args.pattern_out).suffix.lower() not in (".tif", ".tiff"):
-        return _fatal(
-            f"--pattern-out {args.pattern_out!r}: Landsat bands are written as COGs; end it in .tif"
-        )
+        return fatal(f"--pattern-out {args.pattern_out!r}: Landsat bands are written as COGs; end it in .tif")
     wanted = parse_layers(args.layers)
     folder = find_product_folder(args.product)
     if folder is None:
-        return _fatal(f"{args.product}: no Landsat product folder with an *_MTL.json, *_MTL.xml or *_MTL.txt")
+        return fatal(f"{args.product}: no Landsat product folder with an *_MTL.json, *_MTL.xml or *_MTL.txt")
     try:
         metadata = read_landsat_metadata(folder)
     except GraphError as exc:
-        return _fatal(str(exc))  # the product's own metadata: retrying cannot help
-    _log(f"INFO: {metadata.describe()} (from {metadata.source})")
+        return fatal(str(exc))  # the product's own metadata: retrying cannot help
+    log(f"INFO: {metadata.describe()} (from {metadata.source})")
     return _write_bands(metadata, folder, args.pattern_out, wanted)
 
 
@@ -109,15 +94,15 @@ def _write_bands(metadata: LandsatMetadata, folder: Path, pattern_out: str, want
     for layer in layers:
         band = metadata.bands.get(layer)
         if band is None:
-            _log(f"INFO: {layer}: not in this {metadata.processing_level} product; not written")
+            log(f"INFO: {layer}: not in this {metadata.processing_level} product; not written")
             continue
         src = folder / band.file_name
         if not src.is_file():
             if wanted is not None:
-                return _fatal(
+                return fatal(
                     f"{metadata.product_id}: {band.file_name} ({layer}) is listed in its MTL but missing"
                 )
-            _log(f"WARNING: {layer}: {band.file_name} is listed in the MTL but missing; not written")
+            log(f"WARNING: {layer}: {band.file_name} is listed in the MTL but missing; not written")
             continue
         dst = Path(pattern_out.replace("*", layer))
         try:
@@ -129,9 +114,8 @@ def _write_bands(metadata: LandsatMetadata, folder: Path, pattern_out: str, want
                 scale_offset=band.scale_offset,
             )
         except (GraphError, OSError) as exc:
-            sys.stderr.write(f"ERROR: {layer}: {exc}\n")
-            return 1
-        _log(f"INFO: {layer}: {src.name} -> {dst}")
+            return error(f"{layer}: {exc}")
+        log(f"INFO: {layer}: {src.name} -> {dst}")
     return 0
 
 

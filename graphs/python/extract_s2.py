@@ -19,36 +19,23 @@ product has no band or no readable radiometry; retrying cannot help.
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import re
 import shutil
 import sys
 from pathlib import Path
 
-try:
-    from graphs.cog import write_cog
-    from graphs.errors import GraphError
-    from graphs.sentinel2 import S2Radiometry, read_s2_radiometry
-except ImportError:  # run from a source checkout without the package installed
+if importlib.util.find_spec("graphs") is None:  # run from a source checkout, not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from graphs.cog import write_cog
-    from graphs.errors import GraphError
-    from graphs.sentinel2 import S2Radiometry, read_s2_radiometry
+
+from graphs.cog import write_cog
+from graphs.errors import GraphError
+from graphs.scripting import error, fatal, log, make_parser
+from graphs.sentinel2 import S2Radiometry, read_s2_radiometry
 
 # T31TDH_20180101T105441_B01.jp2 (L1C), T33XWJ_20220413T150759_B02_10m.jp2 (L2A)
 _BAND = re.compile(r"_(B(?:0[1-9]|1[0-2]|8A))(?:_(\d+)m)?\.jp2$")
 _RESOLUTION_DIR = re.compile(r"^R(\d+)m$")
-
-
-def _log(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _fatal(line: str) -> int:
-    sys.stderr.write(f"FATAL ERROR: {line}\n")
-    sys.stderr.flush()
-    return 1
 
 
 def find_bands(workdir: Path) -> dict[str, Path]:
@@ -65,14 +52,14 @@ def find_bands(workdir: Path) -> dict[str, Path]:
         resolution = int(suffix) if suffix else int(folder.group(1)) if folder else 0
         if band in best and best[band][0] <= resolution:
             if best[band][0] == resolution:
-                _log(f"WARNING: {band} found twice at {resolution} m; keeping {best[band][1].name}")
+                log(f"WARNING: {band} found twice at {resolution} m; keeping {best[band][1].name}")
             continue
         best[band] = (resolution, path)
     return {band: path for band, (_, path) in sorted(best.items())}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = make_parser(__doc__)
     parser.add_argument("--workdir", required=True, type=Path, help="folder holding <scene>.SAFE")
     parser.add_argument("--pattern-out", required=True, help="output file pattern, '*' is the band code")
     parser.add_argument(
@@ -83,15 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if "*" not in args.pattern_out:
-        return _fatal(f"--pattern-out {args.pattern_out!r} has no '*' to replace by the band code")
+        return fatal(f"--pattern-out {args.pattern_out!r} has no '*' to replace by the band code")
     as_cog = Path(args.pattern_out).suffix.lower() in (".tif", ".tiff")
     bands = find_bands(args.workdir)
     if not bands:
-        return _fatal(f"no band found in {args.workdir}")
+        return fatal(f"no band found in {args.workdir}")
     wanted = {w.strip() for w in args.layers.split(",") if w.strip()} - {"*"}
     if wanted:
         for missing in sorted(wanted - set(bands)):
-            _log(f"WARNING: {missing}: not a band of this product; not written")
+            log(f"WARNING: {missing}: not a band of this product; not written")
         bands = {band: path for band, path in bands.items() if band in wanted}
     radiometry: dict[Path, S2Radiometry] = {}
     for band, src in bands.items():
@@ -103,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     radiometry[safe] = read_s2_radiometry(safe)
                 except GraphError as exc:
-                    return _fatal(str(exc))  # the product's own metadata: retrying cannot help
-                _log(_describe(radiometry[safe]))
+                    return fatal(str(exc))  # the product's own metadata: retrying cannot help
+                log(_describe(radiometry[safe]))
             scale_offset = radiometry[safe].scale_offset(band)
         try:
             if as_cog:
@@ -112,9 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 shutil.copyfile(src, dst)
         except (GraphError, OSError) as exc:
-            sys.stderr.write(f"ERROR: {band}: {exc}\n")
-            return 1
-        _log(f"INFO: {band}: {src.name} -> {dst}")
+            return error(f"{band}: {exc}")
+        log(f"INFO: {band}: {src.name} -> {dst}")
     return 0
 
 

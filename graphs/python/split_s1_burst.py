@@ -20,27 +20,21 @@ cannot give that burst (no such swath or burst, annotation and measurement disag
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import re
 import shutil
 import sys
 from pathlib import Path
 
-try:
-    from catalogue.burst_safe import BurstSafeError, cut_burst_safe
-except ImportError:  # run from a source checkout without the package installed
+if importlib.util.find_spec("graphs") is None:  # run from a source checkout, not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from catalogue.burst_safe import BurstSafeError, cut_burst_safe
 
-
-def _fatal(line: str) -> int:
-    sys.stderr.write(f"FATAL ERROR: {line}\n")
-    sys.stderr.flush()
-    return 1
+from catalogue.burst_safe import BurstSafeError, cut_burst_safe
+from graphs.scripting import fatal, log, make_parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = make_parser(__doc__)
     parser.add_argument("--workdir", required=True, type=Path)
     parser.add_argument("--product", required=True, help="the SAFE folder of the whole SLC, in workdir")
     parser.add_argument("--swath", required=True, help="IW1, IW2 or IW3 (the tile's swath)")
@@ -52,29 +46,29 @@ def main(argv: list[str] | None = None) -> int:
     source = args.workdir / args.product
     out = args.workdir / args.out
     if not source.is_dir():
-        return _fatal(f"{args.product}: no such SAFE folder in {args.workdir}")
+        return fatal(f"{args.product}: no such SAFE folder in {args.workdir}")
     if out.exists() and not out.is_symlink() and out.resolve() == source.resolve():
-        return _fatal(
+        return fatal(
             f"{args.out}: the output would replace the product itself; run the tile in a folder of its "
             f"own where {args.product} links to the product"
         )
     if not args.swath or args.number < 1:
-        return _fatal(f"tile swath {args.swath!r} burst {args.number}: not an S1 burst tile")
+        return fatal(f"tile swath {args.swath!r} burst {args.number}: not an S1 burst tile")
     pols = [p for p in re.split(r"[\s,]+", args.polarisations) if p]
     cut = args.workdir / f".{args.out}.cut"
     try:
         burst = cut_burst_safe(source.resolve(), cut, swath=args.swath, burst=args.number, polarisations=pols)
     except BurstSafeError as exc:
-        return _fatal(str(exc))
+        return fatal(str(exc))
     size = burst.size_bytes
     if out.is_symlink() or out.is_file():
         out.unlink()
     elif out.is_dir():
         shutil.rmtree(out)
     cut.replace(out)
-    sys.stdout.write(
+    log(
         f"INFO: {args.swath} burst {args.number} ({'/'.join(burst.polarisations)}, {burst.lines} lines of "
-        f"{burst.samples} samples): {len(burst.files)} files, {size} bytes -> {args.out}\n"
+        f"{burst.samples} samples): {len(burst.files)} files, {size} bytes -> {args.out}"
     )
     return 0
 
