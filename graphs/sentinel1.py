@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 SPEED_OF_LIGHT = 299_792_458.0  # m / s
 MASK_LAYOVER, MASK_SHADOW, MASK_OUTSIDE = 1, 2, 255
 TERRAIN_MARGIN_M = 1000.0
+SEED_STEP = (16, 16)
+OVERLAP_PX = 128  # sarsen's gamma map_overlap depth
 GROUPING_PX = 4.0  # radar cells of the terrain flattening, in output pixels (see _grouping)
 
 
@@ -83,7 +85,7 @@ class BackscatterOptions:
     gamma: GammaMethod | None = GammaMethod.NEAREST  # None: σ⁰ only
     looks: tuple[int, int] = (1, 4)
     polarisations: tuple[str, ...] = ()  # empty: every polarisation of the SAFE
-    chunk_px: int = 1024  # map-geometry chunks
+    chunk_px: int = 1024  # map-geometry chunks (bench/s1.py: 512 saves 20 % of γ⁰'s peak, costs 40 % time)
     crs: str | None = None  # None: the burst's UTM zone
     grouping_area_factor: tuple[float, float] | None = None  # None: cells of about 4 x 4 output px
 
@@ -273,7 +275,7 @@ def _read_valid_samples(annotation: Path) -> _Geometry:
     return _Geometry(first, last)
 
 
-def _open(safe: Path, group: str, **kwargs: Any) -> xr.Dataset:
+def open_group(safe: Path, group: str, **kwargs: Any) -> xr.Dataset:
     import xarray_sentinel
 
     with warnings.catch_warnings():
@@ -308,7 +310,7 @@ def calibrate_burst(files: BurstFiles, *, looks: tuple[int, int], chunk_lines: i
         raise Sentinel1Error(f"looks {looks}: both must be at least 1")
     safe = files.annotation.parents[1]
     chunks = {"y": az * max(1, chunk_lines // az), "x": rg * max(1, 4096 // rg)}
-    ds = _open(safe, f"{files.swath}/{files.polarisation}", rasterio_chunks=chunks)
+    ds = open_group(safe, f"{files.swath}/{files.polarisation}", rasterio_chunks=chunks)
     dn = ds.measurement.data
     if not isinstance(dn, da.Array):
         raise Sentinel1Error(f"{files.measurement.name}: not opened as a dask array (is dask installed?)")
@@ -357,7 +359,7 @@ def calibrate_burst(files: BurstFiles, *, looks: tuple[int, int], chunk_lines: i
 
 def footprint_lonlat(safe: Path, files: BurstFiles) -> list[tuple[float, float]]:
     """The geolocation grid points of the burst (lon, lat), from xarray-sentinel's gcp group."""
-    gcp = _open(safe, f"{files.swath}/{files.polarisation}/gcp")
+    gcp = open_group(safe, f"{files.swath}/{files.polarisation}/gcp")
     lon, lat = gcp.longitude.values.ravel(), gcp.latitude.values.ravel()
     return [(float(x), float(y)) for x, y in zip(lon, lat, strict=True)]
 
@@ -365,19 +367,19 @@ def footprint_lonlat(safe: Path, files: BurstFiles) -> list[tuple[float, float]]
 def burst_grid(safe: Path, files: BurstFiles, options: BackscatterOptions) -> MapGrid:
     """The output grid of a burst: its footprint (the radar image's corners, from the geolocation grid
     interpolated at the burst's first/last line and sample) in the UTM zone, at the resolution."""
-    gcp = _open(safe, f"{files.swath}/{files.polarisation}/gcp")
-    ds = _open(safe, f"{files.swath}/{files.polarisation}")
+    gcp = open_group(safe, f"{files.swath}/{files.polarisation}/gcp")
+    ds = open_group(safe, f"{files.swath}/{files.polarisation}")
     lines, samples = ds.sizes["line"], ds.sizes["pixel"]
     points = []
     for line in (0, lines - 1):
         for pixel in (0, samples - 1):
-            points.append(_interp_grid(gcp, line_time(ds, line), pixel))
+            points.append(interp_geolocation(gcp, line_time(ds, line), pixel))
     # margin: terrain moves pixels in ground range by about h / tan(incidence) (1 km at 1000 m)
     margin_px = 4 + math.ceil(TERRAIN_MARGIN_M / options.resolution_m)
     return utm_grid_for(points, resolution_m=options.resolution_m, crs=options.crs, margin_px=margin_px)
 
 
-def _interp_grid(gcp: xr.Dataset, azimuth_time: np.datetime64, pixel: float) -> tuple[float, float]:
+def interp_geolocation(gcp: xr.Dataset, azimuth_time: np.datetime64, pixel: float) -> tuple[float, float]:
     """(lon, lat) of a radar sample, linear in the geolocation grid's azimuth time and pixel (extrapolated
     past its last row or column from the two nearest ones).
 
@@ -416,7 +418,9 @@ def _simulate_block(dem_ecef: xr.DataArray, orbit_interpolator: Any, with_gamma:
     """Azimuth and slant range time, gamma area (if asked) and the layover/shadow mask of DEM pixels."""
     from sarsen import geocoding, radiometry, scene
 
-    acquisition = geocoding.backward_geocode(dem_ecef, orbit_interpolator, 0.0)
+    # seeded: Newton on every 16th pixel, then one iteration from the interpolated seed (sarsen's
+    # seed_step; the footprint test shows no loss of accuracy)
+    acquisition = geocoding.backward_geocode(dem_ecef, orbit_interpolator, 0.0, seed_step=SEED_STEP)
     distance = acquisition.dem_distance
     slant_range = np.sqrt((distance**2).sum(dim="axis"))
     out = xr.Dataset({"azimuth_time": acquisition.azimuth_time,
@@ -453,10 +457,19 @@ def _lookup_block(acquisition: xr.Dataset, image: np.ndarray, t0: np.datetime64,
     )
 
 
+def _chunks(size: int, chunk_px: int) -> tuple[int, ...]:
+    """Chunks of ``chunk_px``, the last one merged into its neighbour when smaller than the overlap the
+    terrain flattening needs (sarsen's map_overlap refuses a chunk under its 128-pixel depth)."""
+    sizes = [chunk_px] * (size // chunk_px) + ([size % chunk_px] if size % chunk_px else [])
+    if len(sizes) > 1 and sizes[-1] <= OVERLAP_PX:
+        sizes[-2:] = [sizes[-2] + sizes[-1]]
+    return tuple(sizes)
+
+
 def _dem_array(heights: np.ndarray, grid: MapGrid, chunk_px: int) -> xr.DataArray:
     x, y = grid.xy_centres()
     dem = xr.DataArray(heights, dims=("y", "x"), coords={"x": x, "y": y}, name="dem")
-    return dem.chunk({"y": chunk_px, "x": chunk_px})
+    return dem.chunk({"y": _chunks(grid.height, chunk_px), "x": _chunks(grid.width, chunk_px)})
 
 
 def _grouping(attrs: dict[str, Any], resolution_m: float) -> tuple[float, float]:
@@ -504,7 +517,7 @@ def geocode_burst(
     grid = burst_grid(safe, first, options)
     heights = warp_dem(dem, grid)
     seconds["dem"] = time.perf_counter() - started
-    orbit_ds = _open(safe, f"{first.swath}/{first.polarisation}/orbit")
+    orbit_ds = open_group(safe, f"{first.swath}/{first.polarisation}/orbit")
     interpolator = orbit.OrbitPolyfitInterpolator.from_position(orbit_ds.position.compute())
     dem_ecef = xr.map_blocks(scene.convert_to_dem_ecef, _dem_array(heights, grid, options.chunk_px),
                              kwargs={"source_crs": grid.crs.to_wkt()})  # fmt: skip
@@ -550,7 +563,7 @@ def geocode_burst(
                     obj=acquisition[["azimuth_time", "slant_range_time", "gamma_area"]],
                     function=gamma_weights,
                     chunks=options.chunk_px,
-                    bound=128,
+                    bound=OVERLAP_PX,
                     kwargs=params,
                     template=template,
                 )

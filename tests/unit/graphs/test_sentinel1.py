@@ -72,8 +72,8 @@ def _footprint_bounds(crop: CropSafe, pad: float = 0.02) -> tuple[float, float, 
 
 def _coast_lat(crop: CropSafe) -> float:
     """The latitude of the crop's row 360 (between land rows 0-299 and sea rows 420-600)."""
-    gcp, ds = s1._open(crop.path, "IW3/VV/gcp"), s1._open(crop.path, "IW3/VV")
-    return s1._interp_grid(gcp, s1.line_time(ds, 360), 700)[1]
+    gcp, ds = s1.open_group(crop.path, "IW3/VV/gcp"), s1.open_group(crop.path, "IW3/VV")
+    return s1.interp_geolocation(gcp, s1.line_time(ds, 360), 700)[1]
 
 
 @pytest.fixture(scope="module")
@@ -174,10 +174,10 @@ def test_the_geocoded_footprint_matches_the_geolocation_grid_within_one_pixel(
     source = DemSource(path=dem, datum=VerticalDatum.ELLIPSOID)
     result = s1.geocode_burst(crop.path, source, tmp_path, options=options)
     inside = _read(result.files["layover_shadow"]) != s1.MASK_OUTSIDE
-    gcp = _grid_at_zero_height(s1._open(crop.path, "IW3/VV/gcp"), result.grid.crs)
-    ds = s1._open(crop.path, "IW3/VV")
+    gcp = _grid_at_zero_height(s1.open_group(crop.path, "IW3/VV/gcp"), result.grid.crs)
+    ds = s1.open_group(crop.path, "IW3/VV")
     # corners of the multilooked image (1 x 4 looks keep samples 0-1399), at the pixels' edges
-    corners = [s1._interp_grid(gcp, s1.line_time(ds, line), pixel)
+    corners = [s1.interp_geolocation(gcp, s1.line_time(ds, line), pixel)
                for line, pixel in ((-0.5, -0.5), (-0.5, 1399.5), (600.5, 1399.5), (600.5, -0.5))]  # fmt: skip
     lons, lats = [c[0] for c in corners], [c[1] for c in corners]
     footprint = Polygon(zip(*rasterio.warp.transform("EPSG:4326", result.grid.crs, lons, lats), strict=True))
