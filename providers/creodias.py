@@ -31,12 +31,16 @@ from urllib.parse import urlsplit
 import httpx
 
 from catalogue.models import Constellation, Scene
-from common.http import HttpOutcome, classify_status, parse_retry_after
 from common.redaction import redact_url
 from common.settings import Settings
 from providers.cdse.download import ProductOfflineError
 from providers.cdse.search import CdseODataSearcher
-from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
+from providers.errors import (
+    DownloadError,
+    DownloadTemporaryError,
+    ProductNotFoundError,
+    raise_for_download_status,
+)
 from providers.fetch import Expected, Fetcher
 from providers.tokens import Account, OidcTokens, account_limit_name, account_slot, tokens_for
 
@@ -155,12 +159,9 @@ class CreodiasDownloader:
                 response = client.get(url, params={"$filter": names, "$top": "2"})
         except httpx.TransportError as exc:
             raise DownloadTemporaryError(f"{shown}: {type(exc).__name__}") from None
-        outcome = classify_status(response.status_code)
-        if outcome is HttpOutcome.TEMPORARY:
-            wait = parse_retry_after(response.headers.get("Retry-After"))
-            raise DownloadTemporaryError(f"{shown} answered {response.status_code}", retry_after_s=wait)
-        if outcome is not HttpOutcome.OK:
-            raise DownloadError(f"{shown} answered {response.status_code}")
+        answered = f"{shown} answered {response.status_code}"
+        refused = f"{answered}: the catalogue is public; check GEOCUBE_INGESTER_CREODIAS_ODATA_URL"
+        raise_for_download_status(response, answered, refused=refused, catalogue=True)
         try:
             products = response.json()["value"]
             product = next(p for p in products if str(p["Name"]).removesuffix(".SAFE") == scene.source_id)

@@ -32,12 +32,17 @@ import httpx
 from pydantic import SecretStr
 
 from catalogue.models import Scene
-from common.http import HttpOutcome, classify_status, parse_retry_after
+from common.http import HttpOutcome, classify_status
 from common.redaction import redact_url
 from common.settings import Settings
 from providers.cdse.download import ProductOfflineError
 from providers.dhus import PASSWORD_ENV, USER_ENV
-from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
+from providers.errors import (
+    DownloadError,
+    DownloadTemporaryError,
+    ProductNotFoundError,
+    raise_for_download_status,
+)
 from providers.fetch import DownloadAuthError, Expected, Fetcher
 from providers.tokens import account_limit_name, account_slot
 
@@ -144,16 +149,8 @@ class DhusDownloader:
                 response = client.get(url, params=params, headers=self._auth())
         except httpx.TransportError as exc:
             raise DownloadTemporaryError(f"{shown}: {type(exc).__name__}") from None
-        outcome = classify_status(response.status_code)
-        if outcome is HttpOutcome.TEMPORARY:
-            wait = parse_retry_after(response.headers.get("Retry-After"))
-            raise DownloadTemporaryError(f"{shown} answered {response.status_code}", retry_after_s=wait)
-        if outcome is HttpOutcome.UNAVAILABLE:
-            raise ProductNotFoundError(f"{shown} answered {response.status_code}")
-        if outcome is HttpOutcome.AUTH:
-            raise DownloadAuthError(self._refused(scene, url))
-        if outcome is not HttpOutcome.OK:
-            raise DownloadError(f"{shown} answered {response.status_code}")
+        answered = f"{shown} answered {response.status_code}"
+        raise_for_download_status(response, answered, refused=self._refused(scene, url))
         return response
 
     def _describe(self, scene: Scene, product: str) -> tuple[Expected, bool]:

@@ -50,7 +50,8 @@ from httpcore._sync import http11 as httpcore_http11
 from common.errors import ProductUnavailableError
 from common.http import HttpOutcome, classify_status, parse_retry_after
 from common.redaction import redact_url
-from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
+from providers.errors import DownloadAuthError as DownloadAuthError  # where providers import it from
+from providers.errors import DownloadError, DownloadTemporaryError, download_status_error
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,6 @@ def _report(written: int, total: int | None) -> None:
             reporter(written, total)
         except Exception as exc:  # noqa: BLE001 - a progress display never fails a download
             log.debug("progress reporter failed: %s", exc)
-
-
-class DownloadAuthError(DownloadError):
-    """The provider refused the credentials, also fresh ones: fix the account settings."""
 
 
 class ChecksumMismatchError(ProductUnavailableError):
@@ -371,19 +368,13 @@ class Fetcher:
                 ):  # accepted: being prepared (an archive's restore, an extraction)
                     wait = parse_retry_after(response.headers.get("Retry-After"))
                     raise DownloadTemporaryError(f"{shown}: accepted, not ready yet", retry_after_s=wait)
-                if outcome is HttpOutcome.OK:
-                    yield response
-                    return
-                if outcome is HttpOutcome.UNAVAILABLE:
-                    raise ProductNotFoundError(shown)
-                if outcome is HttpOutcome.TEMPORARY:
-                    wait = parse_retry_after(response.headers.get("Retry-After"))
-                    raise DownloadTemporaryError(shown, retry_after_s=wait)
-                if outcome is HttpOutcome.AUTH:
-                    raise DownloadAuthError(f"{shown}: credentials refused; check the account settings")
                 if response.status_code == 416 and offset:
                     raise _CutError("the server refused the resume range", restart=True)
-                raise DownloadError(shown)
+                error = download_status_error(response, shown)
+                if error is None:
+                    yield response
+                    return
+                raise error
             finally:
                 response.close()
         raise DownloadError(f"{what}: {redact_url(url)}: more than {MAX_REDIRECTS} redirects")

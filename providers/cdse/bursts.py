@@ -26,11 +26,15 @@ from urllib.parse import urlsplit
 import httpx
 
 from catalogue.models import Scene, Tile
-from common.http import HttpOutcome, classify_status, parse_retry_after
 from common.settings import Settings
 from providers.bursts import unpack_one_burst_zip
 from providers.cdse.download import CDSE_HOSTS, CLIENT_ID
-from providers.errors import BurstDeliveryError, DownloadError, DownloadTemporaryError, ProductNotFoundError
+from providers.errors import (
+    BurstDeliveryError,
+    DownloadTemporaryError,
+    ProductNotFoundError,
+    raise_for_download_status,
+)
 from providers.fetch import Fetcher
 from providers.tokens import Account, OidcTokens, account_limit_name, account_slot, tokens_for
 
@@ -121,16 +125,9 @@ class CdseBurstDownloader:
                 response = client.get(url, params={"$filter": query, "$top": "2"})
         except httpx.TransportError as exc:
             raise DownloadTemporaryError(f"{what}: {url}: {type(exc).__name__}") from None
-        outcome = classify_status(response.status_code)
-        if outcome is HttpOutcome.TEMPORARY:
-            raise DownloadTemporaryError(
-                f"{what}: {url} answered {response.status_code}",
-                retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
-            )
-        if outcome is HttpOutcome.UNAVAILABLE:
-            raise ProductNotFoundError(f"{what}: {url} answered {response.status_code}")
-        if outcome is not HttpOutcome.OK:
-            raise DownloadError(f"{what}: {url} answered {response.status_code}: {response.text[:200]!r}")
+        answered = f"{what}: {url} answered {response.status_code}"
+        refused = f"{answered}: the Bursts catalogue is public; check GEOCUBE_INGESTER_CDSE_ODATA_URL"
+        raise_for_download_status(response, answered, refused=refused)
         ids = _burst_ids(response, what=what)
         if not ids:
             raise ProductNotFoundError(f"{what}: CDSE lists no such burst (burst id {tile.burst_id})")
