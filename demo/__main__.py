@@ -69,10 +69,11 @@ def main() -> int:
             return 1
 
         from flows.ingest import ingest
+        from flows.outcome import summary_of
         from jobs.summary import IngestionSummary
 
         state = ingest(payload=payload, mode="local", return_state=True)
-        summary = IngestionSummary.model_validate(state.result(raise_on_failure=False))
+        summary = summary_of(state) or IngestionSummary(aoi=payload["name"], mode="local")
         print()
         print(summary.table())
         print()

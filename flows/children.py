@@ -12,6 +12,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from common.redaction import install_redaction
+from flows.logs import route_domain_logs
 from jobs.models import JobResult, SceneJob, TileJob
 from tasks.jobs import download_scene_with_retries, process_tile_with_retries
 
@@ -34,6 +35,7 @@ def _tile_run_name() -> str:
 def download_scene(job: SceneJob) -> JobResult:
     """Download one scene with the provider chain, run its scene graph, store its tiles."""
     install_redaction()
+    route_domain_logs()
     return download_scene_with_retries(job)
 
 
@@ -41,4 +43,5 @@ def download_scene(job: SceneJob) -> JobResult:
 def process_tile(job: TileJob) -> JobResult:
     """Process one tile with its tile graph, store and index the layers, clean up."""
     install_redaction()
+    route_domain_logs()
     return process_tile_with_retries(job)

@@ -108,7 +108,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     from catalogue.models import without_link_secrets
     from flows.ingest import ingest
-    from jobs.summary import IngestionSummary
+    from flows.outcome import summary_of
 
     raw = json.loads(Path(args.payload).read_text())
     document = _document(args)
@@ -117,13 +117,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     kind = "tiles" if args.tiles else "scenes"
     extra = {kind: document} if document else {}
     state = ingest(payload=raw, mode=args.mode, dry_run=args.dry_run, return_state=True, **extra)
-    data = state.result(raise_on_failure=False)
-    if isinstance(data, dict) and data.get("rows"):
-        summary = IngestionSummary.model_validate(data)
+    summary = summary_of(state)
+    if summary is not None and summary.rows:
         print(summary.table())
         print(summary.headline())
     else:  # a dry run, nothing to do, or a failure before the children: the state says it
-        print(state.message or str(data))
+        print(state.message or str(state.result(raise_on_failure=False)))
     return 0 if state.is_completed() else 1
 
 

@@ -2,7 +2,8 @@
 
 A tile's processing waits for its scene's download and for its previous and reference tiles to be
 *finished*, completed or failed (``wait_for`` + ``allow_failure``). The run ends Failed when any
-scene or tile failed, with the counts in its message.
+scene or tile failed, with the counts in its message and the summary in an IngestionFailedError
+(``flows.outcome.summary_of`` reads it back from either state).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from prefect import State, allow_failure, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed
+from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from catalogue.plan import IngestionPlan
 from common.redaction import install_redaction
 from flows.dispatch import Kind, Mode, dispatch
+from flows.logs import route_domain_logs
+from flows.outcome import final_state
 from jobs.ingestion import plan_document
 from jobs.models import JobResult, JobStatus, SceneJob, TileJob
 from jobs.summary import IngestionSummary, OutcomeRow
@@ -136,6 +139,7 @@ def ingest(
             original's tiles GeoJSON document); their scenes come from the same document.
     """
     install_redaction()
+    route_domain_logs()
     log = get_run_logger()
     mode = Mode(mode)
     prepared = prepare_task(payload, document=tiles or scenes, dry_run=dry_run)
@@ -170,7 +174,4 @@ def ingest(
         description=summary.headline(),
     )
     log.info("%s\n%s", summary.headline(), summary.table())
-    data = summary.model_dump(mode="json")
-    if summary.failed:
-        return Failed(message=summary.headline(), data=data)
-    return Completed(message=summary.headline(), data=data)
+    return final_state(summary)  # Failed carries an exception with the summary: flows/outcome.py

@@ -16,6 +16,7 @@ from rio_cogeo.cogeo import cog_validate
 
 from flows.cli import main
 from flows.ingest import ingest
+from flows.outcome import summary_of
 from geocube_client.client import GeocubeClient
 from jobs.summary import IngestionSummary
 
@@ -24,7 +25,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_api")]
 
 def run(payload: dict) -> tuple[object, IngestionSummary]:
     state = ingest(payload=payload, mode="local", return_state=True)
-    return state, IngestionSummary.model_validate(state.result(raise_on_failure=False))
+    summary = summary_of(state)
+    assert summary is not None, state.message
+    return state, summary
 
 
 def archive_dns(world, cog: Path) -> np.ndarray:
