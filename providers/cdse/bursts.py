@@ -28,7 +28,7 @@ import httpx
 from catalogue.models import Scene, Tile
 from common.settings import Settings
 from providers.bursts import unpack_one_burst_zip
-from providers.cdse.download import CDSE_HOSTS, CLIENT_ID
+from providers.cdse.download import CDSE_HOSTS, cdse_tokens
 from providers.errors import (
     BurstDeliveryError,
     DownloadTemporaryError,
@@ -36,7 +36,7 @@ from providers.errors import (
     raise_for_download_status,
 )
 from providers.fetch import Fetcher
-from providers.tokens import Account, OidcTokens, account_limit_name, account_slot, tokens_for
+from providers.tokens import OidcTokens, account_limit_name, account_slot
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +70,13 @@ class CdseBurstDownloader:
     @classmethod
     def from_settings(cls, settings: Settings) -> CdseBurstDownloader | None:
         """None without an account (GEOCUBE_INGESTER_CDSE_USERNAME and _PASSWORD)."""
-        if not settings.cdse_username or settings.cdse_password is None:
+        tokens = cdse_tokens(settings)
+        if tokens is None:
             return None
-        account = Account(
-            token_url=settings.cdse_token_url,
-            client_id=CLIENT_ID,
-            username=settings.cdse_username,
-            password=settings.cdse_password,
-            settings="GEOCUBE_INGESTER_CDSE_USERNAME and GEOCUBE_INGESTER_CDSE_PASSWORD",
-        )
         return cls(
             odata_url=settings.cdse_odata_url,
             burst_url=settings.cdse_burst_url,
-            tokens=tokens_for(account, timeout_s=settings.http_timeout_s),
+            tokens=tokens,
             fetcher=Fetcher(timeout_s=max(settings.http_timeout_s, EXTRACTION_TIMEOUT_S)),
             timeout_s=settings.http_timeout_s,
         )

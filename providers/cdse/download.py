@@ -38,6 +38,21 @@ class ProductOfflineError(ProductUnavailableError):
     """CDSE lists the product but does not serve it now (``Online: false``)."""
 
 
+def cdse_tokens(settings: Settings) -> OidcTokens | None:
+    """The process's token manager of the CDSE account, shared by the product and burst downloads;
+    None without one (GEOCUBE_INGESTER_CDSE_USERNAME and _PASSWORD)."""
+    if not settings.cdse_username or settings.cdse_password is None:
+        return None
+    account = Account(
+        token_url=settings.cdse_token_url,
+        client_id=CLIENT_ID,
+        username=settings.cdse_username,
+        password=settings.cdse_password,
+        settings="GEOCUBE_INGESTER_CDSE_USERNAME and GEOCUBE_INGESTER_CDSE_PASSWORD",
+    )
+    return tokens_for(account, timeout_s=settings.http_timeout_s)
+
+
 class CdseDownloader:
     """Downloads CDSE products by id (module docstring)."""
 
@@ -52,18 +67,12 @@ class CdseDownloader:
     @classmethod
     def from_settings(cls, settings: Settings) -> CdseDownloader | None:
         """None without an account (GEOCUBE_INGESTER_CDSE_USERNAME and _PASSWORD)."""
-        if not settings.cdse_username or settings.cdse_password is None:
+        tokens = cdse_tokens(settings)
+        if tokens is None:
             return None
-        account = Account(
-            token_url=settings.cdse_token_url,
-            client_id=CLIENT_ID,
-            username=settings.cdse_username,
-            password=settings.cdse_password,
-            settings="GEOCUBE_INGESTER_CDSE_USERNAME and GEOCUBE_INGESTER_CDSE_PASSWORD",
-        )
         return cls(
             download_url=settings.cdse_download_url,
-            tokens=tokens_for(account, timeout_s=settings.http_timeout_s),
+            tokens=tokens,
             fetcher=Fetcher(timeout_s=settings.http_timeout_s),
         )
 
