@@ -303,13 +303,26 @@ class RadarImage:
     inside: np.ndarray  # cells in the burst's valid area (whatever their value)
 
 
-def calibrate_burst(files: BurstFiles, *, looks: tuple[int, int], chunk_lines: int = 256) -> RadarImage:
+def _read_chunks(measurement: Path, *, looks: tuple[int, int], lines: int) -> dict[str, int]:
+    """Dask chunks of the measurement: whole multiples of its TIFF blocks (else xarray warns and reads
+    blocks twice) and of the looks (each window in one chunk), about ``lines`` x 4096 samples."""
+    import rasterio
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(measurement) as data:
+            block_y, block_x = data.block_shapes[0]
+    step_y, step_x = math.lcm(looks[0], block_y), math.lcm(looks[1], block_x)
+    return {"y": step_y * max(1, lines // step_y), "x": step_x * max(1, 4096 // step_x)}
+
+
+def calibrate_burst(files: BurstFiles, *, looks: tuple[int, int], chunk_lines: int = 512) -> RadarImage:
     """Noise-removed σ⁰ and β⁰ of one polarisation of a burst, multilooked (module docstring, step 1)."""
     az, rg = looks
     if az < 1 or rg < 1:
         raise Sentinel1Error(f"looks {looks}: both must be at least 1")
     safe = files.annotation.parents[1]
-    chunks = {"y": az * max(1, chunk_lines // az), "x": rg * max(1, 4096 // rg)}
+    chunks = _read_chunks(files.measurement, looks=looks, lines=chunk_lines)
     ds = open_group(safe, f"{files.swath}/{files.polarisation}", rasterio_chunks=chunks)
     dn = ds.measurement.data
     if not isinstance(dn, da.Array):

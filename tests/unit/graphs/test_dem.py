@@ -151,3 +151,29 @@ def test_the_real_egm2008_grid_gives_about_48_m_at_rome() -> None:
         pytest.skip("us_nga_egm08_25.tif is not installed (see graphs/dem.py for where to get it)")
     n = geoid_undulation(np.array([ROME[0]]), np.array([ROME[1]]), VerticalDatum.EGM2008)[0]
     assert 45 < n < 50
+
+
+DEBIAN_PROJ = Path("/usr/share/proj")
+
+
+def test_debian_proj_data_egm96_gives_the_real_48_m_at_rome(bare_proj: Path) -> None:
+    """A REAL geoid grid: EGM96 (egm96_15.gtx) from Debian's proj-data (``apt-get install proj-data``),
+    found by its legacy name for EPSG:5773; EGM96 puts the geoid 48.5 m above WGS 84 at Rome."""
+    if not (DEBIAN_PROJ / "egm96_15.gtx").is_file():
+        pytest.skip("Debian's proj-data is not installed (apt-get install proj-data)")
+    with pytest.raises(GeoidGridMissingError, match=r"us_nga_egm96_15\.tif"):
+        check_geoid_grid(VerticalDatum.EGM96)
+    add_proj_data_dir(DEBIAN_PROJ)
+    n = geoid_undulation(np.array([ROME[0]]), np.array([ROME[1]]), VerticalDatum.EGM96)[0]
+    assert n == pytest.approx(48.5, abs=0.2)
+
+
+def test_glo30_tiles_are_mosaicked_across_their_edge(tmp_path: Path) -> None:
+    west_tile = tmp_path / "Copernicus_DSM_COG_10_N38_00_W028_00_DEM"
+    west_tile.mkdir()
+    write_flat_dem(west_tile / f"{west_tile.name}.tif", (-28, 38, -27, 39), height_m=10)
+    write_flat_dem(tmp_path / "Copernicus_DSM_COG_10_N38_00_W027_00_DEM.tif", (-27, 38, -26, 39), height_m=30)
+    grid = utm_grid_for([(-27.05, 38.5), (-26.95, 38.52)], resolution_m=100, margin_px=0)
+    heights = warp_dem(DemSource.parse(str(tmp_path), "ellipsoid"), grid)
+    assert not np.isnan(heights).any()
+    assert heights[:, 0].max() == pytest.approx(10) and heights[:, -1].min() == pytest.approx(30)

@@ -94,6 +94,7 @@ def _db(values: np.ndarray) -> float:
     return float(10 * np.log10(values))
 
 
+@pytest.mark.slow  # with the module's relief geocoding (about 5 s), shared by the gamma0 and GetCube tests
 def test_sigma0_over_sea_and_land_falls_in_plausible_ranges(
     crop: CropSafe, relief: s1.BackscatterResult
 ) -> None:
@@ -304,3 +305,35 @@ def test_the_crop_safe_is_a_one_burst_safe(crop: CropSafe) -> None:
     assert (burst.swath, burst.polarisations, burst.lines, burst.samples) == ("IW3", ("VV",), 601, 1401)
     root = ET.parse(crop.annotation).getroot()  # noqa: S314 - written by the test
     assert root.findtext("swathTiming/burstList/burst/burstId") == "18029"
+
+
+def test_map_chunks_never_end_under_the_flattening_overlap() -> None:
+    assert s1._chunks(2000, 1024) == (1024, 976)
+    assert s1._chunks(1100, 1024) == (1100,)  # a last chunk of 76 px would make sarsen's overlap fail
+    assert s1._chunks(512, 1024) == (512,)
+    assert all(c > s1.OVERLAP_PX for c in s1._chunks(4719, 512)[-1:])
+
+
+@pytest.mark.slow
+def test_a_full_size_burst_of_efa4_is_calibrated_chunk_by_chunk(
+    shared_fixtures: Path, tmp_path: Path
+) -> None:
+    """EFA4's real IPF 3.31 annotation, calibration and noise on a full burst (1 501 x 21 632 samples;
+    its dummy pixels are a constant 2 + 0j in VV: |DN|² = 4, far below the noise, so all NaN)."""
+    import zipfile
+
+    from catalogue.burst_safe import cut_burst_safe
+
+    efa4 = "S1B_IW_SLC__1SDV_20210401T052622_20210401T052650_026269_032297_EFA4"
+    with zipfile.ZipFile(shared_fixtures / "s1" / f"{efa4}.zip") as zf:
+        zf.extractall(tmp_path)
+    burst = cut_burst_safe(tmp_path / f"{efa4}.SAFE", tmp_path / "b" / f"{efa4}.SAFE", swath="IW1", burst=3,
+                           polarisations=["VV"])  # fmt: skip
+    (files,) = s1.find_burst_files(burst.path)
+    assert s1.read_noise(files.noise).layout == "IPF>=2.90"
+    radar = s1.calibrate_burst(files, looks=(1, 4))
+    assert radar.sigma0.shape == (burst.lines, burst.samples // 4)
+    assert radar.inside.mean() > 0.9 and radar.below_noise_fraction == 1.0
+    grid = s1.burst_grid(burst.path, files, s1.BackscatterOptions())
+    assert grid.crs.to_epsg() // 100 == 326  # northern UTM
+    assert 3000 < grid.width < 6000 and 1000 < grid.height < 3000  # ~85 km x ~20 km (+ margins)
