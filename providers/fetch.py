@@ -91,14 +91,17 @@ class ChecksumMismatchError(ProductUnavailableError):
     """The file fetched twice does not match the catalogue's checksum or size: the source is bad."""
 
 
-class _Hash(Protocol):
+class Hash(Protocol):
+    """A running checksum (hashlib's and blake3's shape)."""
+
     def update(self, data: bytes, /) -> object: ...
 
     def hexdigest(self) -> str: ...
 
 
-def _new_hash(name: str) -> _Hash:
-    hasher: _Hash = blake3.blake3() if name == "blake3" else hashlib.new(name)
+def new_hash(name: str) -> Hash:
+    """A running checksum of a :func:`pick_checksum` name (``blake3``, ``sha3_256``, ``sha256``, ``md5``)."""
+    hasher: Hash = blake3.blake3() if name == "blake3" else hashlib.new(name)
     return hasher
 
 
@@ -148,7 +151,7 @@ class _Hasher:
     BATCH = 8 << 20
 
     def __init__(self, name: str) -> None:
-        self._hash = _new_hash(name)
+        self._hash = new_hash(name)
         self._batch: list[bytes] = []
         self._batched = 0
         self._queue: queue.Queue[list[bytes] | None] | None = None
@@ -250,7 +253,7 @@ class Fetcher:
                 size, resumed, digest = self._to_part(
                     client, method, url, part, what=what, auth=auth, trusted=trusted_hosts, checksum=checksum
                 )
-                problem = _mismatch(size, digest, expected, checksum)
+                problem = find_mismatch(size, digest, expected, checksum)
                 if problem is None:
                     dest.unlink(missing_ok=True)  # a rename over a file makes ext4 flush it (auto_da_alloc)
                     part.replace(dest)
@@ -289,7 +292,7 @@ class Fetcher:
         ranges_ok = have > 0  # a .part is only kept where ranges were served
         try:
             if have and hasher is not None:
-                for chunk in _read_chunks(part):  # what an earlier attempt wrote counts in the hash
+                for chunk in read_chunks(part):  # what an earlier attempt wrote counts in the hash
                     hasher.update(chunk)
             for cut in range(self.max_resumes + 1):
                 offset = have if ranges_ok else 0
@@ -488,7 +491,8 @@ def _total_size(response: httpx.Response, offset: int) -> int | None:
     return offset + int(length) if response.status_code == 206 else int(length)
 
 
-def _mismatch(size: int, digest: str, expected: Expected, checksum: tuple[str, str] | None) -> str | None:
+def find_mismatch(size: int, digest: str, expected: Expected, checksum: tuple[str, str] | None) -> str | None:
+    """What is wrong with ``size`` bytes hashing to ``digest``; None when they are the catalogue's."""
     if expected.size is not None and size != expected.size:
         return f"{size} bytes where the catalogue says {expected.size}"
     if checksum is not None and digest != checksum[1]:
@@ -496,7 +500,8 @@ def _mismatch(size: int, digest: str, expected: Expected, checksum: tuple[str, s
     return None
 
 
-def _read_chunks(path: Path) -> Iterator[bytes]:
+def read_chunks(path: Path) -> Iterator[bytes]:
+    """A file's bytes, 1 MiB at a time (to hash what an earlier attempt wrote)."""
     with path.open("rb") as inp:
         while chunk := inp.read(1 << 20):
             yield chunk

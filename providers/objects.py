@@ -11,7 +11,7 @@ publishes one) are right. What is there already counts:
   :class:`~providers.fetch.ChecksumMismatchError` (the source is bad: the next provider).
 
 Errors are those of ``providers.fetch``: no such key → ``ProductNotFoundError``; refused credentials
-(401/403) → :class:`~providers.fetch.DownloadAuthError` naming the settings to fix (``auth_settings``);
+(401/403) → :class:`~providers.errors.DownloadAuthError` naming the settings to fix (``auth_settings``);
 anything else the store answers after its own retries (5xx, timeouts, cuts) → ``DownloadTemporaryError``.
 
 ``fetch_folder`` downloads every object under a prefix (a ``.SAFE`` folder) into a staging folder, file
@@ -20,7 +20,6 @@ by file, and renames the folder into place once all are there.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import shutil
@@ -28,14 +27,22 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-import blake3
 import obstore
 from obstore.exceptions import BaseError, PermissionDeniedError, UnauthenticatedError
 
 from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
-from providers.fetch import ChecksumMismatchError, DownloadAuthError, Expected, Fetched, pick_checksum
+from providers.fetch import (
+    ChecksumMismatchError,
+    DownloadAuthError,
+    Expected,
+    Fetched,
+    find_mismatch,
+    new_hash,
+    pick_checksum,
+    read_chunks,
+)
 from storage.object import error_text, open_store, split_object_url
 
 if TYPE_CHECKING:
@@ -47,17 +54,6 @@ log = logging.getLogger(__name__)
 _REFUSED = re.compile(r"\b(401 Unauthorized|403 Forbidden)\b")
 
 READ_SIZE = 1 << 18  # as the HTTP core's chunk: a cut loses less than this
-
-
-class _Hash(Protocol):
-    def update(self, data: bytes, /) -> object: ...
-
-    def hexdigest(self) -> str: ...
-
-
-def _new_hash(name: str) -> _Hash:
-    hasher: _Hash = blake3.blake3() if name == "blake3" else hashlib.new(name)
-    return hasher
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +152,8 @@ class ObjectFetcher:
         dest.parent.mkdir(parents=True, exist_ok=True)
         for attempt in (1, 2):  # a mismatch is fetched again once, from byte 0
             resumed, digest = self._to_part(store, key, part, size, checksum, what=what, shown=shown)
-            if checksum is None or digest == checksum[1]:
+            problem = find_mismatch(size, digest, expected, checksum)  # the size was checked above
+            if problem is None:
                 dest.unlink(missing_ok=True)
                 part.replace(dest)
                 fetched = Fetched(
@@ -165,9 +162,8 @@ class ObjectFetcher:
                 log.info("%s: %s fetched, %d bytes at %.1f MB/s", what, shown, size, fetched.mb_per_s)
                 return fetched
             part.unlink(missing_ok=True)
-            log.warning("%s: %s: %s %s where the catalogue says %s (attempt %d of 2)", what, shown,
-                        checksum[0], digest, checksum[1], attempt)  # fmt: skip
-        raise ChecksumMismatchError(f"{what}: {shown}: checksum mismatch twice; the source is bad")
+            log.warning("%s: %s: %s (attempt %d of 2)", what, shown, problem, attempt)
+        raise ChecksumMismatchError(f"{what}: {shown}: {problem} twice; the source is bad")
 
     def _to_part(
         self,
@@ -186,11 +182,10 @@ class ObjectFetcher:
             part.unlink()
             have = 0
         part.touch()  # an empty object is an empty file
-        hasher = _new_hash(checksum[0]) if checksum else None
+        hasher = new_hash(checksum[0]) if checksum else None
         if have and hasher is not None:
-            with part.open("rb") as inp:
-                while chunk := inp.read(1 << 20):
-                    hasher.update(chunk)
+            for chunk in read_chunks(part):
+                hasher.update(chunk)
         resumed = have
         for cut in range(self.max_resumes + 1):
             if have == size:
