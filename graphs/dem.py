@@ -293,6 +293,19 @@ def _undulation_on_grid(grid: MapGrid, datum: VerticalDatum) -> np.ndarray:
     return np.array([np.interp(np.arange(grid.height), rows, c) for c in along_x.T]).T
 
 
+def check_dem_setup() -> DemSource:
+    """The configured DEM source, once its geoid grid is known to be there: what a worker (or payload
+    validation) calls to refuse a Sentinel-1 backscatter graph before any tile is processed.
+
+    Raises:
+        GraphError: ``GEOCUBE_INGESTER_DEM`` unset or naming nothing, an unknown datum.
+        GeoidGridMissingError: the datum's geoid grid is missing.
+    """
+    source = DemSource.from_env()
+    check_geoid_grid(source.datum)
+    return source
+
+
 # --------------------------------------------------------------------------------------------- warp
 
 

@@ -22,6 +22,7 @@ from graphs.dem import (
     GeoidGridMissingError,
     VerticalDatum,
     add_proj_data_dir,
+    check_dem_setup,
     check_geoid_grid,
     geoid_undulation,
     glo30_tile_name,
@@ -177,3 +178,16 @@ def test_glo30_tiles_are_mosaicked_across_their_edge(tmp_path: Path) -> None:
     heights = warp_dem(DemSource.parse(str(tmp_path), "ellipsoid"), grid)
     assert not np.isnan(heights).any()
     assert heights[:, 0].max() == pytest.approx(10) and heights[:, -1].min() == pytest.approx(30)
+
+
+def test_the_setup_check_refuses_a_missing_grid_before_any_tile(
+    bare_proj: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dem = write_flat_dem(tmp_path / "dem.tif", (0, 0, 1, 1), height_m=1)
+    monkeypatch.setenv("GEOCUBE_INGESTER_DEM", str(dem))
+    monkeypatch.delenv("GEOCUBE_INGESTER_DEM_DATUM", raising=False)
+    with pytest.raises(GeoidGridMissingError, match="EGM2008 geoid grid us_nga_egm08_25"):
+        check_dem_setup()
+    write_geoid_grid(tmp_path / "grids")
+    monkeypatch.setenv(PROJ_DATA_ENV, str(tmp_path / "grids"))
+    assert check_dem_setup() == DemSource(path=dem)
