@@ -8,11 +8,12 @@ query, headers) of every request, for the assertions.
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import unquote
+
+from tests.support.http_server import serve
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,5 @@ def scripted_server() -> Iterator[ScriptedServer]:
     """Start a ScriptedServer on 127.0.0.1; stopped on exit, also when the test fails."""
     state = ScriptedServer()
     handler = type("Handler", (_Handler,), {"state": state})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    state.base = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serve(handler) as state.base:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()

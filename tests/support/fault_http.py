@@ -19,11 +19,12 @@ assertions.
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from tests.support.http_server import serve
 
 
 @dataclass
@@ -117,12 +118,5 @@ def fault_server() -> Iterator[FaultServer]:
     """Start a FaultServer on 127.0.0.1; stopped on exit, also when the test fails."""
     state = FaultServer(base="", routes={}, requests=[])
     handler = type("Handler", (_Handler,), {"server_state": state})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    state.base = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serve(handler) as state.base:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()

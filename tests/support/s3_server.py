@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import http.client
 import http.server
-import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from moto.server import ThreadedMotoServer
+
+from tests.support.http_server import serve
 
 ACCESS_KEY = "AKIATESTINGMOTO0000"
 SECRET_KEY = "test-secret-key-never-logged-0000"
@@ -192,12 +193,5 @@ def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
         (_ProxyHandler,),
         {"state": state, "upstream": (parts.hostname or "127.0.0.1", parts.port or 80)},
     )
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    state.endpoint = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serve(handler) as state.endpoint:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
