@@ -28,12 +28,16 @@ lock:
 	mv requirements.lock.part requirements.lock
 	rm -rf .lockenv build *.egg-info
 
-# Debian packages the tests need: PostgreSQL (behind the Prefect server of the deployments test).
+# Debian packages the tests need: PostgreSQL (behind the Prefect server of the deployments test) and
+# PROJ's grids (proj-data: the EGM96 geoid that the Sentinel-1 DEM heights are corrected with).
 system-deps:
-	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
-	  echo "installing PostgreSQL (Debian packages postgresql, postgresql-contrib)"; \
+	@missing=; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="postgresql postgresql-contrib"; \
+	[ -e /usr/share/proj/egm96_15.gtx ] || missing="$$missing proj-data"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql postgresql-contrib >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 demo: setup

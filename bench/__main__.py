@@ -1,7 +1,9 @@
-"""``make bench``: tile linking against a straight port of the original, and the product's hot path
-against curl + unzip. Each compares against its baseline in the same run, on the same machine.
+"""``make bench``: tile linking against a straight port of the original, downloads against curl, the
+product's hot path against curl + unzip, the bytes of an S1 burst against its SLC's, and S1 burst
+backscatter against reading the burst and warping its DEM. Each compares against its baseline in the
+same run, on the same machine.
 
-``python -m bench [tiles|transfer|bursts]`` runs one of them; ``BENCH_PRODUCT_MIB`` sizes the product.
+``python -m bench [tiles|transfer|bursts|s1]`` runs some of them; ``BENCH_PRODUCT_MIB`` sizes the product.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ import os
 import platform
 import sys
 
-from bench import bursts, tiles, transfer
+from bench import bursts, s1, tiles, transfer
 
-SUITES = {"tiles": tiles.main, "transfer": transfer.main, "bursts": bursts.main}
+SUITES = {"tiles": tiles.main, "transfer": transfer.main, "bursts": bursts.main, "s1": s1.main}
 
 
 def main(argv: list[str]) -> None:

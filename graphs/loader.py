@@ -38,6 +38,7 @@ BUILTIN_GRAPHS: dict[str, str] = {
     # The original's hard-coded Pléiades/SPOT graphs (§5.12), as library files.
     "PhrPreProcessing": "PhrPreProcessing.json",
     "PhrProcessing": "PhrProcessing.json",
+    "S1Backscatter": "S1Backscatter.json",
     "S1BurstSplit": "S1BurstSplit.json",
     "SpotPreProcessing": "SpotPreProcessing.json",
     "SpotProcessing": "SpotProcessing.json",

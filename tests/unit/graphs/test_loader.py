@@ -124,6 +124,7 @@ def test_list_builtin_graphs() -> None:
         "Pass",
         "PhrPreProcessing",
         "PhrProcessing",
+        "S1Backscatter",
         "S1BurstSplit",
         "SpotPreProcessing",
         "SpotProcessing",
