@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from tests.support.http_server import serve
+from tests.support.http_server import QuietHandler, serve
 
 
 @dataclass(frozen=True)
@@ -34,20 +34,14 @@ class ScriptedServer:
         return [r for r in self.requests if r[0] == method and r[1].split("?")[0] == path]
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler, http.server.BaseHTTPRequestHandler):  # base named for ruff N802 (do_GET)
     state: ScriptedServer
-
-    def log_message(self, *args: object) -> None:
-        pass
 
     def do_GET(self) -> None:
         self._serve("GET")
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        self.read_body()
         self._serve("POST")
 
     def _serve(self, method: str) -> None:
@@ -57,12 +51,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         answer = (
             (answers.pop(0) if len(answers) > 1 else answers[0]) if answers else Answer(404, b"not found")
         )
-        self.send_response(answer.status)
-        for key, value in answer.headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(answer.body)))
-        self.end_headers()
-        self.wfile.write(answer.body)
+        self.send_answer(answer.status, answer.body, answer.headers)
 
 
 @contextmanager

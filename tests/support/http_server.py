@@ -24,3 +24,27 @@ def serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A test handler's common part: HTTP/1.1 (kept-alive connections, as real servers), no access
+    log on stderr, the request body read, an answer sent with its length."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def read_body(self) -> bytes:
+        """The request's body (``Content-Length`` bytes; none without one)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def send_answer(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        """``status`` with ``headers``, ``Content-Length`` and ``body``."""
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
