@@ -33,13 +33,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from graphs.errors import GraphError, GraphTemporaryError
-from graphs.runner import LogRules, classify_lines, run_command, run_process
+from graphs.runner import LogRules, classify_lines, run_command, run_process, step_flags
 
 logger = logging.getLogger(__name__)
 
 DOCKER_MOUNTS_ENV = "GEOCUBE_INGESTER_DOCKER_MOUNTS"
 DOCKER_ENVS_ENV = "GEOCUBE_INGESTER_DOCKER_ENVS"
 INSTALL_HINT = "install the docker CLI (https://docs.docker.com/engine/install/) and put it on PATH"
+NOT_ON_PATH = f"the docker CLI is not on PATH; {INSTALL_HINT}"
 CONTAINER_PREFIX = "geocube-ingester-"
 REMOVE_TIMEOUT_S = 120.0
 # An image reference: [registry[:port]/]name[:tag][@digest]. Above all, it never starts with "-",
@@ -53,6 +54,11 @@ _PULL_TEMPORARY = ("timeout", "timed out", "temporary failure", "too many reques
 def find_docker() -> str | None:
     """The docker CLI on PATH, or None."""
     return shutil.which("docker")
+
+
+def unavailable_reason() -> str | None:
+    """Why docker steps cannot run here (with the fix), or None when the CLI is on PATH."""
+    return None if find_docker() else NOT_ON_PATH
 
 
 def check_image(image: str, *, where: str) -> str:
@@ -143,7 +149,7 @@ def docker_run_argv(
         argv += ["--mount", _bind(mount, readonly=True)]
     for env_name in sorted(env_names):
         argv += ["--env", env_name]
-    return [*argv, image, *(f"--{key}={args[key]}" for key in sorted(args))]
+    return [*argv, image, *step_flags(args)]
 
 
 def _current_user() -> str | None:
@@ -155,6 +161,10 @@ def _says_no_daemon(lines: Sequence[str]) -> bool:
     return any(hint in line.lower() for line in lines for hint in _NO_DAEMON)
 
 
+def _unreachable(label: str, lines: Sequence[str]) -> GraphTemporaryError:
+    return GraphTemporaryError(f"{label}: the docker daemon is not reachable: {lines[-1].strip()}")
+
+
 def is_docker_error(line: str) -> bool:
     """An error line of a docker step (§5.10): it contains ``ERROR:`` or starts with ``ERROR``."""
     return "ERROR:" in line or line.lstrip().startswith("ERROR")
@@ -163,7 +173,7 @@ def is_docker_error(line: str) -> bool:
 def classify_docker(label: str, returncode: int, lines: Sequence[str]) -> Exception:
     """The error of a container that exited non-zero (any non-zero code; the module docstring)."""
     if returncode == 125 and _says_no_daemon(lines):  # 125: the docker CLI itself failed
-        return GraphTemporaryError(f"{label}: the docker daemon is not reachable: {lines[-1].strip()}")
+        return _unreachable(label, lines)
     return classify_lines(label, returncode, lines, is_error=is_docker_error)
 
 
@@ -189,7 +199,7 @@ def ensure_image(docker: str, image: str, *, cwd: Path, timeout_s: float, label:
     if inspect.returncode == 0:
         return
     if _says_no_daemon(inspect.lines):
-        raise GraphTemporaryError(f"{label}: the docker daemon is not reachable: {inspect.lines[-1].strip()}")
+        raise _unreachable(label, inspect.lines)
     logger.info("%s: pulling image %s", label, image)
     try:
         pull = run_process(
@@ -238,7 +248,7 @@ def run_docker(
     """
     docker = find_docker()
     if docker is None:
-        raise GraphError(f"{label}: engine 'docker': the docker CLI is not on PATH; {INSTALL_HINT}")
+        raise GraphError(f"{label}: engine 'docker': {NOT_ON_PATH}")
     check_image(image, where=label)
     mounts, allowed = read_mounts(), read_allowed_envs()
     env = container_env(graph_envs, allowed, os.environ)

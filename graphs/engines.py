@@ -24,7 +24,7 @@ from pathlib import Path
 from graphs import docker_engine, snap_engine
 from graphs.errors import GraphError
 from graphs.model import Engine, Graph, ProcessingStep
-from graphs.runner import classify_failure, run_command
+from graphs.runner import classify_failure, run_command, step_flags
 
 __all__ = [
     "DEFAULT_STEP_TIMEOUT_S",
@@ -48,13 +48,10 @@ def _snap_reason() -> str | None:
     return None if gpt else f"gpt not found ({searched}); {snap_engine.INSTALL_HINT}"
 
 
-def _docker_reason() -> str | None:
-    if docker_engine.find_docker():
-        return None
-    return f"the docker CLI is not on PATH; {docker_engine.INSTALL_HINT}"
-
-
-_REASONS: dict[Engine, Callable[[], str | None]] = {Engine.SNAP: _snap_reason, Engine.DOCKER: _docker_reason}
+_REASONS: dict[Engine, Callable[[], str | None]] = {
+    Engine.SNAP: _snap_reason,
+    Engine.DOCKER: docker_engine.unavailable_reason,
+}
 
 
 def engine_unavailable_reason(engine: Engine) -> str | None:
@@ -120,7 +117,7 @@ def build_argv(engine: Engine, command: str, args: Mapping[str, str]) -> list[st
 
     snap and docker steps have their own: ``snap_engine.snap_argv``, ``docker_engine.docker_run_argv``.
     """
-    flags = [f"--{name}={args[name]}" for name in sorted(args)]
+    flags = step_flags(args)
     if engine == Engine.PYTHON:
         return [sys.executable, command, *flags]
     if engine == Engine.CMD:

@@ -95,6 +95,12 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+def step_flags(args: Mapping[str, str], *, prefix: str = "--") -> list[str]:
+    """A step's arguments as ``<prefix><name>=<value>``, sorted by name (the original used Go map
+    order, which is random): python, cmd and docker steps' ``--name=value``."""
+    return [f"{prefix}{name}={args[name]}" for name in sorted(args)]
+
+
 @dataclass(frozen=True)
 class Completed:
     """A command that ran to its end (whatever its exit code), with its output lines."""
