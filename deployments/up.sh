@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Create the work pools and register the deployments of prefect.yaml, non-interactively:
-#   PREFECT_API_URL=http://127.0.0.1:4200/api deployments/up.sh
+# Create the work pools, the account limits and the result storage block, and register the deployments
+# of prefect.yaml, non-interactively:
+#   PREFECT_API_URL=http://127.0.0.1:4200/api GEOCUBE_INGESTER_STORAGE_URI=/data/geocube deployments/up.sh
+# The result storage every pool and the parent share is GEOCUBE_INGESTER_RESULTS_URI when set (a path all
+# workers mount, or an fsspec URL: s3://bucket/prefix with s3fs on every worker), else the folder
+# .prefect-results of GEOCUBE_INGESTER_STORAGE_URI; the Prefect block geocube-ingester-results points to
+# it (flows/deployment.py, the build step of prefect.yaml, saves it). PROJECT_DIR, when set, is the
+# project's path on the workers (default: this folder).
 # Then start one worker per pool (each in its own terminal or service unit, with the ingester settings
 # GEOCUBE_SERVER, GEOCUBE_INGESTER_STORAGE_URI, ... in its environment):
 #   prefect worker start --pool download-pool
@@ -25,4 +31,6 @@ for entry in "cdse:4:${GEOCUBE_INGESTER_CDSE_USERNAME:-}" "creodias:4:${GEOCUBE_
   "$PREFECT" gcl create "$limit" --limit "$slots" >/dev/null 2>&1 || "$PREFECT" gcl update "$limit" --limit "$slots" >/dev/null
   echo "global concurrency limit $limit: $slots"
 done
-PROJECT_DIR="$PWD" "$PREFECT" --no-prompt deploy --all </dev/null
+# The build step of prefect.yaml checks the folder and saves the result storage block before anything is
+# registered: a deploy it refuses changes nothing.
+"$PREFECT" --no-prompt deploy --all </dev/null

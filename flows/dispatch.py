@@ -19,6 +19,7 @@ from prefect.states import Cancelling
 
 from common.errors import PermanentError
 from flows.children import download_scene, process_tile
+from flows.results import read_result
 from jobs.models import JobResult, JobStatus, SceneJob, TileJob
 
 
@@ -99,11 +100,19 @@ def dispatch(
         message = state.message if state is not None and state.message else ""
         raise ChildFailedError(f"{label}: child flow run {child.name} ended {what} {message}".strip())
     try:
-        loaded = state.result()
+        loaded = read_result(state)  # from the shared result storage, wherever the child ran
         if isinstance(loaded, JobResult):
             return loaded
         if isinstance(loaded, dict):
             return JobResult.model_validate(loaded)
-    except Exception as exc:  # noqa: BLE001 - results live in the worker's storage; the state is enough
-        log.debug("%s: result of %s not readable here (%s); using its state", label, child.name, exc)
+    except Exception as exc:  # noqa: BLE001 - the run is done: its state is enough for the outcome
+        # A result on the child's machine only (no shared result storage block) cannot be read here.
+        log.warning(
+            "%s: result of %s not readable here (%s): its provider, bytes and outputs are missing from the "
+            "outcome; give every pool a shared result storage (PREFECT_DEFAULT_RESULT_STORAGE_BLOCK, "
+            "deployments/up.sh)",
+            label,
+            child.name,
+            str(exc)[:200],
+        )
     return JobResult(status=JobStatus.DONE, message=state.message or "")

@@ -115,6 +115,8 @@ def _plan_artifact(plan: IngestionPlan) -> None:
 @flow(
     name="ingest",
     flow_run_name=_run_name,
+    # The summary (or the IngestionFailedError carrying it) in the result storage: readable from the API.
+    persist_result=True,
     # Prefect types task_runner invariantly: a ThreadPoolTaskRunner is refused as TaskRunner[PrefectFuture].
     task_runner=ThreadPoolTaskRunner(max_workers=MAX_PARALLEL_CHILDREN),  # type: ignore[arg-type]
 )

@@ -15,6 +15,7 @@ from prefect import State
 from prefect.states import Completed, Failed
 
 from common.errors import PermanentError
+from flows.results import read_result
 from jobs.summary import IngestionSummary
 
 
@@ -47,7 +48,7 @@ def final_state(summary: IngestionSummary, **extra: Any) -> State:
 def summary_of(state: State) -> IngestionSummary | None:
     """The summary of a finished ``ingest`` run, or None (it failed before its children, e.g. on an
     invalid payload: its state's message says why)."""
-    data = state.result(raise_on_failure=False)
+    data = read_result(state)
     if isinstance(data, IngestionFailedError):
         return data.summary
     if isinstance(data, dict) and "rows" in data:

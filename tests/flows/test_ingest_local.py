@@ -249,3 +249,23 @@ def test_no_secret_of_a_link_reaches_the_children_artifacts_ledger_or_logs(
     for artifact in artifacts:
         assert secret not in f"{artifact.data} {artifact.description}", artifact.key
     assert secret not in caplog.text
+
+
+@pytest.mark.slow
+def test_cli_prints_the_outcome_table_of_a_failed_ingestion(world_factory, tmp_path, capsys) -> None:
+    """The parent ends Failed with an IngestionFailedError carrying its summary: the CLI prints it."""
+    first = datetime(2024, 1, 5, 10, 54, 21, tzinfo=UTC)
+    world = world_factory("CliFail", dates=[first + timedelta(days=10 * i) for i in range(2)], broken=[1])
+    payload = tmp_path / "payload.json"
+    payload.write_text(json.dumps(world.payload))
+    assert main(["ingest", str(payload)]) == 1
+    out = capsys.readouterr().out
+    table = [line.split() for line in out.splitlines() if line.startswith(("scene ", "tile "))]
+    assert [(row[0], row[3]) for row in table] == [
+        ("scene", "DONE"),
+        ("scene", "DONE"),
+        ("tile", "DONE"),
+        ("tile", "FAILED"),
+    ], out
+    assert "CliFail: scenes: 2/2 done, 0 failed, 0 skipped; tiles: 1/2 done, 1 failed" in out
+    assert "TypeError" not in out

@@ -7,11 +7,15 @@ failed ``ingest`` run (issue 11). Calling a flow without ``return_state`` takes 
 
 from __future__ import annotations
 
+import gc
+from pathlib import Path
+
 import pytest
 from prefect import State, flow
 from prefect.states import Failed
 
 from flows.outcome import IngestionFailedError, final_state, summary_of
+from flows.results import read_result
 from jobs.models import JobStatus
 from jobs.summary import IngestionSummary, OutcomeRow
 
@@ -75,3 +79,25 @@ def test_a_run_that_failed_before_its_children_has_no_summary() -> None:
     state = invalid(return_state=True)
     assert summary_of(state) is None
     assert "layers.B04" in str(state.result(raise_on_failure=False))
+
+
+def test_a_result_in_a_saved_block_reads_back_without_leaving_a_socket_open(tmp_path: Path) -> None:
+    """Prefect's own ``state.result()`` resolves a saved block with a client it never closes: read three
+    times, its open sockets fail this test (``-W error``) once collected."""
+    from prefect.client.orchestration import get_client
+    from prefect.filesystems import LocalFileSystem
+
+    LocalFileSystem(basepath=str(tmp_path)).save("outcome-test-results", overwrite=True)
+    shared: LocalFileSystem = LocalFileSystem.load("outcome-test-results")  # type: ignore[assignment]
+    state = finishing.with_options(result_storage=shared)(failed=True, return_state=True)
+    run_id = state.state_details.flow_run_id
+    assert run_id is not None
+    with get_client(sync_client=True) as client:
+        stored = client.read_flow_run(run_id).state
+    assert stored is not None
+    for _ in range(3):
+        read = summary_of(stored)
+        assert read is not None and read.rows[1].status == JobStatus.FAILED
+    assert isinstance(read_result(stored), IngestionFailedError)
+    assert list(tmp_path.iterdir()), "the result was not written to the block's folder"
+    gc.collect()

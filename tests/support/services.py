@@ -172,13 +172,22 @@ def prefect_server(home: Path, database_url: str) -> Iterator[dict[str, str]]:
 
 @contextlib.contextmanager
 def workers(
-    env: dict[str, str], pools: list[str], log_dir: Path, cwd: Path
+    env: dict[str, str], pools: list[str], log_dir: Path, cwd: Path, *, own_homes: bool = False
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """One process worker per pool, polling every second."""
+    """One process worker per pool, polling every second.
+
+    With ``own_homes``, each worker has its own ``PREFECT_HOME`` (``<log_dir>/home-<pool>``) and no
+    ``PREFECT_LOCAL_STORAGE_PATH``, as on machines of their own: what one writes to its local storage
+    the others cannot count on.
+    """
     procs: list[subprocess.Popen[bytes]] = []
     worker_env = env | {"PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
     try:
         for pool in pools:
+            pool_env = worker_env
+            if own_homes:
+                pool_env = {k: v for k, v in worker_env.items() if k != "PREFECT_LOCAL_STORAGE_PATH"}
+                pool_env["PREFECT_HOME"] = str(log_dir / f"home-{pool}")
             procs.append(
                 _spawn(
                     [
@@ -192,7 +201,7 @@ def workers(
                         "--type",
                         "process",
                     ],
-                    worker_env,
+                    pool_env,
                     log_dir / f"worker-{pool}.log",
                     cwd=cwd,
                 )
