@@ -1,7 +1,8 @@
 """ASF's burst extractor: one Sentinel-1 SLC burst, one polarisation, as a TIFF and an XML.
 
 ``GET <asf_burst_url>/<SLC scene>/<IW>/<POL>/<i>.tiff`` (the burst's lines of the measurement) and
-``.../<i>.xml`` (the product's metadata), with an Earthdata Login bearer token. ``i`` is the burst's
+``.../<i>.xml`` (the product's metadata), with an Earthdata Login bearer token, through the download core
+(``providers.fetch``: resumed after a cut, the token kept off the hosts ASF redirects to). ``i`` is the burst's
 index in its swath counted from 0, as asf_search's ``burstIndex`` and burst2safe (which reads
 ``azimuthTime`` of the annotation's burst ``[burstIndex]``) count it: the tile's ``tile_nr`` minus 1;
 e.g. ``asf/SLC_BURST.yml``'s ``…/IW3/VV/5.tiff``. The service extracts on demand and answers **202**
@@ -24,20 +25,24 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-import httpx
 from pydantic import SecretStr
 
 from catalogue.burst_safe import BurstSafeError, cut_burst_safe
 from catalogue.models import Scene, Tile
-from common.http import HttpOutcome, classify_status, parse_retry_after
 from common.redaction import redact_url
 from common.settings import Settings
 from common.xml import parse_untrusted_xml
 from providers.asf import ASF_HOSTS
-from providers.errors import BurstDeliveryError, DownloadError, DownloadTemporaryError, ProductNotFoundError
-from providers.fetch import DownloadAuthError
+from providers.errors import (
+    BurstDeliveryError,
+    DownloadAuthError,
+    DownloadTemporaryError,
+    ProductNotFoundError,
+    ProductNotReadyError,
+)
+from providers.fetch import Fetcher
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +65,11 @@ class AsfBurstDownloader:
         poll_s: float = 5.0,
         max_wait_s: float = MAX_EXTRACTION_WAIT_S,
         sleep: Callable[[float], None] = time.sleep,
+        fetcher: Fetcher | None = None,
     ) -> None:
         self._token = token
+        self.fetcher = fetcher or Fetcher(timeout_s=timeout_s)
         self.burst_url = burst_url.rstrip("/")
-        self.timeout_s = timeout_s
         self.poll_s = poll_s
         self.max_wait_s = max_wait_s
         self._sleep = sleep
@@ -88,83 +94,42 @@ class AsfBurstDownloader:
         what = f"{scene.source_id}/{tile.source_id} {pol}"
         base = f"{self.burst_url}/{scene.source_id}/{swath}/{pol}/{tile.tile_nr - 1}"
         dest_dir.mkdir(parents=True, exist_ok=True)
-        with httpx.Client(timeout=self.timeout_s) as client:
-            xml = self._get(client, f"{base}.xml", dest_dir / f"{tile.source_id}_{pol}.xml", what=what)
-            tiff = self._get(client, f"{base}.tiff", dest_dir / f"{tile.source_id}_{pol}.tiff", what=what)
+        xml = self._get(f"{base}.xml", dest_dir / f"{tile.source_id}_{pol}.xml", what=what)
+        tiff = self._get(f"{base}.tiff", dest_dir / f"{tile.source_id}_{pol}.tiff", what=what)
         return assemble_burst_safe(
             xml, tiff, dest_dir, scene_id=scene.source_id, swath=swath, polarisation=pol, burst=tile.tile_nr
         )
 
-    def _headers(self, url: str) -> Mapping[str, str]:
-        if urlsplit(url).hostname not in self.hosts:
-            return {}  # a signed URL it redirects to gets no token
+    def _auth(self, refresh: bool) -> Mapping[str, str]:
+        """The token, for ASF's hosts only (the download core keeps it off a signed URL's host)."""
+        if refresh:
+            raise DownloadAuthError(
+                "Earthdata Login refused the token; create a new one at urs.earthdata.nasa.gov and set "
+                "GEOCUBE_INGESTER_EARTHDATA_TOKEN"
+            )
         return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
 
-    def _get(self, client: httpx.Client, url: str, dest: Path, *, what: str) -> Path:
-        """Fetch ``url`` to ``dest``, asking again while the service answers 202 (90 s at most)."""
+    def _get(self, url: str, dest: Path, *, what: str) -> Path:
+        """Fetch ``url`` to ``dest`` with the download core, asking again while the service answers 202
+        (the core's ProductNotReadyError), for ``max_wait_s`` at most."""
         started = time.monotonic()
         slept = 0.0
-        current = url
-        for _ in range(1000):
-            wait: float | None = None
+        while True:
             try:
-                with client.stream("GET", current, headers=self._headers(current)) as response:
-                    status = response.status_code
-                    if response.is_redirect and response.headers.get("Location"):
-                        current = urljoin(current, response.headers["Location"])
-                        continue
-                    if status == 202:
-                        wait = parse_retry_after(response.headers.get("Retry-After"))
-                    else:
-                        self._raise_for(status, response, what=what, url=current)
-                        return _stream_to(response, dest)
-            except httpx.TransportError as exc:
-                raise DownloadTemporaryError(f"{what}: {redact_url(current)}: {type(exc).__name__}") from None
-            waited = max(time.monotonic() - started, slept)
-            delay = self.poll_s if wait is None else wait
-            if waited + delay > self.max_wait_s:
-                raise DownloadTemporaryError(
-                    f"{what}: {redact_url(url)} still extracting after {waited:.0f} s (202); try again later",
-                    retry_after_s=delay,
-                )
+                fetched = self.fetcher.fetch(url, dest, what=what, auth=self._auth, trusted_hosts=self.hosts)
+                return fetched.path
+            except ProductNotReadyError as exc:
+                waited = max(time.monotonic() - started, slept)
+                delay = self.poll_s if exc.retry_after_s is None else exc.retry_after_s
+                if waited + delay > self.max_wait_s:
+                    raise DownloadTemporaryError(
+                        f"{what}: {redact_url(url)} still extracting after {waited:.0f} s (202); try again "
+                        "later",
+                        retry_after_s=delay,
+                    ) from None
             log.info("%s: %s is being extracted (202); asking again in %.1f s", what, redact_url(url), delay)
             self._sleep(delay)
             slept += delay
-            current = url
-        raise DownloadError(f"{what}: {redact_url(url)}: too many redirects")
-
-    @staticmethod
-    def _raise_for(status: int, response: httpx.Response, *, what: str, url: str) -> None:
-        outcome = classify_status(status)
-        shown = f"{what}: {redact_url(url)} answered {status}"
-        if outcome is HttpOutcome.OK:
-            return
-        if outcome is HttpOutcome.UNAVAILABLE:
-            raise ProductNotFoundError(shown)
-        if outcome is HttpOutcome.TEMPORARY:
-            raise DownloadTemporaryError(
-                shown, retry_after_s=parse_retry_after(response.headers.get("Retry-After"))
-            )
-        if outcome is HttpOutcome.AUTH:
-            raise DownloadAuthError(
-                f"{shown}: Earthdata Login refused the token; create a new one at urs.earthdata.nasa.gov "
-                "and set GEOCUBE_INGESTER_EARTHDATA_TOKEN"
-            )
-        raise DownloadError(shown)
-
-
-def _stream_to(response: httpx.Response, dest: Path) -> Path:
-    part = dest.with_name(dest.name + ".part")
-    try:
-        with part.open("wb") as out:
-            for chunk in response.iter_raw():
-                out.write(chunk)
-    except (httpx.TransportError, httpx.StreamError) as exc:
-        part.unlink(missing_ok=True)
-        raise DownloadTemporaryError(f"{dest.name}: cut after {part.stat().st_size if part.exists() else 0} "
-                                     f"bytes ({type(exc).__name__})") from None  # fmt: skip
-    part.replace(dest)
-    return dest
 
 
 def assemble_burst_safe(

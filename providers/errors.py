@@ -3,6 +3,7 @@
 IngestError (common.errors)
 ├── TemporaryError
 │   └── DownloadTemporaryError     timeout, 408/429/5xx, connection reset: retry later
+│       └── ProductNotReadyError   202: accepted, being prepared (restore, extraction): ask again
 ├── ProductUnavailableError
 │   ├── ProductNotFoundError       this provider has not got it: try the next one
 │   │   └── BurstDeliveryError     a burst provider delivered no one-burst SAFE: the next source
@@ -23,6 +24,11 @@ from common.http import HttpOutcome, classify_status, parse_retry_after
 
 class DownloadTemporaryError(TemporaryError):
     """A download failed in a way that may pass."""
+
+
+class ProductNotReadyError(DownloadTemporaryError):
+    """The server accepted the request but has not got the file ready yet (202: an archive restoring it,
+    a burst being extracted): ask again after ``retry_after_s``."""
 
 
 class ProductNotFoundError(ProductUnavailableError):

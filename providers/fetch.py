@@ -51,7 +51,12 @@ from common.errors import ProductUnavailableError
 from common.http import HttpOutcome, classify_status, parse_retry_after
 from common.redaction import redact_url
 from providers.errors import DownloadAuthError as DownloadAuthError  # where providers import it from
-from providers.errors import DownloadError, DownloadTemporaryError, download_status_error
+from providers.errors import (
+    DownloadError,
+    DownloadTemporaryError,
+    ProductNotReadyError,
+    download_status_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -370,7 +375,7 @@ class Fetcher:
                     response.status_code == 202
                 ):  # accepted: being prepared (an archive's restore, an extraction)
                     wait = parse_retry_after(response.headers.get("Retry-After"))
-                    raise DownloadTemporaryError(f"{shown}: accepted, not ready yet", retry_after_s=wait)
+                    raise ProductNotReadyError(f"{shown}: accepted, not ready yet", retry_after_s=wait)
                 if response.status_code == 416 and offset:
                     raise _CutError("the server refused the resume range", restart=True)
                 error = download_status_error(response, shown)

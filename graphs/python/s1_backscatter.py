@@ -17,36 +17,23 @@ the DEM or the geoid grid cannot serve (retrying cannot help); other failures ex
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-try:
-    from graphs.dem import DemSource
-    from graphs.errors import GraphError
-    from graphs.sentinel1 import geocode_burst, parse_options
-except ImportError:  # run from a source checkout without the package installed
+if importlib.util.find_spec("graphs") is None:  # run from a source checkout, not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from graphs.dem import DemSource
-    from graphs.errors import GraphError
-    from graphs.sentinel1 import geocode_burst, parse_options
 
-
-def _log(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _fatal(line: str) -> int:
-    sys.stderr.write(f"FATAL ERROR: {line}\n")
-    sys.stderr.flush()
-    return 1
+from graphs.dem import DemSource
+from graphs.errors import GraphError
+from graphs.scripting import error, fatal, log, make_parser
+from graphs.sentinel1 import geocode_burst, parse_options
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = make_parser(__doc__)
     parser.add_argument("--workdir", required=True, type=Path, help="folder holding the one-burst SAFE")
     parser.add_argument("--pattern-out", required=True, help="output file pattern, '*' is the layer")
     parser.add_argument("--scale", default="db")
@@ -58,16 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if "*" not in args.pattern_out:
-        return _fatal(f"--pattern-out {args.pattern_out!r} has no '*' to replace by the layer name")
+        return fatal(f"--pattern-out {args.pattern_out!r} has no '*' to replace by the layer name")
     safes = sorted(p for p in args.workdir.glob("*.SAFE") if p.is_dir())
     if len(safes) != 1:
-        return _fatal(f"{args.workdir}: {len(safes)} SAFE folders; a burst tile has exactly one")
+        return fatal(f"{args.workdir}: {len(safes)} SAFE folders; a burst tile has exactly one")
     try:
         options = parse_options(resolution_m=args.resolution_m, scale=args.scale, gamma=args.gamma,
                                 looks=args.looks, polarisations=args.polarisations, crs=args.crs)  # fmt: skip
         dem = DemSource.from_env()
     except GraphError as exc:
-        return _fatal(str(exc))
+        return fatal(str(exc))
     scratch = Path(tempfile.mkdtemp(dir=args.workdir, prefix=".s1_backscatter."))
     try:
         result = geocode_burst(safes[0], dem, scratch, options=options)
@@ -75,17 +62,16 @@ def main(argv: list[str] | None = None) -> int:
             target = Path(args.pattern_out.replace("*", layer))
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(path), target)
-            _log(f"INFO: {layer} -> {target}")
+            log(f"INFO: {layer} -> {target}")
     except GraphError as exc:  # the SAFE, the DEM or the geoid grid: retrying cannot help
-        return _fatal(str(exc))
+        return fatal(str(exc))
     except (OSError, MemoryError) as exc:
-        sys.stderr.write(f"ERROR: {exc}\n")
-        return 1
+        return error(str(exc))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     seconds = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     below = ", ".join(f"{k} {v:.0%}" for k, v in result.below_noise_fraction.items())
-    _log(f"INFO: {safes[0].name}: {result.grid.width}x{result.grid.height} px at {options.resolution_m:g} m "
+    log(f"INFO: {safes[0].name}: {result.grid.width}x{result.grid.height} px at {options.resolution_m:g} m "
          f"({result.grid.crs}); {seconds}; below the noise floor: {below}")  # fmt: skip
     return 0
 

@@ -13,7 +13,13 @@ from graphs.loader import GRAPHS_DIR
 from graphs.scripting import error, fatal, log, make_parser
 
 # Those on graphs.scripting (s1_backscatter.py still has its own preamble).
-SCRIPTS = ["extract_dimap.py", "extract_landsat.py", "extract_s2.py", "split_s1_burst.py"]
+SCRIPTS = [
+    "extract_dimap.py",
+    "extract_landsat.py",
+    "extract_s2.py",
+    "s1_backscatter.py",
+    "split_s1_burst.py",
+]
 
 
 def test_the_log_lines_follow_the_python_filters_conventions(capsys: pytest.CaptureFixture[str]) -> None:
