@@ -1,9 +1,9 @@
 """ASF's burst extractor: one Sentinel-1 SLC burst, one polarisation, as a TIFF and an XML.
 
 ``GET <asf_burst_url>/<SLC scene>/<IW>/<POL>/<i>.tiff`` (the burst's lines of the measurement) and
-``.../<i>.xml`` (the product's metadata), with an Earthdata Login bearer token, through the download core
-(``providers.fetch``: resumed after a cut, the token kept off the hosts ASF redirects to). ``i`` is the burst's
-index in its swath counted from 0, as asf_search's ``burstIndex`` and burst2safe (which reads
+``.../<i>.xml`` (the product's metadata), with an Earthdata Login bearer token, through the download
+core (``providers.fetch``: resumed after a cut, the token kept off the hosts ASF redirects to). ``i`` is
+the burst's index in its swath counted from 0, as asf_search's ``burstIndex`` and burst2safe (which reads
 ``azimuthTime`` of the annotation's burst ``[burstIndex]``) count it: the tile's ``tile_nr`` minus 1;
 e.g. ``asf/SLC_BURST.yml``'s ``…/IW3/VV/5.tiff``. The service extracts on demand and answers **202**
 while it does: the request is asked again, after the ``Retry-After`` it sends (else ``poll_s``), for
