@@ -97,7 +97,7 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
 
 def step_flags(args: Mapping[str, str], *, prefix: str = "--") -> list[str]:
     """A step's arguments as ``<prefix><name>=<value>``, sorted by name (the original used Go map
-    order, which is random): python, cmd and docker steps' ``--name=value``."""
+    order, which is random): python, cmd and docker steps' ``--name=value``, snap's ``-Pname=value``."""
     return [f"{prefix}{name}={args[name]}" for name in sorted(args)]
 
 

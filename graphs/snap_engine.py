@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from graphs.errors import GraphError
-from graphs.runner import LogRules, classify_lines, run_command
+from graphs.runner import LogRules, classify_lines, run_command, step_flags
 
 SNAP_GPT_ENV = "GEOCUBE_INGESTER_SNAP_GPT"
 DEFAULT_SNAP_GPT = Path("/usr/local/snap/bin/gpt")  # the original's SNAPPATH default
@@ -82,7 +82,7 @@ def snap_argv(gpt: str, graph_xml: str, args: Mapping[str, str], *, config: Mapp
     """
     threads = _config_value(config, "snap_cpu_parallelism", DEFAULT_CPU_PARALLELISM, _WHOLE, "1")
     memory = _config_value(config, "snap_memory", DEFAULT_MEMORY, _MEMORY, DEFAULT_MEMORY)
-    params = [f"-P{name}={args[name]}" for name in sorted(args)]
+    params = step_flags(args, prefix="-P")
     return [gpt, graph_xml, "-x", "-q", threads, f"-J-Xmx{memory}", *params]
 
 
