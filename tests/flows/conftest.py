@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,9 @@ def make_world(root: Path, geocube: str, name: str, **archive_options: Any) -> W
 
 
 @pytest.fixture
-def world_factory(tmp_path: Path, local_geocube: str, monkeypatch: pytest.MonkeyPatch):
+def world_factory(
+    tmp_path: Path, local_geocube: str, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., World]:
     def build(name: str, **archive_options: Any) -> World:
         world = make_world(tmp_path / name, local_geocube, name, **archive_options)
         for key, value in world.env.items():
