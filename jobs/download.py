@@ -32,8 +32,8 @@ from jobs.config import run_graph
 from jobs.download_bursts import burst_providers, fetch_bursts, is_burst_tile, splits_bursts, tile_view
 from jobs.models import JobResult, SceneJob
 from jobs.workspace import download_dir, scratch_dir
-from providers import build_providers
 from providers.chain import download_product
+from providers.downloaders import build_providers
 from providers.stac.assets import StacAssetsDownloader
 from providers.unpack import check_archive, open_product
 from storage import open_storage

@@ -35,8 +35,8 @@ from common.settings import Settings
 from graphs.model import Graph
 from jobs.models import SceneJob
 from jobs.workspace import scratch_dir
-from providers import BURST_PROVIDERS, provider_names
 from providers.bursts import BurstDownloader
+from providers.downloaders import BURST_PROVIDERS, provider_names
 from providers.errors import BurstDeliveryError
 from storage.base import Storage
 from storage.layout import PRODUCT_LAYER, LayerRef, save_layer

@@ -30,7 +30,7 @@ from pathlib import Path
 from catalogue.models import Constellation
 from common.errors import IngestError
 from common.settings import Settings
-from providers import provider_names
+from providers.downloaders import provider_names
 from storage import open_storage
 from storage.base import Storage
 

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from catalogue.models import Constellation, Scene, SceneQuery
 from common.errors import IngestError, PermanentError, ProductUnavailableError, TemporaryError
 from common.settings import Settings
-from providers import PROVIDERS
+from providers.downloaders import PROVIDERS
 from providers.registry import CATALOGUES
 
 pytestmark = pytest.mark.integration

@@ -19,8 +19,8 @@ from pydantic import SecretStr
 from catalogue.models import Constellation, Scene
 from common.redaction import install_redaction
 from common.settings import Settings
-from providers import build_providers
 from providers.cdse.download import CdseDownloader, ProductOfflineError
+from providers.downloaders import build_providers
 from providers.errors import DownloadTemporaryError, ProductNotFoundError
 from providers.fetch import ChecksumMismatchError, DownloadAuthError, Fetcher
 from providers.tokens import Account, OidcTokens

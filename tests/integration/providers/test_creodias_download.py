@@ -20,11 +20,11 @@ from pydantic import SecretStr
 from catalogue.models import Constellation, Scene
 from common.redaction import install_redaction
 from common.settings import Settings
-from providers import build_providers
 from providers.cdse.download import ProductOfflineError
 from providers.cdse.products import parse_product
 from providers.chain import download_product
 from providers.creodias import CLIENT_ID, SETTINGS, CreodiasDownloader
+from providers.downloaders import build_providers
 from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
 from providers.fetch import CHUNK_SIZE, ChecksumMismatchError, DownloadAuthError, Fetcher
 from providers.local import LocalArchiveProvider

@@ -28,11 +28,11 @@ from pydantic import SecretStr
 from catalogue.models import Constellation, Scene
 from common.redaction import install_redaction
 from common.settings import Settings
-from providers import build_providers
 from providers.cdse.download import ProductOfflineError
 from providers.chain import download_product
 from providers.creodias import CreodiasDownloader
 from providers.dhus_download import DhusDownloader
+from providers.downloaders import build_providers
 from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
 from providers.fetch import ChecksumMismatchError, DownloadAuthError, Fetcher
 from providers.tokens import Account, OidcTokens

@@ -23,7 +23,7 @@ from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, Scene
 from common.redaction import install_redaction
 from common.settings import Settings
-from providers import build_providers
+from providers.downloaders import build_providers
 from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
 from providers.oneatlas.download import InsufficientCreditsError, OneAtlasDownloader
 from providers.oneatlas.orders import OneAtlasOrders
