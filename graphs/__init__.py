@@ -1,34 +1,6 @@
-"""Processing graphs in the original ingester's JSON format: loading, running, out-file selection.
+"""Processing graphs in the original ingester's JSON format: loading (``graphs.loader``), running
+(``graphs.execute``, ``graphs.engines``), contexts (``graphs.context``) and the built-ins' code.
 
-No Prefect here. ``graphs.cog`` (rasterio) is imported on demand, not by this package.
+No Prefect here. The package imports nothing itself: a graph script (``graphs/python/*.py``) runs in a
+process of its own and imports only what it uses (a step's start-up is paid per tile).
 """
-
-from graphs.context import TileContext, make_tile_contexts
-from graphs.engines import check_runnable
-from graphs.errors import GraphError, GraphFatalError, GraphTemporaryError
-from graphs.execute import (
-    GraphOutcome,
-    SelectedInFile,
-    SelectedOutFile,
-    execute_graph,
-    select_in_files,
-)
-from graphs.loader import list_builtin_graphs, load_graph
-from graphs.model import Graph
-
-__all__ = [
-    "Graph",
-    "GraphError",
-    "GraphFatalError",
-    "GraphOutcome",
-    "GraphTemporaryError",
-    "SelectedInFile",
-    "SelectedOutFile",
-    "TileContext",
-    "check_runnable",
-    "execute_graph",
-    "list_builtin_graphs",
-    "load_graph",
-    "make_tile_contexts",
-    "select_in_files",
-]

@@ -58,6 +58,7 @@ def test_a_path_is_a_local_block_a_url_a_remote_one(tmp_path: Path) -> None:
         result_storage_for("nosuchfs://bucket/results")
 
 
+@pytest.mark.slow  # a Prefect API: about 20 s to start
 @pytest.mark.usefixtures("prefect_api")
 def test_the_block_is_saved_then_kept_without_a_location(tmp_path: Path) -> None:
     from prefect.exceptions import ObjectNotFound

@@ -20,7 +20,8 @@ from flows.outcome import summary_of
 from geocube_client.client import GeocubeClient
 from jobs.summary import IngestionSummary
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_api")]
+# A throw-away Prefect API per session (about 20 s to start): slow, as everything that needs it.
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.usefixtures("prefect_api")]
 
 
 def run(payload: dict) -> tuple[object, IngestionSummary]:

@@ -19,7 +19,7 @@ from flows.results import read_result
 from jobs.models import JobStatus
 from jobs.summary import IngestionSummary, OutcomeRow
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]  # a Prefect API: 20 s to start
 
 
 def summary(*statuses: JobStatus) -> IngestionSummary:

@@ -11,7 +11,7 @@ import tasks  # noqa: F401 - registers the Prefect Secret blocks lookup
 from common.settings import load_settings, secret_block_name
 from tasks import secrets
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.slow, pytest.mark.integration]  # a Prefect API: about 20 s to start
 
 PASSWORD = "pw-from-a-block-41c9"
 

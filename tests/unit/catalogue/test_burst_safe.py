@@ -126,6 +126,7 @@ def test_every_cut_xml_parses_and_lists_one_burst(
     assert (checked.swath, checked.lines, checked.polarisations) == (swath, lines, ("VH", "VV"))
 
 
+@pytest.mark.slow  # a full-size swath TIFF: about 4 s
 def test_measurement_lines_are_the_bursts_lines(efa4_safe: Path, tmp_path: Path) -> None:
     cut = cut_burst_safe(efa4_safe, tmp_path / "b.SAFE", swath="IW1", burst=3, polarisations=["vv"])
     assert cut.polarisations == ("VV",) and cut.lines == 1501
@@ -237,6 +238,7 @@ def test_a_tiff_that_does_not_match_its_annotation_is_refused(efa4_safe: Path, t
         check_one_burst_safe(tmp_path / "garbage.SAFE")
 
 
+@pytest.mark.slow  # two full-size bursts: about 3 s
 def test_one_polarisation_safes_merge_into_one(efa4_safe: Path, tmp_path: Path) -> None:
     """CDSE's burst service answers one polarisation per call: VV and VH become one SAFE again."""
     vv = cut_burst_safe(efa4_safe, tmp_path / "vv.SAFE", swath="IW1", burst=2, polarisations=["VV"])
@@ -261,6 +263,7 @@ def test_one_polarisation_safes_merge_into_one(efa4_safe: Path, tmp_path: Path) 
         merge_one_burst_safes([vv.path, other.path], tmp_path / "bad.SAFE")
 
 
+@pytest.mark.slow  # about 5 s
 def test_xarray_sentinel_opens_the_one_burst_safe(efa4_safe: Path, tmp_path: Path) -> None:
     """A one-burst reader opens the cut as one burst (checked by hand with xarray-sentinel 0.9.6,
     burst 9 of a swath too; the test runs where it is installed)."""

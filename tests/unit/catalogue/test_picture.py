@@ -31,6 +31,7 @@ def distinct_colours(path: Path) -> int:
     return len(np.unique(pixels, axis=0))
 
 
+@pytest.mark.slow  # matplotlib: about 1 s
 def test_draw_the_denmark_s1_plan(shared_fixtures: Path, denmark_aoi_wkt: str, tmp_path: Path) -> None:
     document = read_interchange(shared_fixtures / "original-ingester" / "interchange" / "tiles.json")
     png = tmp_path / "plan.png"
@@ -46,6 +47,7 @@ def test_draw_the_denmark_s1_plan(shared_fixtures: Path, denmark_aoi_wkt: str, t
     assert [p.name for p in tmp_path.iterdir()] == ["plan.png"]  # no temporary file left
 
 
+@pytest.mark.slow  # matplotlib: about 1 s
 def test_a_plan_of_many_series_is_drawn_per_swath(denmark_aoi_wkt: str, tmp_path: Path) -> None:
     start = datetime(2022, 1, 11, 17, 1, 24, tzinfo=UTC)
     tiles = [

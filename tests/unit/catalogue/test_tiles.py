@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -330,6 +331,7 @@ def test_s1_series_stay_single_chains_whatever_the_runs(acquisitions, spacing, d
     assert {t.key for t in states[-1] if t.reference is None} == expected_roots(tiles, batches, truth)
 
 
+@pytest.mark.slow  # about 2 s
 def test_twenty_thousand_tiles_link() -> None:
     # 200 passes x 2 swaths x 50 bursts; on a laptop this takes well under 2 s.
     tiles = [

@@ -7,8 +7,8 @@ import pytest
 import rasterio
 from affine import Affine
 
-from graphs import GraphError
 from graphs.cog import Compression, is_valid_cog, write_cog
+from graphs.errors import GraphError
 
 TRANSFORM = Affine(20.0, 0.0, 399960.0, 0.0, -20.0, 4800000.0)
 

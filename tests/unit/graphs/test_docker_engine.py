@@ -15,15 +15,11 @@ from typing import Any
 
 import pytest
 
-from graphs import (
-    GraphError,
-    GraphFatalError,
-    GraphTemporaryError,
-    TileContext,
-    check_runnable,
-    execute_graph,
-)
+from graphs.context import TileContext
 from graphs.docker_engine import CONTAINER_PREFIX, DOCKER_ENVS_ENV, DOCKER_MOUNTS_ENV
+from graphs.engines import check_runnable
+from graphs.errors import GraphError, GraphFatalError, GraphTemporaryError
+from graphs.execute import execute_graph
 from graphs.loader import parse_graph
 from tests.support.standin_exec import Answer, StandIn, make_standin
 

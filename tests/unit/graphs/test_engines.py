@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from common.errors import PermanentError, TemporaryError
-from graphs import GraphError, GraphFatalError, GraphTemporaryError, TileContext, execute_graph
+from graphs.context import TileContext
 from graphs.engines import build_argv, classify_failure, parse_timeout_s
+from graphs.errors import GraphError, GraphFatalError, GraphTemporaryError
+from graphs.execute import execute_graph
 from graphs.loader import parse_graph
 from graphs.model import Engine
 

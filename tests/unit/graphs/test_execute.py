@@ -10,8 +10,8 @@ import pytest
 
 from catalogue.models import Constellation, Tile, TileLink
 from common.dataformat import DataFormat
-from graphs import GraphError, GraphFatalError, TileContext, make_tile_contexts
-from graphs.context import format_arg, is_tile_condition_met
+from graphs.context import TileContext, format_arg, is_tile_condition_met, make_tile_contexts
+from graphs.errors import GraphError, GraphFatalError
 from graphs.execute import execute_graph, select_in_files, select_out_files
 from graphs.loader import parse_graph
 from graphs.model import Action, Arg, Condition, Graph

@@ -22,8 +22,9 @@ import rasterio
 from common.dataformat import DataFormat
 from geocube_client.client import GeocubeClient
 from geocube_client.models import NewRecord
-from graphs import TileContext, execute_graph, select_in_files
 from graphs.cog import is_valid_cog
+from graphs.context import TileContext
+from graphs.execute import execute_graph, select_in_files
 from graphs.loader import GRAPHS_DIR, LIBRARY_DIR, load_graph_file
 from graphs.model import Action, Graph
 from jobs.verify import verify_aoi
@@ -84,6 +85,7 @@ def test_ms_and_p_become_cogs_with_their_georeferencing(tmp_path: Path, extract_
         assert dataset.count == 1 and dataset.res == (0.5, 0.5)
 
 
+@pytest.mark.slow  # a python start: about 1.3 s
 def test_the_command_line_of_the_original_on_a_spot_bundle_of_jpeg2000_tiles(tmp_path: Path) -> None:
     product = make_dimap_product(tmp_path, constellation="SPOT", image_format="JP2", ms_size=32)
     result = subprocess.run(

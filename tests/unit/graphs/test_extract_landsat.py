@@ -25,11 +25,12 @@ import rasterio
 from common.dataformat import DataFormat
 from geocube_client import GeocubeClient, NewRecord
 from geocube_client.models import Variable
-from graphs import GraphFatalError, execute_graph, load_graph, select_in_files
 from graphs.cog import is_valid_cog, read_scale_offset
 from graphs.context import TileContext
+from graphs.errors import GraphFatalError
+from graphs.execute import execute_graph, select_in_files
 from graphs.landsat import decode_qa_pixel
-from graphs.loader import GRAPHS_DIR, LIBRARY_DIR
+from graphs.loader import GRAPHS_DIR, LIBRARY_DIR, load_graph
 from graphs.model import Action, Graph
 from jobs.validation import check_layer_mappings
 from jobs.verify import ReadBack, verify_aoi
@@ -255,6 +256,7 @@ def test_wanted_layers_that_are_not_landsat_bands_are_left_out(
 
 
 @pytest.mark.parametrize("case", ["level-1", "no product"])
+@pytest.mark.slow  # a graph run per case: about 0.9 s each
 def test_a_product_that_is_not_level_2_is_fatal(fixture_product: Path, tmp_path: Path, case: str) -> None:
     if case == "level-1":
         folder = copy_product(fixture_product, tmp_path, skip=("_stac.json", "_MTL.json", "_MTL.xml"))
@@ -290,6 +292,7 @@ def test_bad_patterns_are_fatal(
 
 
 @pytest.mark.parametrize("shape", ["the stored product folder", "USGS's flat files"])
+@pytest.mark.slow  # a graph run per case: about 0.9 s each
 def test_a_stored_product_imports_as_the_folder_the_graph_reads(
     fixture_product: Path, tmp_path: Path, shape: str
 ) -> None:

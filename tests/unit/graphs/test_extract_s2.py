@@ -16,9 +16,10 @@ import pytest
 import rasterio
 
 from common.dataformat import DataFormat
-from graphs import GraphFatalError, execute_graph, load_graph, select_in_files
 from graphs.cog import is_valid_cog
-from graphs.loader import GRAPHS_DIR
+from graphs.errors import GraphFatalError
+from graphs.execute import execute_graph, select_in_files
+from graphs.loader import GRAPHS_DIR, load_graph
 from graphs.model import Action
 from storage import LocalStorage
 from storage.layout import PRODUCT_LAYER, LayerRef, delete_layer, import_layer, layer_key, save_layer

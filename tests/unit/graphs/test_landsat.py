@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from graphs import GraphError
+from graphs.errors import GraphError
 from graphs.landsat import (
     QA_PIXEL_BITS,
     decode_qa_pixel,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from graphs import GraphError
+from graphs.errors import GraphError
 from graphs.loader import load_graph_file, parse_graph
 
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from graphs import GraphError, check_runnable, list_builtin_graphs, load_graph
-from graphs.engines import resolve_command
-from graphs.loader import load_graph_file
+from graphs.engines import check_runnable, resolve_command
+from graphs.errors import GraphError
+from graphs.loader import list_builtin_graphs, load_graph, load_graph_file
 from graphs.model import Action, Condition, Engine
 
 ORIGINAL_FILES = [

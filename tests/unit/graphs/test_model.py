@@ -6,7 +6,7 @@ import pytest
 
 from geocube_client.models import DTYPE_TO_PROTO_NAME
 from geocube_client.pb import geocube_pb2 as pb
-from graphs import GraphError
+from graphs.errors import GraphError
 from graphs.loader import parse_graph
 from graphs.model import Condition
 

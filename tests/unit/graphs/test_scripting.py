@@ -38,6 +38,7 @@ def test_a_parser_is_described_by_the_first_line_of_the_docstring() -> None:
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.slow  # a python start per script: about 1 s each
 def test_a_script_runs_from_a_source_checkout_without_the_package_installed(
     script: str, tmp_path: Path
 ) -> None:

@@ -114,6 +114,7 @@ def test_sigma0_over_sea_and_land_falls_in_plausible_ranges(
     assert np.percentile(values, 90) > LAND_DB[0] and np.percentile(values, 10) < SEA_DB[1]
 
 
+@pytest.mark.slow  # two calibrations
 def test_noise_is_removed_in_both_layouts(crop: CropSafe, shared_fixtures: Path, tmp_path: Path) -> None:
     (files,) = s1.find_burst_files(crop.path)
     after = s1.read_noise(files.noise)
@@ -165,6 +166,7 @@ def _grid_at_zero_height(gcp: xr.Dataset, crs: object) -> xr.Dataset:
     return moved
 
 
+@pytest.mark.slow  # geocoding: about 3 s
 def test_the_geocoded_footprint_matches_the_geolocation_grid_within_one_pixel(
     crop: CropSafe, geoid: Path, tmp_path: Path
 ) -> None:
@@ -191,6 +193,7 @@ def test_the_geocoded_footprint_matches_the_geolocation_grid_within_one_pixel(
     assert inside.sum() * res**2 == pytest.approx(footprint.area, rel=0.02)
 
 
+@pytest.mark.slow  # the module's relief geocoding
 def test_gamma0_differs_from_sigma0_on_slopes(relief: s1.BackscatterResult, crop: CropSafe) -> None:
     sigma, gamma = _read(relief.files["sigma0_VV"]), _read(relief.files["gamma0_VV"])
     with rasterio.open(relief.files["sigma0_VV"]) as dataset:
@@ -214,6 +217,7 @@ def test_gamma0_differs_from_sigma0_on_slopes(relief: s1.BackscatterResult, crop
     assert np.median(ratio_db[facing]) < np.median(ratio_db[flat]) < np.median(ratio_db[away])
 
 
+@pytest.mark.slow  # geocoding: about 2.5 s
 def test_layover_and_shadow_on_a_steep_ridge(crop: CropSafe, geoid: Path, tmp_path: Path) -> None:
     """A north-south ridge with 65° faces, across the range direction (incidence 43.8°): its east face
     (towards the sensor of this descending pass) is steeper than the incidence (layover), its west face

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 import rasterio
 
-from graphs import GraphError, execute_graph, load_graph
 from graphs.cog import read_scale_offset
 from graphs.context import TileContext
+from graphs.errors import GraphError
+from graphs.execute import execute_graph
+from graphs.loader import load_graph
 from graphs.sentinel2 import parse_s2_radiometry, read_s2_radiometry
 from tests.unit.graphs.safe_trees import S2_L1C, S2_L2A, make_l1c_safe, make_l2a_safe, write_product_metadata
 
@@ -101,6 +103,7 @@ def test_a_product_without_metadata_is_a_fatal_error(tmp_path: Path) -> None:
     [(make_l2a_safe, S2_L2A, (-0.1, 0.9)), (make_l1c_safe, S2_L1C, (0.0, 1.0))],
     ids=["baseline-04.00", "baseline-02.06"],
 )
+@pytest.mark.slow  # a graph run per baseline: about 1.2 s each
 def test_the_builtin_graph_indexes_each_product_with_its_own_radiometry(
     tmp_path: Path, make_safe, product: str, real_range: tuple[float, float]
 ) -> None:

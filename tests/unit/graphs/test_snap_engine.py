@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
-from graphs import GraphError, GraphTemporaryError, TileContext, check_runnable, execute_graph, load_graph
-from graphs.engines import available_engines
-from graphs.loader import parse_graph
+from graphs.context import TileContext
+from graphs.engines import available_engines, check_runnable
+from graphs.errors import GraphError, GraphTemporaryError
+from graphs.execute import execute_graph
+from graphs.loader import load_graph, parse_graph
 from graphs.model import Engine
 from graphs.snap_engine import DEFAULT_SNAP_GPT, SNAP_GPT_ENV, find_gpt, snap_argv, snap_level
 from tests.support.standin_exec import Answer, StandIn, make_standin

@@ -44,6 +44,7 @@ def _tile(nr: int) -> Tile:
                 footprint_wkt=BOX, swath_id="IW1", tile_nr=nr)  # fmt: skip
 
 
+@pytest.mark.slow  # a full-size burst TIFF: about 6 s
 def test_202_twice_then_the_burst(efa4: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     xml = asf_metadata_xml(efa4, swath="IW1", polarisation="VV")
     tiff = asf_burst_tiff(efa4, tmp_path / "b.tiff", swath="IW1", polarisation="VV", burst=3)

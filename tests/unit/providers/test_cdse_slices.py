@@ -137,6 +137,7 @@ def test_a_count_past_the_skip_cap_cuts_the_window_and_loses_nothing(templates: 
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # about 1.4 s
 def test_slices_are_cut_again_until_reachable_and_page_limit_spans_them(
     templates: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
