@@ -7,7 +7,6 @@ from T0 and not T1 (§9 defect 19).
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from jobs.verify import verify_aoi
 from storage import LocalStorage
 from storage.layout import import_layer, save_layer
 from tests.support.dimap_product import GeneratedImage, make_dimap_product
+from tests.unit.graphs.scripts import load_graph_script
 
 SCRIPT = GRAPHS_DIR / "python" / "extract_dimap.py"
 SCENE = "DS_PHR1A_201909101053025_FR1_PX_E001N43_0720_01234"
@@ -53,11 +53,7 @@ def tiles(scene: str = SCENE, *, previous: str | None = None) -> tuple[TileConte
 
 @pytest.fixture(scope="module")
 def extract_dimap() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("extract_dimap", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_graph_script("extract_dimap")
 
 
 def assert_same_image(cog: Path, expected: GeneratedImage) -> None:

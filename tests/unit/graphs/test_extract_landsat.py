@@ -7,7 +7,6 @@ and QA_PIXEL are there, so only those two are written and indexed).
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import shutil
 import subprocess
@@ -36,6 +35,7 @@ from jobs.validation import check_layer_mappings
 from jobs.verify import ReadBack, verify_aoi
 from storage import LocalStorage, open_storage
 from storage.layout import PRODUCT_LAYER, LayerRef, import_layer, save_layer
+from tests.unit.graphs.scripts import load_graph_script
 
 PRODUCT = "LC08_L2SP_008059_20191201_20200825_02_T1"
 SCRIPT = GRAPHS_DIR / "python" / "extract_landsat.py"
@@ -273,11 +273,7 @@ def test_a_product_that_is_not_level_2_is_fatal(fixture_product: Path, tmp_path:
 
 @pytest.fixture(scope="module")
 def extract_landsat() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("extract_landsat", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_graph_script("extract_landsat")
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import math
 import subprocess
@@ -31,17 +30,14 @@ from tests.unit.graphs.safe_trees import (
     make_l2a_safe,
     s2_tile,
 )
+from tests.unit.graphs.scripts import load_graph_script
 
 SCRIPT = GRAPHS_DIR / "python" / "extract_s2.py"
 
 
 @pytest.fixture(scope="module")
 def extract_s2() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("extract_s2", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_graph_script("extract_s2")
 
 
 def assert_same_raster(cog: Path, source: Path) -> None:
