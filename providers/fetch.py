@@ -34,6 +34,7 @@ import contextvars
 import hashlib
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -99,7 +100,7 @@ class ChecksumMismatchError(ProductUnavailableError):
 class Hash(Protocol):
     """A running checksum (hashlib's and blake3's shape)."""
 
-    def update(self, data: bytes, /) -> object: ...
+    def update(self, data: bytes | memoryview, /) -> object: ...
 
     def hexdigest(self) -> str: ...
 
@@ -157,9 +158,9 @@ class _Hasher:
 
     def __init__(self, name: str) -> None:
         self._hash = new_hash(name)
-        self._batch: list[bytes] = []
+        self._batch: list[bytes | memoryview] = []  # bytes only: views come only to an inline hash
         self._batched = 0
-        self._queue: queue.Queue[list[bytes] | None] | None = None
+        self._queue: queue.Queue[list[bytes | memoryview] | None] | None = None
         self._thread: threading.Thread | None = None
         if name != "blake3":
             self._queue = queue.Queue(maxsize=4)
@@ -172,7 +173,12 @@ class _Hasher:
             for chunk in batch:
                 self._hash.update(chunk)
 
-    def update(self, chunk: bytes) -> None:
+    @property
+    def inline(self) -> bool:
+        """Whether ``update`` hashes the chunk before it returns (else a thread keeps it for later)."""
+        return self._queue is None
+
+    def update(self, chunk: bytes | memoryview) -> None:
         if self._queue is None:
             self._hash.update(chunk)
             return
@@ -387,13 +393,17 @@ class Fetcher:
                 response.close()
         raise DownloadError(f"{what}: {redact_url(url)}: more than {MAX_REDIRECTS} redirects")
 
-    def _raw_body(self, response: httpx.Response) -> Iterator[bytes]:
+    def _raw_body(self, response: httpx.Response, *, reuse: bool = False) -> Iterator[bytes | memoryview]:
         """The body as it comes. An HTTP/1.1 body of known length is read straight off the connection
         after its first chunk: h11 copies each byte four times while holding the GIL (into its buffer,
         twice out of it, then to bytes), which serialises parallel downloads in one process (4 streams:
         0.6x curl's speed through h11). Its first chunk empties what h11 buffered with the headers,
         so nothing is skipped; the connection is not reused afterwards (httpcore closes a connection
-        whose response it did not finish)."""
+        whose response it did not finish).
+
+        ``reuse``: the caller is done with each chunk before it asks for the next one (it writes and
+        hashes it inline): the body is then received into one buffer, as views of it, with no
+        allocation per read."""
         raw = response.iter_raw()
         stream: Any = response.extensions.get("network_stream")
         length = response.headers.get("Content-Length", "")
@@ -410,6 +420,14 @@ class Fetcher:
         remaining -= len(first)
         if first:
             yield first
+        sock = (
+            stream.get_extra_info("socket")
+            if reuse and callable(getattr(stream, "get_extra_info", None))
+            else None
+        )
+        if isinstance(sock, socket.socket):
+            yield from _received_into(sock, remaining, self.timeout_s)
+            return
         while remaining > 0:
             data: bytes = stream.read(min(BODY_READ_SIZE, remaining), timeout=self.timeout_s)
             if not data:  # what h11 would say, so a cut reads the same on either path
@@ -431,7 +449,8 @@ class Fetcher:
     ) -> int:
         """Append the body to ``part`` from ``offset``; return its size. Raises _CutError on a break."""
         encoded = "Content-Encoding" in response.headers  # undo gzip & co.; such bodies cannot resume
-        chunks = response.iter_bytes() if encoded else self._raw_body(response)
+        inline = hasher is None or hasher.inline  # done with a chunk before the next: one buffer will do
+        chunks = response.iter_bytes() if encoded else self._raw_body(response, reuse=inline)
         written = offset
         last_log = time.monotonic()
         started = last_log
@@ -464,6 +483,21 @@ class Fetcher:
                 reason = f"{type(exc).__name__} after {written} bytes"
                 raise _CutError(reason, resumable=not encoded) from None
         return written  # not fsynced: a scratch file; the storage syncs what it takes (storage.local)
+
+
+def _received_into(sock: socket.socket, remaining: int, timeout_s: float) -> Iterator[memoryview]:
+    """``remaining`` bytes of ``sock`` as views of one buffer, each valid until the next is asked for."""
+    view = memoryview(bytearray(BODY_READ_SIZE))
+    sock.settimeout(timeout_s)
+    while remaining > 0:
+        try:
+            received = sock.recv_into(view, min(BODY_READ_SIZE, remaining))
+        except OSError as exc:  # a timeout or a reset: the caller resumes from what it wrote
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}") from None
+        if not received:  # what h11 would say, so a cut reads the same on every path
+            raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+        remaining -= received
+        yield view[:received]
 
 
 def _restarted(hasher: _Hasher | None, checksum: tuple[str, str] | None) -> _Hasher | None:
