@@ -3,12 +3,14 @@
 CDSE allows an account 12 TB per rolling 30 days; other providers publish no byte quota, so their usage
 is only counted. Every download by an account writes one small record in the storage::
 
-    .accounts/<provider>/<account>/<YYYY-MM-DD>/<scene>-<random>.json   {"bytes": n, "scene": ..., "at": ...}
+    .accounts/<provider>/<account>/<YYYY-MM-DD>/<HHMMSS>-<bytes>-<scene>-<random>.json
+        {"bytes": n, "scene": ..., "at": ...}
 
 One file per download, never a shared counter read, changed and written back: workers that download at
 the same time, on one host or several, never lose each other's counts, and it works the same on object
-storage. (AOI folders cannot clash: an AOI name has no ``.``.) ``usage`` sums the records of the window;
-records older than the window are deleted as new ones are written. The account is the provider's
+storage. (AOI folders cannot clash: an AOI name has no ``.``.) ``usage`` sums the records of the window
+from their names alone (one listing, no file read); records older than the window are deleted as new
+ones are written. The account is the provider's
 username (made safe for a path), never a password or a token.
 
 ``quota_lines`` is what ``plan`` and the parent flow show before any download: used so far, what the run
@@ -24,7 +26,7 @@ import tempfile
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from catalogue.models import Constellation
@@ -99,7 +101,9 @@ def record_fetch(
     than the window are deleted (best effort: a failure there never fails a download)."""
     at = at or datetime.now(UTC)
     record = {"bytes": int(nbytes), "scene": scene, "at": at.isoformat()}
-    key = f"{account.prefix}{at:%Y-%m-%d}/{_UNSAFE.sub('_', scene)[:150]}-{uuid.uuid4().hex[:12]}.json"
+    at = at.astimezone(UTC)
+    name = f"{at:%H%M%S}-{int(nbytes)}-{_UNSAFE.sub('_', scene)[:150]}-{uuid.uuid4().hex[:12]}.json"
+    key = f"{account.prefix}{at:%Y-%m-%d}/{name}"
     with tempfile.TemporaryDirectory(prefix="usage-") as tmp:
         path = Path(tmp) / "record.json"
         path.write_text(json.dumps(record))
@@ -113,24 +117,29 @@ def usage(storage: Storage, account: Account, *, now: datetime | None = None, da
     now = now or datetime.now(UTC)
     days = days or (account.quota.days if account.quota else DEFAULT_WINDOW_DAYS)
     since = now - timedelta(days=days)
-    return sum(_bytes_of(storage, key, since) for key in storage.list_keys(account.prefix))
+    return sum(_bytes_of(key, since) for key in storage.list_keys(account.prefix))
 
 
-def _bytes_of(storage: Storage, key: str, since: datetime) -> int:
+def _bytes_of(key: str, since: datetime) -> int:
+    """The bytes a record counts, read from its key (``<day>/<HHMMSS>-<bytes>-<scene>-…``): listing
+    the records is all a usage sum reads, never one file per download."""
     day = _day_of(key)
-    if day is None or day < since.date() - timedelta(days=1):
+    time_text, _, rest = key.rsplit("/", 1)[-1].partition("-")
+    nbytes_text = rest.partition("-")[0]
+    try:
+        clock = (
+            time(int(time_text[:2]), int(time_text[2:4]), int(time_text[4:6]))
+            if len(time_text) == 6
+            else None
+        )
+        at = datetime.combine(day, clock, UTC) if day and clock else None
+        nbytes = int(nbytes_text)
+    except ValueError:
+        at = None
+    if at is None:
+        log.warning("usage record %s is not named as a record: not counted", key)
         return 0
-    with tempfile.TemporaryDirectory(prefix="usage-") as tmp:
-        path = Path(tmp) / "record.json"
-        try:
-            storage.download(key, path)
-            record = json.loads(path.read_text())
-            at = datetime.fromisoformat(str(record["at"]))
-            nbytes = int(record["bytes"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("usage record %s is unreadable (%s): not counted", key, exc)
-            return 0
-    return nbytes if at.astimezone(UTC) >= since and nbytes > 0 else 0
+    return nbytes if at >= since and nbytes > 0 else 0
 
 
 def _day_of(key: str) -> date | None:

@@ -97,3 +97,14 @@ def test_plan_reports_the_configured_accounts_usage_and_what_it_adds(
     assert quota_report("", plan) == []  # no storage: nowhere usage is counted
     other = plan.model_copy(update={"constellation": Constellation.LANDSAT89})
     assert quota_report(str(tmp_path), other) == []  # url only: no account
+
+
+def test_a_usage_sum_reads_only_the_listing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    storage = LocalStorage(tmp_path)
+    record_fetch(storage, CDSE, 1_234, scene="S1A_X-Y", at=NOW - timedelta(hours=2))
+
+    def no_download(key: str, local_path: Path) -> None:
+        raise AssertionError(f"{key} was read")
+
+    monkeypatch.setattr(storage, "download", no_download)
+    assert usage(storage, CDSE, now=NOW) == 1_234
