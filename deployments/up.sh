@@ -18,10 +18,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFECT="${PREFECT:-.venv/bin/prefect}"
 : "${PREFECT_API_URL:?set PREFECT_API_URL to your Prefect server, e.g. http://127.0.0.1:4200/api}"
-for pool in download-pool processing-pool orchestrator-pool; do
+for pool in download-pool orchestrator-pool; do
   "$PREFECT" work-pool create "$pool" --type process --overwrite >/dev/null
   echo "work pool $pool ready"
 done
+# The processing pool declares the engines its workers have (flows/pools.py): the parent validates the
+# graphs against them. GEOCUBE_INGESTER_PROCESSING_ENGINES (e.g. python,cmd,snap) when the processing
+# workers run elsewhere; by default the engines found here.
+engines="${GEOCUBE_INGESTER_PROCESSING_ENGINES:-$(.venv/bin/python -c 'from graphs.engines import available_engines; print(",".join(sorted(e.value for e in available_engines())))')}"
+template="$(mktemp)"
+trap 'rm -f "$template"' EXIT
+"$PREFECT" work-pool get-default-base-job-template --type process \
+  | .venv/bin/python -m flows.pools declare "$engines" >"$template"
+"$PREFECT" work-pool create processing-pool --type process --base-job-template "$template" --overwrite >/dev/null
+echo "work pool processing-pool ready (engines: $engines)"
 # One global concurrency limit per download account, its downloads at once: CDSE 4, Creodias 4, DHuS 2.
 for entry in "cdse:4:${GEOCUBE_INGESTER_CDSE_USERNAME:-}" "creodias:4:${GEOCUBE_INGESTER_CREODIAS_USERNAME:-}" \
              "dhus:2:${GEOCUBE_INGESTER_DHUS_USER:-}"; do

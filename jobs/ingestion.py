@@ -30,18 +30,23 @@ from storage import open_storage
 
 
 def validate(
-    raw: dict[str, Any] | str, *, with_geocube: bool = True, require_engines: bool = True
+    raw: dict[str, Any] | str,
+    *,
+    with_geocube: bool = True,
+    require_engines: bool = True,
+    engines: frozenset[str] | None = None,
 ) -> tuple[Payload, dict[str, str]]:
     """Parse the payload and check it against the graphs and (``with_geocube``) the Geocube: every
     problem at once, before anything is downloaded. Returns the payload and its layers' instance ids.
     ``require_engines``: a graph step whose engine is missing here is a problem (else only a warning:
-    a plan runs no step)."""
+    a plan runs no step). ``engines``: those the processing pool declares (None: this machine's)."""
     settings = load_settings()
     graphs = partial(load_graph, graph_root=settings.graph_root)
+    check = partial(check_payload, raw, load_graph=graphs, require_engines=require_engines, engines=engines)
     if not with_geocube:
-        return check_payload(raw, load_graph=graphs, geocube=None, require_engines=require_engines)
+        return check(geocube=None)
     with open_geocube(settings) as geocube:
-        return check_payload(raw, load_graph=graphs, geocube=geocube, require_engines=require_engines)
+        return check(geocube=geocube)
 
 
 class Prepared(BaseModel):
@@ -56,12 +61,16 @@ class Prepared(BaseModel):
 
 
 def prepare(
-    raw: dict[str, Any] | str, *, document: Mapping[str, Any] | None = None, dry_run: bool = False
+    raw: dict[str, Any] | str,
+    *,
+    document: Mapping[str, Any] | None = None,
+    dry_run: bool = False,
+    engines: frozenset[str] | None = None,
 ) -> Prepared:
     """Check everything an ingestion needs before it starts: the payload (against the graphs and the
     Geocube), its storage (required unless ``dry_run``), and the scenes/tiles ``document`` given
-    instead of a search."""
-    payload, instances_id = validate(raw, require_engines=not dry_run)
+    instead of a search. ``engines``: those the processing pool declares (None: this machine's)."""
+    payload, instances_id = validate(raw, require_engines=not dry_run, engines=engines)
     return Prepared(
         payload=payload,
         instances_id=instances_id,

@@ -3,9 +3,10 @@
 - every layer resolves to a Geocube variable instance (GetVariable by instance id, or by variable name
   then instance name);
 - the scene and tile graphs load, and every payload layer is one the tile graph indexes;
-- every step of both graphs uses an engine available here (``graphs.check_runnable``: ``gpt`` for
-  snap, the docker CLI for docker), unless ``require_engines`` is off (``plan`` needs no engine: the
-  problem is then a warning);
+- every step of both graphs uses an engine available where processing runs: the engines the processing
+  pool declares (``engines``, read by the parent from the pool's ``GEOCUBE_INGESTER_ENGINES``), else
+  those found here (``graphs.check_runnable``: ``gpt`` for snap, the docker CLI for docker); unless
+  ``require_engines`` is off (``plan`` needs no engine: the problem is then a warning);
 - every layer's data mapping (the out-file's ``dformat_out``, real range and exponent) survives the cast
   into its variable's format that a Geocube applies when it serves a cube (``geocube_client.mapping``):
   a mapping that loses the data is a problem naming the variable format to create or the mapping to set;
@@ -33,6 +34,7 @@ from geocube_client.mapping import (
 )
 from geocube_client.models import Variable, is_uuid
 from graphs.engines import check_runnable
+from graphs.errors import GraphError
 from graphs.execute import declared_dformat
 from jobs.payload import LayerSpec, Payload, parse_payload
 
@@ -113,15 +115,35 @@ def indexed_layers(graph: Any) -> set[str]:
     return {str(o.layer) for files in graph.out_files for o in files if str(o.action) == "to_index"}
 
 
+def check_declared_engines(graph: Any, engines: frozenset[str]) -> None:
+    """Check that every step of ``graph`` uses one of the ``engines`` the processing pool declares.
+
+    Raises:
+        GraphError: naming each step whose engine the pool does not declare, and the fix.
+    """
+    problems = [
+        f"processing_steps[{i}] ({step.engine.value} {step.command}): the processing pool declares the "
+        f"engines {', '.join(sorted(engines)) or 'none'} (GEOCUBE_INGESTER_ENGINES in its base job "
+        f"template), not '{step.engine.value}': install it on the processing workers and declare it "
+        f"(deployments/up.sh, GEOCUBE_INGESTER_PROCESSING_ENGINES), or use a graph without it"
+        for i, step in enumerate(graph.processing_steps)
+        if step.engine.value not in engines
+    ]
+    if problems:
+        raise GraphError(f"graph {graph.source}: " + "; ".join(problems))
+
+
 def check_graphs(
     graph_names: Mapping[str, str],
     layers: Mapping[str, LayerSpec],
     load_graph: Callable[[str], Any],
     *,
     require_engines: bool = True,
+    engines: frozenset[str] | None = None,
 ) -> tuple[list[FieldProblem], Any]:
-    """The graphs must load and (``require_engines``) find their engines here; every payload layer must
-    be one that the tile graph indexes.
+    """The graphs must load and (``require_engines``) find their engines where processing runs (the
+    declared ``engines``, else this machine's); every payload layer must be one that the tile graph
+    indexes.
 
     Returns the problems and the tile graph (None when it did not load).
     """
@@ -136,7 +158,10 @@ def check_graphs(
             problems.append(FieldProblem(field, str(exc)))
             continue
         try:
-            check_runnable(graph)
+            if engines is None:
+                check_runnable(graph)
+            else:
+                check_declared_engines(graph, engines)
         except IngestError as exc:
             if require_engines:
                 problems.append(FieldProblem(field, str(exc)))
@@ -257,11 +282,13 @@ def validate_payload(
     load_graph: Callable[[str], Any],
     geocube: VariableLookup | None,
     require_engines: bool = True,
+    engines: frozenset[str] | None = None,
 ) -> tuple[Payload, dict[str, str]]:
     """Parse and check a payload; return it with its layers' instance ids.
 
     ``geocube=None`` skips the layer checks (the CLI without GEOCUBE_SERVER). ``require_engines=False``
-    (``plan``) logs a graph engine missing here as a warning instead of refusing the payload.
+    (``plan``) logs a graph engine missing here as a warning instead of refusing the payload. ``engines``:
+    those the processing pool declares (None: the ones found on this machine).
 
     Raises:
         ValidationFailedError: listing every problem found, each naming its field and the fix.
@@ -275,7 +302,9 @@ def validate_payload(
     except ValidationFailedError as exc:
         problems.extend(exc.problems)
         names, layers = _lenient_parts(raw)
-    graph_problems, tile_graph = check_graphs(names, layers, load_graph, require_engines=require_engines)
+    graph_problems, tile_graph = check_graphs(
+        names, layers, load_graph, require_engines=require_engines, engines=engines
+    )
     problems.extend(graph_problems)
     instances: dict[str, str] = {}
     if geocube is not None:
