@@ -17,6 +17,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.redaction import register_secret
+
 
 class Settings(BaseSettings):
     """Ingester settings. Environment names are given in each field's description."""
@@ -234,10 +236,8 @@ SECRET_FIELDS = tuple(
 def load_settings() -> Settings:
     """The settings of the environment; secrets it leaves unset from the registered secret stores."""
     settings = Settings()
-    if not _SECRET_LOOKUPS:
-        return settings
     found: dict[str, SecretStr] = {}
-    for name in SECRET_FIELDS:
+    for name in SECRET_FIELDS if _SECRET_LOOKUPS else ():
         if getattr(settings, name) is not None:
             continue  # the environment wins
         for lookup in _SECRET_LOOKUPS:
@@ -245,4 +245,10 @@ def load_settings() -> Settings:
             if value:
                 found[name] = SecretStr(value)
                 break
-    return settings.model_copy(update=found) if found else settings
+    if found:
+        settings = settings.model_copy(update=found)
+    # The log redaction masks these values wherever they appear (common.redaction).
+    register_secret(
+        *(secret.get_secret_value() for name in SECRET_FIELDS if (secret := getattr(settings, name)))
+    )
+    return settings

@@ -37,6 +37,7 @@ import httpx
 from pydantic import SecretStr
 
 from common.http import HttpOutcome, classify_status, parse_retry_after
+from common.redaction import register_secret
 from providers.errors import DownloadTemporaryError
 from providers.fetch import DownloadAuthError
 
@@ -221,6 +222,7 @@ class OidcTokens:
             raise DownloadAuthError(
                 f"token endpoint {where}: not a token answer (no access_token or expires_in)"
             ) from None
+        register_secret(access, refresh)  # masked wherever a library or a server's answer shows them
         now = self._clock()
         self._access, self._access_until = SecretStr(access), now + expires_in - _margin(expires_in)
         if refresh:

@@ -69,3 +69,88 @@ def test_strip_url_secrets_keeps_what_is_not_a_secret() -> None:
     assert strip_url_secrets("https://h/a?apikey=1&access_token=2&page=3") == "https://h/a?page=3"
     assert strip_url_secrets("/data/archive/a.zip") == "/data/archive/a.zip"
     assert strip_url_secrets("https://h/a.zip") == "https://h/a.zip"
+
+
+# Every line shape the outside probe (issue 12) and later reviews found leaking, each with its needle.
+LEAKING_SHAPES = [
+    ('{"password": "hunter2-json"}', "hunter2-json"),
+    ("{'password': 'hunter2-repr'}", "hunter2-repr"),
+    ('{"client_secret":"cs-9f8e7d","grant_type":"password"}', "cs-9f8e7d"),
+    ("{'api_key': 'ak-123456'}", "ak-123456"),
+    ('{"refresh_token": 987654321}', "987654321"),
+    ('{"password": "with \\"escaped\\" quote"}', "escaped"),
+    ("Authorization: Basic dXNlcjpodW50ZXIy", "dXNlcjpodW50ZXIy"),
+    ("headers={'Authorization': 'Basic dXNlcjpwYXNz'}", "dXNlcjpwYXNz"),
+    ("authorization=Digest-less-raw-token-77", "Digest-less-raw-token-77"),
+    ("GET https://host/api/token/tk-path-secret/download", "tk-path-secret"),
+    ("GET https://host/v1/apikey/ak-path-secret", "ak-path-secret"),
+    ("gpt graph.xml --password pw-cli-secret --out x", "pw-cli-secret"),
+    ("step --api-key ak-cli-secret", "ak-cli-secret"),
+    ("password=ab&cd-amp-secret", "cd-amp-secret"),
+    ("password=ab;cd-semicolon-secret", "cd-semicolon-secret"),
+    ("password=ab,cd-comma-secret", "cd-comma-secret"),
+    ("password=ab'cd-quote-secret", "cd-quote-secret"),
+    ('password="two words secret"', "words secret"),
+    ("GEOCUBE_INGESTER_CDSE_S3_KEY=s3-access-key-id", "s3-access-key-id"),
+    ("AWS_SECRET_ACCESS_KEY: aws-secret-value", "aws-secret-value"),
+    ("ONEATLAS_KEY=one-atlas-key", "one-atlas-key"),
+    ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl in text", "eyJzdWIiOiJ4In0"),
+    ("HTTP Request: GET https://h/x?sig=zzz-secret", "zzz-secret"),
+    ("s3://key:pw-secret@bucket/p.zip", "pw-secret"),
+    ("Authorization: Bearer tok-secret-bearer", "tok-secret-bearer"),
+]
+
+
+@pytest.mark.parametrize(("text", "needle"), LEAKING_SHAPES)
+def test_every_known_leaking_shape_is_masked(text: str, needle: str) -> None:
+    assert needle not in redact(text), redact(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "S1A_IW_SLC__1SDV_20220101T053645_20220101T053712_041265_04E79F_62D6: 3 bursts",
+        "product 2b17b5a2-8f3e-4c1a-9d2e-5f6a7b8c9d0e downloaded (1.2 GB, 98 MB/s)",
+        "stored /data/geocube/DemoToulouse/tiles/T31TCJ/20240105/B04.tif",
+        "tile 3/12 done in 4.2 s; previous 20240105, reference 20240101",
+        "GetCube returned 4 layers (keys: B04, B08)",
+    ],
+)
+def test_ordinary_lines_are_unchanged(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_registered_secret_values_are_masked_whatever_their_shape() -> None:
+    from common.redaction import register_secret
+
+    register_secret("Zq8-registered-value", None, "", "abc")  # too short or empty: ignored
+    assert redact("the server said: invalid credentials Zq8-registered-value!") == (
+        "the server said: invalid credentials <redacted>!"
+    )
+    assert redact("abc and abcd") == "abc and abcd"
+
+
+def test_loading_the_settings_registers_their_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from common.settings import load_settings
+
+    monkeypatch.setenv("GEOCUBE_INGESTER_DHUS_PASSWORD", "dhus-Pw-from-env-71")
+    load_settings()
+    assert redact("hub answered 401 for dhus-Pw-from-env-71") == "hub answered 401 for <redacted>"
+
+
+def test_tokens_obtained_at_run_time_are_registered() -> None:
+    import httpx
+
+    from providers.tokens import Account, OidcTokens
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"access_token": "runtime-Access-Tok-42", "expires_in": 600})
+
+    from pydantic import SecretStr
+
+    account = Account(
+        token_url="http://127.0.0.1:1/token", client_id="c", username="u", password=SecretStr("p")
+    )
+    tokens = OidcTokens(account, client=httpx.Client(transport=httpx.MockTransport(answer)))
+    assert tokens.access_token().get_secret_value() == "runtime-Access-Tok-42"
+    assert redact("echo: runtime-Access-Tok-42") == "echo: <redacted>"
