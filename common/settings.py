@@ -181,6 +181,16 @@ class Settings(BaseSettings):
     )
     step_timeout_s: float = Field(default=3600.0, gt=0, description="GEOCUBE_INGESTER_STEP_TIMEOUT_S")
     http_timeout_s: float = Field(default=60.0, gt=0, description="GEOCUBE_INGESTER_HTTP_TIMEOUT_S")
+    catalogue_max_response_mb: float = Field(
+        default=64.0,
+        gt=0,
+        description="GEOCUBE_INGESTER_CATALOGUE_MAX_RESPONSE_MB: cap of one catalogue answer",
+    )
+    catalogue_deadline_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="GEOCUBE_INGESTER_CATALOGUE_DEADLINE_S: whole time of one catalogue answer (slow bodies)",
+    )
 
     def catalogue_entries(self) -> list[tuple[str, list[str]]]:
         """``(constellation key or "*", catalogue names)`` pairs of GEOCUBE_INGESTER_CATALOGUES, in order."""
