@@ -26,7 +26,7 @@ import httpx
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from common.http import HttpOutcome, classify_status, is_temporary_status, parse_retry_after
-from common.redaction import redact_url
+from common.redaction import redact, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,43 @@ def retry_temporary(
             time.sleep(delay)
 
 
+def _limits(max_bytes: int | None, deadline_s: float | None) -> tuple[int, float]:
+    if max_bytes is not None and deadline_s is not None:
+        return max_bytes, deadline_s
+    from common.settings import load_settings
+
+    settings = load_settings()
+    return (
+        max_bytes if max_bytes is not None else int(settings.catalogue_max_response_mb * 1024 * 1024),
+        deadline_s if deadline_s is not None else settings.catalogue_deadline_s,
+    )
+
+
+def _read_capped(
+    response: httpx.Response, *, catalogue: str, shown: str, max_bytes: int, deadline: float
+) -> httpx.Response:
+    """The streamed ``response`` read whole, at most ``max_bytes`` (decoded) and before ``deadline``."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise CatalogueError(
+                f"{catalogue}: {shown} answered more than {max_bytes / 1048576:g} MiB; not read further "
+                "(GEOCUBE_INGESTER_CATALOGUE_MAX_RESPONSE_MB raises the cap; or narrow the search)"
+            )
+        if time.monotonic() > deadline:
+            raise CatalogueTemporaryError(
+                f"{catalogue}: {shown} sent its answer too slowly ({size} bytes before the deadline, "
+                "GEOCUBE_INGESTER_CATALOGUE_DEADLINE_S)"
+            )
+        chunks.append(chunk)
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-encoding"]
+    return httpx.Response(
+        response.status_code, headers=headers, content=b"".join(chunks), request=response.request
+    )
+
+
 def send(
     client: httpx.Client,
     method: str,
@@ -98,36 +135,60 @@ def send(
     timeout_s: float,
     ok: Collection[int] = (200,),
     credentials_hint: str = "",
+    max_bytes: int | None = None,
+    deadline_s: float | None = None,
     **request: Any,
 ) -> httpx.Response:
-    """One request, classified (see the module docstring).
+    """One request, classified (see the module docstring), its answer read whole within bounds.
 
     Args:
         catalogue: the catalogue's name, first word of every message.
         ok: statuses that are a success.
         credentials_hint: where the credentials come from (env var names), told on 401/403.
+        max_bytes: the answer's cap (default GEOCUBE_INGESTER_CATALOGUE_MAX_RESPONSE_MB): streamed, so a
+            huge or endless body costs at most that much memory.
+        deadline_s: the whole answer's time limit (default GEOCUBE_INGESTER_CATALOGUE_DEADLINE_S):
+            ``timeout_s`` bounds each read, this bounds a body that trickles.
         request: ``params``, ``json``, ``data``, ``headers``, ``auth`` as httpx takes them.
 
     Raises:
-        CatalogueTemporaryError: timeout, transport error, 408, 429 or 5xx.
-        CatalogueError: any other status outside ``ok``.
+        CatalogueTemporaryError: timeout, transport error, 408, 429 or 5xx, a body slower than the deadline.
+        CatalogueError: any other status outside ``ok``, a body over the cap, a body that cannot be
+            decoded (its Content-Encoding), a redirect loop.
     """
     shown = redact_url(url)
+    cap, whole_s = _limits(max_bytes, deadline_s)
     failure = ""
+    permanent = ""
+    auth = request.pop("auth", httpx.USE_CLIENT_DEFAULT)
     try:
-        response = client.request(method, url, timeout=timeout_s, **request)
+        built = client.build_request(method, url, timeout=timeout_s, **request)
+        deadline = time.monotonic() + whole_s
+        streamed = client.send(built, auth=auth, stream=True)
+        try:
+            response = _read_capped(
+                streamed, catalogue=catalogue, shown=shown, max_bytes=cap, deadline=deadline
+            )
+        finally:
+            streamed.close()
     except httpx.TimeoutException:
         failure = f"{catalogue}: {shown} timed out after {timeout_s:g} s"
+    except httpx.TooManyRedirects:
+        permanent = f"{catalogue}: {shown} redirects without end (more than {client.max_redirects} redirects)"
+    except httpx.DecodingError as exc:
+        permanent = f"{catalogue}: {shown} sent a body that cannot be decoded ({type(exc).__name__}: {exc})"
     except httpx.TransportError as exc:
         failure = f"{catalogue}: {shown}: {type(exc).__name__}: {exc}"
+    # Raised outside the handler, unchained: httpx's error holds the request and its Authorization
+    # header, which must not travel with the error (pickled into a task result, for one).
     if failure:
-        # Raised outside the handler, unchained: httpx's error holds the request and its Authorization
-        # header, which must not travel with the error (pickled into a task result, for one).
         raise CatalogueTemporaryError(failure)
+    if permanent:
+        raise CatalogueError(permanent)
     status = response.status_code
     if status in ok:
         return response
-    snippet = " ".join(response.text[:200].split())
+    snippet = redact(" ".join(response.text[:200].split()))
     if is_temporary_status(status):
         raise make_temporary_error(f"{catalogue}: {shown} answered {status}: {snippet}", response.headers)
     if classify_status(status) is HttpOutcome.AUTH and credentials_hint:
@@ -155,10 +216,12 @@ def decode_json_object(response: httpx.Response, *, catalogue: str) -> dict[str,
     Raises:
         CatalogueError: the body is not JSON, or not an object.
     """
-    snippet = " ".join(response.text[:200].split())
+    snippet = redact(" ".join(response.text[:200].split()))
     shown = redact_url(str(response.request.url))
     try:
         body = response.json()
+    except RecursionError:
+        raise CatalogueError(f"{catalogue}: {shown} answered JSON nested too deeply to read") from None
     except ValueError as exc:
         raise CatalogueError(
             f"{catalogue}: {shown} answered {response.status_code} with a body that is not JSON: {snippet}"
