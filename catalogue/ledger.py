@@ -2,8 +2,15 @@
 
 The ledger is ``<storage>/<aoi>/ingested.json``. The catalogue reads it to link new acquisitions to the
 existing series (incremental AOIs, ``catalogue.tiles.link_tiles``); the parent flow writes it back after
-each run with each tile's outcome. Tiles that failed are kept with their status but are not offered as
-existing tiles, so a new tile never takes a failed one as its previous or reference.
+each run with each tile's outcome.
+
+Failed tiles stay out of later runs' links. They are kept with their status (and the links they were
+tried with) but are never offered as existing tiles; and every tile is kept with its *effective* links
+(``catalogue.relink``): a tile whose previous failed is recorded against the DONE tile it was processed
+against, and when a series' root failed, the next DONE tile is recorded as the root and as the reference
+of the tiles after it. So a later acquisition never gets a failed tile as its previous, and a failed root
+is never the series' reference (``catalogue.tiles`` takes an existing series' root from its tiles'
+references).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from catalogue.errors import CatalogueError
 from catalogue.models import Scene, Tile
+from catalogue.relink import relink_by_status
 from storage.base import Storage
 from storage.errors import StorageNotFoundError
 
@@ -35,11 +43,14 @@ class Ledger(BaseModel):
         return [t for key, t in self.tiles.items() if self.status.get(key, "DONE") == "DONE"]
 
     def record(self, scenes: list[Scene], tiles: list[Tile], status: dict[str, str]) -> None:
+        """Add a run's scenes and tiles (as planned) with their outcomes; every tile is then kept with
+        its effective links, re-linked around the tiles that did not end DONE."""
         for scene in scenes:
             self.scenes[scene.source_id] = scene
         for tile in tiles:
             self.tiles[tile.key] = tile
         self.status.update(status)
+        self.tiles = {t.key: t for t in relink_by_status(list(self.tiles.values()), self.status)}
 
 
 def ledger_key(aoi: str) -> str:
