@@ -1,24 +1,32 @@
-"""The original ingester's scenes/tiles GeoJSON interchange format, read and written.
+"""The original ingester's scenes/tiles GeoJSON interchange format, read and written in both its shapes.
 
 The original (airbusgeo/geocube-ingester, ``catalog/entities/entities.go``, pinned by its
 ``entities_test.go``) answers ``/catalog/scenes`` and ``/catalog/tiles`` with this document, accepts it
-back as input, and its notebooks save it as ``scenes.json``/``tiles.json``. Same shape here, so either
-ingester reads the other's plans:
+back as input, and its notebooks save it as ``scenes.json``/``tiles.json``. Same document here, so
+either ingester reads the other's plans:
 
 - a ``FeatureCollection`` plus an optional top-level ``properties`` map of strings (``next``...);
 - one feature per scene: ``id`` (its index), ``geometry`` (the scene polygon, or a MultiPolygon of the
   scene polygon then every tile polygon when it has tiles), ``properties`` (the scene object);
-- the scene object mixes ``common.Scene`` (``id``, ``source_id``, ``aoi``, ``data``) with the Go struct
-  ``entities.Scene``, which has no JSON tags, hence ``GeometryWKT``, ``Tags``, ``Tiles``... Tiles are
-  ``{SourceID, SceneID, Date, ID, Data, AnxTime, GeometryWKT, Previous, Reference, Ingested}``;
+- the scene object in one of two shapes (``catalogue.interchange_decode``): *current* (the original
+  since its commit 3f3113d7, March 2025: ``{id, source_id, aoi, data, tags, wkt, tiles}``, tiles
+  ``{SourceID, SceneID, Date, id, data, anx_time, wkt, previous, reference}``) or *legacy* (before:
+  ``GeometryWKT``, ``Tags``, ``Tiles``..., tiles ``{..., AnxTime, GeometryWKT, Previous, ...}``);
 - keys inside ``properties`` are sorted (Go round-trips the struct through a map); times are Go's
   RFC 3339 with the fraction's trailing zeros dropped (``2022-01-11T17:01:24.37Z``).
 
-Unknown keys are ignored, as Go does: later originals add ``is_retriable``, ``storage_uri`` and
-``data.metadata``; the latter is read into ``Scene.metadata``, and written when it holds more than the
-``uuid``. Lost on a round trip (the format has no place for them): ``Scene.catalogue``,
-``Tile.burst_id``, ``Ingested``/``OwnRecord`` (written false), ``instances_id`` (written null),
-per-tile graph names (one ``tile_graph_name`` per document), time digits beyond the microsecond.
+Both shapes are read (a Go-like reader: any key case, unknown keys ignored, missing keys are zero
+values; wrong types are a :class:`CatalogueError` naming the key path). The current shape is written
+by default, because the current original reads a legacy file without its footprints and burst times
+(its tags ``wkt``/``anx_time`` match neither ``GeometryWKT`` nor ``AnxTime``), and the legacy one on
+request, for originals older than 3f3113d7 (they read a current file without them, the other way round).
+
+What our models have no field for (each scene's ``id``, ``aoi``, graphs, ``graph_config``,
+``instances_id``, ``is_retriable``, ``storage_uri``, where its ``uuid`` was written, each tile's ``id``
+and graph) is kept in :attr:`InterchangeDocument.originals`: a document read and written back in its
+shape is the document read (modulo key order). Still lost: ``Scene.catalogue``, ``Tile.burst_id``,
+``Ingested``/``OwnRecord`` (written false in the legacy shape, ``json:"-"`` in the current one), a null
+``tags`` (written ``{}``), time digits beyond the microsecond.
 """
 
 from __future__ import annotations
@@ -28,15 +36,35 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import shapely
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from shapely.geometry import MultiPolygon, Polygon, mapping
 
 from catalogue.errors import CatalogueError
+from catalogue.interchange_decode import (
+    GoScene,
+    GoTile,
+    GoTileLite,
+    InterchangeShape,
+    decode_scene,
+    parse_go_time,
+)
 from catalogue.models import Constellation, Scene, Tile, TileLink, parse_constellation
 from catalogue.naming import constellation_from_product_id, product_name_key
+
+__all__ = [
+    "InterchangeDocument",
+    "InterchangeShape",
+    "OriginalScene",
+    "OriginalTile",
+    "format_go_time",
+    "parse_go_time",
+    "read_interchange",
+    "write_document",
+    "write_interchange",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,85 +78,44 @@ def format_go_time(value: datetime) -> str:
     return f"{text}.{fraction}Z" if fraction else f"{text}Z"
 
 
-def parse_go_time(value: Any) -> datetime:
-    """An RFC 3339 time as Go writes it (any number of fraction digits, ``Z`` or an offset), in UTC."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str) and "T" in value:
-        # fromisoformat (3.11) takes 1 to 9 fraction digits; beyond microseconds they are truncated.
-        parsed = datetime.fromisoformat(value)
-    else:
-        raise ValueError(f"{value!r} is not an RFC 3339 time such as 2022-01-11T17:01:24.37Z")
-    if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} has no time zone; expected Z or an offset such as +02:00")
-    return parsed.astimezone(UTC)
+class OriginalTile(BaseModel):
+    """A tile's fields that ``Tile`` has no place for, as read."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-GoTime = Annotated[datetime, BeforeValidator(parse_go_time), PlainSerializer(format_go_time)]
-
-
-class _GoObject(BaseModel):
-    # Go's encoding/json ignores unknown keys; newer originals add fields older ones lack. Capitalised
-    # aliases are the exported names of Go structs without JSON tags; the writer builds with them.
-    model_config = ConfigDict(extra="ignore")
-
-
-_GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
-
-
-class _TileLite(_GoObject):
-    source_id: str = Field(default="", alias="SourceID")
-    scene_id: str = Field(default="", alias="SceneID")
-    date: GoTime = Field(default=_GO_ZERO_TIME, alias="Date")
-
-
-class _TileAttrs(_GoObject):
-    swath_id: str = ""
-    tile_nr: int = 0
+    id: int = 0
     graph_name: str = ""
+    is_retriable: bool = False
 
 
-class _TileMapping(_GoObject):
-    swath_id: str = ""
-    tile_nr: int = 0
+class OriginalScene(BaseModel):
+    """A scene's fields that ``Scene`` has no place for, as read: what writes it back unchanged.
 
+    ``graph_config``/``instances_id``/``tile_mappings`` None is Go's nil map (null, or omitted where
+    the original omits empty ones). ``uuid_in_data``/``uuid_in_metadata``: where the scene's ``uuid``
+    (``Scene.metadata["uuid"]``) was written: ``data.uuid`` (its catalogues of CDSE, ASF...),
+    ``data.metadata.uuid`` (its OneAtlas catalogue; its CDSE downloader reads it there), or both.
+    """
 
-class _GoTile(_TileLite):
-    id: int = Field(default=0, alias="ID")
-    data: _TileAttrs = Field(default_factory=_TileAttrs, alias="Data")
-    anx_time: int = Field(default=0, alias="AnxTime")
-    geometry_wkt: str = Field(default="", alias="GeometryWKT")
-    previous: _TileLite | None = Field(default=None, alias="Previous")
-    reference: _TileLite | None = Field(default=None, alias="Reference")
-    ingested: bool = Field(default=False, alias="Ingested")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class _SceneAttrs(_GoObject):
-    uuid: str = ""
-    date: GoTime = _GO_ZERO_TIME
-    tiles: dict[str, _TileMapping] | None = None
+    id: int = 0
+    aoi: str = ""
     graph_name: str = ""
     graph_config: dict[str, str] | None = None
-    record_id: str = ""
     instances_id: dict[str, str] | None = None
-    metadata: dict[str, Any] | None = None
-
-
-class _GoScene(_GoObject):
-    id: int = 0
-    source_id: str = ""
-    aoi: str = ""
-    data: _SceneAttrs = Field(default_factory=_SceneAttrs)
-    product_name: str = Field(default="", alias="ProductName")
-    tags: dict[str, str] | None = Field(default=None, alias="Tags")
-    geometry_wkt: str = Field(default="", alias="GeometryWKT")
-    tiles: list[_GoTile] | None = Field(default=None, alias="Tiles")
-    ingested: bool = Field(default=False, alias="Ingested")
-    own_record: bool = Field(default=False, alias="OwnRecord")
+    is_retriable: bool = False
+    storage_uri: str = ""
+    uuid_in_data: bool = True
+    uuid_in_metadata: bool = False
+    metadata_null: bool = True
+    tile_mappings: dict[str, tuple[str, int]] | None = None
+    tiles: dict[str, OriginalTile] = Field(default_factory=dict)
 
 
 class InterchangeDocument(BaseModel):
-    """What an interchange file holds, in our models, plus the plan-wide fields the scenes repeat."""
+    """What an interchange file holds, in our models, plus the plan-wide fields the scenes repeat
+    (taken from the first scene) and each scene's own (``originals``, by scene ``source_id``)."""
 
     scenes: list[Scene]
     tiles: list[Tile]
@@ -137,6 +124,11 @@ class InterchangeDocument(BaseModel):
     graph_name: str = Field(default="", description="Scene graph of the first scene")
     tile_graph_name: str = Field(default="", description="Graph of the first tile")
     graph_config: dict[str, str] = Field(default_factory=dict, description="Graph config of the first scene")
+    is_retriable: bool = Field(default=False, description="data.is_retriable of the first scene")
+    storage_uri: str = Field(default="", description="data.storage_uri of the first scene")
+    instances_id: dict[str, str] = Field(default_factory=dict, description="Layers' instances (first scene)")
+    shape: InterchangeShape = Field(default=InterchangeShape.CURRENT, description="Shape of the first scene")
+    originals: dict[str, OriginalScene] = Field(default_factory=dict, description="Per scene source_id")
 
 
 def _load(source: str | Path | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -145,22 +137,14 @@ def _load(source: str | Path | Mapping[str, Any]) -> Mapping[str, Any]:
     path = Path(source)
     try:
         loaded = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CatalogueError(f"interchange file {path}: cannot read it as JSON ({exc})") from exc
     if not isinstance(loaded, Mapping):
         raise CatalogueError(f"interchange file {path}: expected a JSON object (a FeatureCollection)")
     return loaded
 
 
-def _validation_message(where: str, exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-    got = repr(first.get("input"))
-    got = got if len(got) <= 80 else got[:77] + "..."
-    return f"{where}{loc}: {first['msg']} (got {got})"
-
-
-def _constellation(scene: _GoScene, where: str) -> Constellation:
+def _constellation(scene: GoScene, where: str) -> Constellation:
     found = constellation_from_product_id(scene.source_id)
     tag = (scene.tags or {}).get("constellation", "")
     found = found or parse_constellation(tag)
@@ -180,51 +164,68 @@ def _as_polygon(wkt: str) -> Polygon | None:
     return geometry if isinstance(geometry, Polygon) else None
 
 
-def _footprint(wkt: str, geometry: Any, index: int | None, where: str) -> str:
-    """The WKT or, in files without it, the feature's GeoJSON geometry: whole (``index`` None) or
-    its polygon ``index`` (0 the scene, then one per tile)."""
+_GEOMETRY_ERRORS = (AttributeError, TypeError, ValueError, KeyError, IndexError, shapely.errors.ShapelyError)
+
+
+def _footprint(wkt: str, geometry: Any, index: int | None, where: str, key: str) -> str:
+    """The WKT (checked) or, in files without it, the feature's GeoJSON geometry: whole (``index``
+    None) or its polygon ``index`` (0 the scene, then one per tile)."""
     if wkt:
+        try:
+            shapely.from_wkt(wkt)
+        except _GEOMETRY_ERRORS as exc:
+            raise CatalogueError(f"{where}.{key}: not valid WKT ({exc}; got {wkt[:60]!r})") from None
         return wkt
     try:
         shape = shapely.geometry.shape(geometry)
-    except (AttributeError, TypeError, ValueError, shapely.errors.GEOSException) as exc:
-        raise CatalogueError(f"{where}: no GeometryWKT and no usable geometry ({exc})") from exc
-    if index is None:
-        return str(shape.wkt)
-    parts = list(shape.geoms) if isinstance(shape, MultiPolygon) else [shape]
-    if index >= len(parts):
-        raise CatalogueError(f"{where}: no GeometryWKT and no polygon {index} in the feature's geometry")
-    return str(parts[index].wkt)
+        parts = list(shape.geoms) if isinstance(shape, MultiPolygon) else [shape]
+        text = str(shape.wkt) if index is None else str(parts[index].wkt) if index < len(parts) else ""
+    except _GEOMETRY_ERRORS as exc:
+        raise CatalogueError(f"{where}: no {key} and no usable geometry ({exc!r})") from None
+    if not text:
+        raise CatalogueError(f"{where}: no {key} and no polygon {index} in the feature's geometry")
+    return text
 
 
-def _link(lite: _TileLite | None) -> TileLink | None:
+def _link(lite: GoTileLite | None) -> TileLink | None:
     if lite is None:
         return None
     return TileLink(source_id=lite.source_id, scene_id=lite.scene_id, date=lite.date)
 
 
-def _to_scene(go: _GoScene, geometry: Any, where: str) -> Scene:
+def _metadata(go: GoScene, where: str) -> dict[str, Any]:
     metadata: dict[str, Any] = dict(go.data.metadata or {})
+    given = metadata.get("uuid")
+    if go.data.uuid and given is not None and given != go.data.uuid:
+        raise CatalogueError(
+            f"{where}.data.metadata.uuid: {given!r} differs from data.uuid {go.data.uuid!r}; keep one"
+        )
     if go.data.uuid:
         metadata["uuid"] = go.data.uuid
+    return metadata
+
+
+def _to_scene(go: GoScene, geometry: Any, where: str) -> Scene:
+    key = "wkt" if go.shape is InterchangeShape.CURRENT else "GeometryWKT"
     return Scene(
         source_id=go.source_id,
         date=go.data.date,
         constellation=_constellation(go, where),
-        footprint_wkt=_footprint(go.geometry_wkt, geometry, 0 if go.tiles else None, where),
+        footprint_wkt=_footprint(go.wkt, geometry, 0 if go.tiles else None, where, key),
         tags=dict(go.tags or {}),
-        metadata=metadata,
+        metadata=_metadata(go, where),
         record_id=go.data.record_id,
     )
 
 
-def _to_tile(go: _GoTile, scene: _GoScene, geometry: Any, index: int, where: str) -> Tile:
-    mapped = (scene.data.tiles or {}).get(go.source_id)
+def _to_tile(go: GoTile, scene: GoScene, geometry: Any, index: int, where: str) -> Tile:
+    mapped = (scene.data.tiles or {}).get(go.lite.source_id)
+    key = "wkt" if scene.shape is InterchangeShape.CURRENT else "GeometryWKT"
     return Tile(
-        source_id=go.source_id,
-        scene_id=go.scene_id or scene.source_id,
-        date=go.date,
-        footprint_wkt=_footprint(go.geometry_wkt, geometry, index + 1, where),
+        source_id=go.lite.source_id,
+        scene_id=go.lite.scene_id or scene.source_id,
+        date=go.lite.date,
+        footprint_wkt=_footprint(go.wkt, geometry, index + 1, where, key),
         swath_id=go.data.swath_id or (mapped.swath_id if mapped else ""),
         tile_nr=go.data.tile_nr or (mapped.tile_nr if mapped else 0),
         anx_time=go.anx_time,
@@ -233,22 +234,48 @@ def _to_tile(go: _GoTile, scene: _GoScene, geometry: Any, index: int, where: str
     )
 
 
+def _original(go: GoScene) -> OriginalScene:
+    metadata = go.data.metadata
+    return OriginalScene(
+        id=go.id,
+        aoi=go.aoi,
+        graph_name=go.data.graph_name,
+        graph_config=go.data.graph_config,
+        instances_id=go.data.instances_id,
+        is_retriable=go.data.is_retriable,
+        storage_uri=go.data.storage_uri,
+        uuid_in_data=bool(go.data.uuid) or not (metadata and metadata.get("uuid")),
+        uuid_in_metadata=bool(metadata and metadata.get("uuid")),
+        metadata_null=metadata is None,
+        tile_mappings=None
+        if go.data.tiles is None
+        else {k: (m.swath_id, m.tile_nr) for k, m in go.data.tiles.items()},
+        tiles={
+            t.lite.source_id: OriginalTile(
+                id=t.id, graph_name=t.data.graph_name, is_retriable=t.data.is_retriable
+            )
+            for t in go.tiles or []
+        },
+    )
+
+
 def _string_properties(raw: Any) -> dict[str, str]:
-    if not isinstance(raw, Mapping):
+    if raw is None:
         return {}
+    if not isinstance(raw, Mapping):
+        raise CatalogueError(f"properties: expected an object of strings (got {type(raw).__name__})")
     # Go declares map[string]string; a number or flag written by another tool is kept as its JSON text.
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
 
 
 def read_interchange(source: str | Path | Mapping[str, Any]) -> InterchangeDocument:
-    """Read a scenes or tiles document of the original ingester (or ours) into our models.
+    """Read a scenes or tiles document of the original ingester (either shape) or ours into our models.
 
     Args:
         source: a path to the JSON file, or the already parsed document.
 
     Raises:
-        CatalogueError: not a FeatureCollection, or a feature is malformed (its index and field
-            are named).
+        CatalogueError: not a FeatureCollection, or a feature is malformed (its key path is named).
     """
     document = _load(source)
     if document.get("type") != "FeatureCollection" or not isinstance(document.get("features"), list):
@@ -263,19 +290,26 @@ def read_interchange(source: str | Path | Mapping[str, Any]) -> InterchangeDocum
         where = f"features[{i}].properties"
         if not isinstance(feature, Mapping) or not isinstance(feature.get("properties"), Mapping):
             raise CatalogueError(f"{where}: missing; every feature must carry its scene as properties")
-        try:
-            go = _GoScene.model_validate(feature["properties"])
-        except ValidationError as exc:
-            raise CatalogueError(_validation_message(where, exc)) from exc
+        go = decode_scene(feature["properties"], where)
         geometry = feature.get("geometry")
-        result.scenes.append(_to_scene(go, geometry, where))
+        scene = _to_scene(go, geometry, where)
+        if scene.source_id in result.originals:
+            first = next(k for k, s in enumerate(result.scenes) if s.source_id == scene.source_id)
+            raise CatalogueError(
+                f"{where}.source_id: {scene.source_id!r} is features[{first}] already; one feature per scene"
+            )
+        result.scenes.append(scene)
+        tiles_key = "tiles" if go.shape is InterchangeShape.CURRENT else "Tiles"
         for j, go_tile in enumerate(go.tiles or []):
-            result.tiles.append(_to_tile(go_tile, go, geometry, j, f"{where}.Tiles[{j}]"))
+            result.tiles.append(_to_tile(go_tile, go, geometry, j, f"{where}.{tiles_key}[{j}]"))
+        result.originals[scene.source_id] = _original(go)
         if i == 0:
-            result.aoi, result.graph_name = go.aoi, go.data.graph_name
+            result.aoi, result.graph_name, result.shape = go.aoi, go.data.graph_name, go.shape
             result.graph_config = dict(go.data.graph_config or {})
+            result.instances_id = dict(go.data.instances_id or {})
+            result.is_retriable, result.storage_uri = go.data.is_retriable, go.data.storage_uri
             result.tile_graph_name = go.tiles[0].data.graph_name if go.tiles else ""
-    log.debug("read %d scene(s), %d tile(s)", len(result.scenes), len(result.tiles))
+    log.debug("read %d scene(s), %d tile(s) (%s shape)", len(result.scenes), len(result.tiles), result.shape)
     return result
 
 
@@ -296,7 +330,7 @@ def _feature_geometry(scene: Scene, tiles: Sequence[Tile]) -> dict[str, Any]:
             # The original appends the tiles that are polygons and silently skips the others.
             tile_polygons = (_as_polygon(t.footprint_wkt) for t in tiles)
             geometry = MultiPolygon([geometry, *(p for p in tile_polygons if p is not None)])
-    except shapely.errors.GEOSException as exc:
+    except shapely.errors.ShapelyError as exc:
         raise CatalogueError(f"scene {scene.source_id}: footprint_wkt is not valid WKT ({exc})") from exc
     shape = mapping(geometry)
     return {"type": shape["type"], "coordinates": _tidy_number(shape["coordinates"])}
@@ -310,54 +344,117 @@ def _sorted_keys(value: Any) -> Any:
     return value
 
 
-def _go_link(link: TileLink | None) -> _TileLite | None:
-    return None if link is None else _TileLite(SourceID=link.source_id, SceneID=link.scene_id, Date=link.date)
+class _Plan(BaseModel):
+    """The plan-wide values ``write_interchange`` was given: each scene's unless it has an original."""
+
+    aoi: str
+    graph_name: str
+    tile_graph_name: str
+    graph_config: dict[str, str] | None
+    instances_id: dict[str, str] | None
+    is_retriable: bool
+    storage_uri: str
 
 
-def _go_tile(tile: Tile, graph_name: str) -> _GoTile:
-    return _GoTile(
-        SourceID=tile.source_id,
-        SceneID=tile.scene_id,
-        Date=tile.date,
-        Data=_TileAttrs(swath_id=tile.swath_id, tile_nr=tile.tile_nr, graph_name=graph_name),
-        AnxTime=tile.anx_time,
-        GeometryWKT=tile.footprint_wkt,
-        Previous=_go_link(tile.previous),
-        Reference=_go_link(tile.reference),
-    )
+def _lite(link: TileLink | None) -> dict[str, Any] | None:
+    if link is None:
+        return None
+    return {"Date": format_go_time(link.date), "SceneID": link.scene_id, "SourceID": link.source_id}
 
 
-def _go_scene(
-    scene: Scene,
-    tiles: Sequence[Tile],
-    *,
-    aoi: str,
-    graph_name: str,
-    tile_graph_name: str,
-    config: dict[str, str] | None,
+def _tile_object(tile: Tile, extra: OriginalTile, shape: InterchangeShape) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "graph_name": extra.graph_name,
+        "swath_id": tile.swath_id,
+        "tile_nr": tile.tile_nr,
+    }
+    common = {"Date": format_go_time(tile.date), "SceneID": tile.scene_id, "SourceID": tile.source_id}
+    if shape is InterchangeShape.LEGACY:
+        if extra.is_retriable:
+            data["is_retriable"] = True
+        return common | {
+            "AnxTime": tile.anx_time,
+            "Data": data,
+            "GeometryWKT": tile.footprint_wkt,
+            "ID": extra.id,
+            "Ingested": False,
+            "Previous": _lite(tile.previous),
+            "Reference": _lite(tile.reference),
+        }
+    return common | {
+        "anx_time": tile.anx_time,
+        "data": data | {"is_retriable": extra.is_retriable},
+        "id": extra.id,
+        "previous": _lite(tile.previous),
+        "reference": _lite(tile.reference),
+        "wkt": tile.footprint_wkt,
+    }
+
+
+def _uuid_and_metadata(
+    scene: Scene, original: OriginalScene | None, shape: InterchangeShape
+) -> tuple[str, dict[str, Any] | None]:
+    uuid = str(scene.metadata.get("uuid", ""))
+    rest = {k: v for k, v in scene.metadata.items() if k != "uuid"}
+    if original is not None:
+        in_data = original.uuid_in_data or not original.uuid_in_metadata
+        metadata = rest | ({"uuid": uuid} if original.uuid_in_metadata and uuid else {})
+        return (uuid if in_data else ""), (None if not metadata and original.metadata_null else metadata)
+    if shape is InterchangeShape.LEGACY:
+        return uuid, dict(scene.metadata) if rest else None
+    # The current original's CDSE and OneAtlas downloaders read data.metadata.uuid, its catalogues
+    # data.uuid: a scene written for it carries both.
+    return uuid, dict(scene.metadata) or None
+
+
+def _scene_object(
+    scene: Scene, tiles: Sequence[Tile], original: OriginalScene | None, plan: _Plan, shape: InterchangeShape
 ) -> dict[str, Any]:
-    extra = {k: v for k, v in scene.metadata.items() if k != "uuid"}
-    go = _GoScene(
-        source_id=scene.source_id,
-        aoi=aoi,
-        data=_SceneAttrs(
-            uuid=str(scene.metadata.get("uuid", "")),
-            date=scene.date,
-            tiles={t.source_id: _TileMapping(swath_id=t.swath_id, tile_nr=t.tile_nr) for t in tiles},
-            graph_name=graph_name,
-            graph_config=config,
-            record_id=scene.record_id,
-            metadata=dict(scene.metadata) if extra else None,
-        ),
-        ProductName=product_name_key(scene),
-        Tags=dict(scene.tags),
-        GeometryWKT=scene.footprint_wkt,
-        Tiles=[_go_tile(t, tile_graph_name) for t in tiles] or None,
+    uuid, metadata = _uuid_and_metadata(scene, original, shape)
+    own = original or OriginalScene(
+        aoi=plan.aoi,
+        graph_name=plan.graph_name,
+        graph_config=plan.graph_config,
+        instances_id=plan.instances_id,
+        is_retriable=plan.is_retriable,
+        storage_uri=plan.storage_uri,
     )
-    properties: dict[str, Any] = _sorted_keys(go.model_dump(mode="json", by_alias=True))
-    if properties["data"]["metadata"] is None:
-        del properties["data"]["metadata"]
-    return properties
+    default_tile = OriginalTile(graph_name=plan.tile_graph_name, is_retriable=plan.is_retriable)
+    mappings = {t.source_id: (t.swath_id, t.tile_nr) for t in tiles} or own.tile_mappings or {}
+    data: dict[str, Any] = {
+        "date": format_go_time(scene.date),
+        "graph_config": own.graph_config,
+        "graph_name": own.graph_name,
+        "record_id": scene.record_id,
+        "tiles": {k: {"swath_id": s, "tile_nr": n} for k, (s, n) in mappings.items()},
+        "uuid": uuid,
+    }
+    objects = [_tile_object(t, own.tiles.get(t.source_id, default_tile), shape) for t in tiles]
+    if shape is InterchangeShape.LEGACY:
+        data["instances_id"] = own.instances_id
+        extras = {"is_retriable": own.is_retriable, "storage_uri": own.storage_uri, "metadata": metadata}
+        data |= {k: v for k, v in extras.items() if v}  # keys the legacy original did not have
+        properties: dict[str, Any] = {
+            "GeometryWKT": scene.footprint_wkt,
+            "Ingested": False,
+            "OwnRecord": False,
+            "ProductName": product_name_key(scene),
+            "Tags": dict(scene.tags),
+            "Tiles": objects or None,
+        }
+    else:
+        # omitempty on data.tiles, data.instances_id and tiles (common/payload.go, entities.go)
+        if not mappings:
+            del data["tiles"]
+        if own.instances_id:
+            data["instances_id"] = own.instances_id
+        data |= {"is_retriable": own.is_retriable, "metadata": metadata, "storage_uri": own.storage_uri}
+        properties = {"tags": dict(scene.tags), "wkt": scene.footprint_wkt}
+        if objects:
+            properties["tiles"] = objects
+    properties |= {"aoi": own.aoi, "data": data, "id": own.id, "source_id": scene.source_id}
+    result: dict[str, Any] = _sorted_keys(properties)
+    return result
 
 
 def write_interchange(
@@ -369,11 +466,21 @@ def write_interchange(
     graph_name: str = "",
     tile_graph_name: str = "",
     graph_config: Mapping[str, str] | None = None,
+    is_retriable: bool = False,
+    storage_uri: str = "",
+    instances_id: Mapping[str, str] | None = None,
+    shape: InterchangeShape = InterchangeShape.CURRENT,
+    originals: Mapping[str, OriginalScene] | None = None,
 ) -> dict[str, Any]:
     """The interchange document of ``scenes`` and their ``tiles``, as the original ingester writes it.
 
     Each tile is nested in the scene named by its ``scene_id``, in the order given. ``json.dumps``
     of the result is the file.
+
+    Args:
+        shape: ``current`` (the original since March 2025), or ``legacy`` for older originals.
+        originals: per scene ``source_id``, its fields as read (``InterchangeDocument.originals``);
+            they take the place of the plan-wide ``aoi``, graphs, ``graph_config``... for that scene.
 
     Raises:
         CatalogueError: a tile belongs to none of ``scenes``, or a footprint is not valid WKT.
@@ -386,22 +493,48 @@ def write_interchange(
                 f"{len(scenes)} scene(s) given; pass its scene too"
             )
         by_scene[tile.scene_id].append(tile)
-    config = dict(graph_config) if graph_config else None
+    plan = _Plan(
+        aoi=aoi,
+        graph_name=graph_name,
+        tile_graph_name=tile_graph_name,
+        graph_config=dict(graph_config) if graph_config else None,
+        instances_id=dict(instances_id) if instances_id else None,
+        is_retriable=is_retriable,
+        storage_uri=storage_uri,
+    )
+    shape = InterchangeShape(shape)
     features = []
     for i, scene in enumerate(scenes):
         own = by_scene[scene.source_id]
-        scene_properties = _go_scene(
-            scene, own, aoi=aoi, graph_name=graph_name, tile_graph_name=tile_graph_name, config=config
-        )
+        original = (originals or {}).get(scene.source_id)
         features.append(
             {
                 "type": "Feature",
                 "id": i,
                 "geometry": _feature_geometry(scene, own),
-                "properties": scene_properties,
+                "properties": _scene_object(scene, own, original, plan, shape),
             }
         )
     document: dict[str, Any] = {"type": "FeatureCollection", "features": features}
     if properties:
         document["properties"] = dict(properties)
     return document
+
+
+def write_document(document: InterchangeDocument, *, shape: InterchangeShape | None = None) -> dict[str, Any]:
+    """``document`` written back: in the shape it was read in unless ``shape`` says otherwise, each
+    scene with its own fields (``originals``)."""
+    return write_interchange(
+        document.scenes,
+        document.tiles,
+        aoi=document.aoi,
+        properties=document.properties,
+        graph_name=document.graph_name,
+        tile_graph_name=document.tile_graph_name,
+        graph_config=document.graph_config,
+        is_retriable=document.is_retriable,
+        storage_uri=document.storage_uri,
+        instances_id=document.instances_id,
+        shape=document.shape if shape is None else shape,
+        originals=document.originals,
+    )

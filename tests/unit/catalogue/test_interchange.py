@@ -13,9 +13,11 @@ import pytest
 from catalogue.errors import CatalogueError
 from catalogue.interchange import (
     InterchangeDocument,
+    InterchangeShape,
     format_go_time,
     parse_go_time,
     read_interchange,
+    write_document,
     write_interchange,
 )
 from catalogue.models import Constellation, Scene, Tile, TileLink
@@ -34,15 +36,7 @@ def interchange_dir(shared_fixtures: Path) -> Path:
 
 
 def rewrite(document: InterchangeDocument) -> dict[str, Any]:
-    return write_interchange(
-        document.scenes,
-        document.tiles,
-        aoi=document.aoi,
-        properties=document.properties,
-        graph_name=document.graph_name,
-        tile_graph_name=document.tile_graph_name,
-        graph_config=document.graph_config,
-    )
+    return write_document(document)
 
 
 def test_read_the_original_tiles_document(interchange_dir: Path) -> None:
@@ -136,10 +130,16 @@ def fresh_plan() -> tuple[list[Scene], list[Tile]]:
     return [jan, feb], [root, second]
 
 
-def test_written_key_names_and_casing_match_the_original(interchange_dir: Path) -> None:
+def test_legacy_key_names_and_casing_match_the_original_notebook_files(interchange_dir: Path) -> None:
     original = json.loads((interchange_dir / "tiles.json").read_text(encoding="utf-8"))
     scenes, tiles = fresh_plan()
-    written = write_interchange(scenes, tiles, aoi="DenmarkDemo", tile_graph_name="S1BackscatterCoherence")
+    written = write_interchange(
+        scenes,
+        tiles,
+        aoi="DenmarkDemo",
+        tile_graph_name="S1BackscatterCoherence",
+        shape=InterchangeShape.LEGACY,
+    )
     ours, theirs = written["features"][1], original["features"][0]
     assert ours.keys() == theirs.keys()
     assert ours["properties"].keys() == theirs["properties"].keys()
@@ -157,8 +157,8 @@ def test_geometry_is_the_scene_polygon_then_its_tiles() -> None:
     features = write_interchange(scenes, tiles[1:], aoi="a")["features"]
     assert features[0]["geometry"]["type"] == "Polygon"
     assert features[0]["geometry"]["coordinates"][0][0] == [9, 54]  # Go writes 9, not 9.0
-    assert features[0]["properties"]["Tiles"] is None
-    assert features[0]["properties"]["data"]["tiles"] == {}
+    assert "tiles" not in features[0]["properties"], "omitempty"
+    assert "tiles" not in features[0]["properties"]["data"], "omitempty"
     assert features[1]["geometry"]["type"] == "MultiPolygon"
     assert len(features[1]["geometry"]["coordinates"]) == 2
     assert features[1]["properties"]["data"]["tiles"] == {"A44_IW1_8951": {"swath_id": "IW1", "tile_nr": 4}}
@@ -177,8 +177,14 @@ def test_metadata_beyond_uuid_goes_to_data_metadata_and_comes_back() -> None:
     scenes[0] = scenes[0].model_copy(update={"metadata": {**scenes[0].metadata, "download_link": link}})
     written = write_interchange(scenes, tiles, aoi="a")
     assert written["features"][0]["properties"]["data"]["metadata"]["download_link"] == link
-    assert "metadata" not in written["features"][1]["properties"]["data"]
+    # the current original's CDSE downloader reads data.metadata.uuid, its catalogue data.uuid
+    feb = written["features"][1]["properties"]["data"]
+    assert feb["metadata"] == {"uuid": feb["uuid"]} == {"uuid": "1f8d0b0e-0000-4000-8000-000000000001"}
     assert read_interchange(written).scenes == scenes
+    legacy = write_interchange(scenes, tiles, aoi="a", shape=InterchangeShape.LEGACY)
+    assert legacy["features"][0]["properties"]["data"]["metadata"]["download_link"] == link
+    assert "metadata" not in legacy["features"][1]["properties"]["data"], "the legacy original had none"
+    assert read_interchange(legacy).scenes == scenes
 
 
 def test_newer_original_fields_are_accepted(interchange_dir: Path) -> None:
