@@ -179,6 +179,11 @@ class Settings(BaseSettings):
     graph_root: Path | None = Field(
         default=None, description="GEOCUBE_INGESTER_GRAPH_ROOT: folder of user graph JSON files"
     )
+    snap_graphs: Path | None = Field(
+        default=None,
+        description="GEOCUBE_INGESTER_SNAP_GRAPHS: folder of the original ingester's SNAP XML graphs (its "
+        "graph/snap folder: S1_SLC_BkG.xml...), looked for before the graph roots",
+    )
     step_timeout_s: float = Field(default=3600.0, gt=0, description="GEOCUBE_INGESTER_STEP_TIMEOUT_S")
     http_timeout_s: float = Field(default=60.0, gt=0, description="GEOCUBE_INGESTER_HTTP_TIMEOUT_S")
     catalogue_max_response_mb: float = Field(
