@@ -14,6 +14,7 @@ The SearchAPI has no offset: ``maxResults`` caps the rows and the answer is newe
 from __future__ import annotations
 
 import logging
+import math
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ from catalogue.http import decode_json_object, open_client, retry_temporary, sen
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
 from catalogue.naming import make_scene_tags
 from catalogue.parameters import check_platform, normalise_parameters, parse_int, parse_orbit_direction
+from catalogue.shapes import AnswerShapeError, reading
 from common.redaction import redact_url
 from common.settings import Settings
 from providers.cdse.filter import DEFAULT_PRODUCT_TYPES, parse_odata_datetime
@@ -152,6 +154,19 @@ def expand_jsonlite2(result: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def parse_result(result: Mapping[str, Any], *, catalogue: str = "asf") -> Scene:
+    """See :func:`_parse_result`; a wrong shape anywhere in the answer is an ``AnswerShapeError`` naming it.
+
+    Raises:
+        CatalogueError: as ``_parse_result``, and ``AnswerShapeError`` for JSON of the wrong shape.
+    """
+    if not isinstance(result, Mapping):
+        raise AnswerShapeError(f"{catalogue}: a result is {type(result).__name__}, not an object")
+    shown = str(result.get("granuleName") or "(no granuleName)")[:120]
+    with reading(f"{catalogue}: a result {shown}"):
+        return _parse_result(result, catalogue=catalogue)
+
+
+def _parse_result(result: Mapping[str, Any], *, catalogue: str = "asf") -> Scene:
     """One ``jsonlite`` result as a Scene (``jsonlite2``: pass it through ``expand_jsonlite2`` first).
 
     Raises:
@@ -182,7 +197,7 @@ def parse_result(result: Mapping[str, Any], *, catalogue: str = "asf") -> Scene:
     metadata: dict[str, Any] = {"download_link": str(result["downloadUrl"])}
     if isinstance(result.get("fileName"), str):
         metadata["file_name"] = result["fileName"]
-    if isinstance(result.get("sizeMB"), int | float):
+    if isinstance(result.get("sizeMB"), int | float) and math.isfinite(result["sizeMB"]):
         # sizeMB is the byte count / 2**20 (exact for the recorded granule: 4193723581 bytes).
         metadata["size_bytes"] = round(float(result["sizeMB"]) * 2**20)
     return Scene(

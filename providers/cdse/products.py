@@ -19,6 +19,7 @@ from shapely.geometry import shape
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, Scene
 from catalogue.naming import CONSTELLATION_TAGS, make_scene_tags
+from catalogue.shapes import AnswerShapeError, list_of_mappings, mapping_at, reading
 from providers.cdse.filter import parse_odata_datetime
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,27 @@ def parse_product(
     catalogue: str = "cdse",
     required_attributes: Sequence[str] = REQUIRED_ATTRIBUTES,
 ) -> Scene:
+    """See :func:`_parse_product`; a wrong shape anywhere in the answer is an ``AnswerShapeError`` naming it.
+
+    Raises:
+        CatalogueError: as ``_parse_product``, and ``AnswerShapeError`` for JSON of the wrong shape.
+    """
+    if not isinstance(product, Mapping):
+        raise AnswerShapeError(f"{catalogue}: a product is {type(product).__name__}, not an object")
+    shown = str(product.get("Name") or product.get("Id") or "(no Name)")[:120]
+    with reading(f"{catalogue}: a product {shown}"):
+        return _parse_product(
+            product, constellation, catalogue=catalogue, required_attributes=required_attributes
+        )
+
+
+def _parse_product(
+    product: Mapping[str, Any],
+    constellation: Constellation,
+    *,
+    catalogue: str = "cdse",
+    required_attributes: Sequence[str] = REQUIRED_ATTRIBUTES,
+) -> Scene:
     """One OData product (with ``$expand=Attributes``) as a Scene.
 
     Raises:
@@ -56,10 +78,13 @@ def parse_product(
     if not isinstance(name, str) or not name:
         raise CatalogueError(f"{catalogue}: a product has no Name (keys: {', '.join(sorted(product))})")
     source_id = name.removesuffix(".SAFE")
-    attrs = {a["Name"]: a.get("Value") for a in product.get("Attributes") or [] if "Name" in a}
+    where = f"{catalogue}: product {source_id}"
+    attrs = {
+        a["Name"]: a.get("Value") for a in list_of_mappings(product, "Attributes", where=where) if "Name" in a
+    }
     missing = [a for a in required_attributes if attrs.get(a) is None]
     uuid = product.get("Id")
-    start = (product.get("ContentDate") or {}).get("Start")
+    start = mapping_at(product, "ContentDate", where=where).get("Start")
     missing += [key for key, value in (("Id", uuid), ("ContentDate.Start", start)) if not value]
     if missing:
         raise CatalogueError(
@@ -102,7 +127,7 @@ def parse_product(
     metadata: dict[str, Any] = {"uuid": str(uuid)}
     checksums = {
         c["Algorithm"]: c["Value"]
-        for c in product.get("Checksum") or []
+        for c in list_of_mappings(product, "Checksum", where=where)
         if c.get("Algorithm") and c.get("Value")
     }
     optional = {

@@ -25,6 +25,7 @@ import httpx
 from catalogue.errors import CatalogueError
 from catalogue.http import open_client, retry_temporary, send_json
 from catalogue.models import Constellation, SceneQuery, SearchResult
+from catalogue.shapes import AnswerShapeError
 from common.redaction import redact_url
 from providers.cdse.filter import (
     COLLECTIONS,
@@ -57,6 +58,8 @@ MAX_PAGE_SIZE = 1000
 CDSE_MAX_SKIP = 10_000
 # Cutting a window deeper than this means the counts never shrink: the service is not answering sense.
 MAX_SPLIT_DEPTH = 12
+# More products than any Sentinel collection holds (CDSE lists about 10^7 Sentinel products in all).
+MAX_PLAUSIBLE_COUNT = 100_000_000
 
 Product = Mapping[str, Any]
 
@@ -184,6 +187,11 @@ class CdseODataSearcher:
         body = self._get_json(client, url, params)
         count = body.get("@odata.count")
         count = count if isinstance(count, int) and not isinstance(count, bool) else None
+        if count is not None and not 0 <= count <= MAX_PLAUSIBLE_COUNT:
+            raise AnswerShapeError(
+                f"{self.name}: {redact_url(url)} answered @odata.count = {count}, not a product count "
+                f"(0..{MAX_PLAUSIBLE_COUNT}); the catalogue's answer cannot be paged"
+            )
         if count is not None:
             if offset >= count:
                 return [], count
@@ -249,6 +257,12 @@ class CdseODataSearcher:
                 raise CatalogueError(
                     f"{self.name}: {redact_url(self.base_url)} answered JSON without a 'value' list"
                 )
+            for index, product in enumerate(page):
+                if not isinstance(product, Mapping):
+                    raise AnswerShapeError(
+                        f"{self.name}: {redact_url(self.base_url)} answered value[{index}] = "
+                        f"{type(product).__name__}, not a product object"
+                    )
             products.extend(page)
             next_link = body.get("@odata.nextLink")
             if not page or not next_link or (wanted is not None and len(products) >= wanted):

@@ -22,6 +22,7 @@ objects (``providers.stac.items``), so STAC 0.7 items are read too.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from shapely.geometry import mapping
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
 from catalogue.parameters import normalise_parameters, parse_int, parse_orbit_direction, parse_range
+from catalogue.shapes import AnswerShapeError, list_of_mappings
 from common.http import is_temporary_status
 from common.redaction import redact, redact_url
 from providers.stac.items import Item, item_constellation, item_to_scene
@@ -202,9 +204,14 @@ CDSE_STAC = StacApiPreset(
 )
 
 
+# More items than any collection holds: an announced count above this is not a count.
+MAX_PLAUSIBLE_COUNT = 100_000_000
+
+
 def _matched(page: Mapping[str, Any]) -> int | None:
     """The count of a page: ``numberMatched`` (OGC API Features), else ``context.matched``."""
-    value = page.get("numberMatched", (page.get("context") or {}).get("matched"))
+    context = page.get("context")
+    value = page.get("numberMatched", context.get("matched") if isinstance(context, Mapping) else None)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -320,14 +327,40 @@ class StacApiSearcher:
         scenes: list[Scene] = []
         seen: set[str] = set()
         total: int | None = None
+        followed: set[str] = set()
         for number, page in enumerate(search.pages_as_dicts()):
+            if not isinstance(page, Mapping):
+                raise AnswerShapeError(
+                    f"{self.name}: page {number + 1} is {type(page).__name__}, not an object"
+                )
             if number == 0:
                 total = _matched(page)
+                if total is not None and not 0 <= total <= MAX_PLAUSIBLE_COUNT:
+                    raise AnswerShapeError(
+                        f"{self.name}: the service announced {total} matching items, not a count "
+                        f"(0..{MAX_PLAUSIBLE_COUNT}); its answer cannot be paged"
+                    )
                 self._check_rows(total, wanted)
-            scenes += self._keep(page.get("features") or [], query, spec, seen)
+            where = f"{self.name}: page {number + 1}"
+            scenes += self._keep(list_of_mappings(page, "features", where=where), query, spec, seen)
             if wanted is not None and len(scenes) >= wanted:
                 return scenes, total, total is not None and total > wanted
+            self._check_next(page, followed, where=where)
         return scenes, total, False
+
+    def _check_next(self, page: Mapping[str, Any], followed: set[str], *, where: str) -> None:
+        """Stop a listing whose ``next`` link (with its body) repeats one already followed."""
+        links = list_of_mappings(page, "links", where=where)
+        nexts = [link for link in links if link.get("rel") == "next"]
+        if not nexts:
+            return
+        key = json.dumps([nexts[0].get("href"), nexts[0].get("body")], sort_keys=True, default=str)
+        if key in followed:
+            raise CatalogueError(
+                f"{where}: the next link repeats a page already read "
+                f"({redact_url(str(nexts[0].get('href')))}); the service pages without end"
+            )
+        followed.add(key)
 
     def _check_rows(self, total: int | None, wanted: int | None) -> None:
         cap = self.preset.max_rows

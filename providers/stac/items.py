@@ -37,6 +37,7 @@ from catalogue.naming import (
     constellation_from_product_id,
     make_scene_tags,
 )
+from catalogue.shapes import AnswerShapeError, mapping_at, reading
 from providers.cdse.filter import parse_odata_datetime
 
 Item = Mapping[str, Any]
@@ -106,7 +107,7 @@ def item_constellation(item: Item) -> Constellation | None:
 
 
 def _asset_metadata(item: Item, *, data_role_product: bool) -> dict[str, Any]:
-    raw_assets = item.get("assets") or {}
+    raw_assets = mapping_at(item, "assets", where=f"item {item.get('id')}")
     assets = {k: str(a["href"]) for k, a in raw_assets.items() if a.get("href")}
     metadata: dict[str, Any] = {"assets": assets, "stac_id": str(item.get("id"))}
     links = [link for link in item.get("links") or [] if isinstance(link, Mapping)]
@@ -172,6 +173,21 @@ def _sentinel_tags(source_id: str, props: Mapping[str, Any], constellation: Cons
 def item_to_scene(
     item: Item, constellation: Constellation, *, catalogue: str, data_role_product: bool = False
 ) -> Scene:
+    """See :func:`_item_to_scene`; a wrong shape anywhere in the answer is an ``AnswerShapeError`` naming it.
+
+    Raises:
+        CatalogueError: as ``_item_to_scene``, and ``AnswerShapeError`` for JSON of the wrong shape.
+    """
+    if not isinstance(item, Mapping):
+        raise AnswerShapeError(f"{catalogue}: item is {type(item).__name__}, not an object")
+    shown = str(item.get("id") or "(no id)")[:120]
+    with reading(f"{catalogue}: item {shown}"):
+        return _item_to_scene(item, constellation, catalogue=catalogue, data_role_product=data_role_product)
+
+
+def _item_to_scene(
+    item: Item, constellation: Constellation, *, catalogue: str, data_role_product: bool = False
+) -> Scene:
     """A STAC item of ``constellation`` as a Scene.
 
     ``data_role_product``: without a ``product`` asset, the first asset with the role ``data`` is the
@@ -181,7 +197,7 @@ def item_to_scene(
         CatalogueError: the item has no id, no datetime or an unreadable geometry.
     """
     item_id = str(item.get("id") or "")
-    props: Mapping[str, Any] = item.get("properties") or {}
+    props: Mapping[str, Any] = mapping_at(item, "properties", where=f"{catalogue}: item {item_id}")
     when = _first(props, "datetime", "start_datetime")
     if not item_id or when is None:
         raise CatalogueError(f"{catalogue}: item {item_id or '(no id)'} has no id or no datetime")

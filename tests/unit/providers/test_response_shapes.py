@@ -1,0 +1,189 @@
+"""Catalogue answers of the wrong shape end in a typed error naming the field, never a traceback (issue 12).
+
+Every field of a real recorded product (CDSE OData S1 and S2, ASF jsonlite, an Earth Search STAC item;
+PROVENANCE.md) is replaced in turn by values of every JSON type (null, numbers, NaN and 1e308, booleans,
+strings, lists, objects); each parser must either read the result or raise the ingester's own error.
+The searchers are then fed hostile pages: non-object items, absurd or negative counts, a STAC ``next``
+link pointing back to its own page.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catalogue.errors import CatalogueError
+from catalogue.models import Constellation
+from catalogue.shapes import AnswerShapeError
+from common.errors import IngestError
+from providers.asf import parse_result
+from providers.cdse.products import parse_product
+from providers.cdse.search import CdseODataSearcher
+from providers.stac.api import EARTH_SEARCH, StacApiSearcher
+from providers.stac.items import item_to_scene
+from tests.support.replay import ReplayServer, Route
+from tests.unit.providers.cdse_support import S1_PAGES, S2_TOP2, s1_query
+from tests.unit.providers.stac_support import L1C_LIMIT1, landing_page
+
+VALUES: list[Any] = [
+    None,
+    0,
+    -1,
+    1e308,
+    float("nan"),
+    True,
+    "",
+    "x",
+    "2024-13-45T99:99:99Z",
+    [],
+    [1],
+    {},
+    {"a": 1},
+]
+
+
+def paths(obj: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield prefix
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from paths(value, (*prefix, key))
+    elif isinstance(obj, list):
+        for index, value in enumerate(obj[:3]):
+            yield from paths(value, (*prefix, index))
+
+
+def replaced(obj: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    out = copy.deepcopy(obj)
+    node = out
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return out
+
+
+def first(fixtures: Path, name: str, key: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((fixtures / name).read_text())[key][0]
+    return loaded
+
+
+PARSERS: dict[str, tuple[str, str, Callable[[Any], object]]] = {
+    "cdse-s2": (S2_TOP2, "value", lambda p: parse_product(p, Constellation.SENTINEL2)),
+    "cdse-s1": (S1_PAGES[0], "value", lambda p: parse_product(p, Constellation.SENTINEL1)),
+    "asf": ("asf/Fairbanks_SLC_jsonlite.json", "results", lambda r: parse_result(r)),
+    "stac": (L1C_LIMIT1, "features", lambda i: item_to_scene(i, Constellation.SENTINEL2, catalogue="stac")),
+}
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # shapely on NaN coords
+@pytest.mark.parametrize("parser", sorted(PARSERS))
+def test_every_field_of_a_real_answer_in_every_wrong_shape(shared_fixtures: Path, parser: str) -> None:
+    fixture, key, parse = PARSERS[parser]
+    product = first(shared_fixtures, fixture, key)
+    cases = crashes = 0
+    examples: list[str] = []
+    for path in list(paths(product)):
+        for value in VALUES:
+            cases += 1
+            try:
+                parse(replaced(product, path, value))
+            except IngestError:
+                pass
+            except Exception as exc:  # noqa: BLE001 (what the test counts)
+                crashes += 1
+                examples.append(f"{'.'.join(map(str, path))} = {value!r}: {type(exc).__name__}: {exc}")
+    assert cases > 400
+    assert crashes == 0, f"{crashes} of {cases} cases crashed, e.g.\n" + "\n".join(examples[:10])
+
+
+def test_a_wrong_shape_is_named_by_its_field(shared_fixtures: Path) -> None:
+    product = first(shared_fixtures, S2_TOP2, "value")
+    with pytest.raises(
+        AnswerShapeError, match=r"product S2A_MSIL1C_20200808T010311.*\.Checksum\[0\]: expected an"
+    ):
+        parse_product(replaced(product, ("Checksum", 0), "x"), Constellation.SENTINEL2)
+    with pytest.raises(AnswerShapeError, match=r"\.ContentDate: expected an object, got int -1"):
+        parse_product(replaced(product, ("ContentDate",), -1), Constellation.SENTINEL2)
+    with pytest.raises(AnswerShapeError, match="a product is int, not an object"):
+        parse_product(7, Constellation.SENTINEL2)  # type: ignore[arg-type]
+
+
+def cdse_page(fixtures: Path, **changes: Any) -> bytes:
+    page = json.loads((fixtures / S1_PAGES[0]).read_text())
+    page.pop("@odata.nextLink", None)
+    return json.dumps(page | changes).encode()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"@odata.count": -1}, r"@odata.count = -1, not a product count"),
+        ({"@odata.count": 10**12}, r"@odata.count = 1000000000000, not a product count"),
+        ({"value": [1, 2]}, r"value\[0\] = int, not a product object"),
+        ({"value": 5}, "without a 'value' list"),
+    ],
+)
+def test_hostile_cdse_pages(shared_fixtures: Path, changes: dict[str, Any], message: str) -> None:
+    routes = [Route("GET", "/odata/v1/Products", body=cdse_page(shared_fixtures, **changes))]
+    with ReplayServer(routes) as server:
+        searcher = CdseODataSearcher(base_url=server.url("/odata/v1"), backoff_s=0)
+        with pytest.raises(CatalogueError, match=message):
+            searcher.search(s1_query())
+    assert len(server.requests) == 1  # refused at once: no paging through a count that is not one
+
+
+def stac_routes(fixtures: Path, base: str, page: dict[str, Any]) -> list[Route]:
+    return [
+        Route("GET", "/v1", body=landing_page(f"{base}/v1", "earth-search-aws")),
+        Route("POST", "/v1/search", body=json.dumps(page).encode()),
+    ]
+
+
+def test_a_stac_next_link_to_its_own_page_stops(shared_fixtures: Path) -> None:
+    page = json.loads((shared_fixtures / L1C_LIMIT1).read_text())
+    with ReplayServer([]) as server:
+        base = server.url("")
+        page["links"] = [
+            {"rel": "next", "href": f"{base}/v1/search", "method": "POST", "body": {"next": "same"}}
+        ]
+        server.routes.extend(stac_routes(shared_fixtures, base, page))
+        searcher = StacApiSearcher(EARTH_SEARCH, url=server.url("/v1"), backoff_s=0)
+        with pytest.raises(CatalogueError, match="next link repeats a page already read"):
+            searcher.search(stac_query())
+    assert len(server.requests) <= 4  # the landing page, the first page, its repeat: then it stops
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"features": [3]}, r"features\[0\]: expected an object"),
+        ({"numberMatched": -5, "context": None}, "announced -5 matching items, not a count"),
+    ],
+)
+def test_hostile_stac_pages(shared_fixtures: Path, changes: dict[str, Any], message: str) -> None:
+    page = json.loads((shared_fixtures / L1C_LIMIT1).read_text()) | changes
+    page["links"] = []
+    with ReplayServer([]) as server:
+        server.routes.extend(stac_routes(shared_fixtures, server.url(""), page))
+        searcher = StacApiSearcher(EARTH_SEARCH, url=server.url("/v1"), backoff_s=0)
+        with pytest.raises(CatalogueError, match=message):
+            searcher.search(stac_query())
+
+
+def stac_query() -> Any:
+    from datetime import UTC, datetime
+
+    from catalogue.models import SceneQuery
+
+    return SceneQuery(
+        aoi_wkt="POLYGON ((-105.2 40.1, -105.0 40.1, -105.0 40.2, -105.2 40.2, -105.2 40.1))",
+        start=datetime(2020, 1, 1, tzinfo=UTC),
+        end=datetime(2026, 1, 1, tzinfo=UTC),
+        constellation=Constellation.SENTINEL2,
+    )
