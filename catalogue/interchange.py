@@ -432,8 +432,9 @@ def _scene_object(
     objects = [_tile_object(t, own.tiles.get(t.source_id, default_tile), shape) for t in tiles]
     if shape is InterchangeShape.LEGACY:
         data["instances_id"] = own.instances_id
-        extras = {"is_retriable": own.is_retriable, "storage_uri": own.storage_uri, "metadata": metadata}
-        data |= {k: v for k, v in extras.items() if v}  # keys the legacy original did not have
+        # keys the legacy original did not have, so only when they say something
+        extras = {"is_retriable": own.is_retriable, "storage_uri": own.storage_uri}
+        data |= {k: v for k, v in extras.items() if v} | ({} if metadata is None else {"metadata": metadata})
         properties: dict[str, Any] = {
             "GeometryWKT": scene.footprint_wkt,
             "Ingested": False,
