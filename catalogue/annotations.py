@@ -15,6 +15,12 @@ tried in order; the first that yields annotation files wins. What a pattern may 
 Annotation files are the members matching ``(^|/)<scene>\\.SAFE/annotation/s1[^/]*\\.xml$``: anchored and
 with the dots escaped (the original's regex was neither), so calibration, noise and RFI files, which sit
 in sub-folders of ``annotation/``, are not taken. Messages never show query strings or user info of URLs.
+
+With exactly one pattern in a payload's ``annotations_urls``, the original also makes it each scene's
+download link (original-ingester.md §2.8): :func:`with_download_links` does the same, for the scenes
+without a link whose name fills the pattern, so that the ``url`` downloader fetches from that archive.
+:func:`pattern_problems` checks the ``{KEY}`` keys of a pattern against what the constellation's names give,
+when the payload is validated.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import httpx
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.http import make_temporary_error
+from catalogue.models import Constellation, Scene
 from catalogue.naming import expand_pattern, parse_product_name
 from common.errors import IngestError, ProductUnavailableError, TemporaryError, is_temporary
 from common.http import HttpOutcome, classify_status
@@ -51,6 +58,8 @@ READ_AHEAD_BYTES = 64 * 1024
 MAX_ANNOTATION_BYTES = 64 * 1024 * 1024
 
 AnnotationFile = tuple[str, bytes]
+# A {KEY} of a URL pattern, as catalogue.naming.expand_pattern reads it.
+_PATTERN_KEY_RE = re.compile(r"\{([A-Za-z0-9_]+)\}")
 
 
 def annotation_member_regex(scene_id: str) -> re.Pattern[str]:
@@ -101,6 +110,60 @@ def read_annotations(
             return files
         failures.append((shown, ProductUnavailableError("found, but it holds no annotation file")))
     raise _merge_failures(scene_id, regex, failures)
+
+
+# A real product name of each constellation (tests/unit/catalogue/test_naming.py): the {KEY}s it gives are
+# those a pattern may use.
+_SAMPLE_NAMES = {
+    Constellation.SENTINEL1: "S1A_IW_SLC__1SDV_20200511T135117_20200511T135144_032518_03C421_7768",
+    Constellation.SENTINEL2: "S2A_MSIL1C_20210403T101021_N0300_R022_T33TUM_20210403T110551",
+    Constellation.LANDSAT89: "LC08_L2SP_008059_20191201_20200825_02_T1",
+    Constellation.PHR: "DS_PHR1A_201006181052297_FR1_PX_E001N43_0612_06488",
+    Constellation.SPOT: "DS_SPOT6_201212051035424_FR1_FR1_FR1_FR1_E002N41_01174",
+}
+
+
+def pattern_keys(constellation: Constellation) -> set[str]:
+    """The ``{KEY}`` keys a pattern may use for the products of ``constellation`` (``AREA`` included)."""
+    return {*parse_product_name(_SAMPLE_NAMES[constellation]), "AREA"}
+
+
+def pattern_problems(pattern: str, constellation: Constellation) -> str | None:
+    """Why ``pattern`` cannot be expanded for the products of ``constellation``, or None."""
+    known = pattern_keys(constellation)
+    unknown = sorted({k for k in _PATTERN_KEY_RE.findall(pattern) if k not in known})
+    if not unknown:
+        return None
+    return (
+        f"{redact_url(pattern)!r}: {', '.join('{' + k + '}' for k in unknown)} is not a key of "
+        f"{constellation} product names; known: {', '.join('{' + k + '}' for k in sorted(known))}"
+    )
+
+
+def with_download_links(
+    scenes: Sequence[Scene], annotations_urls: Sequence[str], *, area: str
+) -> list[Scene]:
+    """The scenes, each without a ``download_link`` given one from the payload's single annotation
+    pattern (none when it has zero or several, as the original: §2.8). A scene whose name does not fill
+    the pattern keeps no link (logged): the other downloaders may still find it."""
+    if len(annotations_urls) != 1:
+        return list(scenes)
+    (pattern,) = annotations_urls
+    linked: list[Scene] = []
+    for scene in scenes:
+        if str(scene.metadata.get("download_link") or ""):
+            linked.append(scene)
+            continue
+        try:
+            link = expand_pattern(pattern, parse_product_name(scene.source_id), {"AREA": area})
+        except CatalogueError as exc:
+            log.info(
+                "%s: no download link from %s: %s", scene.source_id, redact_url(pattern), type(exc).__name__
+            )
+            linked.append(scene)
+            continue
+        linked.append(scene.model_copy(update={"metadata": {**scene.metadata, "download_link": link}}))
+    return linked
 
 
 def _expand(pattern: str, *maps: dict[str, str]) -> str:
