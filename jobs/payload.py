@@ -2,9 +2,16 @@
 
 The payload is a GeoJSON object (a Feature, a FeatureCollection or a bare geometry) that also carries
 the ingestion fields at its top level (original-ingester.md §1.2, §1.3). Like the original, keys are
-matched case-insensitively; unlike it, an unknown key is an error (a typo must not be ignored) and the
-values are checked before anything is downloaded. Every problem is reported at once, each naming its
-field and the fix.
+matched case-insensitively, nested ones too (``scene_type.Parameters``, ``layers.B04.Variable``), and a
+constellation may be given as a product id prefix (``S2A``, ``S1B``, ``LC08``: original-ingester.md §1.5).
+Unlike it, an unknown key is an error (a typo must not be ignored), and the values are checked before
+anything is downloaded: every problem is reported at once, each naming its field and the fix.
+
+Never a traceback, never a wrong acceptance: text is read by ``common.jsonload`` (UTF-8 only, a key given
+twice refused, nesting bounded); times are RFC 3339 texts with a time zone, within ``TIME_RANGE``;
+geometries are read by ``catalogue.geojson`` (positions, rings, antimeridian, self-intersections);
+``scene_type.parameters`` by ``catalogue.parameters.check_parameters``; a name must fit in a path
+component once the ingester adds its suffixes (``MAX_NAME_LENGTH``).
 """
 
 from __future__ import annotations
@@ -15,29 +22,65 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import shapely
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from shapely.geometry import MultiPolygon, Polygon, mapping, shape
+from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from catalogue.annotations import pattern_problems
+from catalogue.geojson import read_geojson, search_boxes
 from catalogue.models import Constellation, SceneQuery, parse_constellation
+from catalogue.naming import constellation_from_product_id
+from catalogue.parameters import check_parameters
 from catalogue.plan import PlanRequest
 from common.errors import FieldProblem, ValidationFailedError
+from common.jsonload import check_depth, load_json
 
 WHOLE_PRODUCT_GRAPH = "CopyProductToStorage"
-NAME_PATTERN = re.compile(r"^[a-zA-Z0-9\-:_]+$")
+NAME_PATTERN = re.compile(r"[a-zA-Z0-9\-:_]+")  # matched whole (fullmatch): "X\n" is refused
+# The name is a path component (<storage>/<name>/..., the quicklooks' <name>_<YYYY-MM-DD>.png): NAME_MAX
+# (255 bytes on ext4, XFS, APFS...) less the longest suffix the ingester adds, "_YYYY-MM-DD.png" (15).
+MAX_NAME_LENGTH = 255 - len("_2022-01-01.png")
+# Times outside are typos (year 1 and 9999 also overflow once converted to UTC).
+TIME_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+_NAIVE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
 
 # GeoJSON members that may sit beside the ingestion fields.
 _GEOJSON_KEYS = {"type", "geometry", "features", "coordinates", "geometries", "properties", "bbox", "id"}
-_GEOMETRY_TYPES = {
-    "Point",
-    "MultiPoint",
-    "LineString",
-    "MultiLineString",
-    "Polygon",
-    "MultiPolygon",
-    "GeometryCollection",
-}
+
+
+def parse_time(value: Any) -> datetime:
+    """An RFC 3339 time (a text with a time zone, or an aware datetime) within ``TIME_RANGE``, in UTC.
+
+    Raises:
+        ValueError: anything else (a number, null, a list, a time without zone, year 1...), saying why.
+    """
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("has no time zone; give it in UTC")
+        moment = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if not _RFC3339.fullmatch(text):
+            if _NAIVE_TIME.fullmatch(text):
+                raise ValueError(f"{value!r} has no time zone; add Z (UTC) or an offset such as +01:00")
+            raise ValueError(f"{value!r} is not an RFC 3339 time")
+        try:
+            moment = datetime.fromisoformat(text.upper())
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a valid time ({exc})") from None
+    else:
+        raise ValueError(f"must be a text, not {type(value).__name__} (epoch numbers are not read)")
+    low, high = TIME_RANGE
+    if not low.year <= moment.year < high.year:
+        raise ValueError(f"{value!s} is out of range; give a time from {low:%Y} to {high.year - 1}")
+    return moment.astimezone(UTC)
+
+
+def resolve_constellation(value: str) -> Constellation | None:
+    """The constellation named by ``value``: an alias (``sentinel-2``, any case), else, as the original's
+    ``GetConstellationFromProductId``, a product id prefix (``S2A``, ``S1B``, ``LC08``, ``DS_PHR1A``)."""
+    return parse_constellation(value) or constellation_from_product_id(value.strip().upper())
 
 
 def _string_values(value: Any) -> Any:
@@ -90,16 +133,13 @@ class Payload(BaseModel):
     limit: int = Field(default=0, ge=0)
     storage_uri: str = ""
 
-    @field_validator("start_time", "end_time")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    _times = field_validator("start_time", "end_time", mode="before")(parse_time)
 
     _config_strings = field_validator("graph_config", mode="before")(_string_values)
 
     @property
     def constellation(self) -> Constellation:
-        found = parse_constellation(self.scene_type.constellation)
+        found = resolve_constellation(self.scene_type.constellation)
         if found is None:  # parse_payload has rejected this already
             raise ValueError(self.scene_type.constellation)
         return found
@@ -111,6 +151,11 @@ class Payload(BaseModel):
     @property
     def aoi_wkt(self) -> str:
         return str(self.aoi.wkt)
+
+    @property
+    def search_boxes_wkt(self) -> list[str]:
+        """The boxes to search (``catalogue.geojson.search_boxes``): two for an AOI cut at ±180°."""
+        return [str(b.wkt) for b in search_boxes(self.aoi)]
 
     def plan_request(self) -> PlanRequest:
         """What planning needs of this payload (``catalogue.plan``)."""
@@ -147,115 +192,91 @@ _FIX = {
 }
 
 
-def _geometry_of(raw: dict[str, Any], problems: list[FieldProblem]) -> dict[str, Any] | None:
-    kind = raw.get("type")
-    if kind is None:
-        problems.append(
-            FieldProblem(
-                "type",
-                "missing: the payload must be a GeoJSON Feature, "
-                'FeatureCollection or geometry (add "type": "Feature" and "geometry")',
-            )
-        )
-        return None
-    try:
-        if kind == "Feature":
-            if not isinstance(raw.get("geometry"), dict):
-                problems.append(
-                    FieldProblem("geometry", "missing: a Feature payload needs a GeoJSON geometry")
-                )
-                return None
-            geom = shape(raw["geometry"])
-        elif kind == "FeatureCollection":
-            polygons: list[Polygon] = []
-            for feature in raw.get("features") or []:
-                polygons.extend(_polygons(shape(feature["geometry"])))
-            if not polygons:
-                problems.append(FieldProblem("features", "no Polygon or MultiPolygon geometry found"))
-                return None
-            geom = MultiPolygon(polygons)
-        elif kind in _GEOMETRY_TYPES:
-            geom = shape(raw)
-        else:
+def _lower_keys(value: Any, where: str, problems: list[FieldProblem]) -> Any:
+    """A JSON object with lower-case keys, as the original's Go decoding matches them; a key given twice
+    in two cases is a problem. Anything else is returned as it is (the model reports it)."""
+    if not isinstance(value, dict):
+        return value
+    lowered: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            problems.append(FieldProblem(f"{where}.{key!r}", "a key must be a text"))
+            continue
+        name = key.lower()
+        if name in spelled:
             problems.append(
                 FieldProblem(
-                    "type",
-                    f"unknown GeoJSON type {kind!r}; use Feature, "
-                    "FeatureCollection or a geometry type such as MultiPolygon",
+                    f"{where}.{key}", f"the same key as {spelled[name]!r} (keys are read in any case)"
                 )
             )
-            return None
-    except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.ShapelyError) as exc:
-        problems.append(FieldProblem("geometry", f"not a valid GeoJSON geometry ({exc})"))
-        return None
-    if geom.is_empty:
-        problems.append(FieldProblem("geometry", "is empty; give the area to ingest"))
-        return None
-    if not geom.is_valid:
-        reason = shapely.is_valid_reason(geom)
-        problems.append(
-            FieldProblem(
-                "geometry",
-                f"is not valid ({reason}); fix the rings (e.g. with "
-                "shapely.make_valid or a GIS 'fix geometries' tool)",
-            )
-        )
-        return None
-    minx, miny, maxx, maxy = geom.bounds
-    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
-        problems.append(
-            FieldProblem(
-                "geometry",
-                f"coordinates out of EPSG:4326 bounds {geom.bounds}; give longitude, latitude in degrees",
-            )
-        )
-        return None
-    return dict(mapping(geom))
+            continue
+        spelled[name] = key
+        lowered[name] = item
+    return lowered
 
 
-def _polygons(geom: BaseGeometry) -> list[Polygon]:
-    if isinstance(geom, Polygon):
-        return [geom]
-    if isinstance(geom, MultiPolygon):
-        return list(geom.geoms)
-    if hasattr(geom, "geoms"):
-        return [p for g in geom.geoms for p in _polygons(g)]
-    return []
+def _read_raw(raw: dict[str, Any] | str | bytes | Path) -> dict[str, Any]:
+    """The payload as a JSON object: text and bytes read strictly (``common.jsonload``)."""
+    if isinstance(raw, Path):
+        path = raw
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ValidationFailedError(
+                "payload", [FieldProblem("(file)", f"{path} cannot be read ({exc.strerror}); check the path")]
+            ) from None
+    if isinstance(raw, str | bytes):
+        raw = load_json(raw, what="payload")
+    else:
+        check_depth(raw, what="payload")
+    if not isinstance(raw, dict):
+        raise ValidationFailedError("payload", [FieldProblem("(json)", "must be a JSON object")])
+    return raw
 
 
-def parse_payload(raw: dict[str, Any] | str | Path) -> Payload:
+def parse_payload(raw: dict[str, Any] | str | bytes | Path) -> Payload:
     """Parse and check a payload; raise ValidationFailedError listing every problem.
 
     Checks made here need nothing but the payload itself. Checks against the Geocube (layers) and the
     graph library are made by :func:`jobs.validation.validate_payload`.
     """
-    if isinstance(raw, Path):
-        raw = raw.read_text()
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ValidationFailedError(
-                "payload", [FieldProblem("(json)", f"not valid JSON: {exc}")]
-            ) from None
-    if not isinstance(raw, dict):
-        raise ValidationFailedError("payload", [FieldProblem("(json)", "must be a JSON object")])
-
+    raw = _read_raw(raw)
     problems: list[FieldProblem] = []
     fields: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
+    lower_keys = {k.lower() for k in raw if isinstance(k, str)}
     for key, value in raw.items():
+        if not isinstance(key, str):
+            problems.append(FieldProblem(repr(key), "a key must be a text"))
+            continue
         canonical = _FIELD_NAMES.get(key.lower())
-        if key.lower() == "aoi" and "name" not in {k.lower() for k in raw}:
+        if canonical is not None and canonical in spelled:
+            problems.append(
+                FieldProblem(
+                    key, f"the same field as {spelled[canonical]!r} (keys are read in any case); keep one"
+                )
+            )
+        elif key.lower() == "aoi" and "name" not in lower_keys:
             problems.append(FieldProblem("aoi", 'is the legacy spelling of "name"; rename the key to "name"'))
         elif canonical is not None and canonical != "type":
-            if canonical != "geometry":
+            spelled[canonical] = key
+            if canonical == "scene_type":
+                fields[canonical] = _lower_keys(value, canonical, problems)
+            elif canonical == "layers" and isinstance(value, dict):
+                fields[canonical] = {
+                    layer: _lower_keys(spec, f"layers.{layer}", problems) for layer, spec in value.items()
+                }
+            elif canonical != "geometry":
                 fields[canonical] = value
+        elif canonical == "type":
+            spelled[canonical] = key
         elif key not in _GEOJSON_KEYS:
             problems.append(
                 FieldProblem(key, "unknown field; known fields: " + ", ".join(sorted(Payload.model_fields)))
             )
 
-    geometry = _geometry_of(raw, problems)
+    geometry = read_geojson(raw, problems)
     fields["geometry"] = geometry or {"type": "Point", "coordinates": [0, 0]}
     model: Payload | None = None
     try:
@@ -264,7 +285,8 @@ def parse_payload(raw: dict[str, Any] | str | Path) -> Payload:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"])
             fix = _FIX.get(str(err["loc"][0]), "")
-            msg = err["msg"] + (f"; {fix}" if fix else "")
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            msg += f"; {fix}" if fix else ""
             if err["type"] == "missing":
                 msg = "missing; " + (fix or "this field is required")
             problems.append(FieldProblem(where, msg))
@@ -276,18 +298,37 @@ def parse_payload(raw: dict[str, Any] | str | Path) -> Payload:
     return model
 
 
+def _check_name(name: str) -> list[FieldProblem]:
+    if not NAME_PATTERN.fullmatch(name):
+        return [FieldProblem("name", f"wrong format {name!r}; {_FIX['name']}")]
+    if len(name) > MAX_NAME_LENGTH:
+        return [
+            FieldProblem(
+                "name",
+                f"is {len(name)} characters long; at most {MAX_NAME_LENGTH} fit in a file name once the "
+                "ingester adds its suffixes (255 bytes less '_YYYY-MM-DD.png'): shorten it",
+            )
+        ]
+    return []
+
+
 def _check_values(p: Payload) -> list[FieldProblem]:
-    problems: list[FieldProblem] = []
-    if not NAME_PATTERN.match(p.name):
-        problems.append(FieldProblem("name", f"wrong format {p.name!r}; {_FIX['name']}"))
-    if parse_constellation(p.scene_type.constellation) is None:
+    problems = _check_name(p.name)
+    constellation = resolve_constellation(p.scene_type.constellation)
+    if constellation is None:
         problems.append(
             FieldProblem(
                 "scene_type.constellation",
                 f"unknown constellation {p.scene_type.constellation!r}; use one of sentinel1, sentinel2, "
-                "landsat89, phr, spot",
+                "landsat89, phr, spot (or a product id prefix such as S2A)",
             )
         )
+    else:
+        problems.extend(check_parameters(p.scene_type.parameters, constellation))
+        for index, pattern in enumerate(p.annotations_urls):
+            problem = pattern_problems(pattern, constellation)
+            if problem is not None:
+                problems.append(FieldProblem(f"annotations_urls[{index}]", problem))
     if p.start_time >= p.end_time:
         problems.append(
             FieldProblem(

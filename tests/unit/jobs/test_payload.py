@@ -137,7 +137,7 @@ def test_layer_needs_instance_id_or_variable_and_instance() -> None:
 def test_out_of_range_coordinates_and_relative_storage_uri() -> None:
     far = {"type": "Polygon", "coordinates": [[[200, 0], [201, 0], [201, 1], [200, 1], [200, 0]]]}
     problems = problems_of(good(geometry=far, storage_uri="data/out"))
-    assert "bounds" in problems["geometry"]
+    assert "out of EPSG:4326 bounds" in problems["geometry.coordinates[0][0]"]
     assert "not absolute" in problems["storage_uri"]
 
 
