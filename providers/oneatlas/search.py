@@ -34,6 +34,7 @@ from catalogue.http import open_client, retry_temporary, send_json
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult, format_tag_value
 from catalogue.naming import CONSTELLATION_TAGS
 from catalogue.parameters import normalise_parameters
+from catalogue.shapes import AnswerShapeError, mapping_at, reading
 from common.redaction import redact_url
 from providers.cdse.filter import format_odata_datetime, parse_odata_datetime
 from providers.oneatlas.orders import (
@@ -124,6 +125,25 @@ def _download_link(links: Any) -> str | None:
 
 
 def parse_feature(
+    feature: Mapping[str, Any],
+    aoi: BaseGeometry,
+    constellation: Constellation,
+    *,
+    catalogue: str = "oneatlas",
+) -> Scene | None:
+    """See :func:`_parse_feature`; a wrong shape anywhere in the feature is an ``AnswerShapeError``.
+
+    Raises:
+        CatalogueError: as ``_parse_feature``, and ``AnswerShapeError`` for JSON of the wrong shape.
+    """
+    if not isinstance(feature, Mapping):
+        raise AnswerShapeError(f"{catalogue}: a feature is {type(feature).__name__}, not an object")
+    props = mapping_at(feature, "properties", where=f"{catalogue}: feature {feature.get('id')}")
+    with reading(f"{catalogue}: feature {str(props.get('id') or feature.get('id'))[:120]}"):
+        return _parse_feature(feature, aoi, constellation, catalogue=catalogue)
+
+
+def _parse_feature(
     feature: Mapping[str, Any],
     aoi: BaseGeometry,
     constellation: Constellation,

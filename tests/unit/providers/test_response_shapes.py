@@ -81,11 +81,8 @@ PARSERS: dict[str, tuple[str, str, Callable[[Any], object]]] = {
 }
 
 
-@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # shapely on NaN coords
-@pytest.mark.parametrize("parser", sorted(PARSERS))
-def test_every_field_of_a_real_answer_in_every_wrong_shape(shared_fixtures: Path, parser: str) -> None:
-    fixture, key, parse = PARSERS[parser]
-    product = first(shared_fixtures, fixture, key)
+def crashes_of(product: dict[str, Any], parse: Callable[[Any], object]) -> tuple[int, int, list[str]]:
+    """(cases, crashes, examples) of every field of ``product`` in every wrong shape."""
     cases = crashes = 0
     examples: list[str] = []
     for path in list(paths(product)):
@@ -98,7 +95,32 @@ def test_every_field_of_a_real_answer_in_every_wrong_shape(shared_fixtures: Path
             except Exception as exc:  # noqa: BLE001 (what the test counts)
                 crashes += 1
                 examples.append(f"{'.'.join(map(str, path))} = {value!r}: {type(exc).__name__}: {exc}")
+    return cases, crashes, examples
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # shapely on NaN coords
+@pytest.mark.parametrize("parser", sorted(PARSERS))
+def test_every_field_of_a_real_answer_in_every_wrong_shape(shared_fixtures: Path, parser: str) -> None:
+    fixture, key, parse = PARSERS[parser]
+    cases, crashes, examples = crashes_of(first(shared_fixtures, fixture, key), parse)
     assert cases > 400
+    assert crashes == 0, f"{crashes} of {cases} cases crashed, e.g.\n" + "\n".join(examples[:10])
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_every_field_of_a_oneatlas_feature_in_every_wrong_shape() -> None:
+    import shapely
+
+    from providers.oneatlas.search import parse_feature
+    from tests.support.oneatlas_api import download_link, feature
+
+    aoi_wkt = "POLYGON ((1.2 43.5, 1.5 43.5, 1.5 43.7, 1.2 43.7, 1.2 43.5))"
+    documented = feature(
+        "b1b3a8c1", "DS_PHR1B_201704182144259", aoi_wkt, download=download_link("https://x/d")
+    )
+    aoi = shapely.from_wkt(aoi_wkt)
+    cases, crashes, examples = crashes_of(documented, lambda f: parse_feature(f, aoi, Constellation.PHR))
+    assert cases > 300
     assert crashes == 0, f"{crashes} of {cases} cases crashed, e.g.\n" + "\n".join(examples[:10])
 
 
