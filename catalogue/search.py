@@ -10,6 +10,7 @@ sorted by date.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 
 import shapely
@@ -22,6 +23,24 @@ from catalogue.naming import is_s2_compact_name, product_name_key
 from common.errors import IngestError, TemporaryError, is_temporary
 
 log = logging.getLogger(__name__)
+
+
+# A product name becomes a folder and file name in the storage: one path component of these characters.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
+
+
+def check_product_name(name: str, *, catalogue: str) -> None:
+    """A product name a catalogue sent must be usable as one path component, never a path.
+
+    Raises:
+        CatalogueError: naming the catalogue that sent it (a traversal such as ``../x``, a separator, a
+            control character, or more than 200 characters).
+    """
+    if not _SAFE_NAME.fullmatch(name) or ".." in name:
+        raise CatalogueError(
+            f"catalogue {catalogue} sent the product name {name[:80]!r}, which is not a plain file name "
+            "(letters, digits, . _ + - only, at most 200 characters, no '..'); its answer is refused"
+        )
 
 
 def search_scenes(query: SceneQuery, searchers: Sequence[Searcher]) -> SearchResult:
@@ -42,6 +61,8 @@ def search_scenes(query: SceneQuery, searchers: Sequence[Searcher]) -> SearchRes
     for searcher in candidates:
         try:
             result = searcher.search(query)
+            for scene in result.scenes:
+                check_product_name(scene.source_id, catalogue=searcher.name)
         except IngestError as exc:
             log.warning("catalogue %s failed for %s: %s", searcher.name, query.constellation, exc)
             failures[searcher.name] = exc

@@ -194,3 +194,18 @@ def test_unreachable_cdse_falls_back_to_the_static_catalogue(tmp_path: Path) -> 
     assert result.catalogue == "static-stac"
     assert [s.source_id for s in result.scenes] == [S2_N0300]
     assert "ConnectError" in result.failures["cdse"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../../etc/passwd", "S2A_MSIL1C/../../x", "a/b", "X\n", "..", "S2A..x", "-rf", "a" * 201, "é_S2", ""],
+)
+def test_a_product_name_that_is_not_a_file_name_refuses_that_catalogues_answer(name: str) -> None:
+    hostile = FakeCatalogue("evil-stac", scenes=[scene(name)])
+    honest = FakeCatalogue("cdse", scenes=[scene(S2_N0300)])
+    result = search_scenes(query(), [hostile, honest])
+    assert result.catalogue == "cdse"
+    assert "catalogue evil-stac sent the product name" in result.failures["evil-stac"]
+    assert "not a plain file name" in result.failures["evil-stac"]
+    with pytest.raises(CatalogueError, match="evil-stac sent the product name"):
+        search_scenes(query(), [hostile])
