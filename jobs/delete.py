@@ -1,0 +1,222 @@
+"""Deleting an AOI: its stored files, and the Geocube records and datasets made for it.
+
+What belongs to the AOI:
+
+- files: every key under ``<AOI>/`` in the storage (products, layers, the ledger ``<AOI>/ingested.json``);
+  another AOI's prefix is never listed, the accounts' usage records (``.accounts/``) neither;
+- datasets: those of the containers that are the AOI's files (GetContainers on their URIs);
+- records: the records of those datasets, and the records of the ledger's scenes (same name and time,
+  carrying every tag of the scene).
+
+Order, so that the Geocube never points at a missing file and a later ``delete`` still finds what is
+left: datasets, then records, then files, the ledger last, only once everything else is gone. A record
+is deleted only if it has no dataset left (``DeleteRecords`` with ``no_fail``): a record that another
+AOI's datasets use is kept. Each item is reported on its own, removed, kept (with why) or failed.
+
+The Geocube API the ingester speaks (geocube_client) has no dataset deletion yet (upstream: the Admin
+service's ``DeleteDatasets``, records_id/instances_id): the AOI's datasets are listed and kept, and so are
+their files and records, each saying why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from catalogue.errors import CatalogueError
+from catalogue.ledger import LEDGER_NAME, ledger_key, load_ledger
+from catalogue.models import Scene
+from common.errors import IngestError, PermanentError
+from geocube_client.client import GeocubeClient
+from geocube_client.errors import GeocubeError, GeocubeNotFoundError
+from storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+NOT_INDEXABLE = (".zip", ".json")  # products and documents: never a Geocube container
+BATCH = 100
+NO_DATASET_DELETION = (
+    "the Geocube client cannot delete datasets yet (no DeleteDatasets in geocube_client): delete them "
+    "with the Geocube's own tools, then run delete again"
+)
+
+
+@dataclass(frozen=True)
+class Item:
+    kind: str  # file, dataset, record, ledger
+    id: str
+    detail: str = ""
+
+    def line(self) -> str:
+        return f"{self.kind} {self.id}" + (f" ({self.detail})" if self.detail else "")
+
+
+@dataclass
+class DeletePlan:
+    aoi: str
+    files: list[Item] = field(default_factory=list)
+    datasets: list[Item] = field(default_factory=list)
+    records: list[Item] = field(default_factory=list)
+    ledger: Item | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.files or self.datasets or self.records or self.ledger)
+
+    def describe(self, *, max_each: int = 20) -> str:
+        if self.is_empty:
+            return f"AOI {self.aoi}: nothing to delete"
+        lines = [f"AOI {self.aoi}: will delete"]
+        for name, items in (
+            ("Geocube datasets", self.datasets),
+            ("Geocube records", self.records),
+            ("stored files", self.files),
+        ):
+            lines.append(f"  {len(items)} {name}")
+            lines += [f"    {i.line()}" for i in items[:max_each]]
+            if len(items) > max_each:
+                lines.append(f"    ... and {len(items) - max_each} more")
+        if self.ledger is not None:
+            lines.append(f"  the ledger {self.ledger.id}")
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+@dataclass
+class DeleteReport:
+    aoi: str
+    removed: list[Item] = field(default_factory=list)
+    kept: list[tuple[Item, str]] = field(default_factory=list)
+    failed: list[tuple[Item, str]] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.kept and not self.failed
+
+    def describe(self, *, max_each: int = 20) -> str:
+        counts: dict[str, int] = {}
+        for item in self.removed:
+            counts[item.kind] = counts.get(item.kind, 0) + 1
+        removed = ", ".join(f"{n} {k}(s)" for k, n in counts.items()) or "nothing"
+        lines = [f"AOI {self.aoi}: removed {removed}"]
+        for title, pairs in (("kept", self.kept), ("failed", self.failed)):
+            if pairs:
+                lines.append(f"{title} ({len(pairs)}):")
+                lines += [f"  {i.line()}: {why}" for i, why in pairs[:max_each]]
+                if len(pairs) > max_each:
+                    lines.append(f"  ... and {len(pairs) - max_each} more")
+        return "\n".join(lines)
+
+
+def _containers(geocube: GeocubeClient, uris: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+    """uri -> [(record id, instance id)] of the indexed ones. GetContainers is all-or-nothing (one
+    unknown URI: NOT_FOUND), so a batch that fails is asked again one URI at a time."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for start in range(0, len(uris), BATCH):
+        batch = list(uris[start : start + BATCH])
+        try:
+            containers = geocube.get_containers(batch)
+        except GeocubeNotFoundError:
+            containers = []
+            for uri in batch:
+                try:
+                    containers += geocube.get_containers([uri])
+                except GeocubeNotFoundError:
+                    continue
+        for c in containers:
+            if c.datasets:
+                found[c.uri] = [(d.record_id, d.instance_id) for d in c.datasets]
+    return found
+
+
+def _scene_records(geocube: GeocubeClient, scenes: Iterable[Scene]) -> dict[str, str]:
+    """record id -> name, for the records made for these scenes (name, time and the scene's tags)."""
+    out: dict[str, str] = {}
+    for scene in scenes:
+        wanted = {k: v for k, v in scene.tags.items() if k != "processingDate"}
+        for record in geocube.list_records(name=scene.source_id, from_time=scene.date, to_time=scene.date):
+            if record.name == scene.source_id and wanted.items() <= record.tags.items():
+                out[record.id] = record.name
+    return out
+
+
+def plan_delete(geocube: GeocubeClient, storage: Storage, aoi: str) -> DeletePlan:
+    """What deleting ``aoi`` removes (nothing is removed here)."""
+    if not aoi or "/" in aoi or aoi.startswith("."):
+        raise PermanentError(f"AOI {aoi!r}: not an AOI name (empty, with '/', or starting with '.')")
+    plan = DeletePlan(aoi)
+    keys = [k for k in storage.list_keys(f"{aoi}/") if k.startswith(f"{aoi}/")]
+    ledger_at = ledger_key(aoi)
+    scenes: list[Scene] = []
+    if ledger_at in keys:
+        plan.ledger = Item("ledger", ledger_at)
+        try:
+            scenes = list(load_ledger(storage, aoi).scenes.values())
+        except CatalogueError as exc:
+            plan.notes.append(f"the ledger is unreadable, its scenes' records are not looked for: {exc}")
+    uris = {storage.uri_of(k): k for k in keys if k != ledger_at}
+    indexable = [u for u, k in uris.items() if not k.lower().endswith(NOT_INDEXABLE)]
+    indexed = _containers(geocube, indexable)
+    records = _scene_records(geocube, scenes)
+    for uri, datasets in indexed.items():
+        for record_id, instance_id in datasets:
+            plan.datasets.append(Item("dataset", f"{record_id}:{instance_id}", uris[uri]))
+            records.setdefault(record_id, "")
+    plan.records = [Item("record", rid, name) for rid, name in sorted(records.items(), key=lambda kv: kv[1])]
+    plan.files = [Item("file", k, "indexed" if u in indexed else "") for u, k in uris.items()]
+    return plan
+
+
+def apply_delete(geocube: GeocubeClient, storage: Storage, plan: DeletePlan) -> DeleteReport:
+    """Remove what ``plan`` lists, in order (datasets, records, files, ledger), item by item."""
+    report = DeleteReport(plan.aoi)
+    records_in_use = set()
+    files_in_use = set()
+    for dataset in plan.datasets:
+        report.kept.append((dataset, NO_DATASET_DELETION))
+        records_in_use.add(dataset.id.split(":", 1)[0])
+        files_in_use.add(dataset.detail)
+    for record in plan.records:
+        if record.id in records_in_use:
+            report.kept.append((record, "its datasets are kept"))
+            continue
+        try:
+            deleted = geocube.delete_records([record.id], no_fail=True)
+        except GeocubeError as exc:
+            report.failed.append((record, str(exc)[:300]))
+            continue
+        if deleted:
+            report.removed.append(record)
+        else:
+            report.kept.append(
+                (record, "it still has datasets (another AOI's, or ones not in this AOI's files)")
+            )
+    for file in plan.files:
+        if file.id in files_in_use:
+            report.kept.append((file, "a kept dataset is indexed from it"))
+            continue
+        try:
+            storage.delete(file.id)
+        except (IngestError, OSError) as exc:
+            report.failed.append((file, str(exc)[:300]))
+            continue
+        report.removed.append(file)
+    if plan.ledger is not None:
+        if report.complete:
+            try:
+                storage.delete(plan.ledger.id)
+                report.removed.append(plan.ledger)
+            except (IngestError, OSError) as exc:
+                report.failed.append((plan.ledger, str(exc)[:300]))
+        else:
+            report.kept.append(
+                (
+                    plan.ledger,
+                    f"kept while items of the AOI remain ({LEDGER_NAME}: status and a later delete read it)",
+                )
+            )
+    log.info("%s: delete: %d removed, %d kept, %d failed", plan.aoi, len(report.removed), len(report.kept),
+             len(report.failed))  # fmt: skip
+    return report
