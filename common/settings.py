@@ -191,6 +191,14 @@ class Settings(BaseSettings):
         gt=0,
         description="GEOCUBE_INGESTER_CATALOGUE_MAX_RESPONSE_MB: cap of one catalogue answer",
     )
+    unpack_max_gb: float = Field(
+        default=100.0,
+        gt=0,
+        description="GEOCUBE_INGESTER_UNPACK_MAX_GB: cap of what one product zip unpacks to",
+    )
+    unpack_max_ratio: float = Field(
+        default=200.0, gt=1, description="GEOCUBE_INGESTER_UNPACK_MAX_RATIO: cap of a zip member's expansion"
+    )
     catalogue_deadline_s: float = Field(
         default=300.0,
         gt=0,
