@@ -28,6 +28,7 @@ from graphs.runner import classify_failure, run_command, step_flags
 
 __all__ = [
     "DEFAULT_STEP_TIMEOUT_S",
+    "ORIGINAL_SCRIPTS",
     "available_engines",
     "build_argv",
     "check_runnable",
@@ -41,6 +42,9 @@ __all__ = [
 
 GRAPHS_DIR = Path(__file__).resolve().parent
 DEFAULT_STEP_TIMEOUT_S = 3600.0
+# The original's script names, resolved to ours when no graph root holds a script of that name: its
+# graphs (e.g. library/S1BackscatterCoherence.json) run python/erodeMask.py, ours is erode_mask.py.
+ORIGINAL_SCRIPTS = {"python/erodeMask.py": "python/erode_mask.py"}
 
 
 def _snap_reason() -> str | None:
@@ -66,13 +70,15 @@ def available_engines() -> frozenset[Engine]:
 
 
 def check_runnable(graph: Graph) -> None:
-    """Check that every step of ``graph`` uses an engine available on this machine.
+    """Check that every step of ``graph`` uses an engine available on this machine, and that the XML
+    graph of every snap step is here.
 
     Loading accepts every engine (the original's graphs must load, and ``plan`` needs none); call this
     where an unrunnable graph should be refused early: payload validation, and before a graph runs.
 
     Raises:
-        GraphError: naming each step whose engine is not available, and how to make it available.
+        GraphError: naming each step whose engine is not available, and how to make it available; and
+            each snap step whose XML is missing, naming ``GEOCUBE_INGESTER_SNAP_GRAPHS``.
     """
     reasons = {e: engine_unavailable_reason(e) for e in {step.engine for step in graph.processing_steps}}
     problems = [
@@ -81,6 +87,12 @@ def check_runnable(graph: Graph) -> None:
         for i, step in enumerate(graph.processing_steps)
         if reasons[step.engine]
     ]
+    for i, step in enumerate(graph.processing_steps):
+        if step.engine == Engine.SNAP:
+            try:
+                resolve_command(step, index=i, roots=graph.command_roots)
+            except GraphError as exc:
+                problems.append(str(exc))
     if problems:
         raise GraphError(f"graph {graph.source}: " + "; ".join(problems))
 
@@ -89,7 +101,9 @@ def resolve_command(step: ProcessingStep, *, index: int, roots: Sequence[Path]) 
     """The executable (``cmd``), script (``python``), XML graph (``snap``) or image (``docker``) of a step.
 
     A relative command is looked for in ``roots`` then in the graphs package folder (built-in scripts
-    such as ``python/extract_s2.py``); a ``cmd`` command may also be a program on PATH. Never in the
+    such as ``python/extract_s2.py``); a snap XML first in ``$GEOCUBE_INGESTER_SNAP_GRAPHS``; the
+    original's ``python/erodeMask.py`` last as our ``python/erode_mask.py`` (:data:`ORIGINAL_SCRIPTS`);
+    a ``cmd`` command may also be a program on PATH. Never in the
     job's working directory: a downloaded product must not be able to shadow a script. A docker
     image is not a file: it is only checked to be an image reference.
 
@@ -101,6 +115,11 @@ def resolve_command(step: ProcessingStep, *, index: int, roots: Sequence[Path]) 
         return docker_engine.check_image(step.command, where=where)
     command = Path(step.command)
     searched = [command] if command.is_absolute() else [root / command for root in (*roots, GRAPHS_DIR)]
+    if step.engine == Engine.SNAP:
+        searched = [*snap_engine.snap_graph_candidates(step.command), *searched]
+    own = ORIGINAL_SCRIPTS.get(step.command)
+    if own is not None:
+        searched.append(GRAPHS_DIR / own)
     for candidate in searched:
         if candidate.is_file():
             return str(candidate)
@@ -109,7 +128,8 @@ def resolve_command(step: ProcessingStep, *, index: int, roots: Sequence[Path]) 
         if found:
             return found
     looked = ", ".join(str(c) for c in searched) + (" and PATH" if step.engine == Engine.CMD else "")
-    raise GraphError(f"{where}: command not found: {step.command!r} (looked in {looked})")
+    hint = f"; {snap_engine.SNAP_GRAPHS_HINT}" if step.engine == Engine.SNAP else ""
+    raise GraphError(f"{where}: command not found: {step.command!r} (looked in {looked}){hint}")
 
 
 def build_argv(engine: Engine, command: str, args: Mapping[str, str]) -> list[str]:

@@ -3,27 +3,52 @@
 Built-in names map to our own ``graphs/library/*.json``. The original's spellings ``library/X.json``
 and ``library/graph/X.json`` (used by its demo payloads) map to the same built-ins. Any other name is
 a JSON file: absolute, or relative to ``graph_root``, or to the current directory. Remote graphs
-(``gs://``) and the original's hard-coded Go graphs are not available yet.
+(``gs://``) are not available yet.
 
 A user's file wins over a built-in of the same name: with ``graph_root`` set, ``<root>/<name>`` (as
 written, e.g. ``library/ExtractS2Bands.json``), ``<root>/<X>.json`` and ``<root>/library/<X>.json`` are
 looked for first. The original ingester's own ``library/ExtractS2Bands.json`` differs from our built-in
 (JP2 out, ``uint16,NaN,0,32767``, no B8A): whoever keeps a copy of it gets it, run as written. Which graph
 was used is logged.
+
+The original's hard-coded Sentinel-1 graphs (§5.12) are our own ``library/<name>.<variant>.json``:
+``S1Preprocessing``, ``S1BackscatterCoherence`` and ``S1CoregExtract`` each come in two variants,
+chosen by the config key ``s1_engine`` (the payload's ``graph_config``, default ``auto``):
+
+- ``snap``: the original's graphs, step for step, with its SNAP XML (``snap/S1_SLC_*.xml``, which do
+  not ship with us: ``GEOCUBE_INGESTER_SNAP_GRAPHS`` names their folder) and our ``python/convert.py``
+  and ``python/erode_mask.py`` (the original's ``python/erodeMask.py`` resolves to it too);
+- ``python``: no SNAP. ``S1Preprocessing`` stores the burst's one-burst SAFE (as ``S1BurstSplit``);
+  ``S1BackscatterCoherence`` makes ``sigma0_VV``/``sigma0_VH`` with ``python/s1_backscatter.py`` in
+  linear scale, then ``python/convert.py`` to the original's mapping (``dformat_out`` float32,0,0,1 over
+  0..1), so that a payload made for the original indexes into the same variables. It reads ``resolution``,
+  and ``crs`` (empty: the burst's UTM zone) instead of SNAP's ``projection``, and ``looks`` (default
+  1x4, the original's ``terrain_correction_azimuth`` x ``terrain_correction_range``). Coherence needs
+  SNAP: ``coh_VV``/``coh_VH`` are listed in the graph's ``unavailable_layers`` (their out-files stay,
+  with condition file_exists, and are never made). ``S1CoregExtract`` has nothing to coregister: it only
+  frees the tile's SAFE once T0≠T1;
+- ``auto``: ``snap`` when the snap engine is among the engines where processing runs (``engines``,
+  else this machine's), else ``python``.
+
+``S1Clean`` runs no step (one file): it deletes T0's ``preprocessed.dim``, ``coregextract.dim`` and (ours,
+for the python variant) ``__product__.SAFE``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from common.errors import FieldProblem
+from graphs.engines import available_engines
 from graphs.errors import GraphError
-from graphs.model import Graph
+from graphs.model import Engine, Graph
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +69,44 @@ BUILTIN_GRAPHS: dict[str, str] = {
     "SpotProcessing": "SpotProcessing.json",
 }
 
-# Hard-coded in the original's Go code (§5.12) and not ported yet.
-_NOT_YET_PORTED = ("S1Preprocessing", "S1BackscatterCoherence", "S1CoregExtract", "S1Clean")
+# The original's hard-coded Sentinel-1 graphs (§5.12), each in two variants chosen by `s1_engine`
+# (S1Clean runs no step: one file).
+S1_VARIANT_GRAPHS = ("S1Preprocessing", "S1BackscatterCoherence", "S1CoregExtract")
+BUILTIN_GRAPHS.update({name: f"{name}.snap.json" for name in S1_VARIANT_GRAPHS})
+BUILTIN_GRAPHS["S1Clean"] = "S1Clean.json"
+S1_ENGINE_KEY = "s1_engine"
+
+
+class S1Engine(StrEnum):
+    """How the original's Sentinel-1 graphs run (graph config ``s1_engine``)."""
+
+    SNAP = "snap"  # the original's SNAP XML graphs, through gpt
+    PYTHON = "python"  # our python/s1_backscatter.py: sigma0 only, no coregistration nor coherence
+    AUTO = "auto"  # snap when the snap engine is among the engines where processing runs, else python
+
+
+def choose_s1_engine(
+    name: str, *, config: Mapping[str, str] | None = None, engines: frozenset[Engine] | None = None
+) -> S1Engine:
+    """The variant of the S1 graph ``name``: config ``s1_engine`` (default ``auto``), ``auto`` resolved
+    with ``engines`` (None: this machine's, :func:`graphs.engines.available_engines`).
+
+    Raises:
+        GraphError: ``s1_engine`` is not snap, python or auto.
+    """
+    raw = (config or {}).get(S1_ENGINE_KEY) or S1Engine.AUTO.value
+    try:
+        chosen = S1Engine(raw.strip().lower())
+    except ValueError:
+        raise GraphError(
+            f"graph {name}: config.{S1_ENGINE_KEY}: {raw!r} is not one of snap, python, auto (auto: snap "
+            "when the snap engine is where processing runs, else python); set it in the payload's "
+            "graph_config"
+        ) from None
+    if chosen != S1Engine.AUTO:
+        return chosen
+    here = available_engines() if engines is None else engines
+    return S1Engine.SNAP if Engine.SNAP in here else S1Engine.PYTHON
 
 
 def list_builtin_graphs() -> list[str]:
@@ -150,16 +211,49 @@ def _load_user_file(path: Path, graph_root: Path | None) -> Graph:
     return load_graph_file(path, command_roots=roots)
 
 
-def load_graph(name: str, *, graph_root: Path | None = None) -> Graph:
+def _load_builtin(
+    name: str,
+    builtin: str,
+    *,
+    graph_root: Path | None,
+    config: Mapping[str, str] | None,
+    engines: frozenset[Engine] | None,
+) -> Graph:
+    roots = (*([graph_root] if graph_root else []), GRAPHS_DIR)
+    if builtin not in S1_VARIANT_GRAPHS:
+        logger.info("graph %s: the built-in %s", name, builtin)
+        return load_graph_file(
+            LIBRARY_DIR / BUILTIN_GRAPHS[builtin], command_roots=(GRAPHS_DIR,), source=builtin
+        )
+    variant = choose_s1_engine(builtin, config=config, engines=engines)
+    source = f"{builtin} (s1_engine {variant.value})"
+    logger.info("graph %s: the built-in %s, its %s variant", name, builtin, variant.value)
+    # graph_root may hold the SNAP XML (snap/...) as the original's GRAPHPATH does.
+    return load_graph_file(
+        LIBRARY_DIR / f"{builtin}.{variant.value}.json", command_roots=roots, source=source
+    )
+
+
+def load_graph(
+    name: str,
+    *,
+    graph_root: Path | None = None,
+    engines: frozenset[Engine] | None = None,
+    config: Mapping[str, str] | None = None,
+) -> Graph:
     """The graph called ``name``: a built-in, or a JSON file.
 
     Args:
         name: ``ExtractS2Bands``, ``library/ExtractS2Bands.json``, ``library/graph/ExtractS2Bands.json``,
             or a JSON file path (absolute, relative to ``graph_root``, or to the current directory).
         graph_root: folder of user graphs; relative step commands are also looked for there.
+        engines: the engines where processing runs, for the Sentinel-1 built-ins' ``s1_engine auto``;
+            None: those of this machine (:func:`graphs.engines.available_engines`).
+        config: the payload's ``graph_config``; only ``s1_engine`` is read here.
 
     Raises:
-        GraphError: unknown name (the message lists the built-ins), or an invalid graph.
+        GraphError: unknown name (the message lists the built-ins), an invalid graph, or an
+            ``s1_engine`` that is not snap, python or auto.
     """
     builtin = _builtin_name(name)
     if builtin is not None:
@@ -167,19 +261,12 @@ def load_graph(name: str, *, graph_root: Path | None = None) -> Graph:
         if own is not None:
             logger.info("graph %s: the user's file %s (it shadows the built-in %s)", name, own, builtin)
             return _load_user_file(own, graph_root)
-        logger.info("graph %s: the built-in %s", name, builtin)
-        path = LIBRARY_DIR / BUILTIN_GRAPHS[builtin]
-        return load_graph_file(path, command_roots=(GRAPHS_DIR,), source=builtin)
+        return _load_builtin(name, builtin, graph_root=graph_root, config=config, engines=engines)
     known = ", ".join(list_builtin_graphs())
     if "://" in name:
         raise GraphError(
             f"graph {name.split('?', 1)[0]!r}: remote graphs are not supported yet (roadmap G1); "
             f"copy the file under the graph root, or use a built-in: {known}"
-        )
-    if name in _NOT_YET_PORTED:
-        raise GraphError(
-            f"graph {name!r}: the original's hard-coded graph is not available yet (roadmap: Processing, "
-            f"complete); built-in graphs: {known}"
         )
     path = Path(name)
     candidates = (

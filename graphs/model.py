@@ -316,15 +316,23 @@ class Graph(_Model):
     processing_steps: list[ProcessingStep] = Field(default_factory=list)
     in_files: list[list[InFile]] = Field(default_factory=lambda: _per_tile(InFile))
     out_files: list[list[OutFile]] = Field(default_factory=lambda: _per_tile(OutFile))
+    unavailable_layers: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "ours, not the original's: layers this graph names but cannot make here, each with the reason "
+            "and the fix (the no-SNAP variant of S1BackscatterCoherence cannot make coh_VV/coh_VH); "
+            "validation warns about a payload layer listed here"
+        ),
+    )
 
     _source: str = PrivateAttr(default="<memory>")
     _command_roots: tuple[Path, ...] = PrivateAttr(default=())
 
-    @field_validator("config", "envs", "processing_steps", mode="before")
+    @field_validator("config", "envs", "processing_steps", "unavailable_layers", mode="before")
     @classmethod
     def _null_is_empty(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
-            return {} if info.field_name == "config" else []
+            return {} if info.field_name in ("config", "unavailable_layers") else []
         return value
 
     @field_validator("envs")

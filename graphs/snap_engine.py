@@ -10,6 +10,9 @@ Command line (original-ingester.md §5.4, with its hard-coded heap size made a c
 - ``-P`` parameters fill the ``${name}`` placeholders of the XML; sorted by name, as for the other
   engines (the original used Go map order). Values are passed as written: the original's
   ``polar="VV VH"`` keeps its quotes, as gpt received them from Go's ``exec.Command``.
+- The XML graph (the step's command, e.g. ``snap/S1_SLC_BkG.xml``) is looked for in
+  ``$GEOCUBE_INGESTER_SNAP_GRAPHS`` first (the original's ``graph/snap`` folder: its XML does not ship
+  with us), then in the graph roots (``graphs.engines.resolve_command``).
 - ``gpt`` is ``$GEOCUBE_INGESTER_SNAP_GPT`` when set, else ``gpt`` on PATH, else the original's
   default ``SNAPPATH``, ``/usr/local/snap/bin/gpt``.
 
@@ -34,6 +37,11 @@ from graphs.errors import GraphError
 from graphs.runner import LogRules, classify_lines, run_command, step_flags
 
 SNAP_GPT_ENV = "GEOCUBE_INGESTER_SNAP_GPT"
+SNAP_GRAPHS_ENV = "GEOCUBE_INGESTER_SNAP_GRAPHS"  # common.settings.Settings.snap_graphs
+SNAP_GRAPHS_HINT = (
+    f"set {SNAP_GRAPHS_ENV} to a folder holding the original ingester's SNAP XML graphs (they do not ship "
+    "with us: copy the graph/snap folder of https://github.com/airbusgeo/geocube-ingester)"
+)
 DEFAULT_SNAP_GPT = Path("/usr/local/snap/bin/gpt")  # the original's SNAPPATH default
 DEFAULT_CPU_PARALLELISM = "1"
 DEFAULT_MEMORY = "9000m"  # the original's hard-coded -J-Xmx9000m
@@ -63,6 +71,19 @@ def find_gpt() -> tuple[str | None, str]:
     if _is_executable(DEFAULT_SNAP_GPT):
         return str(DEFAULT_SNAP_GPT), str(DEFAULT_SNAP_GPT)
     return None, f"{SNAP_GPT_ENV} unset, no gpt on PATH nor at {DEFAULT_SNAP_GPT}"
+
+
+def snap_graph_candidates(command: str) -> list[Path]:
+    """Where the XML of a snap step ``command`` (e.g. ``snap/S1_SLC_BkG.xml``) is looked for first: in
+    ``$GEOCUBE_INGESTER_SNAP_GRAPHS`` (the original's ``graph/snap`` folder), as its file name and as
+    written. Empty when the variable is unset or the command is absolute."""
+    folder = os.environ.get(SNAP_GRAPHS_ENV, "").strip()
+    path = Path(command)
+    if not folder or path.is_absolute():
+        return []
+    root = Path(folder).expanduser()
+    relative = Path(*path.parts[1:]) if path.parts[0] == "snap" and len(path.parts) > 1 else path
+    return list(dict.fromkeys([root / relative, root / path]))
 
 
 def _config_value(
