@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -83,11 +84,30 @@ def _position_problem(value: Any) -> str | None:
     return None
 
 
+def _are_good_positions(items: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether every item is a good position, checked at C speed (numpy): a 10⁵-vertex ring in ~10 ms."""
+    if not set(map(type, items)) <= {list, tuple} or len(set(map(len, items))) != 1:
+        return False
+    if not set(map(type, chain.from_iterable(items))) <= {int, float}:  # bool is not int here
+        return False
+    coordinates = np.array(items, dtype=float)
+    if coordinates.ndim != 2 or not 2 <= coordinates.shape[1] <= 3:
+        return False
+    lon, lat = coordinates[:, 0], coordinates[:, 1]
+    return bool(
+        np.isfinite(coordinates).all()
+        and ((lon >= -180) & (lon <= 180)).all()
+        and ((lat >= -90) & (lat <= 90)).all()
+    )
+
+
 def _check_positions(items: Any, where: str, problems: list[FieldProblem]) -> bool:
     """Check a list of positions; report at most ``_MAX_LISTED`` of its bad ones."""
     if not isinstance(items, list | tuple):
         problems.append(FieldProblem(where, f"must be a list of positions, not {type(items).__name__}"))
         return False
+    if _are_good_positions(items):
+        return True
     bad = 0
     for index, position in enumerate(items):
         problem = _position_problem(position)
@@ -232,18 +252,32 @@ def validity_problem(geom: BaseGeometry) -> str | None:
     )
 
 
+def _polygon(rings: list[Any]) -> Polygon:
+    shell, *holes = (np.array(ring, dtype=float) for ring in rings)
+    return Polygon(shapely.polygons(shell, holes=holes or None))
+
+
+def build_geometry(value: dict[str, Any]) -> BaseGeometry:
+    """The geometry of a checked GeoJSON object; polygons built from numpy arrays (``shape`` builds
+    a Python tuple per vertex: 0.2 s for 10⁵ vertices)."""
+    if value["type"] == "Polygon":
+        return _polygon(value["coordinates"])
+    if value["type"] == "MultiPolygon":
+        return MultiPolygon([_polygon(rings) for rings in value["coordinates"]])
+    return shape(value)
+
+
 def read_geometry(value: Any, where: str = "geometry") -> tuple[BaseGeometry | None, list[FieldProblem]]:
     """A GeoJSON geometry object as a shapely geometry, or None and every problem found."""
     problems = check_geometry(value, where)
     if problems:
         return None, problems
     try:
-        geom = shape(value)
+        geom = build_geometry(value)
     except (ValueError, TypeError, shapely.errors.ShapelyError) as exc:  # checked above: not expected
         return None, [FieldProblem(where, f"not a valid GeoJSON geometry ({exc})")]
     if geom.is_empty:
         return None, [FieldProblem(where, "is empty; give the area to ingest")]
-    geom = shapely.force_2d(geom)  # heights are not searched; a WKT "POLYGON Z" confuses catalogues
     problem = validity_problem(geom)
     if problem is not None:
         return None, [FieldProblem(where, problem)]
@@ -285,7 +319,14 @@ def read_geojson(raw: dict[str, Any], problems: list[FieldProblem]) -> dict[str,
         )
         return None
     problems.extend(found)
-    return None if geom is None else dict(mapping(geom))
+    if geom is None:
+        return None
+    if kind == "FeatureCollection" or geom.has_z:
+        # Heights are not searched, and a WKT "POLYGON Z" confuses catalogues.
+        return dict(mapping(shapely.force_2d(geom)))
+    # The geometry as given (checked): mapping() would build a tuple per vertex (0.1 s per 10⁵).
+    source = raw["geometry"] if kind == "Feature" else raw
+    return {k: source[k] for k in ("type", "coordinates", "geometries") if k in source}
 
 
 def _merged_features(features: Any, problems: list[FieldProblem]) -> BaseGeometry | None:

@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from catalogue.annotations import pattern_problems
-from catalogue.geojson import read_geojson, search_boxes
+from catalogue.geojson import build_geometry, read_geojson, search_boxes
 from catalogue.models import Constellation, SceneQuery, parse_constellation
 from catalogue.naming import constellation_from_product_id
 from catalogue.parameters import check_parameters
@@ -146,7 +145,7 @@ class Payload(BaseModel):
 
     @property
     def aoi(self) -> BaseGeometry:
-        return shape(self.geometry)
+        return build_geometry(self.geometry)
 
     @property
     def aoi_wkt(self) -> str:
