@@ -50,6 +50,7 @@ from catalogue.interchange_decode import (
     InterchangeShape,
     decode_scene,
     parse_go_time,
+    shown,
 )
 from catalogue.models import Constellation, Scene, Tile, TileLink, parse_constellation
 from catalogue.naming import constellation_from_product_id, product_name_key
@@ -150,8 +151,8 @@ def _constellation(scene: GoScene, where: str) -> Constellation:
     found = found or parse_constellation(tag)
     if found is None:
         raise CatalogueError(
-            f"{where}: cannot tell the constellation of {scene.source_id!r} (tag constellation="
-            f"{tag!r}); expected an S1/S2/Landsat/DS_PHR/DS_SPOT name or a constellation tag"
+            f"{where}: cannot tell the constellation of {shown(scene.source_id)} (tag constellation="
+            f"{shown(tag)}); expected an S1/S2/Landsat/DS_PHR/DS_SPOT name or a constellation tag"
         )
     return found
 
@@ -174,14 +175,16 @@ def _footprint(wkt: str, geometry: Any, index: int | None, where: str, key: str)
         try:
             shapely.from_wkt(wkt)
         except _GEOMETRY_ERRORS as exc:
-            raise CatalogueError(f"{where}.{key}: not valid WKT ({exc}; got {wkt[:60]!r})") from None
+            raise CatalogueError(
+                f"{where}.{key}: not valid WKT ({str(exc)[:100]}; got {shown(wkt)})"
+            ) from None
         return wkt
     try:
         shape = shapely.geometry.shape(geometry)
         parts = list(shape.geoms) if isinstance(shape, MultiPolygon) else [shape]
         text = str(shape.wkt) if index is None else str(parts[index].wkt) if index < len(parts) else ""
     except _GEOMETRY_ERRORS as exc:
-        raise CatalogueError(f"{where}: no {key} and no usable geometry ({exc!r})") from None
+        raise CatalogueError(f"{where}: no {key} and no usable geometry ({shown(exc)})") from None
     if not text:
         raise CatalogueError(f"{where}: no {key} and no polygon {index} in the feature's geometry")
     return text
@@ -198,7 +201,8 @@ def _metadata(go: GoScene, where: str) -> dict[str, Any]:
     given = metadata.get("uuid")
     if go.data.uuid and given is not None and given != go.data.uuid:
         raise CatalogueError(
-            f"{where}.data.metadata.uuid: {given!r} differs from data.uuid {go.data.uuid!r}; keep one"
+            f"{where}.data.metadata.uuid: {shown(given)} differs from data.uuid {shown(go.data.uuid)};"
+            " keep one"
         )
     if go.data.uuid:
         metadata["uuid"] = go.data.uuid
@@ -221,6 +225,11 @@ def _to_scene(go: GoScene, geometry: Any, where: str) -> Scene:
 def _to_tile(go: GoTile, scene: GoScene, geometry: Any, index: int, where: str) -> Tile:
     mapped = (scene.data.tiles or {}).get(go.lite.source_id)
     key = "wkt" if scene.shape is InterchangeShape.CURRENT else "GeometryWKT"
+    if go.lite.scene_id not in ("", scene.source_id):
+        raise CatalogueError(
+            f"{where}.SceneID: {shown(go.lite.scene_id)} is not the id of the scene holding the tile "
+            f"({shown(scene.source_id)}); a tile is listed in its own scene"
+        )
     return Tile(
         source_id=go.lite.source_id,
         scene_id=go.lite.scene_id or scene.source_id,
@@ -280,7 +289,7 @@ def read_interchange(source: str | Path | Mapping[str, Any]) -> InterchangeDocum
     document = _load(source)
     if document.get("type") != "FeatureCollection" or not isinstance(document.get("features"), list):
         raise CatalogueError(
-            f"interchange document: type is {document.get('type')!r}, expected a 'FeatureCollection' "
+            f"interchange document: type is {shown(document.get('type'))}, expected a 'FeatureCollection' "
             "with a 'features' list (the output of /catalog/scenes or /catalog/tiles)"
         )
     result = InterchangeDocument(
@@ -296,7 +305,8 @@ def read_interchange(source: str | Path | Mapping[str, Any]) -> InterchangeDocum
         if scene.source_id in result.originals:
             first = next(k for k, s in enumerate(result.scenes) if s.source_id == scene.source_id)
             raise CatalogueError(
-                f"{where}.source_id: {scene.source_id!r} is features[{first}] already; one feature per scene"
+                f"{where}.source_id: {shown(scene.source_id)} is features[{first}] already;"
+                " one feature per scene"
             )
         result.scenes.append(scene)
         tiles_key = "tiles" if go.shape is InterchangeShape.CURRENT else "Tiles"

@@ -42,6 +42,12 @@ class InterchangeShape(StrEnum):
     LEGACY = "legacy"
 
 
+def shown(value: Any) -> str:
+    """``repr(value)``, cut to 80 characters: values in messages come from files."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def parse_go_time(value: Any) -> datetime:
     """An RFC 3339 time as Go writes it (any number of fraction digits, ``Z`` or an offset), in UTC."""
     if isinstance(value, datetime):
@@ -51,12 +57,17 @@ def parse_go_time(value: Any) -> datetime:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not an RFC 3339 time such as 2022-01-11T17:01:24.37Z") from None
+            raise ValueError(
+                f"{shown(value)} is not an RFC 3339 time such as 2022-01-11T17:01:24.37Z"
+            ) from None
     else:
-        raise ValueError(f"{value!r} is not an RFC 3339 time such as 2022-01-11T17:01:24.37Z")
+        raise ValueError(f"{shown(value)} is not an RFC 3339 time such as 2022-01-11T17:01:24.37Z")
     if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} has no time zone; expected Z or an offset such as +02:00")
-    return parsed.astimezone(UTC)
+        raise ValueError(f"{shown(value)} has no time zone; expected Z or an offset such as +02:00")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{shown(value)} is out of range in UTC (years 1 to 9999)") from None
 
 
 @dataclass(frozen=True)
@@ -137,9 +148,7 @@ T = TypeVar("T")
 
 
 def _fail(where: str, expected: str, value: Any) -> CatalogueError:
-    got = repr(value)
-    got = got if len(got) <= 80 else got[:77] + "..."
-    return CatalogueError(f"{where}: expected {expected} (got {got})")
+    return CatalogueError(f"{where}: expected {expected} (got {shown(value)})")
 
 
 def _fields(raw: Any, names: Mapping[str, tuple[str, ...]], where: str) -> dict[str, tuple[str, Any]]:
@@ -192,7 +201,7 @@ def _time(value: Any, where: str) -> datetime:
 def _str_map(value: Any, where: str) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise _fail(where, "an object of strings", value)
-    return {str(k): "" if v is None else _str(v, f"{where}.{k}") for k, v in value.items()}
+    return {str(k): "" if v is None else _str(v, f"{where}.{str(k)[:40]}") for k, v in value.items()}
 
 
 def _any_map(value: Any, where: str) -> dict[str, Any]:
@@ -241,7 +250,7 @@ def _decode_mapping(raw: Any, where: str) -> GoTileMapping:
 def _mappings(value: Any, where: str) -> dict[str, GoTileMapping]:
     if not isinstance(value, Mapping):
         raise _fail(where, "an object of {swath_id, tile_nr}", value)
-    return {str(k): _decode_mapping(v, f"{where}.{k}") for k, v in value.items()}
+    return {str(k): _decode_mapping(v, f"{where}.{str(k)[:40]}") for k, v in value.items()}
 
 
 _TILE_ATTRS_NAMES = {

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from catalogue.models import without_link_secrets
 
 
 def test_every_link_of_a_document_loses_its_secrets_and_nothing_else_changes() -> None:
-    document = {
+    document: dict[str, Any] = {
         "type": "FeatureCollection",
         "features": [
             {
