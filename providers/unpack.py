@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 from providers.errors import DownloadError, DownloadTemporaryError
@@ -41,6 +42,7 @@ def unpack_product(archive: Path, dest_dir: Path) -> Path:
         DownloadError: not a zip, a corrupt zip, a member that would escape the folder, or an empty archive.
         DownloadTemporaryError: extraction failed on the local disk (e.g. disk full).
     """
+    _check_room(archive, dest_dir)
     with tempfile.TemporaryDirectory(dir=dest_dir, prefix=".unpack-") as tmp:
         root = Path(tmp)
         try:
@@ -52,6 +54,7 @@ def unpack_product(archive: Path, dest_dir: Path) -> Path:
         entries = sorted(e for e in root.iterdir() if e.name not in IGNORED_ENTRIES)
         if not entries:
             raise DownloadError(f"{archive.name}: empty archive")
+        _product_entry(archive, entries)
         for entry in entries:
             destination = dest_dir / entry.name
             if destination.exists():
@@ -60,6 +63,31 @@ def unpack_product(archive: Path, dest_dir: Path) -> Path:
     tops = [dest_dir / e.name for e in entries]
     safe = [t for t in tops if t.suffix == ".SAFE"]
     return (safe or tops)[0]
+
+
+def _product_entry(archive: Path, entries: list[Path]) -> None:
+    """Refuse an archive whose product is ambiguous: two ``.SAFE`` folders at its top."""
+    safe = [e.name for e in entries if e.suffix == ".SAFE"]
+    if len(safe) > 1:
+        raise DownloadError(
+            f"{archive.name}: holds {len(safe)} .SAFE products ({', '.join(safe[:3])}); which one is meant "
+            "cannot be told: refusing it"
+        )
+
+
+def _check_room(archive: Path, dest_dir: Path) -> None:
+    """Enough free space for what the zip unpacks to, or a clear error before anything is written."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            needed = sum(m.file_size for m in zf.infolist())
+        free = shutil.disk_usage(dest_dir).free
+    except (OSError, zipfile.BadZipFile):
+        return  # extraction reports it, with its own message
+    if needed > free:
+        raise DownloadTemporaryError(
+            f"{archive.name}: unpacks to {needed / 1024**3:.2f} GiB but {dest_dir} has {free / 1024**3:.2f} "
+            "GiB free; free space in the work directory (GEOCUBE_INGESTER_WORKDIR) or point it elsewhere"
+        )
 
 
 def open_product(arrived: Path, dest_dir: Path) -> Path:

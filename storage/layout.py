@@ -16,6 +16,7 @@ stores the product that ExtractS2Bands (``SAFE``) imports as ``<scene>.SAFE``.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import logging
 import os
 import shutil
@@ -23,6 +24,8 @@ import stat
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -194,13 +197,107 @@ def _check_member(name: str, mode: int, archive: str) -> None:
         )
 
 
-def _checked_members(zf: zipfile.ZipFile, root: Path, archive: str) -> list[zipfile.ZipInfo]:
+# Compression methods Python's zipfile reads (stored, deflate, bzip2, lzma); AES (99), zstd (93)... are not.
+_READABLE_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
+_MAX_NAME_BYTES = 255  # one path component, as Linux file systems take it
+_RATIO_FLOOR_BYTES = 1 << 20  # members smaller than this are not held to the ratio cap (XML compresses well)
+
+
+@dataclass(frozen=True)
+class UnpackLimits:
+    """Caps on what a product zip may unpack to (GEOCUBE_INGESTER_UNPACK_MAX_GB, _UNPACK_MAX_RATIO)."""
+
+    max_bytes: int = 100 * 1024**3
+    max_ratio: float = 200.0
+
+    @classmethod
+    def from_settings(cls) -> UnpackLimits:
+        from common.settings import load_settings
+
+        settings = load_settings()
+        return cls(int(settings.unpack_max_gb * 1024**3), settings.unpack_max_ratio)
+
+
+def _check_sizes(members: list[zipfile.ZipInfo], archive: str, limits: UnpackLimits) -> None:
+    total = sum(m.file_size for m in members)
+    if total > limits.max_bytes:
+        raise StorageError(
+            f"{archive}: unpacks to {total / 1024**3:.1f} GiB, more than the cap of "
+            f"{limits.max_bytes / 1024**3:g} GiB (GEOCUBE_INGESTER_UNPACK_MAX_GB); refusing to unpack it"
+        )
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size >= _RATIO_FLOOR_BYTES and ratio > limits.max_ratio:
+            raise StorageError(
+                f"{archive}: zip member {member.filename!r} expands {ratio:.0f} times "
+                f"({member.compress_size} -> {member.file_size} bytes), more than the cap of "
+                f"{limits.max_ratio:g} (GEOCUBE_INGESTER_UNPACK_MAX_RATIO): a zip bomb, refusing to unpack it"
+            )
+
+
+def _check_layout(members: list[zipfile.ZipInfo], archive: str) -> None:
+    """No member twice, no name both a file and a folder, no component longer than a file name."""
+    files: set[str] = set()
+    folders: set[str] = set()
+    for member in members:
+        name = member.filename.replace("\\", "/")
+        parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
+        for part in parts:
+            if len(part.encode()) > _MAX_NAME_BYTES:
+                raise StorageError(
+                    f"{archive}: zip member {name[:80]!r}...: a name of {len(part.encode())} bytes, longer "
+                    f"than a file name may be ({_MAX_NAME_BYTES}); refusing to unpack it"
+                )
+        path = "/".join(parts)
+        if not path:
+            continue
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        if name.endswith("/"):
+            folders.add(path)
+        elif path in files:
+            raise StorageError(f"{archive}: zip member {path!r} is in the archive twice; which one is meant?")
+        else:
+            files.add(path)
+    clash = sorted(files & folders)
+    if clash:
+        raise StorageError(f"{archive}: {clash[0]!r} is both a file and a folder in the zip; refusing it")
+
+
+def _checked_members(
+    zf: zipfile.ZipFile, root: Path, archive: str, limits: UnpackLimits | None = None
+) -> list[zipfile.ZipInfo]:
     members = zf.infolist()
     for member in members:
         _check_member(member.filename, member.external_attr >> 16, archive)
+        if member.flag_bits & 0x1:
+            raise StorageError(
+                f"{archive}: zip member {member.filename!r} is encrypted; it cannot be unpacked"
+            )
+        if member.compress_type not in _READABLE_METHODS:
+            raise StorageError(
+                f"{archive}: zip member {member.filename!r} uses compression method {member.compress_type}, "
+                "which cannot be read (stored, deflate, bzip2 and lzma can); repack it or use another "
+                "provider"
+            )
         if not (root / member.filename).resolve().is_relative_to(root):
             raise StorageError(f"{archive}: zip member {member.filename!r} escapes the target folder")
+    _check_layout(members, archive)
+    _check_sizes(members, archive, limits or UnpackLimits.from_settings())
     return members
+
+
+@contextmanager
+def _zip_errors(archive: str) -> Iterator[None]:
+    """A corrupt zip, whatever the way zipfile finds out, as a ``StorageError``; a real disk error
+    (not a seek to an offset the corrupt headers gave) stays an ``OSError``."""
+    try:
+        yield
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+        raise StorageError(f"{archive}: not a valid zip ({type(exc).__name__}: {exc})") from None
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        raise StorageError(f"{archive}: not a valid zip (a member's offset is outside the file)") from None
 
 
 def extract_zip_safely(zip_path: Path, target: Path, *, archive: str) -> None:
@@ -211,11 +308,9 @@ def extract_zip_safely(zip_path: Path, target: Path, *, archive: str) -> None:
     """
     target.mkdir(parents=True, exist_ok=True)
     root = target.resolve()
-    try:
+    with _zip_errors(archive):
         with zipfile.ZipFile(zip_path) as zf:
             zf.extractall(root, _checked_members(zf, root, archive))
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise StorageError(f"{archive}: not a valid zip ({exc})") from exc
 
 
 def check_zip(zip_path: Path, *, archive: str) -> list[str]:
@@ -227,12 +322,10 @@ def check_zip(zip_path: Path, *, archive: str) -> list[str]:
         StorageError: not a zip, a corrupt or truncated member, or a member that would escape.
     """
     root = zip_path.parent.resolve() / ".check"
-    try:
+    with _zip_errors(archive):
         with zipfile.ZipFile(zip_path) as zf:
             members = _checked_members(zf, root, archive)
             bad = zf.testzip()
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise StorageError(f"{archive}: not a valid zip ({exc})") from exc
     if bad is not None:
         raise StorageError(f"{archive}: not a valid zip (member {bad!r} fails its CRC check)")
     return sorted({PurePosixPath(m.filename.replace("\\", "/")).parts[0] for m in members if m.filename})

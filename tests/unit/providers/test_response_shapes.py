@@ -98,6 +98,7 @@ def crashes_of(product: dict[str, Any], parse: Callable[[Any], object]) -> tuple
     return cases, crashes, examples
 
 
+@pytest.mark.slow  # about 9 000 cases in all
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # shapely on NaN coords
 @pytest.mark.parametrize("parser", sorted(PARSERS))
 def test_every_field_of_a_real_answer_in_every_wrong_shape(shared_fixtures: Path, parser: str) -> None:
