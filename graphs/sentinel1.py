@@ -19,11 +19,13 @@ Per polarisation, following the Sentinel-1 product specification (S1-RS-MDA-52-7
    its azimuth and slant range time; σ⁰ and β⁰ are taken at the nearest multilooked cell; γ⁰ (Small 2011)
    is β⁰ divided by the DEM's illuminated area summed into radar cells (sarsen's ``gamma_nearest`` or
    ``gamma_bilinear``), so that γ⁰ is flattened where the terrain slopes;
-3. **layover/shadow mask** per map pixel from the DEM facet's normal ``n`` and the look direction ``u``
-   (local criteria, no ray tracing of passive layover/shadow): shadow where ``n·u ≥ 0`` (the facet faces
-   away, local incidence ≥ 90°), layover where the facet's slope towards the sensor exceeds the incidence
-   angle (in the range plane, ``(u·g)(n·v) - (u·v)(n·g) < 0`` with ``v`` the local vertical and ``g`` the
-   horizontal ground-range direction).
+3. **layover/shadow mask** (graphs.s1_layover), active and passive: *active* from each DEM facet (shadow
+   where it faces away, ``n·u ≥ 0``; layover where it faces the sensor more steeply than the incidence,
+   ``d(slant range)/d(ground range) < 0``), *passive* along each range line (map pixels binned by the
+   azimuth time sarsen gives them, one output pixel along track, sorted by ground range): shadow where
+   the look angle is below the running maximum of the points nearer in range (the terrain hides the
+   pixel), layover where another point of the line has the same slant range (below the running maximum
+   of slant range from near range, or above its running minimum from far range), one pixel accurate.
 
 Values ≤ 0 after noise removal (below the noise floor) are no data (NaN), as are pixels outside the
 burst. Outputs are float32 COGs (dB or linear) and one uint8 mask COG (bit 1 layover, bit 2 shadow, 255
@@ -46,6 +48,7 @@ import xarray as xr
 
 from graphs.cog import write_cog
 from graphs.dem import DemSource, MapGrid, utm_grid_for, warp_dem
+from graphs.s1_layover import MASK_LAYOVER, MASK_SHADOW, active_layover_shadow, passive_layover_shadow
 from graphs.s1_radiometry import (
     BurstFiles,
     Calibration,
@@ -61,16 +64,16 @@ from graphs.s1_radiometry import (
 )
 
 __all__ = [
-    "BackscatterOptions", "BackscatterResult", "BurstFiles", "Calibration", "GammaMethod", "MapGrid", "Noise",
-    "RadarImage", "Scale", "Sentinel1Error", "burst_grid", "calibrate_burst", "find_burst_files",
-    "geocode_burst", "interp_geolocation", "line_time", "open_group", "parse_options", "read_calibration",
-    "read_noise",
+    "MASK_LAYOVER", "MASK_OUTSIDE", "MASK_SHADOW", "BackscatterOptions", "BackscatterResult", "BurstFiles",
+    "Calibration", "GammaMethod", "MapGrid", "Noise", "RadarImage", "Scale", "Sentinel1Error", "burst_grid",
+    "calibrate_burst", "find_burst_files", "geocode_burst", "interp_geolocation", "line_time", "open_group",
+    "parse_options", "read_calibration", "read_noise",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
 SPEED_OF_LIGHT = 299_792_458.0  # m / s
-MASK_LAYOVER, MASK_SHADOW, MASK_OUTSIDE = 1, 2, 255
+MASK_OUTSIDE = 255
 TERRAIN_MARGIN_M = 1000.0
 SEED_STEP = (16, 16)
 OVERLAP_PX = 128  # sarsen's gamma map_overlap depth
@@ -169,7 +172,8 @@ def line_time(ds: xr.Dataset, line: float) -> np.datetime64:
 
 
 def _simulate_block(dem_ecef: xr.DataArray, orbit_interpolator: Any, with_gamma: bool) -> xr.Dataset:
-    """Azimuth and slant range time, gamma area (if asked) and the layover/shadow mask of DEM pixels."""
+    """Azimuth and slant range time, gamma area (if asked), the active layover/shadow mask, the look angle
+    and the ground range of DEM pixels (graphs.s1_layover)."""
     from sarsen import geocoding, radiometry, scene
 
     # seeded: Newton on every 16th pixel, then one iteration from the interpolated seed (sarsen's
@@ -179,23 +183,32 @@ def _simulate_block(dem_ecef: xr.DataArray, orbit_interpolator: Any, with_gamma:
     slant_range = np.sqrt((distance**2).sum(dim="axis"))
     out = xr.Dataset({"azimuth_time": acquisition.azimuth_time,
                       "slant_range_time": 2.0 / SPEED_OF_LIGHT * slant_range})  # fmt: skip
-    look = (distance / slant_range).transpose("axis", ...).values  # u, sensor -> ground
     area = scene.compute_dem_oriented_area(dem_ecef).transpose("axis", ...).values
-    normal = area / np.maximum(np.linalg.norm(area, axis=0), 1e-12)
-    position = dem_ecef.transpose("axis", ...).values
-    vertical = position / np.linalg.norm(position, axis=0)  # geocentric: within 0.2° of the normal
-    u_v = (look * vertical).sum(axis=0)
-    ground = look - u_v * vertical
-    ground /= np.maximum(np.linalg.norm(ground, axis=0), 1e-12)
-    n_u = (normal * look).sum(axis=0)
-    layover = (look * ground).sum(axis=0) * (normal * vertical).sum(axis=0) - u_v * (normal * ground).sum(
-        axis=0
-    ) < 0
-    mask = np.where(layover, MASK_LAYOVER, 0) | np.where(n_u >= 0, MASK_SHADOW, 0)
-    out["layover_shadow"] = (dem_ecef.isel(axis=0).dims, mask.astype(np.uint8))
+    mask, look_angle, ground_range = active_layover_shadow(
+        dem_ecef.transpose("axis", ...).values, distance.transpose("axis", ...).values, area
+    )
+    dims = dem_ecef.isel(axis=0).dims
+    out["layover_shadow"] = (dims, mask)
+    out["look_angle"] = (dims, look_angle)
+    out["ground_range"] = (dims, ground_range)
     if with_gamma:
         out["gamma_area"] = radiometry.compute_gamma_area(dem_ecef, distance / slant_range)
     return out.drop_vars([c for c in out.coords if c not in ("x", "y")])
+
+
+def _passive_mask(acquisition: xr.Dataset, attrs: dict[str, Any], resolution_m: float) -> np.ndarray:
+    """Layover and shadow along the range lines (graphs.s1_layover): map pixels binned by azimuth time
+    in bins of one output pixel along track, compared with points two pixels away in ground range."""
+    ground_speed = float(attrs["azimuth_pixel_spacing"]) / float(attrs["azimuth_time_interval"])
+    bin_ns = resolution_m / ground_speed * 1e9
+    times = acquisition.azimuth_time
+    elapsed = (times - times.min()) / np.timedelta64(1, "ns")
+    bins = (elapsed // bin_ns).fillna(-1).astype(np.int32)
+    slant_range = ((acquisition.slant_range_time - float(attrs["image_slant_range_time"]))
+                   * (SPEED_OF_LIGHT / 2)).astype(np.float32)  # fmt: skip
+    computed = compute_together(bins.data, acquisition.ground_range.data, acquisition.look_angle.data,
+                                slant_range.data)  # fmt: skip
+    return passive_layover_shadow(*computed, separation_m=2 * resolution_m)
 
 
 def _lookup_block(acquisition: xr.Dataset, image: np.ndarray, t0: np.datetime64, dt_s: float,
@@ -277,7 +290,8 @@ def geocode_burst(
                              kwargs={"source_crs": grid.crs.to_wkt()})  # fmt: skip
     template = dem_ecef.isel(axis=0).drop_vars(["axis"]) * 0.0
     parts = {"azimuth_time": template.astype("datetime64[ns]"), "slant_range_time": template,
-             "layover_shadow": template.astype(np.uint8)}  # fmt: skip
+             "layover_shadow": template.astype(np.uint8), "look_angle": template.astype(np.float32),
+             "ground_range": template.astype(np.float32)}  # fmt: skip
     if options.gamma is not None:
         parts["gamma_area"] = template
     acquisition = xr.map_blocks(
@@ -288,6 +302,11 @@ def geocode_burst(
     with dask.config.set(scheduler="threads"):
         acquisition = acquisition.persist()
     seconds["simulate"] = time.perf_counter() - started - sum(seconds.values())
+    tic = time.perf_counter()
+    attrs = open_group(safe, f"{first.swath}/{first.polarisation}").attrs
+    passive = _passive_mask(acquisition, attrs, options.resolution_m)
+    acquisition = acquisition.drop_vars(["look_angle", "ground_range"])  # their chunks are freed
+    seconds["layover_shadow"] = time.perf_counter() - tic
     files: dict[str, Path] = {}
     below: dict[str, float] = {}
     inside_map: np.ndarray | None = None
@@ -333,7 +352,7 @@ def geocode_burst(
             )
         inside_map = valid if inside_map is None else inside_map | valid
         seconds[f"geocode_{burst.polarisation}"] = time.perf_counter() - tic
-    mask = np.asarray(acquisition.layover_shadow.values, dtype=np.uint8)
+    mask = np.asarray(acquisition.layover_shadow.values, dtype=np.uint8) | passive
     assert inside_map is not None
     mask = np.where(inside_map, mask, MASK_OUTSIDE).astype(np.uint8)
     files["layover_shadow"] = write_cog(mask, out_dir / "layover_shadow.tif", crs=grid.crs,
