@@ -262,3 +262,53 @@ def test_go_times_with_nanoseconds_or_offsets_are_read_in_utc() -> None:
     assert parse_go_time("2022-01-11T19:01:24+02:00") == datetime(2022, 1, 11, 17, 1, 24, tzinfo=UTC)
     with pytest.raises(ValueError, match="no time zone"):
         parse_go_time("2022-01-11T17:01:24")
+
+
+def test_current_key_names_are_the_original_struct_tags() -> None:
+    """entities.go and common/payload.go at the original's 3f3113d7 (pinned by its entities_test.go)."""
+    scenes, tiles = fresh_plan()
+    written = write_interchange(scenes, tiles, aoi="DenmarkDemo", tile_graph_name="S1BackscatterCoherence")
+    first, second = (f["properties"] for f in written["features"])
+    assert list(second) == ["aoi", "data", "id", "source_id", "tags", "tiles", "wkt"]
+    assert list(second["data"]) == [
+        "date",
+        "graph_config",
+        "graph_name",
+        "is_retriable",
+        "metadata",
+        "record_id",
+        "storage_uri",
+        "tiles",
+        "uuid",
+    ]
+    tile = second["tiles"][0]
+    assert list(tile) == [
+        "Date",
+        "SceneID",
+        "SourceID",
+        "anx_time",
+        "data",
+        "id",
+        "previous",
+        "reference",
+        "wkt",
+    ]
+    assert list(tile["data"]) == ["graph_name", "is_retriable", "swath_id", "tile_nr"]
+    assert list(tile["previous"]) == ["Date", "SceneID", "SourceID"]
+    assert (tile["anx_time"], tile["wkt"]) == (8951, BURST)
+    assert list(first) == ["aoi", "data", "id", "source_id", "tags", "tiles", "wkt"], "its root tile"
+    assert "instances_id" not in second["data"], "omitempty"
+    with_instances = write_interchange(scenes, tiles, aoi="a", instances_id={"VV": "i-1"}, is_retriable=True)
+    data = with_instances["features"][0]["properties"]["data"]
+    assert (data["instances_id"], data["is_retriable"]) == ({"VV": "i-1"}, True)
+
+
+def test_keys_are_matched_in_any_case_as_go_does(interchange_dir: Path) -> None:
+    document = json.loads((interchange_dir / "tiles.json").read_text(encoding="utf-8"))
+    properties = document["features"][0]["properties"]
+    properties["TAGS"] = properties.pop("Tags")
+    properties["Tiles"][0]["anxtime"] = properties["Tiles"][0].pop("AnxTime")
+    read = read_interchange(document)
+    assert read.scenes[0].tags["relativeOrbit"] == "44"
+    assert read.tiles[0].anx_time == 8951
+    assert read.shape is InterchangeShape.LEGACY
