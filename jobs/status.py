@@ -78,9 +78,12 @@ def state_of_outcome(status: str) -> ItemState:
 _BOILERPLATE = (
     re.compile(r"^[^\s:]+/[^\s:]+(@\d{4}-\d{2}-\d{2})?: "),  # "AOI/S2A_...@2024-01-15: "
     re.compile(r"^child flow run .+? ended (FAILED|CRASHED|CANCELLED)\b\s*", re.IGNORECASE),
-    re.compile(r"^Flow run encountered an exception[.:]\s*"),
-    re.compile(r"^Task run encountered an exception[.:]\s*"),
+    re.compile(r"^(Flow|Task) run encountered an exception[.:]?\s*"),
     re.compile(r"^[A-Z]\w*Error: "),
+)
+# A graph step's failure (graphs/runner.py): "<tile> step 0 (python x.py) failed (exit code 1): <last line>"
+_STEP = re.compile(
+    r"^(\S+ )?(?P<step>step \d+ \([^)]*\)) failed \(exit code (?P<code>-?\d+)\): (?P<cause>.+)$"
 )
 
 
@@ -94,6 +97,9 @@ def cause_first(message: str, *, limit: int = 300) -> str:
             stripped = pattern.sub("", text, count=1)
             if stripped != text and stripped:
                 text, changed = stripped, True
+    step = _STEP.match(text)
+    if step:
+        text = f"{step['cause']} ({step['step']}, exit code {step['code']})"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -55,6 +55,14 @@ def test_the_cause_comes_first() -> None:
     assert cause_first(nested) == "step Resample: gdalwarp: ERROR 4: /in/B04.jp2: No such file or directory"
     assert cause_first("x" * 500, limit=50) == "x" * 49 + "…"
     assert cause_first("plain cause") == "plain cause"
+    step = (  # as a real run said it (tests/flows/test_status.py)
+        "Task run encountered an exception TileNotProcessedError: S2A_MSIL1C_20240115T105421_N0510_R051_"
+        "T31TCJ_20240115T120624 step 0 (python extract_s2.py) failed (exit code 1): "
+        "FATAL ERROR: no band found in /w"
+    )
+    assert (
+        cause_first(step) == "FATAL ERROR: no band found in /w (step 0 (python extract_s2.py), exit code 1)"
+    )
 
 
 def scene(i: int) -> Scene:
