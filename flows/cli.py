@@ -1,4 +1,5 @@
-"""``geocube-ingester``: validate a payload, or ingest it (the parent flow, local or on work pools)."""
+"""``geocube-ingester``: validate a payload, ingest it (the parent flow, local or on work pools), then
+follow an AOI: its status across attempts, its tile graph, its deletion."""
 
 from __future__ import annotations
 
@@ -153,6 +154,63 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.all_equal else 1
 
 
+def _storage_of(args: argparse.Namespace) -> Any:
+    from common.errors import PermanentError
+    from common.settings import load_settings
+    from storage import open_storage
+
+    uri = args.storage or load_settings().storage_uri
+    if not uri:
+        raise PermanentError("no storage: set GEOCUBE_INGESTER_STORAGE_URI or give --storage")
+    return open_storage(uri)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from flows.status import read_status
+
+    status = read_status(_storage_of(args), args.aoi, use_prefect=not args.no_prefect)
+    print(json.dumps(status.to_json(), indent=1) if args.json else status.report())
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from catalogue.graphviz import make_dot, render
+    from flows.status import read_status
+
+    status = read_status(_storage_of(args), args.aoi, use_prefect=not args.no_prefect)
+    states = {key: item.state.value for key, item in status.tiles.items()}
+    dot = make_dot(args.aoi, list(status.links.values()), states, collapse_at=args.collapse_at)
+    if args.format == "dot" and not args.out:
+        print(dot, end="")
+        return 0
+    out = render(dot, args.format, Path(args.out or f"{args.aoi}.{args.format}"))
+    print(f"wrote {out} ({len(status.links)} tiles, AOI {status.state.value})")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from common.settings import load_settings
+    from jobs.delete import apply_delete, plan_delete
+    from jobs.resources import open_geocube
+
+    storage = _storage_of(args)
+    with open_geocube(load_settings()) as geocube:
+        plan = plan_delete(geocube, storage, args.aoi)
+        print(plan.describe())
+        if plan.is_empty:
+            return 0
+        if not args.yes:
+            if not sys.stdin.isatty():
+                print("nothing deleted: confirm with --yes (no terminal to ask)", file=sys.stderr)
+                return 1
+            if input(f"delete all of this for AOI {args.aoi}? [y/N] ").strip().lower() not in ("y", "yes"):
+                print("nothing deleted")
+                return 1
+        report = apply_delete(geocube, storage, plan)
+    print(report.describe())
+    return 0 if report.complete else 1
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -167,6 +225,15 @@ def _document_options(parser: argparse.ArgumentParser) -> None:
     given.add_argument("--scenes", help="ingest these scenes (interchange GeoJSON) instead of searching")
     given.add_argument(
         "--tiles", help="ingest these tiles with their previous/reference links (interchange GeoJSON)"
+    )
+
+
+def _follow_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--storage", help="storage URI (default: GEOCUBE_INGESTER_STORAGE_URI)")
+    parser.add_argument(
+        "--no-prefect",
+        action="store_true",
+        help="read the AOI's ledger alone, not the runs in PREFECT_API_URL",
     )
 
 
@@ -201,6 +268,23 @@ def main(argv: list[str] | None = None) -> int:
         "--rgb", default="B04,B03,B02", help="layers of a true-colour quicklook (default B04,B03,B02)"
     )
     p.set_defaults(func=cmd_verify)
+    p = sub.add_parser("status", help="an AOI's scenes and tiles by state, across all its attempts")
+    p.add_argument("aoi", help="the AOI name (the payload's name)")
+    p.add_argument("--json", action="store_true", help="print JSON (counts, attempts, items, waits)")
+    _follow_options(p)
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("graph", help="an AOI's tile graph (Graphviz), coloured by state, series grouped")
+    p.add_argument("aoi", help="the AOI name (the payload's name)")
+    p.add_argument("--format", choices=["dot", "svg", "png"], default="dot", help="svg and png need Graphviz")
+    p.add_argument("-o", "--out", help="output file (default: dot to stdout, svg/png to ./<AOI>.<format>)")
+    p.add_argument("--collapse-at", type=int, default=5, help="runs of this many DONE tiles become one node")
+    _follow_options(p)
+    p.set_defaults(func=cmd_graph)
+    p = sub.add_parser("delete", help="delete an AOI's stored files and its Geocube records and datasets")
+    p.add_argument("aoi", help="the AOI name (the payload's name)")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--storage", help="storage URI (default: GEOCUBE_INGESTER_STORAGE_URI)")
+    p.set_defaults(func=cmd_delete)
     args = parser.parse_args(argv)
     install_redaction()
     from flows.prefect_api import prepare_environment

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ def geocube_env(local_geocube: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return local_geocube
 
 
-def write(tmp_path: Path, payload: dict) -> str:
+def write(tmp_path: Path, payload: dict[str, Any]) -> str:
     path = tmp_path / "payload.json"
     path.write_text(json.dumps(payload))
     return str(path)
@@ -123,3 +124,60 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out.startswith("geocube-ingester 0.")
+
+
+# ---------------------------------------------------------------- status, graph, delete of an AOI
+
+
+def test_status_and_graph_from_the_ledger_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.unit.catalogue.test_graphviz import burst_series
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    from catalogue.ledger import Ledger, save_ledger
+    from storage.local import LocalStorage
+
+    tiles = burst_series("A037_IW1_300001", 12)
+    ledger = Ledger(aoi="Cli-Status", tiles={t.key: t for t in tiles}, status={t.key: "DONE" for t in tiles})
+    ledger.status[tiles[6].key] = "FAILED"
+    save_ledger(LocalStorage(tmp_path), ledger)
+    assert main(["status", "Cli-Status", "--storage", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "AOI Cli-Status: DONE" in out and "tiles: 12 (11 done, 1 failed)" in out
+    assert "no Prefect API (PREFECT_API_URL is unset): from the ledger alone" in out
+    assert main(["graph", "Cli-Status", "--storage", str(tmp_path)]) == 0
+    dot = capsys.readouterr().out
+    assert '"6 done\\n2024-01-03 .. 2024-02-02"' in dot and dot.count("color=red") == 1
+    monkeypatch.setenv("PATH", str(tmp_path))  # no Graphviz
+    assert main(["graph", "Cli-Status", "--storage", str(tmp_path), "--format", "png"]) == 1
+    assert "install the Debian package graphviz" in capsys.readouterr().err
+    assert main(["status", "NoSuchAOI", "--storage", str(tmp_path), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["state"] == "NEW" and any(
+        "nothing known of AOI 'NoSuchAOI'" in n for n in document["notes"]
+    )
+
+
+def test_delete_asks_lists_removes_and_says_what_it_removed(
+    tmp_path: Path, geocube_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from storage.local import LocalStorage
+    from tests.integration.geocube_client.conftest import unique
+    from tests.integration.test_delete import make_aoi
+
+    aoi = unique("CliDel")
+    with GeocubeClient(geocube_env, insecure=True) as client:
+        make_aoi(client, LocalStorage(tmp_path), aoi, indexed=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # no terminal: no confirmation, nothing removed
+    assert main(["delete", aoi, "--storage", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "2 Geocube records" in captured.out and "confirm with --yes" in captured.err
+    assert (tmp_path / aoi / "ingested.json").is_file()
+    assert main(["delete", aoi, "--storage", str(tmp_path), "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert f"AOI {aoi}: removed 2 record(s), 3 file(s), 1 ledger(s)" in out
+    assert main(["delete", aoi, "--storage", str(tmp_path), "--yes"]) == 0
+    assert f"AOI {aoi}: nothing to delete" in capsys.readouterr().out

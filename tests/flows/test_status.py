@@ -1,0 +1,61 @@
+"""``status`` and ``graph`` of an AOI against a real Prefect API: every attempt, causes first."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from flows.ingest import ingest
+from flows.status import read_status
+from jobs.status import ItemState
+from storage.local import LocalStorage
+from tests.flows.conftest import World
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.usefixtures("prefect_api")]
+
+
+def test_status_covers_every_attempt_and_puts_the_cause_first(
+    world_factory: Callable[..., World],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    first = datetime(2024, 1, 5, 10, 54, 21, tzinfo=UTC)
+    world = world_factory("StatusAOI", dates=[first + timedelta(days=10 * i) for i in range(3)], broken=[1])
+    aoi = world.payload["name"]
+    for _ in range(2):  # the second attempt runs the failed tile again, and it fails again
+        assert ingest(payload=world.payload, mode="local", return_state=True).is_failed()
+    monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
+
+    status = read_status(LocalStorage(world.storage), aoi)
+    assert len(status.attempts) == 2 and all(a.state == "Failed" for a in status.attempts)
+    assert status.counts("scene")["DONE"] == 3
+    assert status.counts("tile") == {"NEW": 0, "PENDING": 0, "RETRY": 0, "DONE": 2, "FAILED": 1}
+    assert status.state == ItemState.DONE  # the original's precedence: DONE over FAILED
+    (failed,) = status.failed()
+    assert len(failed.runs) >= 2, "both attempts' facts about the failed tile"
+    assert failed.message.startswith("FATAL ERROR: no band found in "), failed.message  # the cause first
+    assert "(step 0 (python extract_s2.py), exit code 1)" in failed.message
+    assert not status.waits()
+
+    assert main(["status", aoi]) == 0
+    text = capsys.readouterr().out
+    assert f"AOI {aoi}: DONE" in text and "attempts: 2" in text and f"tile {failed.label}: " in text
+    assert main(["status", aoi, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["tiles"]["FAILED"] == 1 and len(document["attempts"]) == 2
+    assert main(["status", aoi, "--no-prefect"]) == 0
+    assert "from the ledger alone" in capsys.readouterr().out
+
+    assert main(["graph", aoi, "--format", "svg", "-o", str(tmp_path / "g.svg")]) == 0
+    assert (tmp_path / "g.svg").read_text().count('class="node"') == 3
+    assert main(["graph", aoi]) == 0
+    dot = capsys.readouterr().out
+    assert dot.count("color=red") == 1 and dot.count("color=green") == 2
