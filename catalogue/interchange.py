@@ -159,7 +159,7 @@ def _metadata(go: GoScene, where: str) -> dict[str, Any]:
 
 
 def _to_scene(go: GoScene, geometry: Any, where: str) -> Scene:
-    key = "wkt" if go.shape is InterchangeShape.CURRENT else "GeometryWKT"
+    key = go.keys["wkt"]
     return Scene(
         source_id=go.source_id,
         date=go.data.date,
@@ -173,11 +173,11 @@ def _to_scene(go: GoScene, geometry: Any, where: str) -> Scene:
 
 def _to_tile(go: GoTile, scene: GoScene, geometry: Any, index: int, where: str) -> Tile:
     mapped = (scene.data.tiles or {}).get(go.lite.source_id)
-    key = "wkt" if scene.shape is InterchangeShape.CURRENT else "GeometryWKT"
+    key = go.keys["wkt"]
     if go.lite.scene_id not in ("", scene.source_id):
         raise CatalogueError(
-            f"{where}.SceneID: {shown(go.lite.scene_id)} is not the id of the scene holding the tile "
-            f"({shown(scene.source_id)}); a tile is listed in its own scene"
+            f"{where}.{go.keys['scene_id']}: {shown(go.lite.scene_id)} is not the id of the scene "
+            f"holding the tile ({shown(scene.source_id)}); a tile is listed in its own scene"
         )
     return Tile(
         source_id=go.lite.source_id,
@@ -258,9 +258,8 @@ def read_interchange(source: str | Path | Mapping[str, Any]) -> InterchangeDocum
                 " one feature per scene"
             )
         result.scenes.append(scene)
-        tiles_key = "tiles" if go.shape is InterchangeShape.CURRENT else "Tiles"
         for j, go_tile in enumerate(go.tiles or []):
-            result.tiles.append(_to_tile(go_tile, go, geometry, j, f"{where}.{tiles_key}[{j}]"))
+            result.tiles.append(_to_tile(go_tile, go, geometry, j, f"{where}.{go.keys['tiles']}[{j}]"))
         result.originals[scene.source_id] = _original(go)
         if i == 0:
             result.aoi, result.graph_name, result.shape = go.aoi, go.data.graph_name, go.shape

@@ -108,6 +108,7 @@ class GoTile:
     wkt: str = ""
     previous: GoTileLite | None = None
     reference: GoTileLite | None = None
+    keys: dict[str, str] = field(default_factory=dict, compare=False)  # field -> key, for messages
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ class GoScene:
     tags: dict[str, str] | None = None
     wkt: str = ""
     tiles: list[GoTile] | None = None
+    keys: dict[str, str] = field(default_factory=dict, compare=False)  # field -> key, for messages
 
 
 # Keys that only the legacy shape writes (exactly so: case-insensitively, Tags/Tiles are also current).
@@ -229,6 +231,18 @@ class _Object:
         key, value = self.found[name]
         return decode(value, f"{self.where}.{key}")
 
+    def key(self, name: str, shape: InterchangeShape) -> str:
+        """The key ``name`` was given under, or the shape's own name for it (for messages)."""
+        if name in self.found:
+            return self.found[name][0]
+        return _SHAPE_KEYS[shape].get(name, name)
+
+
+# The key of a field in each shape, where the two differ (for messages about a missing one).
+_SHAPE_KEYS = {
+    InterchangeShape.CURRENT: {"wkt": "wkt", "tiles": "tiles", "scene_id": "SceneID"},
+    InterchangeShape.LEGACY: {"wkt": "GeometryWKT", "tiles": "Tiles", "scene_id": "SceneID"},
+}
 
 _LITE_NAMES = {"source_id": ("SourceID",), "scene_id": ("SceneID",), "date": ("Date",)}
 
@@ -282,9 +296,10 @@ _TILE_NAMES = {
 }
 
 
-def decode_tile(raw: Any, where: str) -> GoTile:
+def decode_tile(raw: Any, where: str, shape: InterchangeShape = InterchangeShape.CURRENT) -> GoTile:
     obj = _Object(raw, _TILE_NAMES, where)
     return GoTile(
+        keys={name: obj.key(name, shape) for name in ("wkt", "scene_id")},
         lite=decode_tile_lite(raw, where),
         id=obj.get("id", _int, 0),
         data=obj.get("data", _decode_tile_attrs, GoTileAttrs()),
@@ -348,13 +363,15 @@ def decode_scene(raw: Any, where: str) -> GoScene:
     """
     obj = _Object(raw, _SCENE_NAMES, where)
     legacy = any(key in _LEGACY_SCENE_KEYS for key in raw) and not {"wkt", "tags", "tiles"} & raw.keys()
+    shape = InterchangeShape.LEGACY if legacy else InterchangeShape.CURRENT
     return GoScene(
-        shape=InterchangeShape.LEGACY if legacy else InterchangeShape.CURRENT,
+        shape=shape,
+        keys={name: obj.key(name, shape) for name in ("wkt", "tiles")},
         id=obj.get("id", _int, 0),
         source_id=obj.get("source_id", _str, ""),
         aoi=obj.get("aoi", _str, ""),
         data=obj.get("data", _decode_scene_attrs, GoSceneAttrs()),
         tags=obj.get("tags", _str_map, None),
         wkt=obj.get("wkt", _str, ""),
-        tiles=obj.get("tiles", lambda v, w: _objects(v, w, decode_tile), None),
+        tiles=obj.get("tiles", lambda v, w: _objects(v, w, lambda t, at: decode_tile(t, at, shape)), None),
     )

@@ -168,6 +168,7 @@ def test_two_keys_for_one_field_must_agree(base_documents: list[dict[str, Any]])
         (("tags",), ["relativeOrbit"], r"features\[0\]\.properties\.tags: expected an object of strings"),
         (("wkt",), "POLYGON ((9 54, 13", r"features\[0\]\.properties\.wkt: not valid WKT"),
         (("tiles",), {"A44_IW1_8951": {}}, r"features\[0\]\.properties\.tiles: expected a list"),
+        (("tiles", 0, "SceneID"), "another", r"\.tiles\[0\]\.SceneID: 'another' is not the id of the scene"),
         (
             ("data", "metadata", "uuid"),
             "another",
@@ -192,3 +193,12 @@ def test_each_wrong_type_names_its_key_path(
 def test_times_out_of_go_range_are_refused_as_values() -> None:
     with pytest.raises(ValueError, match="out of range"):
         parse_go_time("0001-01-01T00:00:00+01:00")
+
+
+def test_a_scene_listed_twice_is_refused(base_documents: list[dict[str, Any]]) -> None:
+    document = copy.deepcopy(base_documents[1])
+    document["features"].append(copy.deepcopy(document["features"][0]))
+    with pytest.raises(
+        CatalogueError, match=r"^features\[3\]\.properties\.source_id: .* is features\[0\] already"
+    ):
+        read_interchange(document)
