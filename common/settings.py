@@ -111,6 +111,17 @@ class Settings(BaseSettings):
         description="GEOCUBE_INGESTER_S3_ENDPOINT_URL: S3-compatible endpoint for s3:// storage and links "
         "(empty: AWS); credentials from the usual AWS_* variables",
     )
+    dem_cache: Path | None = Field(
+        default=None,
+        description="GEOCUBE_INGESTER_DEM_CACHE: folder caching the Copernicus GLO-30 tiles fetched when "
+        "GEOCUBE_INGESTER_DEM=glo30 (default: <workdir>/dem-cache, else $XDG_CACHE_HOME/geocube-ingester)",
+    )
+    dem_glo30_url: str = Field(
+        default="s3://copernicus-dem-30m",
+        description="GEOCUBE_INGESTER_DEM_GLO30_URL: where GLO-30 tiles are read, anonymously: "
+        "s3://bucket[/prefix] on AWS (eu-central-1), or http(s)://host/bucket[/prefix] on an "
+        "S3-compatible endpoint (a mirror)",
+    )
     s3_requester_pays: bool = Field(
         default=False,
         description="GEOCUBE_INGESTER_S3_REQUESTER_PAYS: pay for s3:// reads of requester-pays buckets "
