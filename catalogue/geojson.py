@@ -73,15 +73,20 @@ def _position_problem(value: Any) -> str | None:
     if not all(_is_number(v) for v in value):
         shown = ", ".join(type(v).__name__ for v in value)
         return f'a position holds numbers only, not ({shown}); write 1.5, not "1.5" or true'
-    lon, lat = float(value[0]), float(value[1])
-    if not all(math.isfinite(float(v)) for v in value):
+    if not all(isinstance(v, int) or math.isfinite(v) for v in value):
         return "a coordinate is NaN or infinite; give finite degrees"
+    lon, lat = value[0], value[1]  # compared as they are: an int of 400 digits overflows float()
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         return (
-            f"[{lon:g}, {lat:g}] is out of EPSG:4326 bounds; give [longitude in -180..180, latitude in "
-            "-90..90] (in that order) in degrees"
+            f"[{_shown(lon)}, {_shown(lat)}] is out of EPSG:4326 bounds; give [longitude in -180..180, "
+            "latitude in -90..90] (in that order) in degrees"
         )
     return None
+
+
+def _shown(value: float) -> str:
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return text if len(text) <= 20 else f"{text[:8]}...({len(text)} digits)"
 
 
 def _are_good_positions(items: list[Any] | tuple[Any, ...]) -> bool:
@@ -90,7 +95,10 @@ def _are_good_positions(items: list[Any] | tuple[Any, ...]) -> bool:
         return False
     if not set(map(type, chain.from_iterable(items))) <= {int, float}:  # bool is not int here
         return False
-    coordinates = np.array(items, dtype=float)
+    try:
+        coordinates = np.array(items, dtype=float)
+    except OverflowError:  # an int too large for a float: the slow path names it
+        return False
     if coordinates.ndim != 2 or not 2 <= coordinates.shape[1] <= 3:
         return False
     lon, lat = coordinates[:, 0], coordinates[:, 1]
