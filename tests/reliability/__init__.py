@@ -1,0 +1,1 @@
+"""Reliability suites: generated bad input and injected faults (issue 12)."""
