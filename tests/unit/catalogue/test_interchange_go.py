@@ -25,7 +25,13 @@ from typing import Any
 
 import pytest
 
-from catalogue.interchange import InterchangeShape, read_interchange, write_document, write_interchange
+from catalogue.interchange import (
+    InterchangeShape,
+    parse_go_time,
+    read_interchange,
+    write_document,
+    write_interchange,
+)
 
 # A field: (Go name, JSON key: None for an untagged field, "-" for a skipped one, kind, omitempty).
 # Kinds: "str", "int", "bool", "time", "map" (of strings or of anything: kept as is), ("struct", spec),
@@ -362,16 +368,56 @@ def test_what_only_the_current_structs_hold_survives_a_round_trip(notebook_files
     )
 
 
-def test_a_fresh_plan_for_the_current_original_carries_the_uuid_where_its_downloaders_look(
-    notebook_files: dict[str, Any],
-) -> None:
+def test_a_fresh_plan_read_by_the_current_original_has_all_it_needs(notebook_files: dict[str, Any]) -> None:
+    """Written from our models alone (no originals), as ``plan`` does; a zero value where a field is
+    due would be a field the original silently lacks."""
     document = read_interchange(notebook_files["tiles.json"])
     written = write_interchange(
-        document.scenes, document.tiles, aoi="DenmarkDemo", tile_graph_name="S1BackscatterCoherence"
+        document.scenes,
+        document.tiles,
+        aoi="DenmarkDemo",
+        graph_name="S1Preprocessing",
+        tile_graph_name="S1BackscatterCoherence",
+        graph_config={"projection": "EPSG:32632"},
+        is_retriable=True,
+        storage_uri="gs://bucket/denmark",
     )
-    scene = go_read(written, CURRENT_SCENE)[0]
-    assert (
-        scene["Data"]["UUID"] == scene["Data"]["Metadata"]["uuid"] == "d82774b2-b84a-4a90-a499-94e68f92abeb"
-    )
-    assert scene["Tiles"][0]["Data"]["GraphName"] == "S1BackscatterCoherence"
-    assert scene["Tiles"][0]["AnxTime"] == 8951
+    read_back = go_read(written, CURRENT_SCENE)
+    by_key = {f"{t.scene_id}/{t.source_id}": t for t in document.tiles}
+    for scene, ours in zip(read_back, document.scenes, strict=True):
+        data = scene["Data"]
+        assert (scene["SourceID"], scene["AOI"], scene["Tags"], scene["GeometryWKT"]) == (
+            ours.source_id,
+            "DenmarkDemo",
+            ours.tags,
+            ours.footprint_wkt,
+        )
+        assert data["Date"] != GO_ZERO_TIME and data["UUID"] == ours.metadata["uuid"]
+        # the current original's CDSE and OneAtlas downloaders read the uuid from data.metadata
+        assert data["Metadata"] == {"uuid": ours.metadata["uuid"]}
+        assert (data["GraphName"], data["GraphConfig"], data["IsRetriable"], data["StorageURI"]) == (
+            "S1Preprocessing",
+            {"projection": "EPSG:32632"},
+            True,
+            "gs://bucket/denmark",
+        )
+        assert data["TileMappings"] == {
+            t["SourceID"]: {"SwathID": t["Data"]["SwathID"], "TileNr": t["Data"]["TileNr"]}
+            for t in scene["Tiles"]
+        }
+        for tile in scene["Tiles"]:
+            mine = by_key[f"{tile['SceneID']}/{tile['SourceID']}"]
+            assert tile["SceneID"] == ours.source_id and parse_go_time(tile["Date"]) == mine.date
+            assert (tile["AnxTime"], tile["GeometryWKT"]) == (mine.anx_time, mine.footprint_wkt)
+            assert tile["Data"] == {
+                "SwathID": mine.swath_id,
+                "TileNr": mine.tile_nr,
+                "GraphName": "S1BackscatterCoherence",
+                "IsRetriable": True,
+            }
+            for link, theirs in ((mine.previous, tile["Previous"]), (mine.reference, tile["Reference"])):
+                assert (link is None) == (theirs is None)
+                if link is not None:
+                    assert (theirs["SourceID"], theirs["SceneID"]) == (link.source_id, link.scene_id)
+                    assert parse_go_time(theirs["Date"]) == link.date
+    assert sum(len(s["Tiles"]) for s in read_back) == 9
