@@ -10,6 +10,13 @@ The generic rules (python, cmd) are:
 - ``TEMPORARY ERROR:``, or ``temporary failure`` / ``timed out`` in the
   last error line, or the step timeout                                 → GraphTemporaryError
 - any other non-zero exit                                              → GraphError
+
+A step does not inherit the ingester's environment whole: it gets what tools need to run (``PATH``,
+``HOME``, locale, ``TMPDIR``, Python, PROJ, GDAL, SNAP and Java settings, the docker CLI's ``DOCKER_*``,
+the ingester's own ``GEOCUBE_INGESTER_*`` settings) minus every variable whose name says it holds a
+secret (password, token, secret, API key, ``*_KEY``, credentials), plus the names listed in
+``GEOCUBE_INGESTER_STEP_ENVS`` (exact names: what a user's graph declares it needs), plus what the engine
+adds (the docker engine's allow-list). A graph step never sees the download accounts' credentials.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -30,6 +38,26 @@ from graphs.errors import GraphError, GraphFatalError, GraphTemporaryError
 logger = logging.getLogger(__name__)
 
 _TEMPORARY_HINTS = ("temporary failure", "timed out")
+
+STEP_ENVS_ENV = "GEOCUBE_INGESTER_STEP_ENVS"
+_TOOL_ENV = re.compile(
+    r"PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|TZ|TMPDIR|TEMP|TMP|TERM|LC_\w+|PYTHON\w*|VIRTUAL_ENV|"
+    r"CONDA_\w+|LD_LIBRARY_PATH|PROJ_\w+|GDAL_\w+|CPL_\w+|OMP_NUM_THREADS|OPENBLAS_NUM_THREADS|"
+    r"MKL_NUM_THREADS|SNAP_\w+|JAVA_HOME|_JAVA_OPTIONS|JAVA_TOOL_OPTIONS|XDG_\w+|DOCKER_\w+|"
+    r"SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|GEOCUBE_INGESTER_\w+"
+)
+_SECRET_NAME = re.compile(r"(?i)PASSWORD|PASSWD|SECRET|TOKEN|APIKEY|API_KEY|_KEY$|CREDENTIAL|AUTH")
+
+
+def step_environment(host: Mapping[str, str]) -> dict[str, str]:
+    """The environment a step starts with (module docstring): tools' variables, never secrets, plus
+    the exact names of ``GEOCUBE_INGESTER_STEP_ENVS``."""
+    declared = {name.strip() for name in host.get(STEP_ENVS_ENV, "").split(",") if name.strip()}
+    return {
+        name: value
+        for name, value in host.items()
+        if name in declared or (_TOOL_ENV.fullmatch(name) and not _SECRET_NAME.search(name))
+    }
 
 
 def is_error_line(line: str) -> bool:
@@ -123,7 +151,7 @@ def run_process(
     The command runs in its own process group, so a timeout kills its children too.
 
     Args:
-        env: variables added to this process's environment for the command.
+        env: variables added for the command to :func:`step_environment` of this process's.
 
     Raises:
         GraphTemporaryError: the command ran longer than ``timeout_s``.
@@ -133,7 +161,7 @@ def run_process(
     # One pipe for stdout and stderr, and unbuffered Python children: the lines arrive in the order
     # the step wrote them, so "the last error line" is well defined (two pipes read by two threads
     # interleave at random).
-    full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    full_env = {**step_environment(os.environ), **(env or {}), "PYTHONUNBUFFERED": "1"}
     try:
         proc = subprocess.Popen(
             list(argv),
