@@ -104,6 +104,7 @@ def check_reads_or_names_the_path(document: dict[str, Any]) -> None:
 @pytest.mark.slow  # about 10 s of CPU: 1000 documents read and written twice
 @settings(
     max_examples=1000,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -127,7 +128,7 @@ def test_one_broken_place_is_a_typed_error_naming_its_path(
     check_reads_or_names_the_path(document)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, derandomize=True)
 @given(document=st.dictionaries(st.sampled_from(["type", "features", "properties"]), JSON_VALUES))
 def test_any_top_level_object_is_read_or_refused_by_name(document: dict[str, Any]) -> None:
     check_reads_or_names_the_path(document | {"type": "FeatureCollection"})
