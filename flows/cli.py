@@ -109,7 +109,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     from catalogue.models import without_link_secrets
     from flows.ingest import ingest
-    from flows.outcome import summary_of
 
     raw = json.loads(Path(args.payload).read_text())
     document = _document(args)
@@ -118,13 +117,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     kind = "tiles" if args.tiles else "scenes"
     extra = {kind: document} if document else {}
     state = ingest(payload=raw, mode=args.mode, dry_run=args.dry_run, return_state=True, **extra)
-    summary = summary_of(state)
-    if summary is not None and summary.rows:
-        print(summary.table())
-        print(summary.headline())
-    else:  # a dry run, nothing to do, or a failure before the children: the state says it
-        print(state.message or str(state.result(raise_on_failure=False)))
-    return 0 if state.is_completed() else 1
+    return _print_outcome(state)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -186,6 +179,28 @@ def cmd_graph(args: argparse.Namespace) -> int:
     out = render(dot, args.format, Path(args.out or f"{args.aoi}.{args.format}"))
     print(f"wrote {out} ({len(status.links)} tiles, AOI {status.state.value})")
     return 0
+
+
+def _print_outcome(state: Any) -> int:
+    from flows.outcome import summary_of
+
+    summary = summary_of(state)
+    if summary is not None and summary.rows:
+        print(summary.table())
+        print(summary.headline())
+    else:  # a dry run, nothing to do, or a failure before the children: the state says it
+        print(state.message or str(state.result(raise_on_failure=False)))
+    return 0 if state.is_completed() else 1
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from flows.prefect_api import ensure_prefect_api
+
+    ensure_prefect_api()  # the runs of `ingest` without PREFECT_API_URL are in Prefect's own database
+
+    from flows.retry import retry_aoi
+
+    return _print_outcome(retry_aoi(args.aoi))
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
@@ -280,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--collapse-at", type=int, default=5, help="runs of this many DONE tiles become one node")
     _follow_options(p)
     p.set_defaults(func=cmd_graph)
+    p = sub.add_parser("retry", help="run an AOI's latest ingestion again: what is not done is done again")
+    p.add_argument("aoi", help="the AOI name (the payload's name)")
+    p.set_defaults(func=cmd_retry)
     p = sub.add_parser("delete", help="delete an AOI's stored files and its Geocube records and datasets")
     p.add_argument("aoi", help="the AOI name (the payload's name)")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")

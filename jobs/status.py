@@ -151,6 +151,8 @@ class AoiStatus:
     links: dict[str, Tile]  # tile key -> the tile with its previous/reference links
     attempts: list[Attempt] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # a tile waits for its previous and reference only when its tile graph reads them (T1/T2)
+    links_are_waits: bool = True
 
     def counts(self, kind: str) -> dict[str, int]:
         items = self.scenes if kind == "scene" else self.tiles
@@ -172,7 +174,7 @@ class AoiStatus:
             scene = self.scenes.get(tile.scene_id) if tile else None
             if scene is not None and scene.state not in FINAL:
                 upstream.append(scene)
-            for link in (tile.previous, tile.reference) if tile else ():
+            for link in (tile.previous, tile.reference) if tile and self.links_are_waits else ():
                 other = self.tiles.get(link.key) if link else None
                 if other is not None and other.state not in FINAL and other not in upstream:
                     upstream.append(other)
@@ -254,6 +256,7 @@ def build_status(
     tiles: Mapping[str, Tile] | None = None,
     attempts: Iterable[Attempt] = (),
     notes: Iterable[str] = (),
+    links_are_waits: bool = True,
 ) -> AoiStatus:
     """Merge the ledger and the runs' facts into the AOI's status.
 
@@ -263,6 +266,7 @@ def build_status(
         tiles: tiles known from the runs (their jobs' parameters), besides the ledger's.
         attempts: the parent runs, oldest first.
         notes: lines to print under the report (e.g. "no Prefect API").
+        links_are_waits: whether tiles wait for their previous and reference (their graph reads them).
     """
     known_tiles = dict(ledger.tiles) | dict(tiles or {})
     scenes = {
@@ -309,4 +313,4 @@ def build_status(
     state = aoi_state((s.state for s in scenes.values()), tile_states)
     ordered = dict(sorted(items.items(), key=lambda kv: (kv[1].date, kv[1].label)))
     scenes = dict(sorted(scenes.items(), key=lambda kv: (kv[1].date, kv[0])))
-    return AoiStatus(aoi, state, scenes, ordered, known_tiles, list(attempts), all_notes)
+    return AoiStatus(aoi, state, scenes, ordered, known_tiles, list(attempts), all_notes, links_are_waits)

@@ -59,3 +59,37 @@ def test_status_covers_every_attempt_and_puts_the_cause_first(
     assert main(["graph", aoi]) == 0
     dot = capsys.readouterr().out
     assert dot.count("color=red") == 1 and dot.count("color=green") == 2
+
+
+def test_retry_reruns_the_aoi_once_the_cause_is_removed_and_a_second_retry_creates_nothing(
+    world_factory: Callable[..., World], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    from demo.archive import make_demo_archive
+    from geocube_client.client import GeocubeClient
+
+    dates = [datetime(2024, 1, 5, 10, 54, 21, tzinfo=UTC) + timedelta(days=10 * i) for i in range(2)]
+    world = world_factory("RetryAOI", dates=dates, broken=[1])
+    aoi = world.payload["name"]
+    monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
+    assert main(["retry", aoi]) == 1
+    assert "no 'ingest RetryAOI' run" in capsys.readouterr().err
+    assert ingest(payload=world.payload, mode="local", return_state=True).is_failed()
+    assert read_status(LocalStorage(world.storage), aoi).counts("tile")["FAILED"] == 1
+
+    make_demo_archive(world.root, dates=dates)  # the cause removed: the product has its bands again
+    assert main(["retry", aoi]) == 0
+    assert "tiles: 1/1 done, 0 failed" in capsys.readouterr().out  # only the failed tile ran again
+    status = read_status(LocalStorage(world.storage), aoi)
+    assert status.state == ItemState.DONE and status.counts("tile") == {
+        "NEW": 0, "PENDING": 0, "RETRY": 0, "DONE": 2, "FAILED": 0
+    }  # fmt: skip
+    assert len(status.attempts) == 2
+
+    with GeocubeClient(world.geocube, insecure=True) as client:
+        records = {r.id for r in client.list_records(tags={"aoi": aoi})}
+        assert main(["retry", aoi]) == 0
+        capsys.readouterr()
+        assert {r.id for r in client.list_records(tags={"aoi": aoi})} == records, "nothing new in the Geocube"
+    assert len(read_status(LocalStorage(world.storage), aoi).attempts) == 3

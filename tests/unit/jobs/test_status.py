@@ -118,6 +118,8 @@ def test_later_attempts_win_and_every_attempt_counts() -> None:
     report = status.report()
     assert "attempts: 2" in report and "T31TCJ@2024-01-15 waits for tile T31TCJ@2024-01-10 (RETRY)" in report
     assert status.to_json()["waits"] == [{"item": tiles[2].key, "on": [tiles[1].key]}]
+    parallel = build_status("A", ledger=ledger, facts=facts, links_are_waits=False)
+    assert parallel.waits() == [], "a graph that reads no T1/T2: the tiles of a series run in parallel"
 
 
 def test_a_failed_item_shows_its_cause_and_a_done_one_no_old_message() -> None:
