@@ -294,10 +294,12 @@ def build_status(
         if fact.kind == "scene":
             seen_scene.add(fact.key)
     inferred = [s for s in scenes.values() if s.key not in seen_scene]
+    states_by_scene: dict[str, set[ItemState]] = {}
+    for key, item in items.items():
+        if key in known_tiles:
+            states_by_scene.setdefault(known_tiles[key].scene_id, set()).add(item.state)
     for scene in inferred:  # no run says anything about it: its tiles say whether it came
-        states = {
-            i.state for k, i in items.items() if known_tiles.get(k) and known_tiles[k].scene_id == scene.key
-        }
+        states = states_by_scene.get(scene.key, set())
         if states & {ItemState.DONE, ItemState.PENDING, ItemState.RETRY}:  # a tile runs once its scene came
             scene.state = ItemState.DONE
         elif states and states <= {ItemState.FAILED}:
