@@ -3,13 +3,13 @@
 Usage: erode_mask.py --file-in IN.tif --file-out OUT.tif --no-data N --iterations K
 
 The command line is the original's ``erodeMask.py`` (original-ingester.md §5.14), written again on
-rasterio, numpy and scipy (no osgeo); its graphs' ``python/erodeMask.py`` resolves to this script
+rasterio and numpy (no osgeo, no scipy); its graphs' ``python/erodeMask.py`` resolves to this script
 (``graphs.engines.ORIGINAL_SCRIPTS``). SNAP's terrain-corrected outputs have a ragged band of artefacts
 along their footprint; as the original does:
 
 1. band 1's nodata mask (NaN-aware: NaN pixels, and those equal to ``--no-data``);
 2. the valid footprint approximated by the convex hull of the valid pixels (holes inside it, e.g. calm
-   water at 0, are not eroded from);
+   water at 0, are not eroded from); the original took the hull of the mask's polygons;
 3. the area outside the footprint dilated by ``K`` iterations of a 3x3 (8-connected) structure;
 4. every band set to ``--no-data`` there (and where it had no data), written with nodata set, to a
    temporary name then renamed: ``--file-in`` and ``--file-out`` may be the same file.
@@ -35,13 +35,7 @@ import numpy as np
 import rasterio
 from rasterio.errors import RasterioError
 
-# scipy (a dependency of sarsen and xarray-sentinel) ships no type stubs.
-from scipy import ndimage  # type: ignore[import-untyped]
-from scipy.spatial import ConvexHull, QhullError  # type: ignore[import-untyped]
-
 from graphs.scripting import error, fatal, log, make_parser
-
-_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
 def invalid_pixels(values: np.ndarray, no_data: float) -> np.ndarray:
@@ -52,30 +46,71 @@ def invalid_pixels(values: np.ndarray, no_data: float) -> np.ndarray:
     return invalid
 
 
+def convex_hull(points: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The convex hull of ``points``, counter-clockwise, without collinear points (Andrew's monotone
+    chain)."""
+    ordered = sorted(set(points))
+    if len(ordered) < 3:
+        return ordered
+
+    def cross(o: tuple[int, int], a: tuple[int, int], b: tuple[int, int]) -> int:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list[tuple[int, int]] = []
+    upper: list[tuple[int, int]] = []
+    for chain, sequence in ((lower, ordered), (upper, reversed(ordered))):
+        for point in sequence:
+            while len(chain) >= 2 and cross(chain[-2], chain[-1], point) <= 0:
+                chain.pop()
+            chain.append(point)
+    return lower[:-1] + upper[:-1]
+
+
 def hull_footprint(valid: np.ndarray) -> np.ndarray:
-    """The convex hull of the valid pixels (pixel centres), as a mask of the raster's shape."""
+    """The convex hull of the valid pixels (pixel centres, (col, row)), as a mask of the raster's shape."""
     rows = np.flatnonzero(valid.any(axis=1))
     if rows.size == 0:
         return np.zeros(valid.shape, dtype=bool)
     first = valid[rows].argmax(axis=1)
     last = valid.shape[1] - 1 - valid[rows, ::-1].argmax(axis=1)
     # The first and last valid column of each row hold every vertex of the hull.
-    points = np.unique(
-        np.concatenate([np.column_stack([first, rows]), np.column_stack([last, rows])]), axis=0
-    )
+    points = [(int(c), int(r)) for c, r in zip(first, rows, strict=True)]
+    points += [(int(c), int(r)) for c, r in zip(last, rows, strict=True)]
+    hull = convex_hull(points)
+    if len(hull) < 3:  # one pixel, or all on one line: the valid pixels themselves
+        return valid.copy()
     inside = np.zeros(valid.shape, dtype=bool)
-    try:
-        equations = ConvexHull(points.astype(np.float64)).equations  # a*col + b*row + c <= 0 inside
-    except (QhullError, ValueError):  # fewer than 3 points, or all on one line: the pixels themselves
-        inside[points[:, 1], points[:, 0]] = True
-        footprint: np.ndarray = inside | valid
-        return footprint
+    start = np.array(hull, dtype=np.float64)
+    edge = np.roll(start, -1, axis=0) - start
     cols = np.arange(valid.shape[1], dtype=np.float64)
     for row in range(int(rows[0]), int(rows[-1]) + 1):
-        margin = equations[:, 0:1] * cols + (equations[:, 1] * row + equations[:, 2])[:, None]
-        inside[row] = (margin <= 1e-9).all(axis=0)
-    hull: np.ndarray = inside | valid
-    return hull
+        # counter-clockwise: inside (or on) every edge when the cross product is >= 0
+        side = edge[:, 0:1] * (row - start[:, 1:2]) - edge[:, 1:2] * (cols - start[:, 0:1])
+        inside[row] = (side >= -1e-9).all(axis=0)
+    footprint: np.ndarray = inside | valid
+    return footprint
+
+
+def _dilate_along(mask: np.ndarray, k: int, axis: int) -> np.ndarray:
+    """``mask`` grown by ``k`` pixels both ways along ``axis`` (a sliding window sum)."""
+    counts = np.cumsum(mask, axis=axis, dtype=np.int64)
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (k + 1, k)
+    padded = np.pad(counts, pad, mode="edge")
+    padded = np.moveaxis(padded, axis, 0)
+    padded[: k + 1] = 0
+    n = mask.shape[axis]
+    window = padded[2 * k + 1 : 2 * k + 1 + n] - padded[:n]
+    grown: np.ndarray = np.moveaxis(window, 0, axis) > 0
+    return grown
+
+
+def dilate(mask: np.ndarray, iterations: int) -> np.ndarray:
+    """``iterations`` binary dilations by a 3x3 (8-connected) structure: one (2k+1) x (2k+1) square
+    dilation, done as two separable passes (what scipy.ndimage.binary_dilation gives, border outside)."""
+    if iterations <= 0:
+        return mask.copy()
+    return _dilate_along(_dilate_along(mask, iterations, 0), iterations, 1)
 
 
 def eroded_invalid(values: np.ndarray, no_data: float, iterations: int) -> np.ndarray:
@@ -83,8 +118,7 @@ def eroded_invalid(values: np.ndarray, no_data: float, iterations: int) -> np.nd
     the footprint's edge."""
     invalid = invalid_pixels(values, no_data)
     outside = ~hull_footprint(~invalid)
-    grown = ndimage.binary_dilation(outside, structure=_EIGHT_CONNECTED, iterations=iterations)
-    dropped: np.ndarray = np.asarray(grown, dtype=bool) | invalid
+    dropped: np.ndarray = dilate(outside, iterations) | invalid
     return dropped
 
 

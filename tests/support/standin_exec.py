@@ -3,8 +3,9 @@
 The engines are tested on their exact command lines, so the stand-in records each call (argv, working
 directory, and for ``docker run`` the container environment the real CLI would pass: ``--env NAME``
 takes NAME's value from the CLI's own environment, and is left out when NAME is unset) as one JSON line,
-then prints the lines scripted for its first argument (``run``, ``pull``...; ``*`` for any) and exits
-with the scripted code, optionally after sleeping (for timeouts).
+then writes the files scripted (``Answer.writes``: gpt's output parameters), prints the lines scripted
+for its first argument (``run``, ``pull``...; ``*`` for any) and exits with the scripted code,
+optionally after sleeping (for timeouts).
 """
 
 from __future__ import annotations
@@ -28,6 +29,26 @@ if argv[:1] == ["run"]:
 with open(LOG, "a") as log:
     log.write(json.dumps(call) + "\\n")
 answer = SCRIPT.get(argv[0] if argv else "", SCRIPT.get("*", {{}}))
+params = dict(a[2:].split("=", 1) for a in argv if a.startswith("-P") and "=" in a)
+for name in answer.get("writes", []):
+    target = params.get(name)
+    if not target:
+        continue
+    if target.endswith(".tif"):
+        import numpy, rasterio
+        from affine import Affine
+        values = numpy.full((48, 64), 0.25, dtype="float32")
+        values[:, :6] = 0.0  # a nodata border, as SNAP's terrain correction leaves
+        values[20, 30] = 0.75
+        profile = dict(driver="GTiff", width=64, height=48, count=1, dtype="float32", nodata=0.0,
+                       crs="EPSG:32632", transform=Affine(20.0, 0.0, 500000.0, 0.0, -20.0, 6100000.0))
+        with rasterio.open(target, "w", **profile) as out:
+            out.write(values, 1)
+    else:
+        with open(target, "w") as out:
+            out.write("written by the stand-in\\n")
+        if target.endswith(".dim"):
+            os.makedirs(target[: -len(".dim")] + ".data", exist_ok=True)
 for line in answer.get("lines", []):
     print(line, flush=True)
 time.sleep(answer.get("sleep_s", 0))
@@ -42,6 +63,10 @@ class Answer:
     lines: list[str] = field(default_factory=list)
     exit: int = 0
     sleep_s: float = 0.0
+    # Names of -P<name>=<file> parameters (gpt's) whose files the stand-in writes before answering: a
+    # small float32 GeoTIFF (nodata 0, a border of it) for .tif, a text file otherwise (.dim with its
+    # .data folder).
+    writes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
