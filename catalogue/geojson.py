@@ -116,6 +116,9 @@ def _check_positions(items: Any, where: str, problems: list[FieldProblem]) -> bo
         return False
     if _are_good_positions(items):
         return True
+    mixed = len({len(p) for p in items if isinstance(p, list | tuple) and 2 <= len(p) <= 3}) > 1
+    if mixed:
+        problems.append(FieldProblem(where, "mixes positions with and without height; give all alike"))
     bad = 0
     for index, position in enumerate(items):
         problem = _position_problem(position)
@@ -125,7 +128,7 @@ def _check_positions(items: Any, where: str, problems: list[FieldProblem]) -> bo
                 problems.append(FieldProblem(f"{where}[{index}]", problem))
     if bad > _MAX_LISTED:
         problems.append(FieldProblem(where, f"{bad - _MAX_LISTED} more bad position(s) not listed"))
-    return bad == 0
+    return bad == 0 and not mixed
 
 
 def _check_ring(ring: Any, where: str, problems: list[FieldProblem], *, is_ring: bool) -> None:
@@ -261,8 +264,8 @@ def validity_problem(geom: BaseGeometry) -> str | None:
 
 
 def _polygon(rings: list[Any]) -> Polygon:
-    shell, *holes = (np.array(ring, dtype=float) for ring in rings)
-    return Polygon(shapely.polygons(shell, holes=holes or None))
+    shell, *holes = (shapely.linearrings(np.array(ring, dtype=float)) for ring in rings)
+    return Polygon(shell, holes)
 
 
 def build_geometry(value: dict[str, Any]) -> BaseGeometry:

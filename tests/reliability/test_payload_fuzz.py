@@ -18,7 +18,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+import shapely
+import shapely.affinity
+import shapely.geometry
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from catalogue.geojson import polygons_of
@@ -233,6 +236,29 @@ def test_boxes_near_and_across_the_antimeridian(
     geometry = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
     jumps = abs(wrapped - lon) > 180
     assert outcome(seed | {"geometry": geometry}) == ("refused" if jumps else "accepted")
+
+
+@pytest.mark.slow
+@FUZZ
+@given(
+    # Longitudes within 170°: no edge jumps over the antimeridian (those are refused, see above).
+    points=st.lists(st.tuples(st.floats(-85, 85), st.floats(-89, 89)), min_size=3, max_size=40),
+    hole_scale=st.none() | st.floats(0.1, 0.9),
+    multi=st.booleans(),
+)
+def test_right_polygons_are_accepted_with_their_area(
+    seed: dict[str, Any], points: list[tuple[float, float]], hole_scale: float | None, multi: bool
+) -> None:
+    """No wrong refusal: any valid polygon (a hull of random points, maybe with a hole) is accepted as is."""
+    hull = shapely.MultiPoint(points).convex_hull
+    assume(isinstance(hull, shapely.Polygon) and hull.area > 1e-6)
+    if hole_scale is not None:
+        hull = hull.difference(shapely.affinity.scale(hull, hole_scale, hole_scale))
+        assume(isinstance(hull, shapely.Polygon) and hull.is_valid)
+    geometry = shapely.MultiPolygon([hull]) if multi else hull
+    payload = parse_payload(seed | {"geometry": shapely.geometry.mapping(geometry)})
+    assert_right(payload)
+    assert payload.aoi.area == pytest.approx(geometry.area)
 
 
 @pytest.mark.slow

@@ -423,3 +423,16 @@ def test_keys_that_are_not_text_are_refused(demo: dict[str, Any]) -> None:
     assert "a key must be a text" in problems_of({**demo, 1: "x"})["1"]
     demo["scene_type"][2] = "y"
     assert "a key must be a text" in problems_of(demo)["scene_type.2"]
+
+
+def test_holes_of_any_size_heights_and_mixed_heights(demo: dict[str, Any]) -> None:
+    outer = [[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]]
+    holes = [[[2, 2], [4, 2], [4, 4], [2, 4], [2, 2]], [[6, 6], [8, 6], [8, 8], [6, 6]]]
+    payload = parse_payload(with_geometry(demo, {"type": "Polygon", "coordinates": [outer, *holes]}))
+    assert payload.aoi.area == pytest.approx(100 - 4 - 2)
+    with_heights = [[x, y, 12.5] for x, y in outer]
+    payload = parse_payload(with_geometry(demo, {"type": "Polygon", "coordinates": [with_heights]}))
+    assert not payload.aoi.has_z and payload.aoi_wkt.startswith("POLYGON ((")
+    mixed = [with_heights[0], *outer[1:]]
+    problems = problems_of(with_geometry(demo, {"type": "Polygon", "coordinates": [mixed]}))
+    assert "with and without height" in problems["geometry.coordinates[0]"]
