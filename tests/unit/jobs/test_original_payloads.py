@@ -1,8 +1,10 @@
-"""The original ingester's OneAtlas demo payload (Pléiades: PhrPreProcessing, PhrProcessing) validates, plans.
+"""The original ingester's demo payloads validate and plan: OneAtlas (Pléiades: PhrPreProcessing,
+PhrProcessing) and Sentinel-1 (S1Preprocessing, S1BackscatterCoherence).
 
-The payload is the original's own file (../shared/fixtures/original-ingester/payloads/OneAtlasDemo.json).
+The payloads are the original's own files (../shared/fixtures/original-ingester/payloads).
 No OneAtlas exchange was ever recorded (PROVENANCE.md, "Not found"): the catalogue answers come from
 tests/support/oneatlas_api.py, built from Airbus' published OneAtlas API documentation, served on 127.0.0.1.
+The Sentinel-1 payload is planned from the original's own tiles document (interchange/tiles.json).
 """
 
 from __future__ import annotations
@@ -15,19 +17,24 @@ from typing import Any
 
 import pytest
 
+from catalogue.interchange import read_interchange
 from catalogue.models import Constellation
 from common.dataformat import DataFormat
+from common.errors import IngestError
 from geocube_client.client import GeocubeClient
 from geocube_client.errors import GeocubeAlreadyExistsError
-from graphs.loader import GRAPHS_DIR, LIBRARY_DIR, load_graph, load_graph_file
-from graphs.model import Graph
+from graphs.loader import load_graph
+from graphs.model import Engine, Graph
+from graphs.snap_engine import SNAP_GPT_ENV, SNAP_GRAPHS_ENV
 from jobs.ingestion import make_plan
 from jobs.validation import validate_payload
 from tests.support import oneatlas_api as api
 from tests.support.replay import ReplayServer, Route
+from tests.support.standin_exec import make_standin
 
 APIKEY = "test-oneatlas-apikey-payloads"
-DIMAP_GRAPHS = ("PhrPreProcessing", "SpotPreProcessing", "PhrProcessing", "SpotProcessing")
+SNAP = frozenset({Engine.PYTHON, Engine.CMD, Engine.SNAP})
+NO_SNAP = frozenset({Engine.PYTHON, Engine.CMD})
 # Two bundles over the payload's AOI (1..2°E, 43..44°N, Toulouse), one outside it.
 INSIDE = "POLYGON ((1.40 43.50, 1.60 43.50, 1.60 43.70, 1.40 43.70, 1.40 43.50))"
 OUTSIDE = "POLYGON ((5.40 43.50, 5.60 43.50, 5.60 43.70, 5.40 43.70, 5.40 43.50))"
@@ -39,10 +46,7 @@ SCENES = {
 
 
 def load_payload_graph(name: str) -> Graph:
-    """The graph loader; the four DIMAP graphs read from graphs/library as the loader reads a built-in,
-    until graphs/loader.py lists them in BUILTIN_GRAPHS (issue 10)."""
-    if name in DIMAP_GRAPHS:
-        return load_graph_file(LIBRARY_DIR / f"{name}.json", command_roots=(GRAPHS_DIR,), source=name)
+    """The graph loader as validation calls it (the DIMAP graphs are built-ins)."""
     return load_graph(name)
 
 
@@ -123,3 +127,73 @@ def test_a_spot_payload_with_the_spot_graphs_validates(one_atlas_demo: dict[str,
     spot["scene_type"] = one_atlas_demo["scene_type"] | {"constellation": "SPOT"}
     payload, _ = validate_payload(spot, load_graph=load_payload_graph, geocube=None)
     assert payload.constellation == Constellation.SPOT
+
+
+@pytest.fixture
+def denmark_s1(shared_fixtures: Path) -> dict[str, Any]:
+    path = shared_fixtures / "original-ingester" / "payloads" / "DenmarkDemoS1.json"
+    raw: dict[str, Any] = json.loads(path.read_text())
+    return raw
+
+
+def test_the_s1_demo_payload_validates_without_snap_and_says_coherence_needs_it(
+    denmark_s1: dict[str, Any],
+) -> None:
+    """Without the snap engine, s1_engine auto picks the python variant: σ⁰ is made, coherence is not.
+    The payload still validates (its coh_* out-files are there, never written); the tile graph's
+    unavailable_layers tells validation what to warn about."""
+    graphs: dict[str, Graph] = {}
+
+    def loader(name: str) -> Graph:
+        graphs[name] = load_graph(name, engines=NO_SNAP, config=denmark_s1["graph_config"])
+        return graphs[name]
+
+    payload, instances = validate_payload(denmark_s1, load_graph=loader, geocube=None)
+    assert (payload.scene_graph_name, payload.tile_graph_name) == (
+        "S1Preprocessing",
+        "S1BackscatterCoherence",
+    )
+    assert sorted(payload.layers) == ["coh_VH", "coh_VV", "sigma0_VH", "sigma0_VV"]
+    assert instances == {}
+    tile_graph = graphs["S1BackscatterCoherence"]
+    assert tile_graph.source == "S1BackscatterCoherence (s1_engine python)"
+    missing = sorted(set(payload.layers) & set(tile_graph.unavailable_layers))
+    assert missing == ["coh_VH", "coh_VV"]
+    assert "needs ESA SNAP" in tile_graph.unavailable_layers["coh_VV"]
+
+
+def test_the_s1_demo_payload_validates_with_snap_where_gpt_and_its_xml_are(
+    denmark_s1: dict[str, Any], shared_fixtures: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gpt = make_standin(tmp_path / "bin", "gpt")
+    monkeypatch.setenv(SNAP_GPT_ENV, str(gpt.path))
+    monkeypatch.setenv(SNAP_GRAPHS_ENV, str(shared_fixtures / "original-ingester" / "graphs" / "snap"))
+
+    def loader(name: str) -> Graph:
+        return load_graph(name, config=denmark_s1["graph_config"])  # this machine: gpt is here
+
+    payload, _ = validate_payload(denmark_s1, load_graph=loader, geocube=None)
+    assert loader(payload.tile_graph_name).unavailable_layers == {}
+    # without the SNAP XML folder, the snap variant is refused, naming the setting
+    monkeypatch.setenv(SNAP_GRAPHS_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(
+        IngestError, match=rf"scene_graph_name.*S1_SLC_BurstSplit_AO_CAL.xml.*{SNAP_GRAPHS_ENV}"
+    ):
+        validate_payload(denmark_s1, load_graph=loader, geocube=None)
+
+
+def test_the_s1_demo_payload_plans_from_the_originals_tiles_document(
+    denmark_s1: dict[str, Any], shared_fixtures: Path
+) -> None:
+    payload, _ = validate_payload(
+        denmark_s1, load_graph=lambda name: load_graph(name, engines=NO_SNAP), geocube=None
+    )
+    document = read_interchange(shared_fixtures / "original-ingester" / "interchange" / "tiles.json")
+    plan = make_plan(payload, document)
+    assert plan.constellation == Constellation.SENTINEL1
+    assert len(plan.scenes) == 3 and plan.tiles
+    assert {t.swath_id for t in plan.tiles} <= {"IW1", "IW2", "IW3"} and all(
+        t.tile_nr > 0 for t in plan.tiles
+    )
+    roots = [t for t in plan.tiles if t.previous is None and t.reference is None]
+    assert roots and len(roots) < len(plan.tiles), "later tiles link to their previous and reference"
