@@ -15,9 +15,14 @@ import logging
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-# A key that names a secret: api keys, tokens, passwords, secrets, credentials, and any name ending in
-# _key/-key (AWS_SECRET_ACCESS_KEY, CDSE_S3_KEY...), also inside a longer name (--aws_secret_access_key).
-_KEY = r"[\w.-]*(?:api[_-]?key|apikey|token|password|passwd|pwd|secret|credential)[\w.-]*|[\w.-]*[_-]key"
+# A key that names a secret: it ends with the secret's word (api key, token, password, secret,
+# credential), possibly followed by _key/_value/_id/_access_key, or any name ending in _key/-key
+# (AWS_SECRET_ACCESS_KEY, CDSE_S3_KEY...). A name that only contains the word (an AOI "SecretSweep",
+# "token_url") is not one.
+_KEY = (
+    r"[\w.-]*(?:api[_-]?key|apikey|token|password|passwd|pwd|secret|credentials?)"
+    r"(?:[_-]?(?:key|value|id|access[_-]key|string))?(?![\w])|[\w.-]*[_-]key(?![\w])"
+)
 _PATTERNS = [
     # Query strings of URLs of any scheme (signed http/s3/gs URLs, ?token=, ?apikey=).
     (re.compile(r"\b([a-z][a-z0-9+.-]*://[^\s?#\"']+)\?[^\s\"']*", re.IGNORECASE), r"\1?<redacted>"),

@@ -154,3 +154,16 @@ def test_tokens_obtained_at_run_time_are_registered() -> None:
     tokens = OidcTokens(account, client=httpx.Client(transport=httpx.MockTransport(answer)))
     assert tokens.access_token().get_secret_value() == "runtime-Access-Tok-42"
     assert redact("echo: runtime-Access-Tok-42") == "echo: <redacted>"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SecretSweep: scenes: 3/3 done, 0 failed",
+        "TopSecretValley: 12 tiles",
+        "token_url=https://identity.example/token",
+        "tokenizer: whitespace",
+    ],
+)
+def test_names_that_only_contain_a_secret_word_are_not_masked(text: str) -> None:
+    assert redact(text) == text
