@@ -128,8 +128,9 @@ class Payload(BaseModel):
     annotations_urls: list[str] = Field(default_factory=list)
     is_retriable: bool = False
     retry_count: int = Field(default=0, ge=0, le=100)
-    page: int = Field(default=0, ge=0)
-    limit: int = Field(default=0, ge=0)
+    # Bounded: beyond, a catalogue's offset (page x limit) overflows its integers (CDSE caps $skip at 10 000).
+    page: int = Field(default=0, ge=0, le=1_000_000)
+    limit: int = Field(default=0, ge=0, le=1_000_000)
     storage_uri: str = ""
 
     _times = field_validator("start_time", "end_time", mode="before")(parse_time)

@@ -436,3 +436,10 @@ def test_holes_of_any_size_heights_and_mixed_heights(demo: dict[str, Any]) -> No
     mixed = [with_heights[0], *outer[1:]]
     problems = problems_of(with_geometry(demo, {"type": "Polygon", "coordinates": [mixed]}))
     assert "with and without height" in problems["geometry.coordinates[0]"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("page", 10**300), ("limit", 10**7), ("retry_count", 101), ("page", -1)]
+)
+def test_paging_and_retries_are_bounded(demo: dict[str, Any], field: str, value: int) -> None:
+    assert field in problems_of(demo | {field: value})
