@@ -86,7 +86,10 @@ class S1Engine(StrEnum):
 
 
 def choose_s1_engine(
-    name: str, *, config: Mapping[str, str] | None = None, engines: frozenset[Engine] | None = None
+    name: str,
+    *,
+    config: Mapping[str, str] | None = None,
+    engines: frozenset[Engine] | frozenset[str] | None = None,
 ) -> S1Engine:
     """The variant of the S1 graph ``name``: config ``s1_engine`` (default ``auto``), ``auto`` resolved
     with ``engines`` (None: this machine's, :func:`graphs.engines.available_engines`).
@@ -217,7 +220,7 @@ def _load_builtin(
     *,
     graph_root: Path | None,
     config: Mapping[str, str] | None,
-    engines: frozenset[Engine] | None,
+    engines: frozenset[Engine] | frozenset[str] | None,
 ) -> Graph:
     roots = (*([graph_root] if graph_root else []), GRAPHS_DIR)
     if builtin not in S1_VARIANT_GRAPHS:
@@ -238,7 +241,7 @@ def load_graph(
     name: str,
     *,
     graph_root: Path | None = None,
-    engines: frozenset[Engine] | None = None,
+    engines: frozenset[Engine] | frozenset[str] | None = None,
     config: Mapping[str, str] | None = None,
 ) -> Graph:
     """The graph called ``name``: a built-in, or a JSON file.
@@ -247,7 +250,8 @@ def load_graph(
         name: ``ExtractS2Bands``, ``library/ExtractS2Bands.json``, ``library/graph/ExtractS2Bands.json``,
             or a JSON file path (absolute, relative to ``graph_root``, or to the current directory).
         graph_root: folder of user graphs; relative step commands are also looked for there.
-        engines: the engines where processing runs, for the Sentinel-1 built-ins' ``s1_engine auto``;
+        engines: the engines where processing runs, for the Sentinel-1 built-ins' ``s1_engine auto``
+            (``Engine`` members or their names, e.g. the processing pool's declared ``{"python", "snap"}``);
             None: those of this machine (:func:`graphs.engines.available_engines`).
         config: the payload's ``graph_config``; only ``s1_engine`` is read here.
 

@@ -150,6 +150,11 @@ def test_s1_engine_is_chosen_from_the_config_and_the_engines(
     assert graph.source == f"S1CoregExtract (s1_engine {chosen.value})"
 
 
+def test_engines_may_be_given_by_name_as_a_pool_declares_them() -> None:
+    assert choose_s1_engine("S1Clean", engines=frozenset({"python", "snap"})) == S1Engine.SNAP
+    assert choose_s1_engine("S1Clean", engines=frozenset({"python", "cmd"})) == S1Engine.PYTHON
+
+
 def test_auto_without_engines_given_asks_this_machine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -490,3 +495,21 @@ def test_erode_mask_dilates_as_scipy_does() -> None:
     for k in (1, 3, 10):
         expected = ndimage.binary_dilation(mask, structure=np.ones((3, 3), dtype=bool), iterations=k)
         assert (erode.dilate(mask, k) == expected).all(), k
+
+
+def test_the_originals_own_json_twin_runs_with_our_scripts(
+    original_graphs: Path, snap_graphs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The original's library/S1BackscatterCoherence.json, by its path: its snap XML from the setting,
+    its python/erodeMask.py and python/convert.py resolve to ours, whose command lines it fits."""
+    monkeypatch.setenv(SNAP_GPT_ENV, str(make_standin(tmp_path / "bin", "gpt").path))
+    graph = load_graph(str(original_graphs / "S1BackscatterCoherence.json"))
+    check_runnable(graph)
+    commands = {
+        Path(resolve_command(s, index=i, roots=graph.command_roots)).name
+        for i, s in enumerate(graph.processing_steps)
+        if s.engine == Engine.PYTHON
+    }
+    assert commands == {"erode_mask.py", "convert.py"}
+    args = {name for s in graph.processing_steps if s.engine == Engine.PYTHON for name in s.args}
+    assert args == {"file-in", "file-out", "iterations", "no-data", "range-in", "dformat-out"}
