@@ -4,6 +4,11 @@ The Geocube identifies a record by (name, tags, time) and refuses a duplicate (g
 re-run must find and reuse its records. Tags are therefore deterministic: ``previous_scenes`` and
 ``reference_scenes`` are sorted JSON arrays (the original built them from Go map order, defeating
 reuse: original-ingester.md §9.2 item 6).
+
+The link tags follow the links the tiles were *processed* with: records are created before the run from
+the planned links, and after it, a scene whose tiles were re-linked around a failure
+(``catalogue.relink``) gets its ``previous_scenes``/``reference_scenes`` tags rewritten
+(``link_tag_updates``, ``update_link_tags``).
 """
 
 from __future__ import annotations
@@ -70,6 +75,45 @@ def scene_record_tags(scene: Scene, tiles: Iterable[Tile]) -> dict[str, str]:
     tags["reference_scenes"] = json.dumps(sorted({t.reference.scene_id for t in mine if t.reference}))
     tags.pop(PROCESSING_DATE_TAG, None)
     return tags
+
+
+def link_tag_updates(
+    scenes: Iterable[Scene], planned: Iterable[Tile], effective: Iterable[Tile]
+) -> dict[str, dict[str, str]]:
+    """scene source_id -> its new link tags, for the scenes whose tags from the ``effective`` tiles
+    differ from those from the ``planned`` ones (what their records were created with)."""
+    before: dict[str, list[Tile]] = {}
+    after: dict[str, list[Tile]] = {}
+    for tile in planned:
+        before.setdefault(tile.scene_id, []).append(tile)
+    for tile in effective:
+        after.setdefault(tile.scene_id, []).append(tile)
+    updates: dict[str, dict[str, str]] = {}
+    for scene in scenes:
+        old = scene_record_tags(scene, before.get(scene.source_id, []))
+        new = scene_record_tags(scene, after.get(scene.source_id, []))
+        if any(old[k] != new[k] for k in LINK_TAGS):
+            updates[scene.source_id] = {k: new[k] for k in LINK_TAGS}
+    return updates
+
+
+def update_link_tags(
+    store: GeocubeClient, record_ids: dict[str, str], updates: dict[str, dict[str, str]]
+) -> list[str]:
+    """Rewrite the link tags of the records of the scenes in ``updates``; return the records changed.
+
+    Scenes without a record here are left out (a record of a scene not downloaded is deleted anyway).
+    """
+    changed = []
+    for scene_id, tags in sorted(updates.items()):
+        record_id = record_ids.get(scene_id)
+        if record_id and store.add_records_tags([record_id], tags):
+            changed.append(record_id)
+    if changed:
+        log.info(
+            "records: link tags of %d record(s) follow the tiles re-linked around failures", len(changed)
+        )
+    return changed
 
 
 def _union_wkt(scenes: Sequence[Scene]) -> str:

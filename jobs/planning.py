@@ -1,10 +1,40 @@
-"""Turning a plan into jobs: one SceneJob per scene, one TileJob per tile (in dependency order)."""
+"""Turning a plan into jobs: one SceneJob per scene, one TileJob per tile (in dependency order).
+
+A tile waits for its previous and reference tiles only when its graph reads them (``graph_reads_links``):
+otherwise the tiles of a series run in parallel. Sentinel-2's ExtractS2Bands, for one, never looks at T1
+or T2.
+"""
 
 from __future__ import annotations
 
 from catalogue.plan import IngestionPlan
+from graphs.model import TILE_CONDITIONS, ArgType, Condition, Graph
 from jobs.models import SceneJob, SceneRef, TileJob
 from jobs.payload import Payload
+
+# Tile conditions that compare T0 with T1/T2, or T1 with T2: they need the previous/reference decided.
+_LINK_CONDITIONS = frozenset(c for c in TILE_CONDITIONS if c is not Condition.PASS)
+
+
+def graph_reads_links(graph: Graph) -> bool:
+    """Whether a tile graph needs its tile's previous (T1) or reference (T2): in-files or out-files of
+    T1/T2, a condition on T1/T2 (steps, in-files, out-files), an ``in`` argument of T1/T2, or the
+    ``cohdate`` tile argument (T2's date unless T1 and T2 are one scene). Only then does a tile wait for
+    its previous and reference, and its links depend on their outcomes (``catalogue.relink``)."""
+    if any(graph.in_files[1:]) or any(graph.out_files[1:]):
+        return True
+    conditions = [step.condition for step in graph.processing_steps]
+    conditions += [f.condition for files in graph.in_files for f in files]
+    for files in graph.out_files:
+        conditions += [f.condition for f in files] + [f.error_condition for f in files if f.error_condition]
+    if any(c in _LINK_CONDITIONS for c in conditions):
+        return True
+    args = [arg for step in graph.processing_steps for arg in step.args.values()]
+    return any(
+        (arg.type == ArgType.IN and arg.tile_index != 0)
+        or (arg.type == ArgType.TILE and arg.value == "cohdate")
+        for arg in args
+    )
 
 
 def make_jobs(

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from catalogue.ledger import Ledger
 from catalogue.models import Constellation, Scene, Tile
+from catalogue.records import link_tag_updates
 from catalogue.relink import Links, Outcome, effective_links, relink_by_status
 from catalogue.tiles import link_tiles, scene_tiles
 
@@ -172,3 +173,13 @@ def test_the_ledger_keeps_failed_tiles_out_of_a_later_runs_links() -> None:
     assert new.previous == d.link() and new.reference == b.link()
     assert linked.relinked == []
     assert [s.root for s in linked.series] == [b.key]
+
+
+def test_only_the_records_of_re_linked_scenes_get_new_link_tags() -> None:
+    chain = series(4)
+    scenes = [s2_scene(10 * i) for i in range(4)]
+    status = {chain[1].key: "FAILED"}
+    updates = link_tag_updates(scenes, chain, relink_by_status(chain, status))
+    a, c = scenes[0].source_id, scenes[2].source_id
+    assert updates == {c: {"previous_scenes": f'["{a}"]', "reference_scenes": f'["{a}"]'}}
+    assert link_tag_updates(scenes, chain, relink_by_status(chain, {})) == {}
