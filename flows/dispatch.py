@@ -1,7 +1,15 @@
 """Running a child job, in-process (``local``) or on its work pool (``deployments``): one code path.
 
-Both modes go through the same ``dispatch`` task, so the parent's task graph, with its ``wait_for``
-and ``allow_failure`` edges, is the same, and the Prefect UI draws the same dependency arrows.
+Both modes go through the same ``dispatch`` task, so the parent's task graph, with its ``allow_failure``
+edges, is the same, and the Prefect UI draws the same dependency arrows.
+
+Failures don't cascade. A tile's dispatch receives the outcomes of its previous and reference tiles
+(through ``allow_failure``: a :class:`TileResult` when DONE, a :class:`TileNotProcessedError` when not),
+each carrying the links that tile was processed with. When the tile starts, it decides its *effective*
+links from them (``catalogue.relink``: past a failed previous to the last DONE tile, a failed root's role
+to the next DONE tile of the series), and the processing child receives those as T1/T2. Its own result
+or error carries them on to its dependants. A tile whose graph does not read T1/T2 gets no upstream
+(``jobs.planning.graph_reads_links``): it runs at once with its planned links, which its graph ignores.
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
 from prefect.states import Cancelling
+from pydantic import Field
 
+from catalogue.relink import Links, Outcome, effective_links
 from common.errors import PermanentError
 from flows.children import download_scene, process_tile
 from flows.results import read_result
@@ -49,6 +59,66 @@ class UpstreamFailedError(PermanentError):
     """A tile cannot be processed because its scene was not downloaded."""
 
 
+class TileNotProcessedError(PermanentError):
+    """A tile's processing failed or could not start; it carries the links it was tried with, from
+    which its dependants re-link (``catalogue.relink``).
+
+    The links travel as the exception's second argument (a JSON-able dict), so the exception pickles
+    into a result storage and back as it is; the message is the cause's.
+    """
+
+    def __init__(self, message: str, links: dict[str, Any]) -> None:
+        super().__init__(message, links)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    @property
+    def links(self) -> Links:
+        return Links.model_validate(self.args[1])
+
+
+class TileResult(JobResult):
+    """A processed tile's result, with the links it was processed with (its dependants re-link from
+    them)."""
+
+    links: Links = Field(default_factory=Links, description="The effective previous/reference (T1/T2)")
+
+
+def _outcome(upstream: Any) -> Outcome | None:
+    """An upstream tile's outcome as its dispatch left it; None when it is not in this run."""
+    if upstream is None:
+        return None
+    if isinstance(upstream, TileResult):
+        return Outcome(done=upstream.status == JobStatus.DONE, links=upstream.links)
+    if isinstance(upstream, TileNotProcessedError):
+        return Outcome(done=False, links=upstream.links)
+    if isinstance(upstream, JobResult):
+        return Outcome(done=upstream.status == JobStatus.DONE)
+    return Outcome(done=False)  # crashed or cancelled without its links: nothing DONE is known before it
+
+
+def _relinked(job: TileJob, previous: Any, reference: Any) -> tuple[TileJob, Links, str]:
+    """The job with the tile's effective links, those links, and a note saying what changed ("")."""
+    planned = Links.of(job.tile)
+    links = effective_links(job.tile, previous=_outcome(previous), reference=_outcome(reference))
+    if links == planned:
+        return job, links, ""
+    changes = []
+    for what, old, new in (
+        ("previous", planned.previous, links.previous),
+        ("reference", planned.reference, links.reference),
+    ):
+        if old != new:
+            changes.append(
+                f"{what} {new.scene_id if new else 'none'} ({old.scene_id if old else '-'} failed)"
+            )
+    note = f"re-linked: {', '.join(changes)}"
+    log.info("%s: %s", job.label, note)
+    tile = job.tile.model_copy(update={"previous": links.previous, "reference": links.reference})
+    return job.model_copy(update={"tile": tile}), links, note
+
+
 @task(task_run_name="{kind} {label}")
 def dispatch(
     kind: Kind,
@@ -58,17 +128,43 @@ def dispatch(
     *,
     child_timeout_s: float,
     download: Any = None,
+    previous: Any = None,
+    reference: Any = None,
 ) -> JobResult:
-    """Run one child job and return its JobResult; raise if the child did not complete.
+    """Run one child job and return its JobResult (a TileResult for a tile); raise if the child did
+    not complete (a TileNotProcessedError for a tile).
 
     The job crosses a process boundary only in ``deployments`` mode, as the child's JSON parameters.
 
     ``download`` is the scene download's result, passed through ``allow_failure``: when the download
     failed it is the exception, and the tile fails with a message saying so (rather than staying
-    NotReady for ever).
+    NotReady for ever). ``previous`` and ``reference`` are the dispatch results of the tile's previous
+    and reference tiles (through ``allow_failure``), None when they are not in this run or the graph
+    does not read them: the tile is processed with the effective links decided from them (module
+    docstring).
     """
-    if isinstance(download, BaseException):
-        raise UpstreamFailedError(f"{label}: not processed because its scene was not downloaded ({download})")
+    if not isinstance(job, TileJob):
+        return _run_child(kind, label, job, mode, child_timeout_s=child_timeout_s)
+    job, links, note = _relinked(job, previous, reference)
+    try:
+        if isinstance(download, BaseException):
+            raise UpstreamFailedError(
+                f"{label}: not processed because its scene was not downloaded ({download})"
+            )
+        result = _run_child(kind, label, job, mode, child_timeout_s=child_timeout_s)
+    except Exception as exc:
+        raise TileNotProcessedError(str(exc), links.model_dump(mode="json")) from exc
+    if note:
+        result = result.model_copy(
+            update={"message": f"{result.message}; {note}" if result.message else note}
+        )
+    return TileResult.model_validate(result.model_dump() | {"links": links})
+
+
+def _run_child(
+    kind: Kind, label: str, job: SceneJob | TileJob, mode: Mode, *, child_timeout_s: float
+) -> JobResult:
+    """The child's JobResult, run in this process or on its pool; raise if it did not complete."""
     if mode == Mode.LOCAL:
         if isinstance(job, SceneJob):
             return download_scene(job=job)

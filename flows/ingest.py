@@ -1,9 +1,18 @@
 """The parent flow: validate, catalogue, then one download per scene and one processing per tile.
 
-A tile's processing waits for its scene's download and for its previous and reference tiles to be
-*finished*, completed or failed (``wait_for`` + ``allow_failure``). The run ends Failed when any
-scene or tile failed, with the counts in its message and the summary in an IngestionFailedError
-(``flows.outcome.summary_of`` reads it back from either state).
+A tile's processing waits for its scene's download. When its tile graph reads T1/T2
+(``jobs.planning.graph_reads_links``), it also waits for its previous and reference tiles to be
+*finished*, completed or failed (their results are its inputs, through ``allow_failure``); otherwise the
+tiles of a series run in parallel, with no edge between them.
+
+Failures don't cascade: a tile whose previous or reference failed is processed against the failed
+tile's own previous, and a failed root hands the reference role to the next DONE tile of the series
+(``catalogue.relink``; decided by the dispatch when the tile starts, ``flows.dispatch``). After the
+children, the records' link tags and the AOI ledger follow those effective links, so a later run never
+links a new acquisition to a failed tile.
+
+The run ends Failed when any scene or tile failed, with the counts in its message and the summary in an
+IngestionFailedError (``flows.outcome.summary_of`` reads it back from either state).
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from tasks.catalogue import (
     records_task,
     update_ledger_task,
 )
+from tasks.links import reads_links_task, relink_records_task
 
 MAX_PARALLEL_CHILDREN = 16
 
@@ -74,10 +84,15 @@ def _row(kind: str, item_id: str, date: datetime, future: PrefectFuture[Any]) ->
 
 
 def _submit_children(
-    scene_jobs: list[SceneJob], tile_jobs: list[TileJob], mode: Mode, child_timeout_s: float
+    scene_jobs: list[SceneJob],
+    tile_jobs: list[TileJob],
+    mode: Mode,
+    child_timeout_s: float,
+    *,
+    reads_links: bool,
 ) -> tuple[dict[str, PrefectFuture[Any]], dict[str, PrefectFuture[Any]]]:
-    """One dispatch per scene download and per tile; a tile waits for its scene's download and for
-    its previous and reference tiles, completed or failed."""
+    """One dispatch per scene download and per tile; a tile waits for its scene's download and, when
+    its graph ``reads_links``, for its previous and reference tiles, completed or failed."""
     downloads = {
         sj.scene.source_id: dispatch.submit(
             Kind.DOWNLOAD, sj.label, sj, mode, child_timeout_s=child_timeout_s
@@ -86,11 +101,11 @@ def _submit_children(
     }
     processing: dict[str, PrefectFuture[Any]] = {}
     for tj in tile_jobs:  # date order: a tile's previous and reference are submitted before it
-        upstream = [
-            processing[link.key]
-            for link in (tj.tile.previous, tj.tile.reference)
-            if link is not None and link.key in processing
-        ]
+        upstream = {
+            name: allow_failure(processing[link.key])
+            for name, link in (("previous", tj.tile.previous), ("reference", tj.tile.reference))
+            if reads_links and link is not None and link.key in processing
+        }
         processing[tj.tile.key] = dispatch.submit(
             Kind.PROCESS,
             tj.label,
@@ -98,8 +113,8 @@ def _submit_children(
             mode,
             child_timeout_s=child_timeout_s,
             download=allow_failure(downloads[tj.scene.source_id]),
-            wait_for=[allow_failure(f) for f in dict.fromkeys(upstream)],
             return_state=False,
+            **upstream,
         )
     return downloads, processing
 
@@ -157,7 +172,10 @@ def ingest(
 
     records = records_task(prepared.payload, plan)
     scene_jobs, tile_jobs = jobs_task(prepared, plan, records)
-    downloads, processing = _submit_children(scene_jobs, tile_jobs, mode, child_timeout_s)
+    reads_links = reads_links_task(prepared.payload)
+    downloads, processing = _submit_children(
+        scene_jobs, tile_jobs, mode, child_timeout_s, reads_links=reads_links
+    )
     wait([*downloads.values(), *processing.values()])
     for sj in scene_jobs:
         summary.rows.append(_row("scene", sj.scene.source_id, sj.scene.date, downloads[sj.scene.source_id]))
@@ -167,6 +185,7 @@ def ingest(
         summary.rows.append(row)
         status[tj.tile.key] = row.status.value
     delete_unused_records_task(records, summary)
+    relink_records_task(plan, status, records)  # link tags as processed, around failed tiles
     update_ledger_task(prepared.payload, plan, status, prepared.storage_uri)
     create_table_artifact(
         key=_artifact_key(plan.aoi, "outcome"),
