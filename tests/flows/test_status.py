@@ -93,3 +93,53 @@ def test_retry_reruns_the_aoi_once_the_cause_is_removed_and_a_second_retry_creat
         capsys.readouterr()
         assert {r.id for r in client.list_records(tags={"aoi": aoi})} == records, "nothing new in the Geocube"
     assert len(read_status(LocalStorage(world.storage), aoi).attempts) == 3
+
+
+def test_runs_in_progress_show_as_pending_and_retry_with_what_waits_on_what(tmp_path: Path) -> None:
+    """Runs as the API holds them mid-ingestion (made through the API itself, in the states and with the
+    names and parameters the parent and its children give them), and no ledger yet."""
+    from prefect import State
+    from prefect.client.orchestration import get_client
+    from prefect.states import AwaitingRetry, Completed, Running, Scheduled
+
+    from catalogue.models import Constellation, Tile
+    from flows.children import download_scene, process_tile
+    from jobs.models import SceneRef, TileJob
+
+    aoi, box = "StatusLive", "POLYGON ((1 43, 2 43, 2 44, 1 44, 1 43))"
+    tiles: list[Tile] = []
+    for i in range(3):
+        date = datetime(2024, 1, 5, 10, 54, tzinfo=UTC) + timedelta(days=10 * i)
+        tiles.append(Tile(source_id="T31TCJ", scene_id=f"S{i}", date=date, footprint_wkt=box,
+                          previous=tiles[-1].link() if tiles else None,
+                          reference=tiles[0].link() if tiles else None))  # fmt: skip
+    states: list[State] = [
+        Completed(),
+        AwaitingRetry(message="TEMPORARY ERROR: HTTP 503 from the Geocube"),
+        Scheduled(),
+    ]
+    with get_client(sync_client=True) as client:
+        client.create_flow_run(
+            ingest, name=f"ingest {aoi}", parameters={"payload": {"name": aoi}}, state=Running()
+        )
+        for tile, state in zip(tiles, states, strict=True):
+            client.create_flow_run(download_scene, name=f"download {aoi}/{tile.scene_id}", state=Completed())
+            job = TileJob(aoi=aoi, scene=SceneRef(source_id=tile.scene_id, date=tile.date,
+                          constellation=Constellation.SENTINEL2), tile=tile, graph_name="Pass",
+                          storage_uri=str(tmp_path))  # fmt: skip
+            name = f"process {aoi}/{tile.source_id}@{tile.date:%Y-%m-%d}"
+            client.create_flow_run(
+                process_tile, name=name, parameters={"job": job.model_dump(mode="json")}, state=state
+            )
+        client.create_flow_run(download_scene, name=f"download {aoi}x/S9", state=Completed())  # another AOI
+    with pytest.MonkeyPatch.context() as patch:
+        from prefect.settings import PREFECT_API_URL
+
+        patch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
+        status = read_status(LocalStorage(tmp_path), aoi)
+    assert [i.state for i in status.tiles.values()] == [ItemState.DONE, ItemState.RETRY, ItemState.PENDING]
+    assert list(status.scenes) == ["S0", "S1", "S2"] and status.counts("scene")["DONE"] == 3
+    assert status.state == ItemState.RETRY
+    assert [a.state for a in status.attempts] == ["Running"]
+    assert [(i.key, [u.key for u in up]) for i, up in status.waits()] == [("S2/T31TCJ", ["S1/T31TCJ"])]
+    assert "T31TCJ@2024-01-25 waits for tile T31TCJ@2024-01-15 (RETRY)" in status.report()
