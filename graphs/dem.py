@@ -17,8 +17,15 @@ where pyproj looks (its data folder, ``PROJ_DATA``, its user folder) and in ``GE
 but not EGM2008; get it from the PROJ CDN (``projsync --file us_nga_egm08_25`` or
 ``https://cdn.proj.org/us_nga_egm08_25.tif``).
 
-No Prefect, no network: fetching GLO-30 tiles into the cache is the download providers' job; here a
-missing tile is an error naming it and where it is published.
+``GEOCUBE_INGESTER_DEM=glo30`` (or ``copernicus-glo30``) selects Copernicus GLO-30 fetched for each
+tile: the processing job (``jobs.dem``, with ``providers.copdem``) fetches the cells of the tile's
+footprint into a cache before the graph runs and writes a VRT over them at ``<workdir>/.dem/glo30.vrt``
+(:data:`GLO30_VRT`), which :meth:`DemSource.from_env` then opens, its heights EGM2008. Only graphs with a
+step that reads the DEM (:func:`graph_needs_dem`: the python ``s1_backscatter.py``) get one.
+
+No Prefect, no network: fetching GLO-30 tiles is the download providers' job; here a missing tile of a
+folder source is an error naming it and where it is published (a cell the fetcher found no tile for,
+the ocean, has a ``<name>.ocean`` marker and reads as sea level).
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from rasterio.crs import CRS
 from rasterio.errors import RasterioError
 
 from graphs.errors import GraphError
+from graphs.model import Engine, Graph
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +57,9 @@ PROJ_DATA_ENV = "GEOCUBE_INGESTER_PROJ_DATA"
 DEM_ENV = "GEOCUBE_INGESTER_DEM"
 DEM_DATUM_ENV = "GEOCUBE_INGESTER_DEM_DATUM"
 GLO30_URL = "https://copernicus-dem-30m.s3.amazonaws.com/{name}/{name}.tif"  # the public AWS bucket
+GLO30_SELECTORS = ("glo30", "copernicus-glo30")  # GEOCUBE_INGESTER_DEM values: fetch GLO-30 per tile
+GLO30_VRT = Path(".dem") / "glo30.vrt"  # in the tile's workdir, written by the processing job
+DEM_COMMANDS = frozenset({"s1_backscatter.py"})  # python steps that read GEOCUBE_INGESTER_DEM
 GEOID_STEP_PX = 16  # N is computed every 16 output pixels and interpolated (geoid grids are 2.5'-15')
 
 
@@ -149,19 +160,36 @@ def glo30_tiles_for(bounds_lonlat: tuple[float, float, float, float]) -> list[st
     ]
 
 
+def is_glo30_selected(value: str | None = None) -> bool:
+    """Whether ``value`` (default: ``GEOCUBE_INGESTER_DEM``) asks for GLO-30 fetched per tile."""
+    chosen = os.environ.get(DEM_ENV, "") if value is None else value
+    return chosen.strip().lower() in GLO30_SELECTORS
+
+
+def graph_needs_dem(graph: Graph) -> bool:
+    """Whether a step of ``graph`` reads the DEM (:data:`DEM_COMMANDS`): S1 backscatter, not S2/Landsat."""
+    return any(
+        step.engine == Engine.PYTHON and Path(step.command).name in DEM_COMMANDS
+        for step in graph.processing_steps
+    )
+
+
 @dataclass(frozen=True)
 class DemSource:
     """Where the DEM comes from: one raster (``path``: GeoTIFF, VRT), or a GLO-30 tile cache folder
     (``glo30_cache``: ``<name>.tif`` or ``<name>/<name>.tif``); ``datum`` says what its heights are
-    measured from (GLO-30: EGM2008)."""
+    measured from (GLO-30: EGM2008). ``glo30_per_tile``: GLO-30 fetched for each tile by the processing
+    job (the setup check's answer for ``glo30``, before any tile has its VRT)."""
 
     path: Path | None = None
     glo30_cache: Path | None = None
     datum: VerticalDatum = VerticalDatum.EGM2008
+    glo30_per_tile: bool = False
 
     @classmethod
-    def from_env(cls) -> DemSource:
-        """``GEOCUBE_INGESTER_DEM`` (a raster, or a folder of GLO-30 tiles) and
+    def from_env(cls, workdir: Path | None = None) -> DemSource:
+        """``GEOCUBE_INGESTER_DEM`` (a raster, a folder of GLO-30 tiles, or ``glo30``: the VRT the job
+        wrote in ``workdir``, default the current folder, where a step runs) and
         ``GEOCUBE_INGESTER_DEM_DATUM`` (EGM2008, EGM96 or ellipsoid; default EGM2008).
 
         Raises:
@@ -170,19 +198,40 @@ class DemSource:
         value = os.environ.get(DEM_ENV, "").strip()
         if not value:
             raise GraphError(
-                f"{DEM_ENV} is not set: set it to a DEM raster (GeoTIFF or VRT, heights in metres) or to a "
-                "folder of Copernicus GLO-30 tiles"
+                f"{DEM_ENV} is not set: set it to a DEM raster (GeoTIFF or VRT, heights in metres), to a "
+                "folder of Copernicus GLO-30 tiles, or to 'glo30' (tiles fetched for each tile)"
             )
-        return cls.parse(value, os.environ.get(DEM_DATUM_ENV, VerticalDatum.EGM2008.value))
+        return cls.parse(value, os.environ.get(DEM_DATUM_ENV, ""), workdir=workdir)
 
     @classmethod
-    def parse(cls, value: str, datum: str = VerticalDatum.EGM2008.value) -> DemSource:
-        """A source from a path (a raster file, or a folder of GLO-30 tiles) and a datum name."""
+    def parse(
+        cls, value: str, datum: str = VerticalDatum.EGM2008.value, *, workdir: Path | None = None
+    ) -> DemSource:
+        """A source from a path (a raster file, or a folder of GLO-30 tiles) or ``glo30``, and a datum.
+
+        Raises:
+            GraphError: an unknown datum, a datum other than EGM2008 for GLO-30, ``glo30`` without the
+                VRT in ``workdir`` (the graph was run outside a processing job), a path naming nothing.
+        """
         try:
             vertical = VerticalDatum(datum.strip() or VerticalDatum.EGM2008.value)
         except ValueError:
             known = ", ".join(d.value for d in VerticalDatum)
             raise GraphError(f"DEM datum {datum!r} is unknown; use one of {known}") from None
+        if is_glo30_selected(value):
+            if vertical != VerticalDatum.EGM2008:
+                raise GraphError(
+                    f"{DEM_ENV}={value}: Copernicus GLO-30 heights are above EGM2008, but "
+                    f"{DEM_DATUM_ENV}={datum}; unset {DEM_DATUM_ENV} or set it to EGM2008"
+                )
+            vrt = (workdir if workdir is not None else Path.cwd()) / GLO30_VRT
+            if not vrt.is_file():
+                raise GraphError(
+                    f"{DEM_ENV}={value}: no GLO-30 VRT at {vrt}: the processing job fetches the tile's "
+                    f"GLO-30 cells and writes it before the graph runs; run the graph through the ingester, "
+                    f"or set {DEM_ENV} to a DEM file"
+                )
+            return cls(path=vrt, datum=VerticalDatum.EGM2008)
         path = Path(value).expanduser()
         if path.is_dir():
             return cls(glo30_cache=path, datum=vertical)
@@ -200,9 +249,15 @@ class DemSource:
         """
         if self.path is not None:
             return [self.path]
-        assert self.glo30_cache is not None
+        if self.glo30_cache is None:
+            raise GraphError(
+                f"{DEM_ENV}=glo30: the tile's GLO-30 VRT ({GLO30_VRT}) is made by the processing job; "
+                "this source only says that it will be"
+            )
         found, missing = [], []
         for name in glo30_tiles_for(bounds_lonlat):
+            if (self.glo30_cache / f"{name}.ocean").is_file():
+                continue  # the fetcher found no tile for this cell: the ocean, read as sea level
             candidates = [self.glo30_cache / f"{name}.tif", self.glo30_cache / name / f"{name}.tif"]
             hit = next((c for c in candidates if c.is_file()), None)
             (found.append(hit) if hit else missing.append(name))
@@ -297,10 +352,22 @@ def check_dem_setup() -> DemSource:
     """The configured DEM source, once its geoid grid is known to be there: what a worker (or payload
     validation) calls to refuse a Sentinel-1 backscatter graph before any tile is processed.
 
+    ``glo30``: the tiles are fetched for each tile later, so only the datum and the EGM2008 grid are
+    checked now; the answer is ``DemSource(glo30_per_tile=True)``.
+
     Raises:
         GraphError: ``GEOCUBE_INGESTER_DEM`` unset or naming nothing, an unknown datum.
         GeoidGridMissingError: the datum's geoid grid is missing.
     """
+    if is_glo30_selected():
+        datum = os.environ.get(DEM_DATUM_ENV, "").strip()
+        if datum and datum != VerticalDatum.EGM2008.value:
+            raise GraphError(
+                f"{DEM_ENV}=glo30: Copernicus GLO-30 heights are above EGM2008, but {DEM_DATUM_ENV}="
+                f"{datum}; unset {DEM_DATUM_ENV} or set it to EGM2008"
+            )
+        check_geoid_grid(VerticalDatum.EGM2008)
+        return DemSource(glo30_per_tile=True)
     source = DemSource.from_env()
     check_geoid_grid(source.datum)
     return source

@@ -24,6 +24,7 @@ from graphs.execute import SelectedOutFile, select_in_files
 from graphs.loader import load_graph
 from graphs.model import Action
 from jobs.config import run_graph
+from jobs.dem import prepare_tile_dem
 from jobs.models import JobResult, TileJob
 from jobs.workspace import scratch_dir
 from storage import open_storage
@@ -144,6 +145,7 @@ def run_tile_job(job: TileJob, settings: Settings, geocube: GeocubeClient) -> Jo
         for inp in select_in_files(graph, tiles=tiles):
             ctx = tiles[inp.tile_index]
             import_layer(storage, workdir, ctx.layer_ref(job.aoi, inp.layer, inp.extension))
+        prepare_tile_dem(graph, job, workdir, settings)  # GLO-30 for the footprint, when the graph needs it
         outcome = run_graph(graph, job, tiles, workdir, settings)
         try:
             _handle_out_files(job, geocube, storage, workdir, tiles, outcome.out_files, result)

@@ -5,6 +5,11 @@
   ``coast_lat`` and 0 (the sea) south of it; optionally one steep north-south ridge (``ridge_slope_deg``,
   across the range direction of either pass) to produce layover and shadow;
 - :func:`write_flat_dem`: a constant height;
+- :func:`glo30_tile_bytes`: one Copernicus GLO-30 tile as the public bucket serves it (a COG in EPSG:4326,
+  its pixel centres on whole steps, so its origin half a pixel west and north of the cell's corner: the
+  layout ``gdalinfo`` shows for ``Copernicus_DSM_COG_10_S14_00_W172_00_DEM.tif``, Sentinel Hub forum
+  thread 3027), with relief, but at 10" (360 x 360) instead of 1" to stay small; its heights are
+  :func:`glo30_test_height`, a smooth function of (lon, lat) that the tests read back;
 - :func:`write_geoid_grid`: a global 1° vertical-offset grid in PROJ's GeoTIFF form, saved under the name
   of the real EGM2008 grid (``us_nga_egm08_25.tif``), whose undulation is the known field
   ``N = 40 + 0.1 · lat`` metres (not the real geoid: a stand-in that lets the tests check that the
@@ -88,3 +93,26 @@ def write_geoid_grid(folder: Path, name: str = "us_nga_egm08_25.tif") -> Path:
     lats = np.arange(90, -90.5, -1.0)
     values = np.repeat(np.asarray(stand_in_undulation(lats))[:, None], 361, axis=1)
     return _write(folder / name, values, -180.5, 90.5, 1.0, "EPSG:4979")
+
+
+def glo30_test_height(lon: np.ndarray | float, lat: np.ndarray | float) -> np.ndarray:
+    """Heights of the generated GLO-30 tiles: 500 + hills of ±300 m (10 km wavelength), > 0 everywhere."""
+    lon_a, lat_a = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+    return np.asarray(500.0 + 300.0 * np.sin(lon_a * 2 * np.pi * 11) * np.cos(lat_a * 2 * np.pi * 11))
+
+
+def glo30_tile_bytes(lat: int, lon: int, *, size: int = 360) -> bytes:
+    """The cell (lat, lon)'s tile (module docstring) as COG bytes, ``size`` pixels a side."""
+    import tempfile
+
+    step = 1.0 / size
+    cols, rows = np.arange(size) * step, np.arange(size) * step
+    heights = glo30_test_height(lon + cols[None, :], (lat + 1) - rows[:, None]).astype(np.float32)
+    profile = {"driver": "COG", "width": size, "height": size, "count": 1, "dtype": "float32",
+               "crs": "EPSG:4326", "transform": Affine(step, 0, lon - step / 2, 0, -step, lat + 1 + step / 2),
+               "compress": "DEFLATE", "blocksize": 256}  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "tile.tif"
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(heights, 1)
+        return path.read_bytes()
