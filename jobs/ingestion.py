@@ -97,12 +97,20 @@ def quota_report(storage_uri: str, plan: IngestionPlan) -> list[str]:
 
 def plan_document(prepared: Prepared, plan: IngestionPlan) -> dict[str, Any]:
     """The plan as the original's interchange document (what a dry run returns)."""
+    payload = prepared.payload
+    document = prepared.document
     return write_interchange(
         plan.scenes,
         plan.tiles,
         aoi=plan.aoi,
-        graph_name=prepared.payload.scene_graph_name,
-        tile_graph_name=prepared.payload.tile_graph_name,
+        properties=document.properties if document else None,
+        graph_name=payload.scene_graph_name,
+        tile_graph_name=payload.tile_graph_name,
+        graph_config=payload.graph_config,
+        is_retriable=payload.is_retriable,
+        storage_uri=payload.storage_uri,
+        instances_id=prepared.instances_id,
+        originals=document.originals if document else None,
     )
 
 
