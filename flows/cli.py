@@ -298,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("retry", help="run an AOI's latest ingestion again: what is not done is done again")
     p.add_argument("aoi", help="the AOI name (the payload's name)")
     p.set_defaults(func=cmd_retry)
-    p = sub.add_parser("delete", help="delete an AOI's stored files and its Geocube records and datasets")
+    p = sub.add_parser(
+        "delete", help="delete an AOI's stored files and Geocube records (its datasets are listed and kept)"
+    )
     p.add_argument("aoi", help="the AOI name (the payload's name)")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--storage", help="storage URI (default: GEOCUBE_INGESTER_STORAGE_URI)")

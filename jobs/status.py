@@ -97,10 +97,12 @@ def cause_first(message: str, *, limit: int = 300) -> str:
             stripped = pattern.sub("", text, count=1)
             if stripped != text and stripped:
                 text, changed = stripped, True
+    suffix = ""
     step = _STEP.match(text)
     if step:
-        text = f"{step['cause']} ({step['step']}, exit code {step['code']})"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+        text, suffix = step["cause"], f" ({step['step']}, exit code {step['code']})"
+    room = max(limit - len(suffix), 1)
+    return (text if len(text) <= room else text[: room - 1] + "…") + suffix
 
 
 @dataclass(frozen=True)

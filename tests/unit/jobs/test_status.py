@@ -63,6 +63,8 @@ def test_the_cause_comes_first() -> None:
     assert (
         cause_first(step) == "FATAL ERROR: no band found in /w (step 0 (python extract_s2.py), exit code 1)"
     )
+    long = cause_first(step + "x" * 400, limit=80)
+    assert long.endswith("x… (step 0 (python extract_s2.py), exit code 1)") and len(long) == 80
 
 
 def scene(i: int) -> Scene:
