@@ -229,11 +229,10 @@ def _load_builtin(
             LIBRARY_DIR / BUILTIN_GRAPHS[builtin], command_roots=(GRAPHS_DIR,), source=builtin
         )
     variant = choose_s1_engine(builtin, config=config, engines=engines)
-    source = f"{builtin} (s1_engine {variant.value})"
-    logger.info("graph %s: the built-in %s, its %s variant", name, builtin, variant.value)
+    logger.info("graph %s: the built-in %s, its %s variant (s1_engine)", name, builtin, variant.value)
     # graph_root may hold the SNAP XML (snap/...) as the original's GRAPHPATH does.
     return load_graph_file(
-        LIBRARY_DIR / f"{builtin}.{variant.value}.json", command_roots=roots, source=source
+        LIBRARY_DIR / f"{builtin}.{variant.value}.json", command_roots=roots, source=builtin
     )
 
 
