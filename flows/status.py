@@ -4,7 +4,8 @@ Runs are found by name, as flows/ingest.py and flows/children.py name them: the 
 the children ``download <AOI>/<scene>`` and ``process <AOI>/<tile>@<date>`` (local subflows and
 deployed runs alike; deployed children are also tagged ``aoi:<AOI>``). A child's parameters hold its
 job, so its tile's previous/reference links are known before the ledger has them. The merge itself is
-jobs/status.py; this module only reads.
+jobs/status.py; this module only reads. Prefect is imported only when an API is asked (a ledger-only
+``status`` starts in a fraction of a second).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pydantic import ValidationError
 
 from catalogue.ledger import Ledger, load_ledger
 from catalogue.models import Tile
-from flows.outcome import summary_of
 from jobs.models import TileJob
 from jobs.status import AoiStatus, Attempt, Fact, build_status, state_of_outcome, state_of_run
 from storage.base import Storage
@@ -62,6 +62,8 @@ def _tile_key_by_label(ledger: Ledger, tiles: dict[str, Tile]) -> dict[tuple[str
 def run_facts(aoi: str, ledger: Ledger) -> RunFacts:
     """The facts the Prefect API holds about ``aoi`` (the API is the one PREFECT_API_URL names)."""
     from prefect.client.schemas.objects import FlowRun
+
+    from flows.outcome import summary_of
 
     out = RunFacts()
     parents: list[FlowRun] = []
