@@ -209,6 +209,32 @@ def test_times_of_any_shape(seed: dict[str, Any], start: Any, end: Any) -> None:
     outcome(seed | {"start_time": start, "end_time": end})
 
 
+minute_zones = st.integers(-23 * 60, 23 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+
+
+@pytest.mark.slow
+@FUZZ
+@given(
+    start=st.datetimes(
+        min_value=datetime(1970, 1, 2),  # noqa: DTZ001
+        max_value=datetime(2099, 12, 30),  # noqa: DTZ001
+        timezones=minute_zones,
+    ),
+    duration=st.timedeltas(timedelta(microseconds=1), timedelta(days=3650)),
+    separator=st.sampled_from(["T", " ", "t"]),
+)
+def test_right_times_are_accepted_in_utc(
+    seed: dict[str, Any], start: datetime, duration: timedelta, separator: str
+) -> None:
+    """No wrong refusal: any RFC 3339 time with a zone, in range, is read as the same instant in UTC."""
+    end = start + duration
+    assume(end.replace(tzinfo=None) < datetime(2099, 12, 31))  # noqa: DTZ001
+    raw = seed | {"start_time": start.isoformat(separator), "end_time": end.isoformat(separator)}
+    assert outcome(raw) == "accepted"
+    payload = parse_payload(raw)
+    assert (payload.start_time, payload.end_time) == (start, end)
+
+
 @pytest.mark.slow
 @FUZZ
 @given(geometry=geometries | json_values, feature_collection=st.booleans())
