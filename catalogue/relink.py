@@ -56,23 +56,37 @@ class Outcome(BaseModel):
     links: Links | None = Field(default=None, description="The effective links it had; None: unknown")
 
 
-def effective_links(tile: Tile, *, previous: Outcome | None, reference: Outcome | None) -> Links:
-    """The links ``tile`` is processed with, given the outcomes of its previous and reference (module
-    docstring, rules 1 to 4). ``None`` for an outcome: unknown, taken as DONE (rule 3)."""
-    prev_done = previous is None or previous.done
-    known = previous.links if previous is not None else None
-    if tile.previous is None:
-        eff_prev: TileLink | None = None
+_Pair = tuple[TileLink | None, TileLink | None]  # (previous, reference): no model in the hot loop
+
+
+def _decide(tile: _Pair, prev_done: bool, prev_links: _Pair | None, ref_done: bool) -> _Pair:
+    """Rules 1 and 2 on plain pairs; ``prev_links`` are the previous's effective links (None: unknown)."""
+    previous, reference = tile
+    if previous is None:
+        eff_prev = None
     elif prev_done:
-        eff_prev = tile.previous
+        eff_prev = previous
     else:  # rule 1: the failed previous's own effective previous
-        eff_prev = known.previous if known is not None else None
-    if tile.reference is None or reference is None or reference.done:
-        eff_ref = tile.reference
+        eff_prev = prev_links[0] if prev_links is not None else None
+    if reference is None or ref_done:
+        eff_ref = reference
     elif eff_prev is None:
         eff_ref = None  # rule 2: nothing DONE before it, it starts the chain again
     else:  # rule 2: the reference the previous had (it was re-linked the same way), or the previous
-        eff_ref = known.reference if known is not None and known.reference is not None else eff_prev
+        eff_ref = prev_links[1] if prev_links is not None and prev_links[1] is not None else eff_prev
+    return eff_prev, eff_ref
+
+
+def effective_links(tile: Tile, *, previous: Outcome | None, reference: Outcome | None) -> Links:
+    """The links ``tile`` is processed with, given the outcomes of its previous and reference (module
+    docstring, rules 1 to 4). ``None`` for an outcome: unknown, taken as DONE (rule 3)."""
+    known = previous.links if previous is not None else None
+    eff_prev, eff_ref = _decide(
+        (tile.previous, tile.reference),
+        previous is None or previous.done,
+        (known.previous, known.reference) if known is not None else None,
+        reference is None or reference.done,
+    )
     return Links(previous=eff_prev, reference=eff_ref)
 
 
@@ -84,46 +98,50 @@ def relink_by_status(tiles: Sequence[Tile], status: Mapping[str, str]) -> list[T
     Upstreams are resolved before their dependants whatever the order given (an older tile added later
     may reference a newer root), iteratively: a series of 10^5 tiles needs no deep recursion.
     """
-    by_key = {t.key: t for t in tiles}
-    done: dict[str, Links] = {}
-
-    def outcome(link: TileLink | None) -> Outcome | None:
-        if link is None or link.key not in by_key:
-            return None
-        return Outcome(done=status.get(link.key, DONE) == DONE, links=done[link.key])
-
-    for start in tiles:
-        if start.key in done:
+    links: dict[str, _Pair] = {}  # tile key -> (previous, reference) as planned
+    upstream: dict[str, tuple[str | None, str | None]] = {}
+    for tile in tiles:
+        key = tile.key
+        links[key] = (tile.previous, tile.reference)
+        upstream[key] = (
+            tile.previous.key if tile.previous is not None else None,
+            tile.reference.key if tile.reference is not None else None,
+        )
+    effective: dict[str, _Pair] = {}
+    for start in links:
+        if start in effective:
             continue
-        stack = [start.key]
+        stack = [start]
         visiting: set[str] = set()
         while stack:
             key = stack[-1]
-            if key in done:  # reached twice (a previous that is also the reference)
+            if key in effective:  # reached twice (a previous that is also the reference)
                 stack.pop()
                 continue
-            tile = by_key[key]
-            waiting = [
-                link.key
-                for link in (tile.previous, tile.reference)
-                if link is not None and link.key in by_key and link.key not in done
-                and link.key not in visiting  # a cycle (never planned): its links are taken as unknown
-            ]  # fmt: skip
-            if waiting and key not in visiting:
-                visiting.add(key)
-                stack.extend(waiting)
-                continue
+            prev_key, ref_key = upstream[key]
+            if key not in visiting:
+                # A key being visited is a cycle (never planned): its links are then taken as unknown.
+                waiting = [
+                    k for k in (prev_key, ref_key)
+                    if k is not None and k in links and k not in effective and k not in visiting
+                ]  # fmt: skip
+                if waiting:
+                    visiting.add(key)
+                    stack.extend(waiting)
+                    continue
             stack.pop()
-            prev, ref = (
-                None if link is None or link.key not in done else outcome(link)
-                for link in (tile.previous, tile.reference)
+            prev_known = prev_key is not None and prev_key in effective
+            effective[key] = _decide(
+                links[key],
+                not prev_known or status.get(prev_key, DONE) == DONE,  # type: ignore[arg-type]
+                effective[prev_key] if prev_known else None,  # type: ignore[index]
+                ref_key is None or ref_key not in effective or status.get(ref_key, DONE) == DONE,
             )
-            done[key] = effective_links(tile, previous=prev, reference=ref)
     result = []
     for tile in tiles:
-        links = done[tile.key]
-        if links == Links.of(tile):
+        pair = effective[tile.key]
+        if pair == links[tile.key]:
             result.append(tile)
         else:
-            result.append(tile.model_copy(update={"previous": links.previous, "reference": links.reference}))
+            result.append(tile.model_copy(update={"previous": pair[0], "reference": pair[1]}))
     return result
