@@ -221,6 +221,9 @@ class Fetcher:
         timeout_s: connect and read timeout.
         max_resumes: Range resumes allowed in one call after cuts.
         progress_every_s: how often progress is logged.
+        min_rate_bps, stall_window_s: a body slower than ``min_rate_bps`` bytes per second over
+            ``stall_window_s`` is cut (and resumed like any cut): ``timeout_s`` bounds each read, this
+            bounds a server that sends a byte now and then.
     """
 
     def __init__(
@@ -230,11 +233,15 @@ class Fetcher:
         timeout_s: float = 60.0,
         max_resumes: int = 5,
         progress_every_s: float = 30.0,
+        min_rate_bps: float = 1024.0,
+        stall_window_s: float = 60.0,
     ) -> None:
         self._client = client
         self.timeout_s = timeout_s
         self.max_resumes = max_resumes
         self.progress_every_s = progress_every_s
+        self.min_rate_bps = min_rate_bps
+        self.stall_window_s = stall_window_s
 
     def fetch(
         self,
@@ -464,6 +471,7 @@ class Fetcher:
                     out.truncate(offset)
                 out.seek(offset)
             try:
+                window_start, window_written = started, written
                 for chunk in chunks:
                     out.write(chunk)
                     if hasher is not None:
@@ -474,6 +482,14 @@ class Fetcher:
                         last_log = now
                         _log_progress(what, written, offset, total, now - started)
                         _report(written, total)
+                    if now - window_start >= self.stall_window_s:
+                        if written - window_written < self.min_rate_bps * (now - window_start):
+                            raise _CutError(
+                                f"slower than {self.min_rate_bps:g} bytes/s for {now - window_start:.0f} s "
+                                f"after {written} bytes",
+                                resumable=not encoded,
+                            )
+                        window_start, window_written = now, written
             except (
                 httpx.TransportError,
                 httpx.StreamError,
