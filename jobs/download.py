@@ -118,7 +118,7 @@ def run_scene_job(job: SceneJob, settings: Settings) -> JobResult:
     """
     started = time.monotonic()
     storage = open_storage(job.storage_uri)
-    graph = load_graph(job.graph_name, graph_root=settings.graph_root)
+    graph = load_graph(job.graph_name, graph_root=settings.graph_root, config=job.graph_config)
     graph_out = graph.out_files[0] if graph.out_files else []
     stored = _already_stored(job, graph_out, storage)
     if stored is not None:

@@ -17,20 +17,21 @@ from catalogue.ledger import Ledger, load_ledger, save_ledger
 from catalogue.plan import IngestionPlan, plan_ingestion
 from catalogue.records import RecordsOutcome, delete_unused_records, ensure_records, scene_record_tags
 from common.settings import load_settings
-from graphs.loader import load_graph
+from graphs.loader import S1_ENGINE_KEY, S1_VARIANT_GRAPHS, choose_s1_engine, load_graph
 from jobs.models import JobStatus, SceneJob, TileJob
 from jobs.payload import Payload
 from jobs.planning import make_jobs
 from jobs.quota import accounts_for, quota_lines
 from jobs.resources import open_geocube, storage_uri_for
 from jobs.summary import IngestionSummary
+from jobs.validation import lenient_graph_config
 from jobs.validation import validate_payload as check_payload
 from providers.registry import build_searchers
 from storage import open_storage
 
 
 def validate(
-    raw: dict[str, Any] | str,
+    raw: dict[str, Any] | str | bytes,
     *,
     with_geocube: bool = True,
     require_engines: bool = True,
@@ -41,12 +42,27 @@ def validate(
     ``require_engines``: a graph step whose engine is missing here is a problem (else only a warning:
     a plan runs no step). ``engines``: those the processing pool declares (None: this machine's)."""
     settings = load_settings()
-    graphs = partial(load_graph, graph_root=settings.graph_root)
+    config = lenient_graph_config(raw)
+    graphs = partial(load_graph, graph_root=settings.graph_root, engines=engines, config=config)
     check = partial(check_payload, raw, load_graph=graphs, require_engines=require_engines, engines=engines)
     if not with_geocube:
-        return check(geocube=None)
-    with open_geocube(settings) as geocube:
-        return check(geocube=geocube)
+        payload, instances = check(geocube=None)
+    else:
+        with open_geocube(settings) as geocube:
+            payload, instances = check(geocube=geocube)
+    return pin_s1_engine(payload, engines), instances
+
+
+def pin_s1_engine(payload: Payload, engines: frozenset[str] | None) -> Payload:
+    """The payload with its Sentinel-1 graphs' variant decided once (``graph_config.s1_engine``), where it
+    is validated: the download and processing workers then load the same variant whatever their own
+    engines (the scene graph stores what the tile graph reads)."""
+    names = {payload.scene_graph_name, payload.tile_graph_name} & set(S1_VARIANT_GRAPHS)
+    if not names:
+        return payload
+    chosen = {choose_s1_engine(name, config=payload.graph_config, engines=engines) for name in names}
+    (engine,) = chosen  # one config, one set of engines: one choice
+    return payload.model_copy(update={"graph_config": {**payload.graph_config, S1_ENGINE_KEY: engine.value}})
 
 
 class Prepared(BaseModel):

@@ -16,7 +16,6 @@ These run even when the payload has other problems, so that every problem is rep
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -24,6 +23,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from common.errors import FieldProblem, IngestError, TemporaryError, ValidationFailedError
+from common.jsonload import load_json
 from geocube_client.errors import GeocubeInvalidArgumentError
 from geocube_client.mapping import (
     DataMapping,
@@ -169,6 +169,9 @@ def check_graphs(
                 logger.warning("%s: %s (processing will need it)", field, exc)
         if field == "tile_graph_name":
             tile_graph = graph
+            for layer, reason in sorted(getattr(graph, "unavailable_layers", {}).items()):
+                if layer in layers:
+                    logger.warning("layers.%s: %s", layer, reason)
             produced = indexed_layers(graph)
             for layer in sorted(set(layers) - produced):
                 problems.append(
@@ -252,16 +255,30 @@ def check_layer_mappings(
     return problems, warnings
 
 
+def _lenient_document(raw: Any) -> dict[str, Any]:
+    """The payload as a JSON object with lower-cased top-level keys, as far as it can be read; {}
+    when it cannot (the parse error says why)."""
+    if isinstance(raw, str | bytes):
+        try:
+            raw = load_json(raw, what="payload")
+        except ValidationFailedError:
+            return {}
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k).lower(): v for k, v in raw.items()}
+
+
+def lenient_graph_config(raw: Any) -> dict[str, str]:
+    """The payload's ``graph_config`` as far as it can be read (its text values), {} otherwise."""
+    config = _lenient_document(raw).get("graph_config")
+    if not isinstance(config, dict):
+        return {}
+    return {str(k): v for k, v in config.items() if isinstance(v, str)}
+
+
 def _lenient_parts(raw: Any) -> tuple[dict[str, str], dict[str, LayerSpec]]:
     """Graph names and layers of a payload that failed to parse, as far as they can be read."""
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError:
-            return {}, {}
-    if not isinstance(raw, dict):
-        return {}, {}
-    lowered = {str(k).lower(): v for k, v in raw.items()}
+    lowered = _lenient_document(raw)
     names = {
         f: lowered[f] for f in ("scene_graph_name", "tile_graph_name") if isinstance(lowered.get(f), str)
     }
@@ -269,15 +286,17 @@ def _lenient_parts(raw: Any) -> tuple[dict[str, str], dict[str, LayerSpec]]:
     for layer, spec in (
         (lowered.get("layers") or {}).items() if isinstance(lowered.get("layers"), dict) else ()
     ):
+        if not isinstance(spec, dict):
+            continue
         try:
-            layers[str(layer)] = LayerSpec.model_validate(spec)
+            layers[str(layer)] = LayerSpec.model_validate({str(k).lower(): v for k, v in spec.items()})
         except ValidationError:
             continue
     return names, layers
 
 
 def validate_payload(
-    raw: dict[str, Any] | str,
+    raw: dict[str, Any] | str | bytes,
     *,
     load_graph: Callable[[str], Any],
     geocube: VariableLookup | None,

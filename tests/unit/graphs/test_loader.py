@@ -125,7 +125,11 @@ def test_list_builtin_graphs() -> None:
         "PhrPreProcessing",
         "PhrProcessing",
         "S1Backscatter",
+        "S1BackscatterCoherence",
         "S1BurstSplit",
+        "S1Clean",
+        "S1CoregExtract",
+        "S1Preprocessing",
         "SpotPreProcessing",
         "SpotProcessing",
     ]
@@ -134,13 +138,6 @@ def test_list_builtin_graphs() -> None:
 def test_unknown_graph_lists_the_builtins(tmp_path: Path) -> None:
     with pytest.raises(GraphError, match=r"'S1Backscater'.*CopyProductToStorage, ExtractLandsatBands, "):
         load_graph("S1Backscater", graph_root=tmp_path)
-
-
-def test_hard_coded_original_graphs_are_announced() -> None:
-    with pytest.raises(
-        GraphError, match=r"'S1Preprocessing'.*not available yet \(roadmap: Processing, complete\)"
-    ):
-        load_graph("S1Preprocessing")
 
 
 def test_remote_graphs_are_not_supported_yet() -> None:

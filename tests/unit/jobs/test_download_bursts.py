@@ -28,7 +28,7 @@ from storage.layout import PRODUCT_LAYER, LayerRef, import_layer
 from tests.support.burst_servers import Answer, scripted_server
 from tests.support.s1_bursts import EFA4, asf_burst_tiff, asf_metadata_xml, one_burst_zip, unpack_efa4
 
-SPLIT = str(LIBRARY_DIR / "S1BurstSplit.json")  # the built-in, by its path (loader.BUILTIN_GRAPHS: not yet)
+SPLIT = str(LIBRARY_DIR / "S1BurstSplit.json")  # the built-in, by its path
 BOX = "POLYGON ((1 43, 2 43, 2 44, 1 44, 1 43))"
 DATE = datetime(2021, 4, 1, 5, 26, 22, tzinfo=UTC)
 
