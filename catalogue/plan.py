@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from catalogue.annotations import read_annotations
+from catalogue.annotations import read_annotations, with_download_links
 from catalogue.bursts import make_burst_tiles
 from catalogue.interchange import InterchangeDocument
 from catalogue.ledger import Ledger
@@ -160,6 +160,8 @@ def plan_ingestion(
             result.failures,
         )
     # Links lose their secrets here: jobs, the ledger and the Prefect UI never see them.
+    # One annotations_urls pattern also gives each scene without a link its download link (§2.8).
+    scenes = with_download_links(scenes, request.annotations_urls, area=request.aoi)
     scenes = [with_record_tags(s, request.record_tags).without_link_secrets() for s in scenes]
 
     if document is not None and document.tiles:

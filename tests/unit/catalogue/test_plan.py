@@ -88,7 +88,14 @@ def test_bursts_of_two_passes_over_one_place_form_series(shared_fixtures: Path, 
         shutil.copy(xml, target / xml.name.replace("20200511", "20200523").replace("032518", "032693"))
     patterns = [str(shared_fixtures / "s1" / "{SCENE}.SAFE"), str(tmp_path / "{SCENE}.SAFE")]
     everything = plan_ingestion(
-        s1_payload(point_box(0, 0, 179, 89)).plan_request(),
+        s1_payload(
+            {
+                "type": "Polygon",
+                "coordinates": [
+                    [[-179, -89], [0, -89], [179, -89], [179, 89], [0, 89], [-179, 89], [-179, -89]]
+                ],
+            }
+        ).plan_request(),
         [Fixed([s1_scene(P7768)])],
         annotation_patterns=patterns,
     )
@@ -219,3 +226,21 @@ def test_the_plan_says_how_much_it_will_download() -> None:
     plan = plan_ingestion(s2_payload().plan_request(), [Fixed([*sized, s2_scene(30)])])
     assert plan.download_estimate() == (1_500_000_000, 2)
     assert "about 1.5 GB to download (2 of 3 sizes known)" in plan.summary()
+
+
+def test_one_annotations_pattern_gives_each_scene_without_a_link_its_download_link() -> None:
+    """The original's §2.8: with a single annotations_urls, a scene's link is that pattern filled in."""
+    linked = s2_scene(20).model_copy(update={"metadata": {"download_link": "https://cat.example/own.zip"}})
+    request = (
+        s2_payload()
+        .plan_request()
+        .model_copy(
+            update={"annotations_urls": ["https://mirror.example/{AREA}/{YEAR}/{SCENE}.zip?sig=S3CR3T"]}
+        )
+    )
+    plan = plan_ingestion(request, [Fixed([s2_scene(10), linked])])
+    links = {s.date.day: s.metadata.get("download_link") for s in plan.scenes}
+    assert links == {
+        11: f"https://mirror.example/Inc/2024/{s2_scene(10).source_id}.zip",  # and its secret gone
+        21: "https://cat.example/own.zip",  # a catalogue's own link is kept
+    }
