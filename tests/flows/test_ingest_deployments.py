@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.flows.conftest import World, make_world
+from tests.support.link_graphs import write_graph_reading_t1_t2
 from tests.support.services import BIN, drain_prefect_services, postgres, prefect_server, workers
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -163,6 +164,8 @@ def test_children_run_on_their_pools_and_a_failed_tile_releases_its_dependants(
     from jobs.models import JobResult
 
     world = world_named("DeployE2E")
+    # A graph reading T1/T2: the tiles wait for their previous and are re-linked past the failed one.
+    payload = world.payload | {"tile_graph_name": write_graph_reading_t1_t2(tmp_path)}
     env = prefect_stack | world.env
     with (
         workers(env, ["download-pool", "processing-pool"], tmp_path, cwd=REPO, own_homes=True),
@@ -173,9 +176,7 @@ def test_children_run_on_their_pools_and_a_failed_tile_releases_its_dependants(
         settings = {PREFECT_API_URL: env["PREFECT_API_URL"], PREFECT_LOCAL_STORAGE_PATH: tmp_path / "parent"}
         with temporary_settings(settings):
             try:
-                state = ingest(
-                    payload=world.payload, mode="deployments", child_timeout_s=600, return_state=True
-                )
+                state = ingest(payload=payload, mode="deployments", child_timeout_s=600, return_state=True)
                 summary = summary_of(state)
                 with get_client(sync_client=True) as client:
                     parent = client.read_flow_run(state.state_details.flow_run_id)  # type: ignore[arg-type]
@@ -203,6 +204,10 @@ def test_children_run_on_their_pools_and_a_failed_tile_releases_its_dependants(
     assert [k.state.type.value for k in processing] == ["COMPLETED", "FAILED", "COMPLETED"]  # type: ignore[union-attr]
     failed, dependant = processing[1], processing[2]
     assert dependant.start_time >= failed.end_time, "the dependant ran after its failed previous finished"  # type: ignore[operator]
+    first = processing[0].parameters["job"]["tile"]
+    assert dependant.parameters["job"]["tile"]["previous"]["scene_id"] == first["scene_id"], (
+        "the dependant's child got the failed tile's previous as T1"
+    )
     assert len(list(world.storage.rglob("*.tif"))) == 2 * 4
     assert list(world.workdir.iterdir()) == []
     assert_domain_info_lines(logs, "jobs")
