@@ -18,6 +18,7 @@ from shapely.errors import ShapelyError
 from shapely.geometry.base import BaseGeometry
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
+from catalogue.geojson import search_boxes
 from catalogue.models import Constellation, Scene, SceneQuery, Searcher, SearchResult
 from catalogue.naming import is_s2_compact_name, product_name_key
 from common.errors import IngestError, TemporaryError, is_temporary
@@ -43,6 +44,28 @@ def check_product_name(name: str, *, catalogue: str) -> None:
         )
 
 
+def _search_each_side(searcher: Searcher, query: SceneQuery) -> SearchResult:
+    """``searcher.search(query)``; an AOI cut at the antimeridian (RFC 7946 §3.1.9) is searched once per
+    side, so that no catalogue that searches a box or a hull reads it as a band round the globe."""
+    try:
+        aoi = shapely.from_wkt(query.aoi_wkt)
+    except ShapelyError:
+        return searcher.search(query)  # refine_scenes names the problem
+    sides = [aoi.intersection(side) for side in search_boxes(aoi)]
+    if len(sides) < 2:
+        return searcher.search(query)
+    results = [searcher.search(query.model_copy(update={"aoi_wkt": side.wkt})) for side in sides]
+    scenes = {s.source_id: s for result in results for s in result.scenes}
+    totals = [r.total for r in results]
+    return results[0].model_copy(
+        update={
+            "scenes": list(scenes.values()),
+            "truncated": any(r.truncated for r in results),
+            "total": None if None in totals else sum(t for t in totals if t is not None),
+        }
+    )
+
+
 def search_scenes(query: SceneQuery, searchers: Sequence[Searcher]) -> SearchResult:
     """The refined scenes of the first catalogue that answers.
 
@@ -60,7 +83,7 @@ def search_scenes(query: SceneQuery, searchers: Sequence[Searcher]) -> SearchRes
     failures: dict[str, IngestError] = {}
     for searcher in candidates:
         try:
-            result = searcher.search(query)
+            result = _search_each_side(searcher, query)
             for scene in result.scenes:
                 check_product_name(scene.source_id, catalogue=searcher.name)
         except IngestError as exc:

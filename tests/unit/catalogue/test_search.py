@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pystac
 import pytest
+import shapely
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
@@ -209,3 +210,35 @@ def test_a_product_name_that_is_not_a_file_name_refuses_that_catalogues_answer(n
     assert "not a plain file name" in result.failures["evil-stac"]
     with pytest.raises(CatalogueError, match="evil-stac sent the product name"):
         search_scenes(query(), [hostile])
+
+
+class RecordingCatalogue(FakeCatalogue):
+    def __init__(self, name: str, answers: dict[str, list[Scene]]) -> None:
+        super().__init__(name)
+        self.answers, self.asked = answers, []
+
+    def search(self, query: SceneQuery) -> SearchResult:
+        self.asked.append(query.aoi_wkt)
+        side = "east" if shapely.from_wkt(query.aoi_wkt).centroid.x > 0 else "west"
+        return SearchResult(scenes=self.answers[side], catalogue=self.name, total=len(self.answers[side]))
+
+
+def test_an_aoi_cut_at_the_antimeridian_is_searched_once_per_side() -> None:
+    east = "POLYGON ((179 -17, 180 -17, 180 -16, 179 -16, 179 -17))"
+    west = "POLYGON ((-180 -17, -179 -17, -179 -16, -180 -16, -180 -17))"
+    aoi = f"MULTIPOLYGON ({east.removeprefix('POLYGON ')}, {west.removeprefix('POLYGON ')})"
+    fiji_east = scene(
+        S2_N0300, footprint="POLYGON ((179.2 -16.8, 179.8 -16.8, 179.8 -16.2, 179.2 -16.2, 179.2 -16.8))"
+    )
+    fiji_west = scene(
+        S2_N0500.replace("T33TUM", "T01KAB").replace("20210403T101021", "20210403T221021"),
+        footprint="POLYGON ((-179.8 -16.8, -179.2 -16.8, -179.2 -16.2, -179.8 -16.2, -179.8 -16.8))",
+    )
+    catalogue = RecordingCatalogue("cat", {"east": [fiji_east], "west": [fiji_west]})
+    result = search_scenes(query().model_copy(update={"aoi_wkt": aoi}), [catalogue])
+    assert len(catalogue.asked) == 2
+    assert all(
+        shapely.from_wkt(wkt).bounds[2] - shapely.from_wkt(wkt).bounds[0] <= 1 for wkt in catalogue.asked
+    )
+    assert sorted(s.source_id for s in result.scenes) == sorted([fiji_east.source_id, fiji_west.source_id])
+    assert result.total == 2
