@@ -32,6 +32,11 @@ branches (§9.2 item 5), and an older scene found later becomes a new root (§9.
 5. A tile in both ``new`` and ``existing`` (same scene and tile id) is not duplicated: the existing one
    wins and the new one is reported in ``already_known``.
 6. Cost: O(n log n) in the number of tiles (sorts and bisections, no quadratic scan).
+7. Failures. The links set here are the *planned* ones. A tile whose previous or reference fails is
+   processed with *effective* links decided when it starts (``catalogue.relink``: past a failed previous,
+   and a failed root's role to the next DONE tile). The ledger passes the existing tiles with their
+   effective links and without the failed ones, so a new tile never gets a failed tile as previous or
+   reference, and the root of a series whose root failed is the next DONE tile.
 """
 
 from __future__ import annotations
