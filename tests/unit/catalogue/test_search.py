@@ -215,7 +215,8 @@ def test_a_product_name_that_is_not_a_file_name_refuses_that_catalogues_answer(n
 class RecordingCatalogue(FakeCatalogue):
     def __init__(self, name: str, answers: dict[str, list[Scene]]) -> None:
         super().__init__(name)
-        self.answers, self.asked = answers, []
+        self.answers = answers
+        self.asked: list[str] = []
 
     def search(self, query: SceneQuery) -> SearchResult:
         self.asked.append(query.aoi_wkt)
