@@ -22,9 +22,13 @@ What this module does for a footprint (:meth:`Glo30Provider.dem_for_footprint`):
 - a VRT (written to a temporary name and renamed) over the cells, on the finest spacing of its tiles,
   with no NoDataValue: where no tile is (the ocean) GDAL reads 0.
 
+A 404 is read as the ocean only once the bucket's listing has shown GLO-30 tiles (the public bucket
+allows anonymous listing, so a missing key answers 404, not 403): a mistyped
+``GEOCUBE_INGESTER_DEM_GLO30_URL`` would otherwise make every cell sea level without a word.
+
 Errors: the download core's (``DownloadTemporaryError`` after a store's retries and resumes,
 ``DownloadAuthError``), ``DownloadError`` for a footprint that is not a geometry, a setting that is not
-a bucket URL, a tile that is not a GeoTIFF, or a lock never released.
+a bucket URL or lists no tile, a tile that is not a GeoTIFF, or a lock never released.
 """
 
 from __future__ import annotations
@@ -44,16 +48,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 from urllib.parse import urlsplit
 
+import obstore
 import rasterio
 import shapely
+from obstore.exceptions import BaseError, PermissionDeniedError, UnauthenticatedError
 from obstore.store import S3Store
 from rasterio.errors import RasterioError
 from shapely.errors import ShapelyError
 
 from common.redaction import redact_url
 from common.settings import Settings
-from providers.errors import DownloadError, ProductNotFoundError
+from providers.errors import DownloadError, DownloadTemporaryError, ProductNotFoundError
+from providers.fetch import DownloadAuthError
 from providers.objects import ObjectFetcher
+from storage.object import error_text
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, RetryConfig
@@ -244,6 +252,34 @@ class Glo30Provider:
         self.store, self.prefix = open_glo30_store(url, timeout_s=timeout_s, max_retries=max_retries)
         self.lock_timeout_s = lock_timeout_s
         self.fetcher = fetcher or ObjectFetcher(auth_settings=f"{URL_SETTING} (a public bucket needs no key)")
+        self._holds_tiles = False
+
+    def check_holds_tiles(self) -> None:
+        """Before a 404 is taken for the ocean (once per provider): the first page of the bucket's listing
+        must show GLO-30 tiles, or ``url`` is not a GLO-30 bucket and every cell would silently be sea level.
+
+        Raises:
+            DownloadError: no tile listed, naming the setting.
+            DownloadTemporaryError, DownloadAuthError: the listing failed.
+        """
+        if self._holds_tiles:
+            return
+        shown = redact_url(self.url)
+        try:
+            first = next(iter(obstore.list(self.store, prefix=self.prefix or None, chunk_size=50)), [])
+        except (BaseError, OSError) as exc:
+            text = error_text(exc)
+            if isinstance(exc, PermissionDeniedError | UnauthenticatedError) or " 403 " in f" {exc} ":
+                raise DownloadAuthError(
+                    f"DEM: listing {shown} refused ({text}); check {URL_SETTING}"
+                ) from None
+            raise DownloadTemporaryError(f"DEM: listing {shown}: {text}") from None
+        if not any(str(m["path"]).endswith("_DEM.tif") for m in first):
+            raise DownloadError(
+                f"{URL_SETTING}={shown!r} lists no Copernicus_DSM_COG_10_*_DEM.tif: not a GLO-30 bucket (a "
+                f"missing tile would be read as the ocean); the public one is {DEFAULT_URL}"
+            )
+        self._holds_tiles = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -279,6 +315,7 @@ class Glo30Provider:
             try:
                 self.fetcher.fetch(self.store, key, dest, what=f"DEM {tile.name}", shown=shown)
             except ProductNotFoundError:
+                self.check_holds_tiles()
                 _write_atomically(
                     self.ocean_marker(tile), f"{shown} absent {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n"
                 )
@@ -389,7 +426,8 @@ def write_vrt(vrt: Path, tiles: dict[Glo30Tile, Path], cells: Sequence[Glo30Tile
     step_x = min((h.transform[2] for h in headers), default=ARC_SECOND)
     step_y = min((h.transform[3] for h in headers), default=ARC_SECOND)
     # Keep the tiles' own phase (GLO-30: pixel centres on whole seconds, origin half a pixel off).
-    first = headers[0] if headers else None
+    # The finest tile's phase, so that its pixels (and those of its spacing) are copied, not resampled.
+    first = min(headers, key=lambda h: (h.transform[2], h.transform[3])) if headers else None
     phase_x = (first.transform[0] - first.lon) if first else 0.0
     phase_y = (first.transform[1] - first.north) if first else 0.0
     x0, y0 = west + phase_x, north + phase_y

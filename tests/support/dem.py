@@ -101,16 +101,18 @@ def glo30_test_height(lon: np.ndarray | float, lat: np.ndarray | float) -> np.nd
     return np.asarray(500.0 + 300.0 * np.sin(lon_a * 2 * np.pi * 11) * np.cos(lat_a * 2 * np.pi * 11))
 
 
-def glo30_tile_bytes(lat: int, lon: int, *, size: int = 360) -> bytes:
-    """The cell (lat, lon)'s tile (module docstring) as COG bytes, ``size`` pixels a side."""
+def glo30_tile_bytes(lat: int, lon: int, *, size: int = 360, width: int | None = None) -> bytes:
+    """The cell (lat, lon)'s tile (module docstring) as COG bytes, ``size`` rows and ``width`` columns
+    (default ``size``; fewer north of 50°, as the bucket's readme table says: 2/3 of them at 50-60°)."""
     import tempfile
 
-    step = 1.0 / size
-    cols, rows = np.arange(size) * step, np.arange(size) * step
+    columns = width or size
+    step_x, step_y = 1.0 / columns, 1.0 / size
+    cols, rows = np.arange(columns) * step_x, np.arange(size) * step_y
     heights = glo30_test_height(lon + cols[None, :], (lat + 1) - rows[:, None]).astype(np.float32)
-    profile = {"driver": "COG", "width": size, "height": size, "count": 1, "dtype": "float32",
-               "crs": "EPSG:4326", "transform": Affine(step, 0, lon - step / 2, 0, -step, lat + 1 + step / 2),
-               "compress": "DEFLATE", "blocksize": 256}  # fmt: skip
+    origin = Affine(step_x, 0, lon - step_x / 2, 0, -step_y, lat + 1 + step_y / 2)
+    profile = {"driver": "COG", "width": columns, "height": size, "count": 1, "dtype": "float32",
+               "crs": "EPSG:4326", "transform": origin, "compress": "DEFLATE", "blocksize": 256}  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "tile.tif"
         with rasterio.open(path, "w", **profile) as dst:

@@ -120,6 +120,7 @@ def test_a_footprint_gets_its_tiles_fetched_unsigned_the_ocean_marked_and_a_vrt_
     assert glo30.ocean_marker(SEA).is_file()
     assert glo30.tile_path(LAND).read_bytes() == glo30_tile_bytes(LAND.lat, LAND.lon)
     assert not any("authorization" in {k.lower() for k in h} for _, _, h in proxy.requests)  # unsigned
+    assert sum("list-type=2" in p for _, p, _ in proxy.requests) == 1  # the bucket holds tiles: 404 is sea
     with rasterio.open(dem.vrt) as src:
         west, south, east, north = src.bounds
         assert west < 11.8 and east > 12.65 and south < 41.25 and north > 41.5  # covers the footprint
@@ -129,6 +130,17 @@ def test_a_footprint_gets_its_tiles_fetched_unsigned_the_ocean_marked_and_a_vrt_
     expected = glo30_test_height(np.array([p[0] for p in land_points]), np.array([p[1] for p in land_points]))
     assert values[:3] == pytest.approx(expected, abs=0.01)
     assert values[3:].tolist() == [0.0, 0.0]
+
+
+def test_a_bucket_without_tiles_is_refused_rather_than_read_as_the_ocean(
+    s3: MotoS3, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    name = new_bucket(s3, {})
+    put_public(s3, name, "readme.html", b"<html>another bucket</html>")
+    glo30 = provider(proxy, name, tmp_path / "cache")
+    with pytest.raises(DownloadError, match=r"GEOCUBE_INGESTER_DEM_GLO30_URL=.* lists no Copernicus_DSM"):
+        glo30.dem_for_footprint(FOOTPRINT, tmp_path / "dem.vrt")
+    assert glo30.cached(SEA) == (False, None) and not (tmp_path / "dem.vrt").exists()
 
 
 def test_a_second_run_uses_the_cache_with_zero_requests(

@@ -166,6 +166,32 @@ def test_the_vrt_covers_the_cells_with_the_tiles_heights_and_0_where_the_ocean_h
     assert not list(tmp_path.glob(".*.tmp"))  # written through a temporary name
 
 
+@pytest.mark.parametrize(
+    ("fine", "coarse"), [(Glo30Tile(49, 12), Glo30Tile(50, 12)), (Glo30Tile(-50, 12), Glo30Tile(-51, 12))]
+)
+def test_the_vrt_joins_tiles_of_two_latitude_bands_on_the_finest_spacing(
+    tmp_path: Path, fine: Glo30Tile, coarse: Glo30Tile
+) -> None:
+    """Beyond 50° a GLO-30 tile has 2/3 of the columns (the bucket's readme): the VRT keeps the finer
+    tile's pixels as they are and resamples the coarser one bilinearly."""
+    tiles = {fine: cache_tile(tmp_path, fine), coarse: tmp_path / coarse.name / f"{coarse.name}.tif"}
+    tiles[coarse].parent.mkdir()
+    tiles[coarse].write_bytes(glo30_tile_bytes(coarse.lat, coarse.lon, width=240))
+    box = footprint_box(f"POINT(12.5 {max(fine.lat, coarse.lat)})", margin_deg=0.3)
+    vrt = write_vrt(tmp_path / "dem.vrt", tiles, [fine, coarse], box=box)
+    with rasterio.open(vrt) as src:
+        assert src.res == pytest.approx((1 / 360, 1 / 360)) and (src.width, src.height) == (360, 720)
+        heights = src.read(1)
+        x = src.transform.c + src.transform.a * (np.arange(src.width) + 0.5)
+        y = src.transform.f + src.transform.e * (np.arange(src.height) + 0.5)
+    error = np.abs(heights - glo30_test_height(x[None, :], y[:, None]))
+    fine_rows = slice(0, 360) if fine.lat > coarse.lat else slice(360, 720)
+    coarse_rows = slice(360, 720) if fine.lat > coarse.lat else slice(0, 360)
+    assert error[fine_rows].max() < 0.01  # copied
+    # bilinear on 15" columns; the last column lies past the coarse tile's last pixel centre (clamped)
+    assert error[coarse_rows, :-1].max() < 5
+
+
 def test_the_vrt_across_the_antimeridian_reads_both_tiles_and_warps_to_utm(tmp_path: Path) -> None:
     east, west = Glo30Tile(65, 179), Glo30Tile(65, -180)
     tiles = {east: cache_tile(tmp_path, east), west: cache_tile(tmp_path, west)}
