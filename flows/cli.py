@@ -50,7 +50,7 @@ def _document(args: argparse.Namespace) -> dict[str, Any] | None:
 def cmd_plan(args: argparse.Namespace) -> int:
     import time
 
-    from catalogue.interchange import read_interchange, write_interchange
+    from catalogue.interchange import InterchangeShape, read_interchange, write_interchange
     from common.settings import load_settings
     from jobs.ingestion import make_plan, validate
     from jobs.resources import storage_uri_for
@@ -64,7 +64,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     payload, _ = validate(raw, with_geocube=bool(settings.geocube_server), require_engines=False)
     document = _document(args)
     storage_uri = storage_uri_for(payload.storage_uri, settings, required=False)
-    plan = make_plan(payload, read_interchange(document) if document else None, storage_uri)
+    given = read_interchange(document) if document else None
+    plan = make_plan(payload, given, storage_uri)
     elapsed = time.monotonic() - started
     print(plan.describe())
     from jobs.ingestion import quota_report
@@ -73,7 +74,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(line)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    properties = {"truncated": str(plan.truncated).lower()}
+    properties = {**(given.properties if given else {}), "truncated": str(plan.truncated).lower()}
     for name, tiles in (("scenes.json", []), ("tiles.json", plan.tiles)):
         doc = write_interchange(
             plan.scenes,
@@ -82,11 +83,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
             properties=properties,
             graph_name=payload.scene_graph_name,
             tile_graph_name=payload.tile_graph_name,
+            graph_config=payload.graph_config,
+            is_retriable=payload.is_retriable,
+            storage_uri=payload.storage_uri,
+            shape=InterchangeShape(args.interchange_shape),
+            originals=given.originals if given else None,
         )
         tmp = out / f".{name}.part"
         tmp.write_text(json.dumps(doc, indent=1))
         tmp.replace(out / name)
-    print(f"\nwrote {out / 'scenes.json'} and {out / 'tiles.json'} (the original's interchange format)")
+    print(
+        f"\nwrote {out / 'scenes.json'} and {out / 'tiles.json'} (the original's interchange format, "
+        f"{args.interchange_shape} shape)"
+    )
     if args.png:
         from catalogue.picture import draw_plan
 
@@ -265,6 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("payload")
     p.add_argument("--out", default=".", help="folder for scenes.json, tiles.json (and plan.png)")
     p.add_argument("--png", action="store_true", help="also draw the AOI, scenes and tiles in plan.png")
+    p.add_argument(
+        "--interchange-shape",
+        choices=["current", "legacy"],
+        default="current",
+        help="current: the original since March 2025 (wkt, tags, tiles); legacy: older originals "
+        "(GeometryWKT, Tags, Tiles)",
+    )
     _document_options(p)
     p.set_defaults(func=cmd_plan)
     p = sub.add_parser("ingest", help="run the ingest flow on a payload")

@@ -181,3 +181,26 @@ def test_delete_asks_lists_removes_and_says_what_it_removed(
     assert f"AOI {aoi}: removed 2 record(s), 3 file(s), 1 ledger(s)" in out
     assert main(["delete", aoi, "--storage", str(tmp_path), "--yes"]) == 0
     assert f"AOI {aoi}: nothing to delete" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("shape", "footprint_key"), [("current", "wkt"), ("legacy", "GeometryWKT")])
+def test_plan_writes_the_interchange_shape_asked_and_keeps_the_documents_own(
+    tmp_path: Path,
+    shared_fixtures: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    shape: str,
+    footprint_key: str,
+) -> None:
+    monkeypatch.delenv("GEOCUBE_SERVER", raising=False)
+    original = shared_fixtures / "original-ingester"
+    tiles = original / "interchange" / "tiles.json"
+    out = tmp_path / "plan"
+    args = ["plan", str(original / "payloads" / "DenmarkDemoS1.json"), "--tiles", str(tiles)]
+    assert main([*args, "--out", str(out), "--interchange-shape", shape]) == 0
+    assert f"{shape} shape" in capsys.readouterr().out
+    written = json.loads((out / "tiles.json").read_text())
+    scene = written["features"][0]["properties"]
+    assert footprint_key in scene
+    given = json.loads(tiles.read_text())
+    assert {**given.get("properties", {}), "truncated": "false"} == written["properties"]
