@@ -30,6 +30,7 @@ from catalogue.models import Constellation, Tile
 from common.settings import Settings
 from graphs.dem import DEM_DATUM_ENV, DEM_ENV, GLO30_VRT, PROJ_DATA_ENV, DemSource, utm_grid_for, warp_dem
 from graphs.loader import load_graph
+from graphs.runner import run_process
 from jobs.dem import prepare_tile_dem
 from jobs.models import SceneRef, TileJob
 from providers.copdem import Glo30Provider, Glo30Tile
@@ -296,8 +297,13 @@ def test_the_s1_graph_of_a_tile_gets_its_glo30_vrt_in_ellipsoid_heights(
     assert proxy.requests == [] and not (workdir / GLO30_VRT).exists()  # S2 needs no DEM
     dem = prepare_tile_dem(load_graph("S1Backscatter"), _job("S1Backscatter"), workdir, settings)
     assert dem is not None and dem.vrt == workdir / GLO30_VRT
-    source = DemSource.from_env(workdir=workdir)  # what the step reads, running in its workdir
+    source = DemSource.from_env(workdir=workdir)
     assert source == DemSource(path=workdir / GLO30_VRT)
+    # what a step reads: a process in the workdir with the step environment (graphs.runner)
+    script = "from graphs.dem import DemSource; print('DEM', DemSource.from_env().path)"
+    done = run_process([sys.executable, "-c", script], cwd=workdir, timeout_s=60, label="step",
+                       env={"PYTHONPATH": str(REPO)})  # fmt: skip
+    assert done.returncode == 0 and f"DEM {workdir / GLO30_VRT}" in done.lines
     grid = utm_grid_for([(12.2, 41.3), (12.5, 41.4)], resolution_m=100)
     heights = warp_dem(source, grid)
     x, y = grid.xy_centres()
