@@ -207,9 +207,12 @@ def open_glo30_store(url: str, *, timeout_s: float = 60.0, max_retries: int = 5)
         "retry_timeout": timedelta(seconds=max(30.0, timeout_s)),
     }
     if parts.scheme == "s3" and parts.netloc:
+        # An explicit endpoint: obstore would otherwise take the worker's AWS_ENDPOINT_URL (its storage).
         store = S3Store(
-            parts.netloc, region=REGION, skip_signature=True, client_options=client, retry_config=retry
-        )
+            parts.netloc, endpoint=f"https://{parts.netloc}.s3.{REGION}.amazonaws.com",
+            virtual_hosted_style_request=True, region=REGION, skip_signature=True, client_options=client,
+            retry_config=retry,
+        )  # fmt: skip
         return store, "/".join(segments)
     if parts.scheme in ("http", "https") and parts.netloc and segments:
         store = S3Store(

@@ -117,11 +117,17 @@ def test_a_footprint_that_is_not_a_geometry_is_a_typed_error() -> None:
         footprint_box("POLYGON EMPTY")
 
 
-def test_the_bucket_setting_takes_s3_or_an_s3_compatible_endpoint_and_nothing_else() -> None:
-    _, prefix = open_glo30_store("s3://copernicus-dem-30m")
-    assert prefix == ""
-    _, prefix = open_glo30_store("http://127.0.0.1:9/mirror/glo30")
-    assert prefix == "glo30"
+def test_the_bucket_setting_takes_s3_or_an_s3_compatible_endpoint_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        "AWS_ENDPOINT_URL", "http://127.0.0.1:9000"
+    )  # the worker's own storage: not for the DEM
+    store, prefix = open_glo30_store("s3://copernicus-dem-30m")
+    assert prefix == "" and store.config["skip_signature"] in (True, "true")  # unsigned: no worker key sent
+    assert store.config["endpoint"] == "https://copernicus-dem-30m.s3.eu-central-1.amazonaws.com"
+    store, prefix = open_glo30_store("http://127.0.0.1:9/mirror/glo30")
+    assert prefix == "glo30" and store.config["endpoint"] == "http://127.0.0.1:9"
     with pytest.raises(DownloadError, match="GEOCUBE_INGESTER_DEM_GLO30_URL='ftp://x/y'"):
         open_glo30_store("ftp://x/y")
 
