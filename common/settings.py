@@ -208,12 +208,18 @@ class Settings(BaseSettings):
         description="GEOCUBE_INGESTER_UNPACK_MAX_GB: cap of what one product zip unpacks to",
     )
     unpack_max_ratio: float = Field(
-        default=200.0, gt=1, description="GEOCUBE_INGESTER_UNPACK_MAX_RATIO: cap of a zip member's expansion"
+        default=1000.0, gt=1, description="GEOCUBE_INGESTER_UNPACK_MAX_RATIO: cap of a zip member's expansion"
     )
     catalogue_deadline_s: float = Field(
         default=300.0,
         gt=0,
         description="GEOCUBE_INGESTER_CATALOGUE_DEADLINE_S: whole time of one catalogue answer (slow bodies)",
+    )
+    stale_temp_s: float = Field(
+        default=86400.0,
+        ge=60,
+        description="GEOCUBE_INGESTER_STALE_TEMP_S: a temporary file in storage or a download folder that no "
+        "live process of this machine holds is removed by the next write once untouched this long",
     )
 
     def catalogue_entries(self) -> list[tuple[str, list[str]]]:

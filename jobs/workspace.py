@@ -1,29 +1,151 @@
 """A job's folders under the configured workdir: a scratch folder removed whatever the outcome, and a
-scene's download folder kept after a temporary failure, so that the retry resumes its ``.part``."""
+scene's download folder kept after a temporary failure or a kill, so that the retry resumes its ``.part``.
+
+A kill (SIGKILL, the machine's OOM killer, a worker that dies) runs no ``finally``: what the killed job
+had is found by the next job using the workdir. Each scratch folder ``<workdir>/<prefix>-<random>`` has
+an owner file beside it, ``.<prefix>-<random>.owner``, holding ``<pid> <host>`` and an exclusive
+``flock`` for the folder's whole life. The kernel drops the lock when its process dies, however it
+dies, so a folder is stale only when its lock is free *and* its owner pid is dead on this host: a live
+job's folder is never removed, whichever worker (on this machine) looks. Folders of another host (a
+workdir on a shared disk) are left to that host, whose lock this one may not see.
+
+A download folder ``downloads/<scene>`` is kept on a kill (its lock is then free) and taken over by the
+next attempt of the scene, which resumes its ``.part``; one no job has touched for
+``GEOCUBE_INGESTER_STALE_TEMP_S`` (a scene never retried) is removed by the next download.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from common.errors import is_temporary
 
+log = logging.getLogger(__name__)
+
+OWNER_SUFFIX = ".owner"
+_BIRTH_S = 60.0  # an owner file with no owner written yet is being created (or its creator died then)
+
+
+def host_name() -> str:
+    """This machine's name as owner files record it (no dots or spaces: file names carry it too)."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname())[:64] or "host"
+
+
+def is_pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (a zombie, killed but not yet reaped, does not)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc: trust kill()
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
 
 @contextlib.contextmanager
 def scratch_dir(root: Path | None, prefix: str) -> Iterator[Path]:
-    if root is not None:
-        root.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(dir=root, prefix=f"{_safe(prefix)[:80]}-"))
+    """A new folder ``<root>/<prefix>-<random>`` removed on exit, whatever the outcome; the folders of
+    killed jobs in ``root`` are removed first."""
+    base = Path(root if root is not None else tempfile.gettempdir())
+    base.mkdir(parents=True, exist_ok=True)
+    remove_stale_scratch(base)
+    lock, owner_path, path = _new_owned_folder(base, f"{_safe(prefix)[:80]}-")
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+        owner_path.unlink(missing_ok=True)  # after the folder: a kill between leaves a lone owner file
+        lock.close()
+
+
+def _new_owned_folder(base: Path, prefix: str) -> tuple[IO[str], Path, Path]:
+    """(the held lock, its owner file, the folder): the owner file is locked before the folder exists,
+    so that no folder is ever without a live owner or a stale owner file."""
+    while True:
+        fd, name = tempfile.mkstemp(dir=base, prefix=f".{prefix}", suffix=OWNER_SUFFIX)
+        owner_path = Path(name)
+        handle = os.fdopen(fd, "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a cleaner took it in the instant before: it removes it
+            handle.close()
+            continue
+        if not _is_same_file(owner_path, handle):
+            handle.close()
+            continue
+        handle.write(f"{os.getpid()} {host_name()}\n")
+        handle.flush()
+        folder = base / owner_path.name[1 : -len(OWNER_SUFFIX)]
+        try:
+            folder.mkdir()
+        except FileExistsError:  # left by a cleanup that failed half-way: another name
+            owner_path.unlink(missing_ok=True)
+            handle.close()
+            continue
+        return handle, owner_path, folder
+
+
+def remove_stale_scratch(root: Path) -> list[Path]:
+    """Remove the scratch folders in ``root`` whose job is gone (lock free, owner pid dead on this host)
+    and their owner files; return the folders removed."""
+    removed: list[Path] = []
+    try:
+        owners = [p for p in root.iterdir() if p.name.startswith(".") and p.name.endswith(OWNER_SUFFIX)]
+    except OSError:
+        return removed
+    for owner_path in owners:
+        folder = root / owner_path.name[1 : -len(OWNER_SUFFIX)]
+        if _remove_if_stale(owner_path, folder):
+            removed.append(folder)
+    return removed
+
+
+def _remove_if_stale(owner_path: Path, folder: Path) -> bool:
+    try:
+        handle = owner_path.open("r")
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # its job runs
+        if not _is_same_file(owner_path, handle):
+            return False  # removed meanwhile (by its job or another cleaner)
+        pid, _, host = handle.read().strip().partition(" ")
+        if not pid:
+            with contextlib.suppress(OSError):
+                if time.time() - os.fstat(handle.fileno()).st_mtime < _BIRTH_S:
+                    return False  # its job is creating it
+        elif host != host_name() or not pid.isdigit() or is_pid_alive(int(pid)):
+            return False  # another machine's, or a pid reused by a process that holds no lock: later
+        shutil.rmtree(folder, ignore_errors=True)
+        owner_path.unlink(missing_ok=True)
+    log.info("removed %s, the scratch folder of a job that was killed (pid %s)", folder, pid or "?")
+    return True
+
+
+def _is_same_file(path: Path, handle: IO[str]) -> bool:
+    try:
+        return path.stat().st_ino == os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _safe(name: str) -> str:
@@ -31,11 +153,13 @@ def _safe(name: str) -> str:
 
 
 @contextlib.contextmanager
-def download_dir(root: Path | None, scene_id: str) -> Iterator[Path]:
+def download_dir(root: Path | None, scene_id: str, *, stale_after_s: float | None = None) -> Iterator[Path]:
     """``<workdir>/downloads/<scene>``: where a scene's download lands. It is kept when the job fails
-    with a temporary error (the retry resumes the ``.part`` there) and removed otherwise, with its lock
-    and, when empty, ``downloads/``. A second job of the same scene running meanwhile on this machine
-    gets a scratch folder of its own instead."""
+    with a temporary error or is interrupted (SIGTERM, Ctrl-C; a SIGKILL runs nothing): the retry
+    resumes the ``.part`` there. It is removed otherwise, with its lock and, when empty, ``downloads/``.
+    A second job of the same scene running meanwhile on this machine gets a scratch folder of its own.
+    Download folders no job holds and nothing touched for ``stale_after_s`` (default
+    GEOCUBE_INGESTER_STALE_TEMP_S) are removed first."""
     base = Path(root if root is not None else tempfile.gettempdir()) / "downloads"
     folder = base / _safe(scene_id)
     lock_path = base / f".{_safe(scene_id)}.lock"
@@ -44,12 +168,15 @@ def download_dir(root: Path | None, scene_id: str) -> Iterator[Path]:
         with scratch_dir(root, f"download-{scene_id}") as scratch:
             yield scratch
         return
+    remove_stale_downloads(base, older_than_s=_stale_after_s(stale_after_s))
     keep = False
     try:
         folder.mkdir(exist_ok=True)
         yield folder
     except BaseException as exc:
-        keep = is_temporary(exc)
+        # An interruption (KeyboardInterrupt, SystemExit, Prefect's TerminationSignal) is not the
+        # download's failure: its .part is kept for the retry, as a SIGKILL keeps it.
+        keep = is_temporary(exc) or not isinstance(exc, Exception)
         raise
     finally:
         if not keep:
@@ -60,19 +187,62 @@ def download_dir(root: Path | None, scene_id: str) -> Iterator[Path]:
             base.rmdir()  # only when empty
 
 
-def _lock(path: Path) -> IO[str] | None:
-    """An exclusive lock on ``path`` (created), or None when another process holds it."""
+def _stale_after_s(given: float | None) -> float:
+    if given is not None:
+        return given
+    from common.settings import Settings
+
+    return Settings().stale_temp_s
+
+
+def remove_stale_downloads(base: Path, *, older_than_s: float) -> list[Path]:
+    """Remove the download folders in ``base`` (``downloads/``) that no job holds and in which nothing
+    changed for ``older_than_s``: scenes never retried. Return the folders removed."""
+    removed: list[Path] = []
+    try:
+        locks = [p for p in base.iterdir() if p.name.startswith(".") and p.name.endswith(".lock")]
+    except OSError:
+        return removed
+    now = time.time()
+    for lock_path in locks:
+        folder = base / lock_path.name[1 : -len(".lock")]
+        if now - _newest_mtime(folder, lock_path) < older_than_s:
+            continue
+        lock = _lock(lock_path, create=False)
+        if lock is None:
+            continue  # a job of that scene runs
+        with lock:
+            shutil.rmtree(folder, ignore_errors=True)
+            lock_path.unlink(missing_ok=True)
+        log.info("removed %s, a download no job took up for %.0f s", folder, older_than_s)
+        removed.append(folder)
+    return removed
+
+
+def _newest_mtime(folder: Path, lock_path: Path) -> float:
+    newest = 0.0
+    for path in (lock_path, folder, *(folder.rglob("*") if folder.is_dir() else ())):
+        with contextlib.suppress(OSError):
+            newest = max(newest, path.stat().st_mtime)
+    return newest
+
+
+def _lock(path: Path, *, create: bool = True) -> IO[str] | None:
+    """An exclusive lock on ``path`` (created unless ``create`` is False), or None when another
+    process holds it (or, without ``create``, when it is gone)."""
     while True:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle = path.open("a")
+        try:
+            handle = path.open("a" if create else "r")
+        except FileNotFoundError:
+            return None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
             return None
-        try:
-            if path.stat().st_ino == os.fstat(handle.fileno()).st_ino:
-                return handle
-        except FileNotFoundError:
-            pass
+        if _is_same_file(path, handle):
+            return handle
         handle.close()  # the holder removed it while we waited: lock the new one
+        if not create:
+            return None

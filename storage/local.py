@@ -1,13 +1,23 @@
-"""Storage on a local (or mounted network) file system, rooted at an absolute directory."""
+"""Storage on a local (or mounted network) file system, rooted at an absolute directory.
+
+A file is written to ``.<name>.<host>.<pid>.<random>.part`` beside its target, under an exclusive
+``flock``, then renamed. A write killed half-way (SIGKILL: no ``finally`` runs) leaves that file; the
+next upload into the folder removes it: at once when its writer ran on this host and is dead (pid gone,
+lock free), else once untouched for GEOCUBE_INGESTER_STALE_TEMP_S (a writer of another machine, whose
+pid and lock this one cannot see, or a file of an older version). A live writer's is never removed.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import logging
 import os
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path, PurePosixPath
 
 from storage.errors import StorageError, StorageNotFoundError
@@ -23,16 +33,81 @@ def _give_usual_mode(path: Path) -> None:
     path.chmod(0o666 & ~umask)
 
 
+def _host_name() -> str:
+    """This machine's name as temporary file names carry it (no dots: the name is split on them)."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname())[:64] or "host"
+
+
+def _is_pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (a zombie, killed but not reaped, does not)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def _is_locked(path: Path) -> bool:
+    """Whether a process holds the ``flock`` of ``path`` (a write in progress on this machine)."""
+    try:
+        with path.open("rb") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+    except OSError:
+        return True  # gone or unreadable: not ours to remove
+    return False
+
+
+def remove_stale_parts(folder: Path, *, older_than_s: float) -> list[Path]:
+    """Remove the temporary ``.<name>...part`` files of ``folder`` that no write will finish: those of
+    a dead writer of this host, and those untouched for ``older_than_s`` that no process holds.
+    Return what was removed."""
+    removed: list[Path] = []
+    try:
+        parts = [p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".part")]
+    except OSError:
+        return removed
+    host, now = _host_name(), time.time()
+    for path in parts:
+        fields = path.name[1 : -len(".part")].rsplit(".", 3)
+        mine = len(fields) == 4 and fields[1] == host and fields[2].isdigit()
+        try:
+            age_s = now - path.lstat().st_mtime
+        except OSError:
+            continue
+        if not path.is_file() or _is_locked(path):
+            continue
+        if (mine and not _is_pid_alive(int(fields[2]))) or age_s >= older_than_s:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            logger.info("removed %s, left by a write that was killed (%.0f s old)", path, age_s)
+            removed.append(path)
+    return removed
+
+
 def copy_atomically(src: Path, dst: Path) -> None:
     """Copy ``src`` to ``dst`` through a temporary name in ``dst``'s folder, then ``os.replace``.
 
     A reader sees either the old file or the whole new one, never a partial copy; on failure the
-    temporary file is removed.
+    temporary file is removed. The temporary file names its host and pid, and is locked while written,
+    so that a cleaner knows a killed write's file from a live one (:func:`remove_stale_parts`).
     """
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
+    prefix = f".{dst.name[:150]}.{_host_name()}.{os.getpid()}."  # within NAME_MAX (255)
+    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=prefix, suffix=".part")
     tmp = Path(tmp_name)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a fresh file: nobody else holds it
         with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
             shutil.copyfileobj(inp, out, length=8 * 1024 * 1024)
             out.flush()
@@ -65,7 +140,10 @@ def _rename_into(src: Path, dst: Path) -> bool:
 class LocalStorage:
     """Files under ``root``; a key ``a/b/c.tif`` is the file ``<root>/a/b/c.tif``."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, *, stale_temp_s: float | None = None) -> None:
+        """``stale_temp_s``: the age past which a temporary file no process holds is removed
+        (default GEOCUBE_INGESTER_STALE_TEMP_S)."""
+        self._stale_temp_s = stale_temp_s
         root = Path(root)
         if not root.is_absolute():
             raise StorageError(
@@ -94,12 +172,21 @@ class LocalStorage:
         if not local_path.is_file():
             raise StorageError(f"upload to {dst}: local file {local_path} does not exist or is not a file")
         try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_parts(dst.parent, older_than_s=self._stale_after_s())
             if not (move and _rename_into(local_path, dst)):
                 copy_atomically(local_path, dst)
         except OSError as exc:
             raise StorageError(f"upload of {local_path} to {dst} failed: {exc}") from exc
         logger.debug("stored %s", dst)
         return str(dst)
+
+    def _stale_after_s(self) -> float:
+        if self._stale_temp_s is None:
+            from common.settings import Settings
+
+            self._stale_temp_s = Settings().stale_temp_s
+        return self._stale_temp_s
 
     def local_path(self, key: str) -> Path | None:
         path = self._path(key)
