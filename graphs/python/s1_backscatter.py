@@ -7,9 +7,9 @@ Usage: s1_backscatter.py --workdir DIR --pattern-out 20220918_A9_IW3_18029_*.tif
 Reads the tile's one-burst SAFE (``<workdir>/*.SAFE``, the ``__product__`` of a burst tile) and writes,
 per polarisation, σ⁰ and terrain-flattened γ⁰ (graphs.sentinel1.geocode_burst), and the layover/shadow
 mask, as COGs named by ``pattern-out`` with ``*`` replaced by the layer: ``sigma0_VV``, ``gamma0_VV``,
-``sigma0_VH``, ``gamma0_VH``, ``layover_shadow``. The DEM is ``GEOCUBE_INGESTER_DEM`` (a GeoTIFF/VRT, or
-a folder of Copernicus GLO-30 tiles) with ``GEOCUBE_INGESTER_DEM_DATUM`` (default EGM2008, which needs
-PROJ's us_nga_egm08_25.tif: graphs.dem).
+``sigma0_VH``, ``gamma0_VH``, ``layover_shadow``. The DEM is ``GEOCUBE_INGESTER_DEM`` (a GeoTIFF/VRT, a
+folder of Copernicus GLO-30 tiles, or ``glo30``: the tile's GLO-30 VRT the processing job fetched)
+with ``GEOCUBE_INGESTER_DEM_DATUM`` (default EGM2008, which needs PROJ's us_nga_egm08_25.tif: graphs.dem).
 
 Log convention (original-ingester.md §5.10): ``FATAL ERROR: ...`` on stderr and exit 1 when the SAFE,
 the DEM or the geoid grid cannot serve (retrying cannot help); other failures exit 1 with ``ERROR:``.
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         options = parse_options(resolution_m=args.resolution_m, scale=args.scale, gamma=args.gamma,
                                 looks=args.looks, polarisations=args.polarisations, crs=args.crs)  # fmt: skip
-        dem = DemSource.from_env()
+        dem = DemSource.from_env(workdir=args.workdir)
     except GraphError as exc:
         return fatal(str(exc))
     scratch = Path(tempfile.mkdtemp(dir=args.workdir, prefix=".s1_backscatter."))
