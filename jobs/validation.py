@@ -33,6 +33,7 @@ from geocube_client.mapping import (
     suggested_variable,
 )
 from geocube_client.models import Variable, is_uuid
+from graphs.dem import check_dem_setup, graph_needs_dem
 from graphs.engines import check_runnable
 from graphs.errors import GraphError
 from graphs.execute import declared_dformat
@@ -167,6 +168,11 @@ def check_graphs(
                 problems.append(FieldProblem(field, str(exc)))
             else:
                 logger.warning("%s: %s (processing will need it)", field, exc)
+        if field == "tile_graph_name" and engines is None and require_engines and graph_needs_dem(graph):
+            try:  # processing runs here (local mode): its DEM and geoid grid must be here too
+                check_dem_setup()
+            except IngestError as exc:
+                problems.append(FieldProblem(field, f"graph {name!r} reads a DEM: {exc}"))
         if field == "tile_graph_name":
             tile_graph = graph
             for layer, reason in sorted(getattr(graph, "unavailable_layers", {}).items()):

@@ -136,6 +136,27 @@ def denmark_s1(shared_fixtures: Path) -> dict[str, Any]:
     return raw
 
 
+@pytest.fixture
+def dem_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A DEM configured where processing runs (local mode): the python σ⁰ variant needs one."""
+    from tests.support.dem import write_flat_dem
+
+    dem = write_flat_dem(tmp_path / "dem.tif", (9.0, 54.0, 11.0, 56.0), height_m=20.0)
+    monkeypatch.setenv("GEOCUBE_INGESTER_DEM", str(dem))
+    monkeypatch.setenv("GEOCUBE_INGESTER_DEM_DATUM", "ellipsoid")
+    return dem
+
+
+def test_the_python_variant_without_a_dem_here_is_refused_naming_the_setting(
+    denmark_s1: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GEOCUBE_INGESTER_DEM", raising=False)
+    with pytest.raises(IngestError, match=r"tile_graph_name: graph 'S1BackscatterCoherence' reads a DEM: "
+                       r"GEOCUBE_INGESTER_DEM is not set"):  # fmt: skip
+        validate_payload(denmark_s1, load_graph=lambda name: load_graph(name, engines=NO_SNAP), geocube=None)
+
+
+@pytest.mark.usefixtures("dem_here")
 def test_the_s1_demo_payload_validates_without_snap_and_says_coherence_needs_it(
     denmark_s1: dict[str, Any],
 ) -> None:
@@ -185,8 +206,11 @@ def test_the_s1_demo_payload_validates_with_snap_where_gpt_and_its_xml_are(
 def test_the_s1_demo_payload_plans_from_the_originals_tiles_document(
     denmark_s1: dict[str, Any], shared_fixtures: Path
 ) -> None:
-    payload, _ = validate_payload(
-        denmark_s1, load_graph=lambda name: load_graph(name, engines=NO_SNAP), geocube=None
+    payload, _ = validate_payload(  # a plan runs no step: neither engine nor DEM is needed
+        denmark_s1,
+        load_graph=lambda name: load_graph(name, engines=NO_SNAP),
+        geocube=None,
+        require_engines=False,
     )
     document = read_interchange(shared_fixtures / "original-ingester" / "interchange" / "tiles.json")
     plan = make_plan(payload, document)
