@@ -138,7 +138,7 @@ def run_tile_job(job: TileJob, settings: Settings, geocube: GeocubeClient) -> Jo
     """Process one tile; return what was stored, indexed and deleted. Raise on failure."""
     started = time.monotonic()
     storage = open_storage(job.storage_uri)
-    graph = load_graph(job.graph_name, graph_root=settings.graph_root)
+    graph = load_graph(job.graph_name, graph_root=settings.graph_root, config=job.graph_config)
     tiles = _contexts(job)
     result = JobResult()
     with scratch_dir(settings.workdir, f"tile-{job.tile.source_id}") as workdir:
