@@ -9,6 +9,7 @@ import math
 
 from common.dataformat import DataFormat
 from geocube_client.errors import GeocubeInvalidArgumentError
+from geocube_client.models import is_uuid
 from geocube_client.pb import geocube_pb2 as pb
 
 
@@ -68,3 +69,16 @@ def check_index_arguments(
         problems.append(f"exponent: {exponent} must be > 0; pass exponent=1.0 for a linear mapping")
     if problems:
         raise GeocubeInvalidArgumentError(f"{where}: " + "; ".join(problems))
+
+
+def check_delete_arguments(record_ids: list[str], instance_ids: list[str]) -> None:
+    """A Geocube reads an empty list as "every record" (or instance): refuse it, and ids not UUIDs."""
+    for name, ids in (("record_ids", record_ids), ("instance_ids", instance_ids)):
+        if not ids:
+            raise GeocubeInvalidArgumentError(
+                f"delete_datasets: {name} is empty, which the Geocube reads as every one of them; "
+                "pass the ids whose datasets to delete"
+            )
+        bad = [i for i in ids if not is_uuid(i)]
+        if bad:
+            raise GeocubeInvalidArgumentError(f"delete_datasets: {name} {bad[:3]} are not UUIDs")

@@ -16,7 +16,11 @@ from pydantic import SecretStr
 
 from common.dataformat import DataFormat
 from geocube_client import convert
-from geocube_client.checks import check_index_arguments, check_variable_arguments
+from geocube_client.checks import (
+    check_delete_arguments,
+    check_index_arguments,
+    check_variable_arguments,
+)
 from geocube_client.cube import cube_request, images_from_stream
 from geocube_client.errors import (
     GeocubeAlreadyExistsError,
@@ -374,6 +378,35 @@ class GeocubeClient:
             return []
         response = self._wire.unary("GetContainers", pb.GetContainersRequest(uris=uri_list))
         return [convert.container_from_pb(c) for c in response.containers]
+
+    def delete_datasets(
+        self, record_ids: Sequence[str], instance_ids: Sequence[str], *, simulate: bool = False
+    ) -> list[str]:
+        """Delete every dataset of these records x these instances (``geocube.Admin/DeleteDatasets``);
+        return the server's one line per dataset (``convert.deleted_dataset_from_line`` reads one).
+
+        The server deletes "without any control" and reads an empty list as "all": both lists must be
+        given. The files stay (containers too, even empty); records are then free for ``delete_records``.
+        ``simulate`` only reports, on a server whose DeleteDatasets has the ``simulate`` field (upstream
+        before its deletion jobs, and the local server). Upstream 1.0.3 moved deletion to a job
+        (``Geocube.DeleteDatasets``, kept on Admin for older clients, shared/docs/geocube-api.md is
+        silent on it): such a server ignores ``simulate`` and answers no lines, so callers check the
+        outcome with ``get_containers``. Admin calls need the server's admin key when it has one.
+
+        Raises:
+            GeocubeInvalidArgumentError: an empty list, or an id that is not a UUID.
+            GeocubeAuthError: the key is not the server's admin key.
+        """
+        records, instances = list(dict.fromkeys(record_ids)), list(dict.fromkeys(instance_ids))
+        check_delete_arguments(records, instances)
+        request = pb.DeleteDatasetsRequest(simulate=simulate, records_id=records, instances_id=instances)
+        response = self._wire.unary("DeleteDatasets", request, service="Admin")
+        lines = [str(line) for line in response.results]
+        logger.info(
+            "Geocube %s: %s %d dataset(s) of %d record(s) x %d instance(s)", self.address,
+            "would delete" if simulate else "deleted", len(lines), len(records), len(instances),
+        )  # fmt: skip
+        return lines
 
 
 def _identity(d: Dataset) -> tuple[str, str, str, list[int]]:

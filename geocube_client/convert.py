@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ from geocube_client.models import (
     PROTO_NAME_TO_DTYPE,
     Container,
     Dataset,
+    DeletedDataset,
     Instance,
     Record,
     Variable,
@@ -137,4 +139,27 @@ def container_from_pb(message: pb.Container) -> Container:
         uri=message.uri,
         managed=message.managed,
         datasets=[dataset_from_pb(d, uri=message.uri) for d in message.datasets],
+    )
+
+
+# Upstream internal/svc/admin.go writes each line with Go's
+# fmt.Sprintf("%s[%v] %s (record:%s, instance:%s)", GDALOpenName, Bands, ID, RecordID, InstanceID); %v of
+# an []int64 is "[1 2]", hence the double brackets.
+_DELETED_LINE = re.compile(
+    r"^(?P<container>.*)\[\[(?P<bands>[0-9 ]*)\]\] (?P<id>\S+) "
+    r"\(record:(?P<record>[^,]*), instance:(?P<instance>[^)]*)\)$"
+)
+
+
+def deleted_dataset_from_line(line: str) -> DeletedDataset | None:
+    """A DeleteDatasets result line read, or None when it is not in upstream's format."""
+    match = _DELETED_LINE.match(line)
+    if match is None:
+        return None
+    return DeletedDataset(
+        id=match["id"],
+        container=match["container"],
+        bands=[int(b) for b in match["bands"].split()],
+        record_id=match["record"],
+        instance_id=match["instance"],
     )

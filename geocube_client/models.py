@@ -127,6 +127,18 @@ class Container:
     datasets: list[Dataset] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class DeletedDataset:
+    """One line of a DeleteDatasets answer, read: the dataset, its container as the server opens it
+    (``<subdir>:<uri>`` with a subdir), its bands, record and instance."""
+
+    id: str
+    container: str
+    bands: list[int]
+    record_id: str
+    instance_id: str
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class CubeImage:
     """One image of a cube: the records it was made from, and its pixels (or why it has none).

@@ -1,15 +1,18 @@
 """A Geocube-compatible local server: Python gRPC over SQLite, for tests, demos and offline runs.
 
-It speaks our ``geocube.proto`` (service ``geocube.Geocube``) and reproduces the server behaviour an
-ingester depends on (shared/docs/geocube-api.md): error codes, ``google.rpc.ResourceInfo`` details in the
+It speaks our ``geocube.proto`` (services ``geocube.Geocube`` and ``geocube.Admin``, on one port as
+upstream serves them) and reproduces the server behaviour an ingester depends on
+(shared/docs/geocube-api.md): error codes, ``google.rpc.ResourceInfo`` details in the
 ``grpc-status-details-bin`` trailer, " (this error may be temporary)" on temporary codes, AOI identity by
-exact coordinates, atomic record batches, indexing that opens the file (rasterio), and GetCube, which
-reads layers back in their variable's format as a real Geocube does (``server_cube``).
+exact coordinates, atomic record batches, indexing that opens the file (rasterio), GetCube, which reads
+layers back in their variable's format as a real Geocube does (``server_cube``), and dataset deletion.
 
 Auth: with ``api_key`` set, every call needs ``authorization: Bearer <key>``, else UNAUTHENTICATED
-(``missing "Bearer " prefix`` / ``invalid token``). A real Geocube reads its keys from a secret store
-(Google Secret Manager) and, without one, accepts any ``authorization``; here the key is given directly
-(the CLI reads it from an environment variable named by ``--api-key-env``).
+(``missing "Bearer " prefix`` / ``invalid token``); that one key is also the admin key, whereas a real
+Geocube takes only its "admin" key for ``/geocube.Admin/`` calls (upstream cmd/server/auth.go). A real
+Geocube reads its keys from a secret store (Google Secret Manager) and, without one, accepts any
+``authorization``; here the key is given directly (the CLI reads it from an environment variable named
+by ``--api-key-env``).
 
 Run it::
 
@@ -83,7 +86,7 @@ def _with_statuses(method: F) -> F:
     """Turn a LocalGeocubeStatusError raised by the storage into the gRPC status it names."""
 
     @functools.wraps(method)
-    def wrapper(self: LocalGeocubeServicer, request: Any, context: grpc.ServicerContext) -> Any:
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         try:
             return method(self, request, context)
         except LocalGeocubeStatusError as err:
@@ -169,6 +172,21 @@ class LocalGeocubeServicer(pb_grpc.GeocubeServicer):
     @_with_statuses
     def GetContainers(self, request: pb.GetContainersRequest, context: grpc.ServicerContext) -> Any:
         return pb.GetContainersResponse(containers=server_index.get_containers(self.db, list(request.uris)))
+
+
+class LocalAdminServicer(pb_grpc.AdminServicer):
+    """``geocube.Admin``, served on the same port as ``geocube.Geocube``, as a real Geocube does."""
+
+    def __init__(self, db: server_store.LocalDatabase) -> None:
+        self.db = db
+
+    @override
+    @_with_statuses
+    def DeleteDatasets(self, request: pb.DeleteDatasetsRequest, context: grpc.ServicerContext) -> Any:
+        lines = server_index.delete_datasets(
+            self.db, list(request.records_id), list(request.instances_id), simulate=request.simulate
+        )
+        return pb.DeleteDatasetsResponse(results=lines)
 
 
 class ApiKeyInterceptor(grpc.ServerInterceptor):
@@ -275,6 +293,7 @@ def start_local_server(
         options=[("grpc.so_reuseport", 0)],
     )
     pb_grpc.add_GeocubeServicer_to_server(LocalGeocubeServicer(db), server)
+    pb_grpc.add_AdminServicer_to_server(LocalAdminServicer(db), server)
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         if tls_cert_pem is not None and tls_key_pem is not None:

@@ -246,3 +246,31 @@ def get_containers(db: LocalDatabase, uris: list[str]) -> list[pb.Container]:
                 )
             )
     return containers
+
+
+def delete_datasets(
+    db: LocalDatabase, record_ids: list[str], instance_ids: list[str], *, simulate: bool
+) -> list[str]:
+    """Admin.DeleteDatasets as upstream's first form does it (internal/svc/admin.go): every dataset of
+    the records x instances, an empty list being no filter (so both empty is every dataset), one line
+    per dataset, deleted in one transaction unless ``simulate``. Containers stay, even empty, and no file
+    is touched. Unknown ids match nothing (OK, no line); a malformed id is INVALID_ARGUMENT, as for the
+    Geocube's other calls."""
+    for value in (*record_ids, *instance_ids):
+        check_uuid(value)
+    records, instances = set(record_ids), set(instance_ids)
+    with db.transaction() as conn:
+        rows = [
+            r
+            for r in conn.execute("SELECT * FROM dataset ORDER BY rowid")
+            if (not records or r["record_id"] in records) and (not instances or r["instance_id"] in instances)
+        ]
+        lines = [
+            f"{gdal_path(r['container_uri'], r['subdir']) or r['container_uri']}"
+            f"[[{' '.join(str(b) for b in json.loads(r['bands']))}]] {r['id']} "
+            f"(record:{r['record_id']}, instance:{r['instance_id']})"
+            for r in rows
+        ]
+        if not simulate:
+            conn.executemany("DELETE FROM dataset WHERE id = ?", [(r["id"],) for r in rows])
+    return lines

@@ -61,7 +61,11 @@ class Transport:
             self._channel = grpc.insecure_channel(address)
         else:
             self._channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates))
-        self._stub = pb_grpc.GeocubeStub(self._channel)
+        # Both services share the channel: a Geocube serves geocube.Admin on the same port.
+        self._stubs: dict[str, Any] = {
+            "Geocube": pb_grpc.GeocubeStub(self._channel),
+            "Admin": pb_grpc.AdminStub(self._channel),
+        }
 
     @property
     def has_api_key(self) -> bool:
@@ -103,12 +107,12 @@ class Transport:
                 time.sleep(delay_s)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def unary(self, rpc: str, request: object) -> Any:
-        method = getattr(self._stub, rpc)
+    def unary(self, rpc: str, request: object, *, service: str = "Geocube") -> Any:
+        method = getattr(self._stubs[service], rpc)
         return self.invoke(rpc, lambda: method(request, timeout=self.timeout_s, metadata=self._metadata()))
 
     def stream(self, rpc: str, request: object) -> list[Any]:
-        method = getattr(self._stub, rpc)
+        method = getattr(self._stubs["Geocube"], rpc)
         return self.invoke(
             rpc, lambda: list(method(request, timeout=self.timeout_s, metadata=self._metadata()))
         )

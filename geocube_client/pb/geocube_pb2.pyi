@@ -405,6 +405,22 @@ class GetContainersResponse(_message.Message):
     containers: _containers.RepeatedCompositeFieldContainer[Container]
     def __init__(self, containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ...) -> None: ...
 
+class DeleteDatasetsRequest(_message.Message):
+    __slots__ = ("simulate", "records_id", "instances_id")
+    SIMULATE_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCES_ID_FIELD_NUMBER: _ClassVar[int]
+    simulate: bool
+    records_id: _containers.RepeatedScalarFieldContainer[str]
+    instances_id: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, simulate: _Optional[bool] = ..., records_id: _Optional[_Iterable[str]] = ..., instances_id: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DeleteDatasetsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, results: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class Size(_message.Message):
     __slots__ = ("width", "height")
     WIDTH_FIELD_NUMBER: _ClassVar[int]

@@ -617,3 +617,81 @@ class Geocube:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class AdminStub:
+    """A second service on the same server and port (upstream cmd/server/main.go registers both on one gRPC
+    server); its calls (/geocube.Admin/...) need the server's *admin* key when one is configured.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.DeleteDatasets = channel.unary_unary(
+                '/geocube.Admin/DeleteDatasets',
+                request_serializer=geocube__pb2.DeleteDatasetsRequest.SerializeToString,
+                response_deserializer=geocube__pb2.DeleteDatasetsResponse.FromString,
+                _registered_method=True)
+
+
+class AdminServicer:
+    """A second service on the same server and port (upstream cmd/server/main.go registers both on one gRPC
+    server); its calls (/geocube.Admin/...) need the server's *admin* key when one is configured.
+    """
+
+    def DeleteDatasets(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_AdminServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'DeleteDatasets': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteDatasets,
+                    request_deserializer=geocube__pb2.DeleteDatasetsRequest.FromString,
+                    response_serializer=geocube__pb2.DeleteDatasetsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'geocube.Admin', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('geocube.Admin', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Admin:
+    """A second service on the same server and port (upstream cmd/server/main.go registers both on one gRPC
+    server); its calls (/geocube.Admin/...) need the server's *admin* key when one is configured.
+    """
+
+    @staticmethod
+    def DeleteDatasets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/geocube.Admin/DeleteDatasets',
+            geocube__pb2.DeleteDatasetsRequest.SerializeToString,
+            geocube__pb2.DeleteDatasetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
