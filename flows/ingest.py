@@ -27,14 +27,17 @@ from prefect.runtime import flow_run
 from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from catalogue.graphviz import make_dot
 from catalogue.plan import IngestionPlan
 from common.redaction import install_redaction
 from flows.dispatch import Kind, Mode, dispatch
 from flows.logs import route_domain_logs
 from flows.outcome import final_state
+from flows.pools import processing_engines
 from jobs.ingestion import plan_document
 from jobs.models import JobResult, JobStatus, SceneJob, TileJob
 from jobs.summary import IngestionSummary, OutcomeRow
+from jobs.window import rolling_window
 from tasks.catalogue import (
     delete_unused_records_task,
     jobs_task,
@@ -119,6 +122,19 @@ def _submit_children(
     return downloads, processing
 
 
+def _processing_engines(log: Any) -> frozenset[str] | None:
+    """The engines the processing pool declares (``flows.pools``); None (this machine's) when unreadable."""
+    try:
+        return processing_engines()
+    except Exception as exc:  # noqa: BLE001 (the API's own errors: validation falls back, and says so)
+        log.warning("the processing pool's engines could not be read (%s): checking this machine's", exc)
+        return None
+
+
+def _graph_state(status: str) -> str:
+    return "NEW" if status == "SKIPPED" else status
+
+
 def _plan_artifact(plan: IngestionPlan) -> None:
     create_markdown_artifact(
         key=_artifact_key(plan.aoi, "plan"),
@@ -142,6 +158,7 @@ def ingest(
     child_timeout_s: float = 6 * 3600,
     scenes: dict[str, Any] | None = None,
     tiles: dict[str, Any] | None = None,
+    window_days: float | None = None,
 ) -> State:
     """Ingest an AOI: the payload is the original ingester's JSON ("AreaToIngest").
 
@@ -154,12 +171,19 @@ def ingest(
         scenes: scenes to ingest instead of searching (the original's scenes GeoJSON document).
         tiles: tiles to ingest, with their previous/reference links, used as they are (the
             original's tiles GeoJSON document); their scenes come from the same document.
+        window_days: ingest the last ``window_days`` days, ending now (a schedule's rolling window:
+            the payload's own start_time/end_time are replaced; each run adds only new acquisitions).
     """
     install_redaction()
     route_domain_logs()
     log = get_run_logger()
     mode = Mode(mode)
-    prepared = prepare_task(payload, document=tiles or scenes, dry_run=dry_run)
+    if window_days is not None:
+        payload = rolling_window(payload, window_days)
+        log.info("window: %s .. %s", payload["start_time"], payload["end_time"])
+    # Graphs are checked against the engines of the machines that will run them.
+    engines = _processing_engines(log) if mode is Mode.DEPLOYMENTS else None
+    prepared = prepare_task(payload, document=tiles or scenes, dry_run=dry_run, engines=engines)
     plan = plan_task(prepared)
     _plan_artifact(plan)
     for line in quota_task(prepared.storage_uri, plan):  # before any download: the accounts' usage
@@ -187,6 +211,12 @@ def ingest(
     delete_unused_records_task(records, summary)
     relink_records_task(plan, status, records)  # link tags as processed, around failed tiles
     update_ledger_task(prepared.payload, plan, status, prepared.storage_uri)
+    dot = make_dot(plan.aoi, plan.tiles, {k: _graph_state(v) for k, v in status.items()})
+    create_markdown_artifact(
+        key=_artifact_key(plan.aoi, "graph"),
+        markdown=f"```dot\n{dot}```",
+        description="The tiles by series, coloured by state (`geocube-ingester graph AOI` draws it)",
+    )
     create_table_artifact(
         key=_artifact_key(plan.aoi, "outcome"),
         table=[

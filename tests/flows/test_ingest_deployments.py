@@ -63,6 +63,7 @@ def prefect_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
                    ["bash", str(REPO / "deployments" / "up.sh")], cwd=root)  # fmt: skip
         assert done.returncode == 0, f"up.sh failed:\n{done.stdout}\n{done.stderr}"
         assert "work pool orchestrator-pool ready" in done.stdout
+        assert "work pool processing-pool ready (engines: " in done.stdout
         yield env | {"SHARED_RESULTS": str(root / "shared-results")}
 
 
@@ -130,7 +131,10 @@ def test_a_plain_deploy_makes_working_deployments_and_refuses_elsewhere(
         done = run(env, [str(BIN / "prefect"), "--no-prompt", "deploy", "--all"])
         assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
         before = read_deployments()
-        assert sorted(before) == ["download-scene", "ingest", "process-tile"]
+        assert sorted(before) == ["download-scene", "ingest", "ingest-last-10-days", "process-tile"]
+        rolling = before["ingest-last-10-days"]
+        assert rolling.parameters["window_days"] == 10 and rolling.parameters["payload"]["name"]
+        assert [s.schedule.cron for s in rolling.schedules] == ["30 4 * * *"]  # type: ignore[union-attr]
         for deployment in before.values():
             assert "{{" not in json.dumps(deployment.model_dump(mode="json")), deployment.name
             assert deployment.pull_steps == [
