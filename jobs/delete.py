@@ -13,14 +13,21 @@ left: datasets, then records, then files, the ledger last, only once everything 
 is deleted only if it has no dataset left (``DeleteRecords`` with ``no_fail``): a record that another
 AOI's datasets use is kept. Each item is reported on its own, removed, kept (with why) or failed.
 
-The Geocube API the ingester speaks (geocube_client) has no dataset deletion yet (upstream: the Admin
-service's ``DeleteDatasets``, records_id/instances_id): the AOI's datasets are listed and kept, and so are
-their files and records, each saying why.
+Datasets go with the Admin service's ``DeleteDatasets``, which deletes *every* dataset of the records x
+instances it is given, wherever its file is. So it is asked only for the AOI's records, each with the
+instances the AOI's files hold for it (records sharing one set of instances in one call), and first as a
+simulation: a record with more datasets of those instances than the AOI's files hold (a scene another
+AOI ingested too: records are reused across AOIs) is not asked for, and its datasets, record and files
+are kept, saying why. Whatever the server answers, GetContainers on the AOI's files then says what went.
+A server where deletion is a job (upstream since 1.0.3, ``GeocubeClient.delete_datasets``) ignores
+``simulate`` and answers no lines: there the simulation already deletes, and a shared record's other
+datasets are not protected.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -29,17 +36,14 @@ from catalogue.ledger import LEDGER_NAME, ledger_key, load_ledger
 from catalogue.models import Scene
 from common.errors import IngestError, PermanentError
 from geocube_client.client import GeocubeClient
-from geocube_client.errors import GeocubeError, GeocubeNotFoundError
+from geocube_client.convert import deleted_dataset_from_line
+from geocube_client.errors import GeocubeError, GeocubeNotFoundError, GeocubeTemporaryError
 from storage.base import Storage
 
 log = logging.getLogger(__name__)
 
 NOT_INDEXABLE = (".zip", ".json")  # products and documents: never a Geocube container
 BATCH = 100
-NO_DATASET_DELETION = (
-    "the Geocube client cannot delete datasets yet (no DeleteDatasets in geocube_client): delete them "
-    "with the Geocube's own tools, then run delete again"
-)
 
 
 @dataclass(frozen=True)
@@ -169,18 +173,87 @@ def plan_delete(geocube: GeocubeClient, storage: Storage, aoi: str) -> DeletePla
     return plan
 
 
+def _record_of(dataset: Item) -> str:
+    return dataset.id.split(":", 1)[0]
+
+
+def _shared_records(lines: Sequence[str], expected: Counter[str], ours: set[str]) -> dict[str, str]:
+    """record id -> why, for the records the simulation shows with datasets beyond the AOI's files
+    (``ours``: their URIs, which the server names as they are when they have no subdir)."""
+    seen: Counter[str] = Counter()
+    elsewhere: dict[str, str] = {}
+    for line in lines:
+        read = deleted_dataset_from_line(line)
+        if read is None:
+            continue  # not upstream's format: the counts of the others still hold
+        seen[read.record_id] += 1
+        if read.container not in ours:
+            elsewhere.setdefault(read.record_id, read.container)
+    return {
+        rid: (
+            f"the Geocube has {n} dataset(s) of this record and these instances, {expected[rid]} in this "
+            f"AOI's files (another AOI ingested the scene too: {elsewhere.get(rid, 'another file')}); "
+            "DeleteDatasets would delete them all, so they are kept. Delete this AOI's dataset with the "
+            "Geocube's own tools (its deletion job takes file patterns), then run delete again"
+        )
+        for rid, n in seen.items()
+        if n > expected[rid]
+    }
+
+
+def _delete_datasets(
+    geocube: GeocubeClient, storage: Storage, plan: DeletePlan, report: DeleteReport
+) -> list[Item]:
+    """Delete the plan's datasets (see the module docstring); return those that remain."""
+    instances_of: dict[str, set[str]] = defaultdict(set)
+    for dataset in plan.datasets:
+        instances_of[_record_of(dataset)].add(dataset.id.split(":", 1)[1])
+    groups: dict[frozenset[str], list[str]] = defaultdict(list)
+    for record_id, wanted in instances_of.items():
+        groups[frozenset(wanted)].append(record_id)
+    expected = Counter(_record_of(d) for d in plan.datasets)
+    uris = sorted({storage.uri_of(d.detail) for d in plan.datasets})
+    why_kept: dict[str, str] = {}
+    why_failed: dict[str, str] = {}
+    for group, record_ids in groups.items():
+        instance_ids = sorted(group)
+        try:
+            why_kept |= _shared_records(
+                geocube.delete_datasets(record_ids, instance_ids, simulate=True), expected, set(uris)
+            )
+            asked = [r for r in record_ids if r not in why_kept]
+            if asked:
+                geocube.delete_datasets(asked, instance_ids)
+        except GeocubeNotFoundError:
+            pass  # a server whose deletion is a job says so when nothing is left: checked below
+        except (GeocubeError, GeocubeTemporaryError) as exc:
+            why_failed |= dict.fromkeys(record_ids, f"DeleteDatasets failed: {str(exc)[:300]}")
+    left = {(uri, r, i) for uri, pairs in _containers(geocube, uris).items() for r, i in pairs}
+    remaining = []
+    for dataset in plan.datasets:
+        record_id, instance_id = dataset.id.split(":", 1)
+        if (storage.uri_of(dataset.detail), record_id, instance_id) not in left:
+            report.removed.append(dataset)
+            continue
+        remaining.append(dataset)
+        if record_id in why_kept:
+            report.kept.append((dataset, why_kept[record_id]))
+        else:
+            report.failed.append((dataset, why_failed.get(record_id, "still indexed after DeleteDatasets")))
+    return remaining
+
+
 def apply_delete(geocube: GeocubeClient, storage: Storage, plan: DeletePlan) -> DeleteReport:
     """Remove what ``plan`` lists, in order (datasets, records, files, ledger), item by item."""
     report = DeleteReport(plan.aoi)
     records_in_use = set()
     files_in_use = set()
-    for dataset in plan.datasets:
-        report.kept.append((dataset, NO_DATASET_DELETION))
-        records_in_use.add(dataset.id.split(":", 1)[0])
+    for dataset in _delete_datasets(geocube, storage, plan, report) if plan.datasets else []:
+        records_in_use.add(_record_of(dataset))
         files_in_use.add(dataset.detail)
     for record in plan.records:
         if record.id in records_in_use:
-            report.kept.append((record, "its datasets are kept"))
+            report.kept.append((record, "some of its datasets are kept (above)"))
             continue
         try:
             deleted = geocube.delete_records([record.id], no_fail=True)
@@ -195,7 +268,7 @@ def apply_delete(geocube: GeocubeClient, storage: Storage, plan: DeletePlan) -> 
             )
     for file in plan.files:
         if file.id in files_in_use:
-            report.kept.append((file, "a kept dataset is indexed from it"))
+            report.kept.append((file, "a dataset still indexed from it is kept (above)"))
             continue
         try:
             storage.delete(file.id)
