@@ -173,3 +173,13 @@ def test_the_admin_service_needs_the_key_and_never_shows_it(guarded: LocalGeocub
         assert "wrong-key-456" not in str(caught.value) and "admin-key-123" not in str(caught.value)
     with GeocubeClient(guarded.address, insecure=True, api_key=SecretStr("admin-key-123")) as client:
         assert client.delete_datasets(*ids) == []
+
+
+def test_result_lines_are_read_as_upstream_writes_them_and_others_are_not() -> None:
+    rid, iid = "0b7e8a52-2f5c-4d1e-9a41-7f3d2c1b0a99", "1c7e8a52-2f5c-4d1e-9a41-7f3d2c1b0a99"
+    read = deleted_dataset_from_line(f"GTIFF_DIR:2:/data/x.tif[[1 2]] d-1 (record:{rid}, instance:{iid})")
+    assert read is not None
+    assert (read.container, read.bands, read.id, read.record_id, read.instance_id) == (
+        "GTIFF_DIR:2:/data/x.tif", [1, 2], "d-1", rid, iid
+    )  # fmt: skip
+    assert deleted_dataset_from_line("3 datasets deleted") is None
