@@ -1,8 +1,17 @@
 """What an AOI already holds: the scenes and tiles of earlier ingestions, kept beside its layers.
 
-The ledger is ``<storage>/<aoi>/ingested.json``. The catalogue reads it to link new acquisitions to the
-existing series (incremental AOIs, ``catalogue.tiles.link_tiles``); the parent flow writes it back after
-each run with each tile's outcome.
+The ledger is kept beside the AOI's layers. The catalogue reads it to link new acquisitions to the
+existing series (incremental AOIs, ``catalogue.tiles.link_tiles``); the parent flow adds each run's
+scenes and tiles with their outcomes.
+
+It is safe under concurrent writers by construction: nothing is read, changed and written back. Each run
+adds one entry of its own, ``<aoi>/_ledger/<UTC time>-<uuid>.json`` (a new object: no two writers ever
+write one key), and the ledger is the entries merged in name order, the later outcome winning.
+``<aoi>/ingested.json`` is a snapshot of that merge, naming the entries it holds (``included``): when
+every other entry is newer than those, they are applied on top of it; otherwise (an entry that became
+visible late, or a snapshot put back by a slow writer) the ledger is rebuilt from every entry. Snapshots
+are only a cache and entries are never removed (but by ``delete AOI``). A ledger written by an earlier
+version (``ingested.json`` without ``included``) becomes the first entry on the next write.
 
 Failed tiles stay out of later runs' links. They are kept with their status (and the links they were
 tried with) but are never offered as existing tiles; and every tile is kept with its *effective* links
@@ -17,7 +26,10 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -28,12 +40,18 @@ from storage.base import Storage
 from storage.errors import StorageNotFoundError
 
 log = logging.getLogger(__name__)
+_M = TypeVar("_M", bound=BaseModel)
 
 LEDGER_NAME = "ingested.json"
+ENTRIES_FOLDER = "_ledger"
+LEGACY_ENTRY = "00000000T000000000000Z-earlier-version.json"  # sorts before every entry
 
 
 class Ledger(BaseModel):
     aoi: str
+    included: list[str] | None = Field(
+        default=None, description="The entries this snapshot holds (None: a ledger of an earlier version)"
+    )
     scenes: dict[str, Scene] = Field(default_factory=dict, description="scene source_id -> scene")
     tiles: dict[str, Tile] = Field(default_factory=dict, description="tile key -> tile")
     status: dict[str, str] = Field(default_factory=dict, description="tile key -> DONE | FAILED | SKIPPED")
@@ -54,32 +72,112 @@ class Ledger(BaseModel):
 
 
 def ledger_key(aoi: str) -> str:
+    """The key of the AOI's snapshot (and of the whole ledger of earlier versions)."""
     return f"{aoi}/{LEDGER_NAME}"
 
 
-def load_ledger(storage: Storage, aoi: str) -> Ledger:
-    """The AOI's ledger, or an empty one for a new AOI."""
+def entries_prefix(aoi: str) -> str:
+    return f"{aoi}/{ENTRIES_FOLDER}/"
+
+
+class LedgerEntry(BaseModel):
+    """One run's addition: its scenes and tiles (as planned) and each tile's outcome."""
+
+    scenes: list[Scene] = Field(default_factory=list)
+    tiles: list[Tile] = Field(default_factory=list)
+    status: dict[str, str] = Field(default_factory=dict)
+
+
+def _read_json(storage: Storage, key: str, model: type[_M]) -> _M:
     with tempfile.TemporaryDirectory(prefix="ledger-") as tmp:
-        local = Path(tmp) / LEDGER_NAME
+        local = Path(tmp) / "part.json"
+        storage.download(key, local)
         try:
-            storage.download(ledger_key(aoi), local)
-        except StorageNotFoundError:
-            return Ledger(aoi=aoi)
-        try:
-            return Ledger.model_validate_json(local.read_text())
+            return model.model_validate_json(local.read_text())
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             raise CatalogueError(
-                f"{storage.uri_of(ledger_key(aoi))}: the AOI's ledger is unreadable "
-                f"({exc.__class__.__name__}); restore it from a backup, or delete it to start the AOI's "
-                "series afresh"
+                f"{storage.uri_of(key)}: the AOI's ledger is unreadable ({exc.__class__.__name__}); restore "
+                "it from a backup, or delete it to start the AOI's series afresh"
             ) from None
 
 
-def save_ledger(storage: Storage, ledger: Ledger) -> str:
-    """Write the ledger (atomically: the storage uploads through a temporary name)."""
+def _write_json(storage: Storage, key: str, model: BaseModel) -> str:
     with tempfile.TemporaryDirectory(prefix="ledger-") as tmp:
-        local = Path(tmp) / LEDGER_NAME
-        local.write_text(ledger.model_dump_json(indent=1))
-        uri = storage.upload(local, ledger_key(ledger.aoi))
+        local = Path(tmp) / "part.json"
+        local.write_text(model.model_dump_json(indent=1))
+        return storage.upload(local, key)  # atomic: the storage uploads through a temporary name
+
+
+def _merge(base: Ledger, entries: list[tuple[str, LedgerEntry]]) -> Ledger:
+    """``base`` with ``entries`` applied in order (the later outcome winning), relinked once."""
+    merged = base.model_copy(deep=True)
+    for _name, entry in entries:
+        merged.scenes.update({s.source_id: s for s in entry.scenes})
+        merged.tiles.update({t.key: t for t in entry.tiles})
+        merged.status.update(entry.status)
+    if entries:
+        merged.tiles = {t.key: t for t in relink_by_status(list(merged.tiles.values()), merged.status)}
+    return merged.model_copy(update={"included": [*(base.included or []), *(n for n, _ in entries)]})
+
+
+def _legacy_entry(ledger: Ledger) -> LedgerEntry:
+    return LedgerEntry(
+        scenes=list(ledger.scenes.values()), tiles=list(ledger.tiles.values()), status=ledger.status
+    )
+
+
+def load_ledger(storage: Storage, aoi: str) -> Ledger:
+    """The AOI's ledger: its snapshot and the entries after it, or every entry (module docstring)."""
+    for _attempt in range(3):
+        try:
+            snapshot = _read_json(storage, ledger_key(aoi), Ledger)
+        except StorageNotFoundError:
+            snapshot = Ledger(aoi=aoi, included=[])
+        names = sorted(
+            key.rsplit("/", 1)[-1] for key in storage.list_keys(entries_prefix(aoi)) if key.endswith(".json")
+        )
+        if snapshot.included is None:  # an earlier version's ledger, not yet an entry
+            if LEGACY_ENTRY not in names:
+                base = Ledger(aoi=aoi, included=[])
+                legacy = [(LEGACY_ENTRY, _legacy_entry(snapshot))]
+                return _merge(base, legacy + _entries(storage, aoi, names)) if names else snapshot
+            snapshot = Ledger(aoi=aoi, included=[])
+        held = set(snapshot.included or ())
+        newer = [name for name in names if name not in held]
+        if not held <= set(names) or (held and newer and min(newer) < max(held)):
+            snapshot, newer = Ledger(aoi=aoi, included=[]), names  # rebuilt from every entry
+        try:
+            return _merge(snapshot, _entries(storage, aoi, newer))
+        except StorageNotFoundError:
+            continue  # removed meanwhile (delete AOI): read again
+    raise CatalogueError(f"{storage.uri_of(entries_prefix(aoi))}: the ledger's entries keep disappearing")
+
+
+def _entries(storage: Storage, aoi: str, names: list[str]) -> list[tuple[str, LedgerEntry]]:
+    return [(name, _read_json(storage, entries_prefix(aoi) + name, LedgerEntry)) for name in names]
+
+
+def add_to_ledger(
+    storage: Storage, aoi: str, scenes: list[Scene], tiles: list[Tile], status: dict[str, str]
+) -> str:
+    """Add a run's scenes and tiles with their outcomes (one new entry), then refresh the snapshot.
+    Returns the entry's URI. Safe with any number of concurrent writers (module docstring)."""
+    try:
+        current = _read_json(storage, ledger_key(aoi), Ledger)
+    except StorageNotFoundError:
+        current = None
+    if current is not None and current.included is None:  # an earlier version's ledger: the first entry
+        _write_json(storage, entries_prefix(aoi) + LEGACY_ENTRY, _legacy_entry(current))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    key = f"{entries_prefix(aoi)}{stamp}-{uuid.uuid4().hex}.json"
+    uri = _write_json(storage, key, LedgerEntry(scenes=scenes, tiles=tiles, status=status))
+    save_ledger(storage, load_ledger(storage, aoi))
+    return uri
+
+
+def save_ledger(storage: Storage, ledger: Ledger) -> str:
+    """Write the ledger as the AOI's snapshot (atomically), holding the entries ``ledger.included`` names
+    (None: a whole ledger, as earlier versions wrote it). To add outcomes, use :func:`add_to_ledger`."""
+    uri = _write_json(storage, ledger_key(ledger.aoi), ledger)
     log.info("%s: ledger saved (%d scenes, %d tiles)", ledger.aoi, len(ledger.scenes), len(ledger.tiles))
     return uri

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from catalogue.interchange import InterchangeDocument, read_interchange, write_interchange
-from catalogue.ledger import Ledger, load_ledger, save_ledger
+from catalogue.ledger import Ledger, add_to_ledger, load_ledger
 from catalogue.plan import IngestionPlan, plan_ingestion
 from catalogue.records import RecordsOutcome, delete_unused_records, ensure_records, scene_record_tags
 from common.settings import load_settings
@@ -184,7 +184,4 @@ def remove_unused_records(records: RecordsOutcome, summary: IngestionSummary) ->
 
 def update_ledger(payload: Payload, plan: IngestionPlan, status: dict[str, str], storage_uri: str) -> str:
     """Record this run's scenes and tiles, with each tile's outcome (by tile key), in the AOI's ledger."""
-    storage = open_storage(storage_uri)
-    ledger = load_ledger(storage, payload.name)
-    ledger.record(plan.scenes, plan.tiles, status)
-    return save_ledger(storage, ledger)
+    return add_to_ledger(open_storage(storage_uri), payload.name, plan.scenes, plan.tiles, status)

@@ -14,7 +14,7 @@ BOX = "POLYGON ((1 43, 2 43, 2 44, 1 44, 1 43))"
 
 def test_new_aoi_has_an_empty_ledger_and_a_saved_one_comes_back(tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path)
-    assert load_ledger(storage, "A") == Ledger(aoi="A")
+    assert load_ledger(storage, "A") == Ledger(aoi="A", included=[])  # a new AOI: no entry yet
     date = datetime(2024, 1, 5, tzinfo=UTC)
     scene = Scene(source_id="S", date=date, constellation=Constellation.SENTINEL2, footprint_wkt=BOX)
     ok = Tile(source_id="S", scene_id="S", date=date, footprint_wkt=BOX)
