@@ -48,7 +48,13 @@ import xarray as xr
 
 from graphs.cog import write_cog
 from graphs.dem import DemSource, MapGrid, utm_grid_for, warp_dem
-from graphs.s1_layover import MASK_LAYOVER, MASK_SHADOW, active_layover_shadow, passive_layover_shadow
+from graphs.s1_layover import (
+    MASK_LAYOVER,
+    MASK_SHADOW,
+    SPEED_OF_LIGHT,
+    active_layover_shadow,
+    range_line_mask,
+)
 from graphs.s1_radiometry import (
     BurstFiles,
     Calibration,
@@ -72,7 +78,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SPEED_OF_LIGHT = 299_792_458.0  # m / s
 MASK_OUTSIDE = 255
 TERRAIN_MARGIN_M = 1000.0
 SEED_STEP = (16, 16)
@@ -196,21 +201,6 @@ def _simulate_block(dem_ecef: xr.DataArray, orbit_interpolator: Any, with_gamma:
     return out.drop_vars([c for c in out.coords if c not in ("x", "y")])
 
 
-def _passive_mask(acquisition: xr.Dataset, attrs: dict[str, Any], resolution_m: float) -> np.ndarray:
-    """Layover and shadow along the range lines (graphs.s1_layover): map pixels binned by azimuth time
-    in bins of one output pixel along track, compared with points two pixels away in ground range."""
-    ground_speed = float(attrs["azimuth_pixel_spacing"]) / float(attrs["azimuth_time_interval"])
-    bin_ns = resolution_m / ground_speed * 1e9
-    times = acquisition.azimuth_time
-    elapsed = (times - times.min()) / np.timedelta64(1, "ns")
-    bins = (elapsed // bin_ns).fillna(-1).astype(np.int32)
-    slant_range = ((acquisition.slant_range_time - float(attrs["image_slant_range_time"]))
-                   * (SPEED_OF_LIGHT / 2)).astype(np.float32)  # fmt: skip
-    computed = compute_together(bins.data, acquisition.ground_range.data, acquisition.look_angle.data,
-                                slant_range.data)  # fmt: skip
-    return passive_layover_shadow(*computed, separation_m=2 * resolution_m)
-
-
 def _lookup_block(acquisition: xr.Dataset, image: np.ndarray, t0: np.datetime64, dt_s: float,
                   s0: float, ds_s: float) -> xr.DataArray:  # fmt: skip
     """The radar image's value at the nearest cell of each map pixel (NaN outside the image)."""
@@ -304,7 +294,7 @@ def geocode_burst(
     seconds["simulate"] = time.perf_counter() - started - sum(seconds.values())
     tic = time.perf_counter()
     attrs = open_group(safe, f"{first.swath}/{first.polarisation}").attrs
-    passive = _passive_mask(acquisition, attrs, options.resolution_m)
+    passive = range_line_mask(acquisition, attrs, resolution_m=options.resolution_m)
     acquisition = acquisition.drop_vars(["look_angle", "ground_range"])  # their chunks are freed
     seconds["layover_shadow"] = time.perf_counter() - tic
     files: dict[str, Path] = {}

@@ -87,6 +87,15 @@ def test_flat_ground_and_pixels_without_geometry_are_never_masked() -> None:
     ).any()
 
 
+def test_a_pixel_without_geometry_stops_nothing() -> None:
+    """A NaN anywhere on a line neither is masked nor hides the shadow after it (NaN poisons a maximum)."""
+    heights = _plateau(200, 60, 50, 300.0)[None, :]
+    ground, look, slant = _profiles(heights, np.array([581e3]))
+    look[0, 20] = np.nan
+    mask = passive_layover_shadow(np.zeros((1, 200), int), ground, look, slant, separation_m=SEPARATION_M)
+    assert mask[0, 20] == 0 and (mask[0, 115:120] & MASK_SHADOW).all()
+
+
 def test_bins_are_not_mixed() -> None:
     """A plateau on one line shadows and lays over nothing on the next one, whatever their order."""
     heights = np.stack([_plateau(200, 60, 50, 300.0), np.zeros(200)])
