@@ -13,9 +13,11 @@ Prepare (``../shared/fixtures/s1``; ``GEOCUBE_INGESTER_FIXTURES`` overrides it):
 
 Run, each case in a fresh process (its peak RSS is its own): ``baseline`` (read every sample of both
 TIFFs, window by window, and warp the DEM to the 20 m UTM grid with the geoid), ``sigma0`` (the graph's
-work without γ⁰), ``sigma0+gamma0`` (with ``gamma_nearest``). Report: seconds and peak RSS of each, the
-ratio to the baseline, the machine. Then a picture of the crop's σ⁰ over its DEM's hillshade:
-``/tmp/s1_sigma0.png`` (``BENCH_S1_PNG`` overrides it).
+work without γ⁰), ``sigma0+gamma0`` (with ``gamma_nearest``). Report: seconds, CPU seconds (all threads)
+and peak RSS of each, the ratio to the baseline, the machine; each graph step's seconds (``layover_shadow``:
+the passive pass of graphs.s1_layover) and the share of the burst in layover and in shadow (the hills'
+slopes, 25° at most, are below IW1's incidence and its complement: about 0). Then a picture of the
+crop's σ⁰ over its DEM's hillshade: ``/tmp/s1_sigma0.png`` (``BENCH_S1_PNG`` overrides it).
 """
 
 from __future__ import annotations
@@ -113,9 +115,16 @@ def _child(case: str, safe: Path, grids: Path, dem: Path, out: Path) -> dict[str
         result = geocode_burst(safe, DemSource(path=dem), out, options=options)
         steps = {f"step_{k}": v for k, v in result.seconds.items()}
         steps["pixels"] = float(result.grid.width * result.grid.height)
+        with rasterio.open(result.files["layover_shadow"]) as data:
+            mask = data.read(1)
+        inside = mask != 255
+        steps["layover_pct"] = float(100 * ((mask & 1) > 0)[inside].mean())
+        steps["shadow_pct"] = float(100 * ((mask & 2) > 0)[inside].mean())
     seconds = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return {"seconds": seconds, "peak_rss_mib": peak_mib, **(steps if case != "baseline" else {})}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_mib = usage.ru_maxrss / 1024  # KiB on Linux
+    cpu_s = usage.ru_utime + usage.ru_stime  # every thread's: steadier than the wall time on a busy machine
+    return {"seconds": seconds, "cpu_seconds": cpu_s, "peak_rss_mib": peak_mib, **steps}
 
 
 def _run_case(case: str, safe: Path, grids: Path, dem: Path, work: Path) -> dict[str, float]:
@@ -202,14 +211,15 @@ def main() -> None:
         print(f"  prepared {safe.name} IW1 burst 3 (VV, VH) in {time.perf_counter() - tic:.1f} s")
         results = {case: _run_case(case, safe, grids, dem, work) for case in CASES}
         base = results["baseline"]
-        print(f"  {'case':<16}{'seconds':>10}{'peak RSS MiB':>15}{'x baseline time':>18}")
+        print(f"  {'case':<16}{'seconds':>10}{'CPU s':>8}{'peak RSS MiB':>15}{'x baseline time':>18}")
         for case, result in results.items():
-            print(f"  {case:<16}{result['seconds']:>10.1f}{result['peak_rss_mib']:>15.0f}"
-                  f"{result['seconds'] / base['seconds']:>18.1f}")  # fmt: skip
+            print(f"  {case:<16}{result['seconds']:>10.1f}{result['cpu_seconds']:>8.1f}"
+                  f"{result['peak_rss_mib']:>15.0f}{result['seconds'] / base['seconds']:>18.1f}")  # fmt: skip
         for case, result in results.items():
             steps = ", ".join(f"{k[5:]} {v:.1f} s" for k, v in result.items() if k.startswith("step_"))
             if steps:
-                print(f"  {case}: {steps}; grid {result['pixels'] / 1e6:.1f} Mpx")
+                masked = f"layover {result['layover_pct']:.2f} %, shadow {result['shadow_pct']:.2f} %"
+                print(f"  {case}: {steps}; grid {result['pixels'] / 1e6:.1f} Mpx; {masked} of the burst")
         png = Path(os.environ.get("BENCH_S1_PNG", Path(tempfile.gettempdir()) / "s1_sigma0.png"))
         how = picture(work, png)
         print(f"  picture: {png} ({how})")
