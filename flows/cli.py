@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("aoi", help="the AOI name (the payload's name)")
     p.set_defaults(func=cmd_retry)
     p = sub.add_parser(
-        "delete", help="delete an AOI's stored files and Geocube records (its datasets are listed and kept)"
+        "delete", help="delete an AOI's Geocube datasets, records and stored files, after a confirmation"
     )
     p.add_argument("aoi", help="the AOI name (the payload's name)")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from catalogue.errors import CatalogueError
-from catalogue.ledger import LEDGER_NAME, ledger_key, load_ledger
+from catalogue.ledger import LEDGER_NAME, entries_prefix, ledger_key, load_ledger
 from catalogue.models import Scene
 from common.errors import IngestError, PermanentError
 from geocube_client.client import GeocubeClient
@@ -63,6 +63,7 @@ class DeletePlan:
     datasets: list[Item] = field(default_factory=list)
     records: list[Item] = field(default_factory=list)
     ledger: Item | None = None
+    ledger_entries: list[str] = field(default_factory=list)  # its per-run entries, removed with it
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -153,14 +154,15 @@ def plan_delete(geocube: GeocubeClient, storage: Storage, aoi: str) -> DeletePla
     plan = DeletePlan(aoi)
     keys = [k for k in storage.list_keys(f"{aoi}/") if k.startswith(f"{aoi}/")]
     ledger_at = ledger_key(aoi)
+    plan.ledger_entries = [k for k in keys if k.startswith(entries_prefix(aoi))]
     scenes: list[Scene] = []
-    if ledger_at in keys:
+    if ledger_at in keys or plan.ledger_entries:
         plan.ledger = Item("ledger", ledger_at)
         try:
             scenes = list(load_ledger(storage, aoi).scenes.values())
         except CatalogueError as exc:
             plan.notes.append(f"the ledger is unreadable, its scenes' records are not looked for: {exc}")
-    uris = {storage.uri_of(k): k for k in keys if k != ledger_at}
+    uris = {storage.uri_of(k): k for k in keys if k != ledger_at and k not in plan.ledger_entries}
     indexable = [u for u, k in uris.items() if not k.lower().endswith(NOT_INDEXABLE)]
     indexed = _containers(geocube, indexable)
     records = _scene_records(geocube, scenes)
@@ -279,7 +281,9 @@ def apply_delete(geocube: GeocubeClient, storage: Storage, plan: DeletePlan) -> 
     if plan.ledger is not None:
         if report.complete:
             try:
-                storage.delete(plan.ledger.id)
+                for entry in plan.ledger_entries:
+                    storage.delete(entry)
+                storage.delete(plan.ledger.id)  # the snapshot last: a later delete still finds the AOI
                 report.removed.append(plan.ledger)
             except (IngestError, OSError) as exc:
                 report.failed.append((plan.ledger, str(exc)[:300]))

@@ -14,7 +14,7 @@ import pytest
 import rasterio
 from affine import Affine
 
-from catalogue.ledger import Ledger, save_ledger
+from catalogue.ledger import add_to_ledger
 from catalogue.models import Constellation, Scene, Tile
 from common.dataformat import DataFormat
 from geocube_client import GeocubeAuthError, GeocubeClient, GeocubeNotFoundError, NewRecord
@@ -67,9 +67,8 @@ def make_aoi(
     tiles = [
         Tile(source_id=s.source_id, scene_id=s.source_id, date=s.date, footprint_wkt=BOX) for s in scenes
     ]
-    ledger = Ledger(aoi=aoi)
-    ledger.record(scenes, tiles, {tiles[0].key: "DONE", tiles[1].key: "FAILED"})
-    save_ledger(storage, ledger)
+    # as a run leaves it: its entry, and the snapshot
+    add_to_ledger(storage, aoi, scenes, tiles, {tiles[0].key: "DONE", tiles[1].key: "FAILED"})
     aoi_id = client.create_aoi(BOX)
     records = []
     for s in scenes:
