@@ -30,11 +30,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from catalogue.graphviz import make_dot
 from catalogue.plan import IngestionPlan
 from common.redaction import install_redaction
+from flows.aoi_lock import aoi_slot
 from flows.dispatch import Kind, Mode, dispatch
 from flows.logs import route_domain_logs
 from flows.outcome import final_state
 from flows.pools import processing_engines
-from jobs.ingestion import plan_document
+from jobs.ingestion import Prepared, plan_document
 from jobs.models import JobResult, JobStatus, SceneJob, TileJob
 from jobs.summary import IngestionSummary, OutcomeRow
 from jobs.window import rolling_window
@@ -184,6 +185,14 @@ def ingest(
     # Graphs are checked against the engines of the machines that will run them.
     engines = _processing_engines(log) if mode is Mode.DEPLOYMENTS else None
     prepared = prepare_task(payload, document=tiles or scenes, dry_run=dry_run, engines=engines)
+    if dry_run:
+        return _ingest(prepared, mode, child_timeout_s, dry_run=True)
+    with aoi_slot(prepared.payload.name, log):  # one run of an AOI at a time: planning to ledger update
+        return _ingest(prepared, mode, child_timeout_s, dry_run=False)
+
+
+def _ingest(prepared: Prepared, mode: Mode, child_timeout_s: float, *, dry_run: bool) -> State:
+    log = get_run_logger()
     plan = plan_task(prepared)
     _plan_artifact(plan)
     for line in quota_task(prepared.storage_uri, plan):  # before any download: the accounts' usage
