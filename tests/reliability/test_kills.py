@@ -130,6 +130,60 @@ def owner_pid(folder: Path) -> int:
     return int((folder.parent / f".{folder.name}{OWNER_SUFFIX}").read_text().split()[0])
 
 
+OBJECT_JOB = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import storage.object as obj
+
+    source, uri, key = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    real = obj._read_exactly
+
+    def held_after_two_parts(path, size):
+        for index, chunk in enumerate(real(path, size)):
+            if index == 2:
+                print("uploading", flush=True)
+                time.sleep(600)
+            yield chunk
+
+    obj._read_exactly = held_after_two_parts
+    obj.ObjectStorage(uri, endpoint_url=sys.argv[4]).upload(source, key)
+    """
+)
+
+
+@pytest.mark.integration
+def test_an_object_storage_write_killed_mid_upload_leaves_no_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage.object import CHUNK_SIZE, ObjectStorage
+    from tests.support.s3_server import ACCESS_KEY, SECRET_KEY, moto_s3
+
+    for name, value in (("AWS_ACCESS_KEY_ID", ACCESS_KEY), ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+                        ("AWS_REGION", "us-east-1")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    source = tmp_path / "20240115_T31TCJ_B04.tif"
+    source.write_bytes(b"\x01" * (4 * CHUNK_SIZE + 1))  # a multipart upload
+    with moto_s3() as s3:
+        s3.create_bucket("kills")
+        child = start(OBJECT_JOB, str(source), "s3://kills/geocube", LAYER_KEY, s3.endpoint)
+        try:
+            said(child, "uploading")
+            wait_for("the upload's start", lambda: s3.pending_uploads("kills") == 1, 30)
+        finally:
+            kill(child)
+        assert s3.keys("kills") == [], "no object, whole or partial, and no temporary one"
+        storage = ObjectStorage("s3://kills/geocube", endpoint_url=s3.endpoint)
+        assert not storage.exists(LAYER_KEY) and storage.list_keys("KillsAOI") == []
+        # the next job's upload of the same layer: the object appears whole
+        storage.upload(source, LAYER_KEY)
+        assert s3.keys("kills") == [f"geocube/{LAYER_KEY}"]
+        assert s3.get("kills", f"geocube/{LAYER_KEY}") == source.read_bytes()
+        # the killed upload's parts stay (invisible, but stored) until aborted: on S3 a bucket
+        # lifecycle rule AbortIncompleteMultipartUpload removes them (README)
+        assert s3.pending_uploads("kills") == 1
+
+
 # ---------------------------------------------------------------------------------- a killed download
 
 BODY = hashlib.sha256(b"kills").digest() * (8 << 15)  # 8 MiB
