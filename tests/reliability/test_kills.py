@@ -5,7 +5,8 @@ Running for ever.
 Real processes, really killed: a child Python process opens a scratch folder and writes a layer into a
 local storage, and is SIGKILLed mid-write (the copy is held after its first MiB so that the kill lands
 inside the write, every time); a child downloads from a local HTTP server that sends its body slowly,
-and is SIGKILLed mid-transfer. The Prefect part runs a real server on PostgreSQL, the automation of
+and is SIGKILLed mid-transfer; a child uploads a layer to S3 (moto) and is SIGKILLed between two
+parts of its multipart upload. The Prefect part runs a real server on PostgreSQL, the automation of
 ``flows.zombies``, a deployment whose job variables set the heartbeat, and a real process worker: the
 worker and its run are SIGKILLed, so nobody is left to report the crash but the automation.
 """
