@@ -55,11 +55,17 @@ test: setup system-deps check
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
-# The transfer benchmark's baseline is curl + unzip (Debian packages curl, unzip).
+# The transfer benchmark's baseline is curl + unzip (Debian packages curl, unzip), the COG benchmark's
+# gdal_translate (gdal-bin).
 bench: setup
-	@if ! command -v curl >/dev/null || ! command -v unzip >/dev/null; then \
+	@missing=; \
+	command -v curl >/dev/null || missing="curl"; \
+	command -v unzip >/dev/null || missing="$$missing unzip"; \
+	command -v gdal_translate >/dev/null || missing="$$missing gdal-bin"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq curl unzip >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	$(BIN)/python -m bench
 

@@ -1,9 +1,10 @@
 """``make bench``: tile linking against a straight port of the original, downloads against curl, the
-product's hot path against curl + unzip, the bytes of an S1 burst against its SLC's, and S1 burst
-backscatter against reading the burst and warping its DEM. Each compares against its baseline in the
-same run, on the same machine.
+product's hot path against curl + unzip, the bytes of an S1 burst against its SLC's, S1 burst
+backscatter against reading the burst and warping its DEM, and COG writing against ``gdal_translate``.
+Each compares against its baseline in the same run, on the same machine.
 
-``python -m bench [tiles|transfer|bursts|s1]`` runs some of them; ``BENCH_PRODUCT_MIB`` sizes the product.
+``python -m bench [tiles|transfer|bursts|s1|cog]`` runs some of them; ``BENCH_PRODUCT_MIB`` sizes the
+product.
 """
 
 from __future__ import annotations
@@ -12,9 +13,15 @@ import os
 import platform
 import sys
 
-from bench import bursts, s1, tiles, transfer
+from bench import bursts, cog, s1, tiles, transfer
 
-SUITES = {"tiles": tiles.main, "transfer": transfer.main, "bursts": bursts.main, "s1": s1.main}
+SUITES = {
+    "tiles": tiles.main,
+    "transfer": transfer.main,
+    "bursts": bursts.main,
+    "s1": s1.main,
+    "cog": cog.main,
+}
 
 
 def main(argv: list[str]) -> None:
