@@ -43,4 +43,6 @@ for entry in "cdse:4:${GEOCUBE_INGESTER_CDSE_USERNAME:-}" "creodias:4:${GEOCUBE_
 done
 # The build step of prefect.yaml checks the folder and saves the result storage block before anything is
 # registered: a deploy it refuses changes nothing.
+# Runs whose worker died (SIGKILL, a machine lost) are set Crashed after 300 s without a heartbeat.
+.venv/bin/python -m flows.zombies ensure
 "$PREFECT" --no-prompt deploy --all </dev/null

@@ -22,16 +22,19 @@ adds (the docker engine's allow-list). A graph step never sees the download acco
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from graphs.errors import GraphError, GraphFatalError, GraphTemporaryError
 
@@ -47,6 +50,23 @@ _TOOL_ENV = re.compile(
     r"SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|GEOCUBE_INGESTER_\w+"
 )
 _SECRET_NAME = re.compile(r"(?i)PASSWORD|PASSWD|SECRET|TOKEN|APIKEY|API_KEY|_KEY$|CREDENTIAL|AUTH")
+
+
+_PR_SET_PDEATHSIG = 1
+_libc: Any = None
+
+
+def _die_with_parent() -> None:
+    """In the step's process before it starts (Linux): SIGKILL it when the thread that started it dies,
+    so that a job killed with SIGKILL takes its step with it (its own session escapes the process
+    group kill). The starting thread waits for the step, so it outlives it in every other case."""
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+if sys.platform.startswith("linux"):
+    with contextlib.suppress(OSError):
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 def step_environment(host: Mapping[str, str]) -> dict[str, str]:
@@ -167,6 +187,7 @@ def run_process(
             list(argv),
             cwd=cwd,
             env=full_env,
+            preexec_fn=_die_with_parent,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -141,3 +141,14 @@ def test_the_parent_reads_the_processing_pools_declaration() -> None:
         flow_id = client.create_flow_from_name("process-tile")
         client.create_deployment(flow_id=flow_id, name="process-tile", work_pool_name="pools-test-processing")
     assert processing_engines() == frozenset({Engine.PYTHON.value, Engine.CMD.value, Engine.DOCKER.value})
+
+
+def test_the_deployments_heartbeat_is_the_one_the_zombie_automation_expects() -> None:
+    import yaml
+
+    from flows.zombies import HEARTBEAT_S
+
+    deployments = yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]
+    for deployment in deployments:
+        env = deployment["work_pool"]["job_variables"]["env"]
+        assert float(env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"]) == HEARTBEAT_S, deployment["name"]

@@ -60,3 +60,40 @@ def test_a_real_step_process_sees_none_of_the_secrets(
     seen = set(json.loads(next(line for line in done.lines if line.startswith("ENV "))[4:]))
     assert not set(SECRETS) & seen
     assert set(KEPT) | {"EXTRA", "PATH", "PYTHONUNBUFFERED"} <= seen
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_step_dies_with_its_job_when_the_job_is_killed(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    pid_file = tmp_path / "step.pid"
+    step_script = tmp_path / "step.py"
+    step_script.write_text(
+        f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)\n"
+    )
+    job = (
+        "import pathlib, sys\n"
+        "from graphs.runner import run_process\n"
+        f"run_process([sys.executable, {str(step_script)!r}], cwd=pathlib.Path({str(tmp_path)!r}), "
+        "timeout_s=300, label='step')\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", job], cwd=Path(__file__).resolve().parents[3])
+    deadline = time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    step = int(pid_file.read_text())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(step, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(step, signal.SIGKILL)
+        pytest.fail("the step outlived its killed job")
