@@ -117,16 +117,31 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     ensure_prefect_api()  # before the flow: a clear message if no Prefect API comes up
 
     from catalogue.models import without_link_secrets
+    from common.jsonload import load_json
     from flows.ingest import ingest
+    from flows.progress import add_listener
 
-    raw = json.loads(Path(args.payload).read_text())
+    raw = load_json(Path(args.payload).read_bytes(), what="payload")  # duplicate keys refused, not lost
     document = _document(args)
     if document:  # a flow parameter is shown in the Prefect UI: its links go without their secrets
         document = without_link_secrets(document)
     kind = "tiles" if args.tiles else "scenes"
     extra = {kind: document} if document else {}
-    state = ingest(payload=raw, mode=args.mode, dry_run=args.dry_run, return_state=True, **extra)
+    show_bar = args.progress if args.progress is not None else sys.stderr.isatty()
+    remove = add_listener(_draw_bar) if show_bar else None
+    try:
+        state = ingest(payload=raw, mode=args.mode, dry_run=args.dry_run, return_state=True, **extra)
+    finally:
+        if remove is not None:
+            remove()
+            sys.stderr.write("\n")
     return _print_outcome(state)
+
+
+def _draw_bar(snapshot: Any) -> None:
+    """The live progress bar of scenes and tiles, with its ETA, on one line of stderr."""
+    sys.stderr.write("\r\x1b[2K" + snapshot.bar())
+    sys.stderr.flush()
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -287,6 +302,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("payload")
     p.add_argument("--mode", choices=["local", "deployments"], default="local")
     p.add_argument("--dry-run", action="store_true", help="plan only: no records, no download")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a live bar of scenes and tiles with an ETA (default: when stderr is a terminal)",
+    )
     _document_options(p)
     p.set_defaults(func=cmd_ingest)
     p = sub.add_parser(

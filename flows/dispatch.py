@@ -165,6 +165,9 @@ def _run_child(
     kind: Kind, label: str, job: SceneJob | TileJob, mode: Mode, *, child_timeout_s: float
 ) -> JobResult:
     """The child's JobResult, run in this process or on its pool; raise if it did not complete."""
+    log.info(
+        "%s: started (%s)", label, "in this process" if mode == Mode.LOCAL else f"on {DEPLOYMENTS[kind]}"
+    )
     if mode == Mode.LOCAL:
         if isinstance(job, SceneJob):
             return download_scene(job=job)

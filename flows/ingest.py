@@ -22,7 +22,7 @@ from typing import Any
 
 from prefect import State, allow_failure, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.futures import PrefectFuture, wait
+from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -35,8 +35,10 @@ from flows.dispatch import Kind, Mode, dispatch
 from flows.logs import route_domain_logs
 from flows.outcome import final_state
 from flows.pools import processing_engines
+from flows.progress import Progress
 from jobs.ingestion import Prepared, plan_document
 from jobs.models import JobResult, JobStatus, SceneJob, TileJob
+from jobs.status import cause_first
 from jobs.summary import IngestionSummary, OutcomeRow
 from jobs.window import rolling_window
 from tasks.catalogue import (
@@ -81,10 +83,28 @@ def _row(kind: str, item_id: str, date: datetime, future: PrefectFuture[Any]) ->
                   "bytes_by_provider": result.bytes_by_provider}  # fmt: skip
         return row.model_copy(update=update)
     if state.is_failed() or state.is_crashed():
-        return row.model_copy(
-            update={"status": JobStatus.FAILED, "message": state.message or state.type.value}
-        )
+        cause = cause_first(state.message or state.type.value)  # the cause, not Prefect's wrapping
+        return row.model_copy(update={"status": JobStatus.FAILED, "message": cause})
     return row
+
+
+def _follow(
+    progress: Progress,
+    scene_jobs: list[SceneJob],
+    tile_jobs: list[TileJob],
+    downloads: dict[str, PrefectFuture[Any]],
+    processing: dict[str, PrefectFuture[Any]],
+) -> None:
+    """Wait for every child, counting each as it ends (log line, artifacts, the CLI's bar)."""
+    what: dict[Any, tuple[str, str, str, datetime]] = {}
+    for sj in scene_jobs:
+        what[downloads[sj.scene.source_id]] = ("scene", sj.label, sj.scene.source_id, sj.scene.date)
+    for tj in tile_jobs:
+        what[processing[tj.tile.key]] = ("tile", tj.label, tj.tile.source_id, tj.tile.date)
+    for future in as_completed(list(what)):
+        kind, label, item, date = what[future]
+        row = _row(kind, item, date, future)
+        progress.finished(kind, label, row.status.value, row.message)
 
 
 def _submit_children(
@@ -206,10 +226,12 @@ def _ingest(prepared: Prepared, mode: Mode, child_timeout_s: float, *, dry_run: 
     records = records_task(prepared.payload, plan)
     scene_jobs, tile_jobs = jobs_task(prepared, plan, records)
     reads_links = reads_links_task(prepared.payload)
+    progress = Progress(plan.aoi, len(scene_jobs), len(tile_jobs), log)
+    progress.start()
     downloads, processing = _submit_children(
         scene_jobs, tile_jobs, mode, child_timeout_s, reads_links=reads_links
     )
-    wait([*downloads.values(), *processing.values()])
+    _follow(progress, scene_jobs, tile_jobs, downloads, processing)
     for sj in scene_jobs:
         summary.rows.append(_row("scene", sj.scene.source_id, sj.scene.date, downloads[sj.scene.source_id]))
     status: dict[str, str] = {}  # by tile key, never by position

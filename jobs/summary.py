@@ -61,7 +61,7 @@ class IngestionSummary(BaseModel):
         """A fixed-width text table (the demo prints it; the flow logs it)."""
         header = ("kind", "id", "date", "status", "outputs", "message")
         lines = [
-            (r.kind, r.id, r.date, r.status.value, str(len(r.outputs)), r.message[:80]) for r in self.rows
+            (r.kind, r.id, r.date, r.status.value, str(len(r.outputs)), r.message[:160]) for r in self.rows
         ]
         widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=False)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
