@@ -9,11 +9,12 @@ an affine PendingDeprecationWarning on every call (fatal under ``-Werror``), and
 
 Memory and threads (``make bench``, ``bench/cog.py``: a 10980² uint16 band, 230 MiB):
 
-- GDAL's block cache is bounded while a COG is written: 64 MiB (:data:`DEFAULT_CACHEMAX_BYTES`), unless
-  the environment sets ``GDAL_CACHEMAX`` (GDAL's own syntax: MB below 100000, bytes above, or ``5%``),
-  which then applies as GDAL applies it. GDAL's default is 5 % of the RAM, read once per process: 1.2 GB
-  on a 24 GB machine, where a band's copy grew the process to 2.05x the band (``gdal_translate``: 2.0x);
-  bounded, 1.0x (0.83x from a JPEG2000), in no more time. The size from before is restored afterwards.
+- GDAL's block cache is bounded while a COG is written: 64 MiB (:data:`DEFAULT_CACHEMAX_BYTES`), or two
+  rows of the source's blocks when more (:func:`cache_bound_bytes`), unless the environment sets
+  ``GDAL_CACHEMAX`` (GDAL's own syntax: MB below 100000, bytes above, or ``5%``), which then applies as
+  GDAL applies it. GDAL's default is 5 % of the RAM, read once per process: 1.2 GB on a 24 GB machine,
+  where a band's copy grew the process to 2.05x the band (``gdal_translate``: 2.0x); bounded, 1.0x
+  (0.83x from a JPEG2000), in no more time. The size from before is restored afterwards.
 - ``NUM_THREADS`` (compression, and overview computation) is ``GDAL_NUM_THREADS`` when the environment
   sets it, as GDAL's drivers read it, else ``ALL_CPUS``.
 - A file source gets its nodata (and scale/offset) from a VRT of a few hundred bytes. The VRT also
@@ -91,29 +92,47 @@ def cog_creation_options(
     return options
 
 
+def cache_bound_bytes(dataset: DatasetReader) -> int:
+    """The block cache :func:`write_cog` gives GDAL to copy ``dataset``: :data:`DEFAULT_CACHEMAX_BYTES`,
+    or two rows of the source's blocks when that is more.
+
+    GDAL copies by swaths of lines: a source block row must stay in the cache while the swaths cross it,
+    or its blocks are read (a JPEG2000's, decoded) again. A 10980² S2 band's row of 1024² JPEG2000
+    tiles is 22 MiB; a 40 000 px wide 4-band uint16 image's is 312 MiB.
+    """
+    block_rows = dataset.block_shapes[0][0] if dataset.block_shapes else 1
+    itemsize = max(np.dtype(dtype).itemsize for dtype in dataset.dtypes)
+    row_bytes = dataset.width * block_rows * dataset.count * itemsize
+    return max(DEFAULT_CACHEMAX_BYTES, 2 * int(row_bytes))
+
+
 _cache_lock = threading.Lock()
 _cache_users = 0
 _cache_before: Any = None
+_cache_bound = 0
 
 
 @contextmanager
-def bounded_gdal_cache() -> Iterator[None]:
-    """GDAL's block cache bounded to :data:`DEFAULT_CACHEMAX_BYTES` inside, unless ``GDAL_CACHEMAX`` is
-    in the environment; the size from before is restored when the last writer leaves.
+def bounded_gdal_cache(bound_bytes: int = DEFAULT_CACHEMAX_BYTES) -> Iterator[None]:
+    """GDAL's block cache bounded to ``bound_bytes`` inside, unless ``GDAL_CACHEMAX`` is in the
+    environment; the size from before is restored when the last writer leaves.
 
     Not ``rasterio.Env(GDAL_CACHEMAX=...)``: GDAL reads ``GDAL_CACHEMAX`` once per process (set later, it
     changes nothing), so rasterio calls ``GDALSetCacheMax64`` instead, and nested in the ``Env`` that
     ``rasterio.open`` makes it is never set back. The cache is process-wide: concurrent writers share
-    one bound (a count of them), and the first to come saves the size to restore.
+    one bound (the largest asked for), and the first to come saves the size to restore.
     """
-    global _cache_users, _cache_before
+    global _cache_users, _cache_before, _cache_bound
     if os.environ.get("GDAL_CACHEMAX"):  # GDAL applies it itself, in its own syntax
         yield
         return
     with _cache_lock:
         if _cache_users == 0:
             _cache_before = get_gdal_config("GDAL_CACHEMAX")  # GDALGetCacheMax64: bytes
-            set_gdal_config("GDAL_CACHEMAX", DEFAULT_CACHEMAX_BYTES)
+            _cache_bound = 0
+        if bound_bytes > _cache_bound:
+            _cache_bound = bound_bytes
+            set_gdal_config("GDAL_CACHEMAX", bound_bytes)
         _cache_users += 1
     try:
         yield
@@ -125,7 +144,7 @@ def bounded_gdal_cache() -> Iterator[None]:
 
 
 def _copy_as_cog(dataset: DatasetReader, dst: Path, options: _CogOptions) -> None:
-    with bounded_gdal_cache():
+    with bounded_gdal_cache(cache_bound_bytes(dataset)):
         rasterio.shutil.copy(
             dataset,
             dst,

@@ -13,7 +13,14 @@ import rasterio.shutil
 from affine import Affine
 from rasterio.env import get_gdal_config
 
-from graphs.cog import DEFAULT_CACHEMAX_BYTES, cog_creation_options, is_valid_cog, write_cog
+from graphs.cog import (
+    DEFAULT_CACHEMAX_BYTES,
+    bounded_gdal_cache,
+    cache_bound_bytes,
+    cog_creation_options,
+    is_valid_cog,
+    write_cog,
+)
 
 TRANSFORM = Affine(10.0, 0.0, 399960.0, 0.0, -10.0, 4800000.0)
 
@@ -145,3 +152,35 @@ def test_a_jp2_sources_overviews_are_its_own_levels(tmp_path: Path) -> None:
         np.testing.assert_array_equal(level, jp2.read(1, out_shape=(512, 512)))
         average = data.reshape(512, 2, 512, 2).mean(axis=(1, 3))
         assert not np.allclose(level, average, atol=1)
+
+
+def _vrt(width: int, height: int, bands: int, block: int, dtype: str = "UInt16") -> str:
+    band = f'<VRTRasterBand dataType="{dtype}" band="{{}}" blockXSize="{block}" blockYSize="{block}"/>'
+    body = "".join(band.format(i + 1) for i in range(bands))
+    transform = "<GeoTransform>399960, 10, 0, 4800000, 0, -10</GeoTransform>"
+    return f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">{transform}{body}</VRTDataset>'
+
+
+@pytest.mark.parametrize(
+    ("shape", "bound"),
+    [
+        ((10980, 10980, 1, 1024), DEFAULT_CACHEMAX_BYTES),  # an S2 10 m JPEG2000: 22 MiB a row of tiles
+        ((40000, 40000, 4, 1024), 2 * 40000 * 1024 * 4 * 2),  # a wide 4-band image: two rows of blocks
+    ],
+)
+def test_the_bound_holds_two_rows_of_source_blocks(shape: tuple[int, int, int, int], bound: int) -> None:
+    width, height, bands, block = shape
+    with rasterio.open(_vrt(width, height, bands, block)) as dataset:
+        assert cache_bound_bytes(dataset) == bound
+
+
+def test_concurrent_bounds_keep_the_largest_until_the_last_leaves(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
+    before = get_gdal_config("GDAL_CACHEMAX")
+    with bounded_gdal_cache(100 * 2**20):
+        with bounded_gdal_cache(DEFAULT_CACHEMAX_BYTES):
+            assert get_gdal_config("GDAL_CACHEMAX") == 100 * 2**20
+        with bounded_gdal_cache(200 * 2**20):
+            assert get_gdal_config("GDAL_CACHEMAX") == 200 * 2**20
+        assert get_gdal_config("GDAL_CACHEMAX") == 200 * 2**20
+    assert get_gdal_config("GDAL_CACHEMAX") == before
