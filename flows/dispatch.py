@@ -51,6 +51,16 @@ DEPLOYMENTS = {
 }
 
 
+MAX_MESSAGE = 2000  # characters of a failure kept in a result, a state message or a dependant's error
+
+
+def short(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message`` cut to ``limit`` characters, keeping its head (the cause) and saying so."""
+    if len(message) <= limit:
+        return message
+    return f"{message[: limit - 40]}… ({len(message) - limit + 40} characters cut)"
+
+
 class ChildFailedError(PermanentError):
     """A child flow run ended in a state other than Completed."""
 
@@ -149,11 +159,12 @@ def dispatch(
     try:
         if isinstance(download, BaseException):
             raise UpstreamFailedError(
-                f"{label}: not processed because its scene was not downloaded ({download})"
+                f"{label}: not processed because its scene was not downloaded ({short(str(download))})"
             )
         result = _run_child(kind, label, job, mode, child_timeout_s=child_timeout_s)
     except Exception as exc:
-        raise TileNotProcessedError(str(exc), links.model_dump(mode="json")) from exc
+        # Short: the error travels into every dependant's parameters and state (a scene of 1 000 tiles).
+        raise TileNotProcessedError(short(str(exc)), links.model_dump(mode="json")) from exc
     if note:
         result = result.model_copy(
             update={"message": f"{result.message}; {note}" if result.message else note}
@@ -197,7 +208,7 @@ def _run_child(
     if state is None or not state.is_completed():
         what = state.type.value if state is not None else "no state"
         message = state.message if state is not None and state.message else ""
-        raise ChildFailedError(f"{label}: child flow run {child.name} ended {what} {message}".strip())
+        raise ChildFailedError(short(f"{label}: child flow run {child.name} ended {what} {message}".strip()))
     try:
         loaded = read_result(state)  # from the shared result storage, wherever the child ran
         if isinstance(loaded, JobResult):
