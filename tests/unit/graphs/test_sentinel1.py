@@ -221,7 +221,8 @@ def test_gamma0_differs_from_sigma0_on_slopes(relief: s1.BackscatterResult, crop
 def test_layover_and_shadow_on_a_steep_ridge(crop: CropSafe, geoid: Path, tmp_path: Path) -> None:
     """A north-south ridge with 65° faces, across the range direction (incidence 43.8°): its east face
     (towards the sensor of this descending pass) is steeper than the incidence (layover), its west face
-    steeper than 90° - incidence (shadow); ground under 20° has neither."""
+    steeper than 90° - incidence (shadow); the flat ground before the east face is passive layover, behind
+    the west face passive shadow; farther away, neither."""
     dem = write_relief_dem(tmp_path / "dem.tif", _footprint_bounds(crop), amplitude_m=0.0, ridge_slope_deg=65)
     options = s1.BackscatterOptions(gamma=None)
     result = s1.geocode_burst(crop.path, DemSource(path=dem), tmp_path / "out", options=options)
@@ -235,8 +236,18 @@ def test_layover_and_shadow_on_a_steep_ridge(crop: CropSafe, geoid: Path, tmp_pa
     assert east_face.sum() > 100 and west_face.sum() > 100
     assert (layover & east_face).sum() > 0.9 * east_face.sum()
     assert (shadow & west_face).sum() > 0.9 * west_face.sum()
+    # passive (graphs.s1_layover): the flat ground east of the east foot shares the east face's slant
+    # ranges (345 m from the foot, 625 m from the crest), the crest hides the flat ground west of the west
+    # foot (600 m · tan 43.8° = 575 m from the crest); ground under 20° farther away has neither
+    x = result.grid.xy_centres()[0][None, :]
+    from_crest = x - x[0, np.argmax(heights, axis=1)][:, None]
     gentle = inside & (slope < 20)
-    assert gentle.sum() > 10_000 and not (mask[gentle] & (s1.MASK_LAYOVER | s1.MASK_SHADOW)).any()
+    east_ground = gentle & (from_crest > 300) & (from_crest < 580)
+    west_ground = gentle & (from_crest < -330) & (from_crest > -530)
+    assert (layover & east_ground).sum() > 0.99 * east_ground.sum()
+    assert (shadow & west_ground).sum() > 0.99 * west_ground.sum()
+    far = gentle & (np.abs(from_crest) > 700)
+    assert far.sum() > 10_000 and not (mask[far] & (s1.MASK_LAYOVER | s1.MASK_SHADOW)).any()
 
 
 @pytest.mark.slow
