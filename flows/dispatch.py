@@ -31,6 +31,7 @@ from common.errors import PermanentError
 from flows.children import download_scene, process_tile
 from flows.results import read_result
 from jobs.models import JobResult, JobStatus, SceneJob, TileJob
+from jobs.stash import job_parameters
 
 
 class Mode(StrEnum):
@@ -186,9 +187,11 @@ def _run_child(
     # One child per parent attempt: a retried parent (same flow run id, next run count) runs the failed
     # children again instead of getting their old FAILED runs back (prefect-notes.md, idempotency keys).
     item = f"{job.scene.source_id}/{job.tile.source_id if isinstance(job, TileJob) else ''}"
+    # A job too large for Prefect's 512 KiB parameter limit travels by reference (jobs.stash).
+    parameters = job_parameters(job, aoi=job.aoi, item=item, storage_uri=job.storage_uri)
     child: FlowRun = run_deployment(  # type: ignore[assignment]  # sync call: the FlowRun itself
         name=DEPLOYMENTS[kind],
-        parameters={"job": job.model_dump(mode="json")},
+        parameters=parameters,
         as_subflow=True,
         timeout=child_timeout_s,
         poll_interval=2,
