@@ -86,7 +86,15 @@ def make_band(rng: np.random.Generator) -> tuple[np.ndarray, str]:
         coarse = rng.normal(3000, 1500, size=(1, 46, 46)).astype(np.float32)
         with (
             rasterio.MemoryFile() as memfile,
-            memfile.open(driver="GTiff", width=46, height=46, count=1, dtype="float32") as mem,
+            memfile.open(
+                driver="GTiff",
+                width=46,
+                height=46,
+                count=1,
+                dtype="float32",
+                crs="EPSG:32631",
+                transform=TRANSFORM @ Affine.scale(SIZE / 46),
+            ) as mem,
         ):
             mem.write(coarse)
             mem.read(1, out=band, resampling=Resampling.cubic)
