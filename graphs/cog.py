@@ -114,8 +114,9 @@ _cache_bound = 0
 
 @contextmanager
 def bounded_gdal_cache(bound_bytes: int = DEFAULT_CACHEMAX_BYTES) -> Iterator[None]:
-    """GDAL's block cache bounded to ``bound_bytes`` inside, unless ``GDAL_CACHEMAX`` is in the
-    environment; the size from before is restored when the last writer leaves.
+    """GDAL's block cache bounded to ``bound_bytes`` inside (never more than it was), unless
+    ``GDAL_CACHEMAX`` is in the environment; the size from before is restored when the last writer
+    leaves.
 
     Not ``rasterio.Env(GDAL_CACHEMAX=...)``: GDAL reads ``GDAL_CACHEMAX`` once per process (set later, it
     changes nothing), so rasterio calls ``GDALSetCacheMax64`` instead, and nested in the ``Env`` that
@@ -130,6 +131,7 @@ def bounded_gdal_cache(bound_bytes: int = DEFAULT_CACHEMAX_BYTES) -> Iterator[No
         if _cache_users == 0:
             _cache_before = get_gdal_config("GDAL_CACHEMAX")  # GDALGetCacheMax64: bytes
             _cache_bound = 0
+        bound_bytes = min(bound_bytes, int(_cache_before))  # lowered, never raised
         if bound_bytes > _cache_bound:
             _cache_bound = bound_bytes
             set_gdal_config("GDAL_CACHEMAX", bound_bytes)

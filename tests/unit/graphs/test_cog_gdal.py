@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 import rasterio
 import rasterio.shutil
 from affine import Affine
-from rasterio.env import get_gdal_config
+from rasterio.env import get_gdal_config, set_gdal_config
 
 from graphs.cog import (
     DEFAULT_CACHEMAX_BYTES,
@@ -40,6 +41,16 @@ def band() -> np.ndarray:
     data = np.random.default_rng(7).integers(1, 2**15, size=(300, 400), dtype=np.uint16)
     data[:, :20] = 0  # a swath edge: "no data"
     return data
+
+
+@pytest.fixture(autouse=True)
+def gdal_cache_of_1_gib(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """GDAL's cache at 1 GiB, whatever this machine's RAM (GDAL's default, 5 % of it), and no
+    GDAL_CACHEMAX in the environment; the cache size restored afterwards."""
+    before = get_gdal_config("GDAL_CACHEMAX")
+    set_gdal_config("GDAL_CACHEMAX", 2**30)
+    yield 2**30
+    set_gdal_config("GDAL_CACHEMAX", before)
 
 
 @pytest.fixture
@@ -80,11 +91,9 @@ def test_num_threads_follows_gdal_num_threads(
 
 
 def test_the_block_cache_is_bounded_while_writing_then_restored(
-    tmp_path: Path, band: np.ndarray, monkeypatch: pytest.MonkeyPatch, copies: list[dict[str, Any]]
+    tmp_path: Path, band: np.ndarray, copies: list[dict[str, Any]]
 ) -> None:
-    monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
     before = get_gdal_config("GDAL_CACHEMAX")
-    assert before != DEFAULT_CACHEMAX_BYTES  # GDAL's own: 5 % of the RAM
     src = write_jp2(tmp_path / "B02.jp2", band)
     with rasterio.Env():  # inside an Env of the caller's, as rasterio.open makes one
         write_cog(src, tmp_path / "out.tif", nodata=0)
@@ -104,9 +113,8 @@ def test_gdal_cachemax_in_the_environment_is_left_to_gdal(
 
 
 def test_concurrent_writers_share_the_bound_and_restore_it(
-    tmp_path: Path, band: np.ndarray, monkeypatch: pytest.MonkeyPatch, copies: list[dict[str, Any]]
+    tmp_path: Path, band: np.ndarray, copies: list[dict[str, Any]]
 ) -> None:
-    monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
     before = get_gdal_config("GDAL_CACHEMAX")
     started = threading.Barrier(4)
 
@@ -174,8 +182,7 @@ def test_the_bound_holds_two_rows_of_source_blocks(shape: tuple[int, int, int, i
         assert cache_bound_bytes(dataset) == bound
 
 
-def test_concurrent_bounds_keep_the_largest_until_the_last_leaves(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
+def test_concurrent_bounds_keep_the_largest_until_the_last_leaves() -> None:
     before = get_gdal_config("GDAL_CACHEMAX")
     with bounded_gdal_cache(100 * 2**20):
         with bounded_gdal_cache(DEFAULT_CACHEMAX_BYTES):
@@ -184,3 +191,16 @@ def test_concurrent_bounds_keep_the_largest_until_the_last_leaves(monkeypatch: p
             assert get_gdal_config("GDAL_CACHEMAX") == 200 * 2**20
         assert get_gdal_config("GDAL_CACHEMAX") == 200 * 2**20
     assert get_gdal_config("GDAL_CACHEMAX") == before
+
+
+def test_a_smaller_cache_is_never_raised(
+    tmp_path: Path, band: np.ndarray, copies: list[dict[str, Any]]
+) -> None:
+    before = get_gdal_config("GDAL_CACHEMAX")
+    set_gdal_config("GDAL_CACHEMAX", 16 * 2**20)  # set by the caller, e.g. GDALSetCacheMax64
+    try:
+        write_cog(band, tmp_path / "out.tif", crs="EPSG:32631", transform=TRANSFORM)
+        assert copies[0]["cachemax"] == 16 * 2**20
+        assert get_gdal_config("GDAL_CACHEMAX") == 16 * 2**20
+    finally:
+        set_gdal_config("GDAL_CACHEMAX", before)
