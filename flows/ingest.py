@@ -102,6 +102,7 @@ def _follow(
     for tj in tile_jobs:
         what[processing[tj.tile.key]] = ("tile", tj.label, tj.tile.source_id, tj.tile.date)
     for future in as_completed(list(what)):
+        future.wait()  # done: this keeps its final state (else .state asks the API, which may lag)
         kind, label, item, date = what[future]
         row = _row(kind, item, date, future)
         progress.finished(kind, label, row.status.value, row.message)
