@@ -28,12 +28,14 @@ lock:
 	mv requirements.lock.part requirements.lock
 	rm -rf .lockenv build *.egg-info
 
-# Debian packages the tests need: PostgreSQL (behind the Prefect server of the deployments test) and
-# PROJ's grids (proj-data: the EGM96 geoid that the Sentinel-1 DEM heights are corrected with).
+# Debian packages the tests need: PostgreSQL (behind the Prefect server of the deployments test),
+# PROJ's grids (proj-data: the EGM96 geoid that the Sentinel-1 DEM heights are corrected with) and
+# Graphviz (`geocube-ingester graph --format svg|png`).
 system-deps:
 	@missing=; \
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="postgresql postgresql-contrib"; \
 	[ -e /usr/share/proj/egm96_15.gtx ] || missing="$$missing proj-data"; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
