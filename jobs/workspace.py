@@ -21,7 +21,6 @@ import fcntl
 import logging
 import os
 import shutil
-import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -29,33 +28,12 @@ from pathlib import Path
 from typing import IO
 
 from common.errors import is_temporary
+from common.processes import host_name, is_pid_alive
 
 log = logging.getLogger(__name__)
 
 OWNER_SUFFIX = ".owner"
 _BIRTH_S = 60.0  # an owner file with no owner written yet is being created (or its creator died then)
-
-
-def host_name() -> str:
-    """This machine's name as owner files record it (no dots or spaces: file names carry it too)."""
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname())[:64] or "host"
-
-
-def is_pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this machine (a zombie, killed but not yet reaped, does not)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc: trust kill()
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 @contextlib.contextmanager

@@ -15,11 +15,11 @@ import fcntl
 import logging
 import os
 import shutil
-import socket
 import tempfile
 import time
 from pathlib import Path, PurePosixPath
 
+from common.processes import host_name, is_pid_alive
 from storage.errors import StorageError, StorageNotFoundError
 
 logger = logging.getLogger(__name__)
@@ -31,28 +31,6 @@ def _give_usual_mode(path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     path.chmod(0o666 & ~umask)
-
-
-def _host_name() -> str:
-    """This machine's name as temporary file names carry it (no dots: the name is split on them)."""
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname())[:64] or "host"
-
-
-def _is_pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this machine (a zombie, killed but not reaped, does not)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def _is_locked(path: Path) -> bool:
@@ -77,7 +55,7 @@ def remove_stale_parts(folder: Path, *, older_than_s: float) -> list[Path]:
         parts = [p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".part")]
     except OSError:
         return removed
-    host, now = _host_name(), time.time()
+    host, now = host_name(), time.time()
     for path in parts:
         fields = path.name[1 : -len(".part")].rsplit(".", 3)
         mine = len(fields) == 4 and fields[1] == host and fields[2].isdigit()
@@ -87,7 +65,7 @@ def remove_stale_parts(folder: Path, *, older_than_s: float) -> list[Path]:
             continue
         if not path.is_file() or _is_locked(path):
             continue
-        if (mine and not _is_pid_alive(int(fields[2]))) or age_s >= older_than_s:
+        if (mine and not is_pid_alive(int(fields[2]))) or age_s >= older_than_s:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             logger.info("removed %s, left by a write that was killed (%.0f s old)", path, age_s)
@@ -103,7 +81,7 @@ def copy_atomically(src: Path, dst: Path) -> None:
     so that a cleaner knows a killed write's file from a live one (:func:`remove_stale_parts`).
     """
     dst.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{dst.name[:150]}.{_host_name()}.{os.getpid()}."  # within NAME_MAX (255)
+    prefix = f".{dst.name[:150]}.{host_name()}.{os.getpid()}."  # within NAME_MAX (255)
     fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=prefix, suffix=".part")
     tmp = Path(tmp_name)
     try:

@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 
 from common.errors import TemporaryError
+from common.processes import host_name, is_pid_alive
 from jobs.workspace import (
     OWNER_SUFFIX,
     download_dir,
-    host_name,
-    is_pid_alive,
     remove_stale_downloads,
     remove_stale_scratch,
     scratch_dir,
