@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from storage.local import LocalStorage, _host_name, copy_atomically, remove_stale_parts
+from common.processes import host_name
+from storage.local import LocalStorage, copy_atomically, remove_stale_parts
 
 
 def dead_pid() -> int:
@@ -37,7 +38,7 @@ def part(folder: Path, name: str, age_s: float = 0.0) -> Path:
 
 
 def test_the_bounds(tmp_path: Path) -> None:
-    host = _host_name()
+    host = host_name()
     dead = part(tmp_path, f".B04.tif.{host}.{dead_pid()}.abcd1234.part")  # this host, writer gone
     live = part(tmp_path, f".B08.tif.{host}.{os.getpid()}.abcd1234.part", 60)  # writer alive
     reused = part(tmp_path, f".B09.tif.{host}.{os.getpid()}.abcd1234.part", 7200)  # unlocked: pid reused
@@ -54,7 +55,7 @@ def test_the_bounds(tmp_path: Path) -> None:
 
 
 def test_a_locked_part_is_kept_however_old(tmp_path: Path) -> None:
-    path = part(tmp_path, f".B04.tif.{_host_name()}.{dead_pid()}.abcd1234.part", 7200)
+    path = part(tmp_path, f".B04.tif.{host_name()}.{dead_pid()}.abcd1234.part", 7200)
     with path.open("rb") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         assert remove_stale_parts(tmp_path, older_than_s=3600) == []
@@ -65,7 +66,7 @@ def test_the_next_upload_into_the_folder_removes_them(tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path / "storage", stale_temp_s=3600)
     folder = tmp_path / "storage" / "AOI" / "S2A" / "tiles" / "T31TCJ"
     folder.mkdir(parents=True)
-    dead = part(folder, f".B04.tif.{_host_name()}.{dead_pid()}.abcd1234.part")
+    dead = part(folder, f".B04.tif.{host_name()}.{dead_pid()}.abcd1234.part")
     source = tmp_path / "B04.tif"
     source.write_bytes(b"II*\x00 a whole layer")
     storage.upload(source, "AOI/S2A/tiles/T31TCJ/B04.tif")
@@ -85,4 +86,4 @@ def test_the_temporary_name_says_host_and_pid(tmp_path: Path, monkeypatch: pytes
     (tmp_path / "src.tif").write_bytes(b"x")
     copy_atomically(tmp_path / "src.tif", tmp_path / "dst" / "a.tif")
     assert len(seen) == 1
-    assert seen[0].startswith(f".a.tif.{_host_name()}.{os.getpid()}.") and seen[0].endswith(".part")
+    assert seen[0].startswith(f".a.tif.{host_name()}.{os.getpid()}.") and seen[0].endswith(".part")
