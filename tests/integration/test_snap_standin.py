@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import pyproj
 import pytest
 import rasterio
 import rasterio.warp
@@ -25,12 +24,12 @@ import rasterio.warp
 from common.dataformat import DataFormat
 from graphs import sentinel1 as s1
 from graphs.context import TileContext
-from graphs.dem import PROJ_DATA_ENV, add_proj_data_dir
+from graphs.dem import PROJ_DATA_ENV
 from graphs.execute import GraphOutcome, execute_graph
 from graphs.loader import load_graph
 from graphs.model import Engine
 from graphs.snap_engine import SNAP_GPT_ENV, SNAP_GRAPHS_ENV
-from tests.support.dem import write_flat_dem, write_geoid_grid
+from tests.support.dem import stand_in_geoid, write_flat_dem
 from tests.support.s1_crop import make_crop_safe
 from tests.support.standin_exec import Answer, StandIn, make_standin
 
@@ -149,14 +148,8 @@ def test_a_failing_gpt_fails_the_tile_and_keeps_the_reference_files(
 
 @pytest.fixture(scope="module")
 def geoid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    original = pyproj.datadir.get_data_dir()
-    folder = tmp_path_factory.mktemp("grids")
-    write_geoid_grid(folder)
-    add_proj_data_dir(folder)
-    try:
+    with stand_in_geoid(tmp_path_factory.mktemp("grids")) as folder:
         yield folder
-    finally:
-        pyproj.datadir.set_data_dir(original)
 
 
 @pytest.mark.slow  # the σ⁰ geocoding of the real crop in a subprocess: about 5-10 s

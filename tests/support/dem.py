@@ -18,6 +18,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +95,30 @@ def write_geoid_grid(folder: Path, name: str = "us_nga_egm08_25.tif") -> Path:
     lats = np.arange(90, -90.5, -1.0)
     values = np.repeat(np.asarray(stand_in_undulation(lats))[:, None], 361, axis=1)
     return _write(folder / name, values, -180.5, 90.5, 1.0, "EPSG:4979")
+
+
+@contextmanager
+def proj_data_restored() -> Iterator[str]:
+    """pyproj's grid folders as they were on exit (a test adding one must not leave it to later ones);
+    yields them."""
+    import pyproj
+
+    original = pyproj.datadir.get_data_dir()
+    try:
+        yield original
+    finally:
+        pyproj.datadir.set_data_dir(original)
+
+
+@contextmanager
+def stand_in_geoid(folder: Path) -> Iterator[Path]:
+    """The stand-in EGM2008 grid written in ``folder`` and visible to PROJ until exit."""
+    from graphs.dem import add_proj_data_dir
+
+    with proj_data_restored():
+        write_geoid_grid(folder)
+        add_proj_data_dir(folder)
+        yield folder
 
 
 def glo30_test_height(lon: np.ndarray | float, lat: np.ndarray | float) -> np.ndarray:

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import pyproj
 import pytest
 import rasterio
 import rasterio.warp
@@ -31,9 +30,9 @@ from geocube_client import GeocubeClient
 from geocube_client.models import NewRecord
 from graphs import sentinel1 as s1
 from graphs.cog import is_valid_cog
-from graphs.dem import PROJ_DATA_ENV, DemSource, MapGrid, VerticalDatum, add_proj_data_dir, warp_dem
+from graphs.dem import PROJ_DATA_ENV, DemSource, MapGrid, VerticalDatum, warp_dem
 from graphs.loader import LIBRARY_DIR, load_graph_file
-from tests.support.dem import write_flat_dem, write_geoid_grid, write_relief_dem
+from tests.support.dem import stand_in_geoid, write_flat_dem, write_relief_dem
 from tests.support.s1_crop import CropSafe, make_crop_safe
 
 REPO = Path(__file__).resolve().parents[3]
@@ -48,14 +47,8 @@ LAND_DB = (-15.0, -3.0)
 @pytest.fixture(scope="module")
 def geoid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The stand-in EGM2008 grid, visible to PROJ for this module only."""
-    original = pyproj.datadir.get_data_dir()
-    folder = tmp_path_factory.mktemp("grids")
-    write_geoid_grid(folder)
-    add_proj_data_dir(folder)
-    try:
+    with stand_in_geoid(tmp_path_factory.mktemp("grids")) as folder:
         yield folder
-    finally:
-        pyproj.datadir.set_data_dir(original)
 
 
 @pytest.fixture(scope="module")
