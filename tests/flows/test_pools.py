@@ -40,6 +40,7 @@ def test_engine_lists_are_read_strictly() -> None:
         parse_engines("snap,gdal")
 
 
+@pytest.mark.slow  # seconds: a prefect CLI, or a slow server
 def test_declaration_round_trips_through_prefects_own_template() -> None:
     template = default_template()
     assert engines_of_template(template) is None  # Prefect's default declares nothing
@@ -49,6 +50,7 @@ def test_declaration_round_trips_through_prefects_own_template() -> None:
     assert template["variables"]["properties"]["env"].get("default") is None  # the input is not changed
 
 
+@pytest.mark.slow  # seconds: a prefect CLI, or a slow server
 def test_the_up_script_command_writes_the_declared_template() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "flows.pools", "declare", "snap"],

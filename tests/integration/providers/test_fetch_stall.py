@@ -49,6 +49,7 @@ def base() -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow  # seconds: a prefect CLI, or a slow server
 def test_a_trickling_body_is_cut_resumed_then_given_up_as_temporary(base: str, tmp_path: Path) -> None:
     fetcher = Fetcher(timeout_s=5, max_resumes=2, min_rate_bps=200, stall_window_s=0.5)
     started = time.monotonic()

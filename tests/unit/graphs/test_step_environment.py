@@ -62,6 +62,7 @@ def test_a_real_step_process_sees_none_of_the_secrets(
     assert set(KEPT) | {"EXTRA", "PATH", "PYTHONUNBUFFERED"} <= seen
 
 
+@pytest.mark.slow  # two interpreters started and killed
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
 def test_a_step_dies_with_its_job_when_the_job_is_killed(tmp_path: Path) -> None:
     import os
