@@ -308,12 +308,21 @@ def check_geoid_grid(datum: VerticalDatum) -> pyproj.Transformer | None:
     group = _transformer_group(datum)
     _, grid = _DATUMS[datum]
     if not group.best_available or not group.transformers:
+        if datum == VerticalDatum.EGM2008 and _geoid_fallback() == VerticalDatum.EGM96:
+            _warn_fallback_once(grid)
+            return check_geoid_grid(VerticalDatum.EGM96)
         raise GeoidGridMissingError(
             f"the {datum.value} geoid grid {grid} is not available to PROJ, which would then apply no geoid "
             f"correction (heights off by tens of metres, e.g. about 48 m at Rome): put {grid} in "
             f"{PROJ_DATA_ENV} (a folder), PROJ_DATA or {_user_data_dir()} "
             f"(projsync --file {grid.removesuffix('.tif')}, or https://cdn.proj.org/{grid}), or set the DEM "
             f"datum to 'ellipsoid' if its heights are ellipsoidal already"
+            + (
+                f"; or accept EGM96 for EGM2008 ({GEOID_FALLBACK_ENV}=EGM96, with Debian's proj-data: "
+                "differences under a metre in most places, a few metres in mountain ranges)"
+                if datum == VerticalDatum.EGM2008
+                else ""
+            )
         )
     transformer = group.transformers[0]
     if "ballpark" in transformer.description.lower():  # never when best_available; kept as a guard
@@ -321,6 +330,33 @@ def check_geoid_grid(datum: VerticalDatum) -> pyproj.Transformer | None:
             f"PROJ offers only a ballpark transformation for {datum.value}: {grid} missing"
         )
     return transformer
+
+
+GEOID_FALLBACK_ENV = "GEOCUBE_INGESTER_GEOID_FALLBACK"
+_fallback_warned: set[str] = set()
+
+
+def _geoid_fallback() -> VerticalDatum | None:
+    """The geoid an operator accepts when EGM2008's grid is missing (only EGM96: opt-in)."""
+    raw = os.environ.get(GEOID_FALLBACK_ENV, "").strip()
+    if not raw:
+        return None
+    if raw.upper() != VerticalDatum.EGM96.value:
+        raise GraphError(
+            f"{GEOID_FALLBACK_ENV}={raw!r}: only EGM96 can stand in for EGM2008 (or leave it unset)"
+        )
+    return VerticalDatum.EGM96
+
+
+def _warn_fallback_once(grid: str) -> None:
+    if grid not in _fallback_warned:
+        _fallback_warned.add(grid)
+        logger.warning(
+            "%s is missing: EGM2008 heights are corrected with the EGM96 geoid (%s=EGM96); the two differ by "
+            "under a metre in most places, by a few metres in mountain ranges with sparse gravity data",
+            grid,
+            GEOID_FALLBACK_ENV,
+        )
 
 
 def geoid_undulation(lon: np.ndarray, lat: np.ndarray, datum: VerticalDatum) -> np.ndarray:

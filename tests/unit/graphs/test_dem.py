@@ -191,3 +191,24 @@ def test_the_setup_check_refuses_a_missing_grid_before_any_tile(
     write_geoid_grid(tmp_path / "grids")
     monkeypatch.setenv(PROJ_DATA_ENV, str(tmp_path / "grids"))
     assert check_dem_setup() == DemSource(path=dem)
+
+
+def test_egm96_stands_in_for_egm2008_only_when_asked(
+    bare_proj: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline, no EGM2008 grid can be installed: an operator may accept Debian's EGM96 for it, with a
+    warning; never silently."""
+    from graphs.dem import GEOID_FALLBACK_ENV
+
+    if not (DEBIAN_PROJ / "egm96_15.gtx").is_file():
+        pytest.skip("Debian's proj-data is not installed (apt-get install proj-data)")
+    add_proj_data_dir(DEBIAN_PROJ)
+    monkeypatch.delenv(GEOID_FALLBACK_ENV, raising=False)
+    with pytest.raises(GeoidGridMissingError, match=f"{GEOID_FALLBACK_ENV}=EGM96"):
+        check_geoid_grid(VerticalDatum.EGM2008)
+    monkeypatch.setenv(GEOID_FALLBACK_ENV, "egm96")
+    n = geoid_undulation(np.array([ROME[0]]), np.array([ROME[1]]), VerticalDatum.EGM2008)[0]
+    assert n == pytest.approx(48.5, abs=0.2)  # EGM96's N at Rome; EGM2008's is within a metre of it
+    monkeypatch.setenv(GEOID_FALLBACK_ENV, "EGM84")
+    with pytest.raises(GraphError, match="only EGM96 can stand in for EGM2008"):
+        check_geoid_grid(VerticalDatum.EGM2008)
