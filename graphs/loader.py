@@ -36,7 +36,6 @@ for the python variant) ``__product__.SAFE``.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from enum import StrEnum
@@ -45,7 +44,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from common.errors import FieldProblem
+from common.errors import FieldProblem, ValidationFailedError
+from common.jsonload import load_json
 from graphs.engines import available_engines
 from graphs.errors import GraphError
 from graphs.model import Engine, Graph
@@ -163,19 +163,15 @@ def load_graph_file(path: Path, *, command_roots: tuple[Path, ...] = (), source:
         GraphError: unreadable file, invalid JSON or invalid graph.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise GraphError(f"graph file {path}: cannot be read ({exc.strerror})") from exc
-    except UnicodeDecodeError as exc:
-        raise GraphError(
-            f"graph file {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 JSON"
-        ) from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise GraphError(
-            f"graph file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
+        # strict: UTF-8, no key twice, no NaN, nesting bounded (a RecursionError never escapes)
+        data = load_json(raw, what=f"graph file {path}")
+    except ValidationFailedError as exc:
+        why = "; ".join(p.message if p.field == "(json)" else str(p) for p in exc.problems)
+        raise GraphError(f"graph file {path}: {why}") from None
     return parse_graph(data, source=source or str(path), command_roots=command_roots)
 
 
