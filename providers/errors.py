@@ -20,6 +20,7 @@ import httpx
 
 from common.errors import IngestError, PermanentError, ProductUnavailableError, TemporaryError
 from common.http import HttpOutcome, classify_status, parse_retry_after
+from common.redaction import redact
 
 
 class DownloadTemporaryError(TemporaryError):
@@ -91,7 +92,7 @@ def download_status_error(
     if outcome is HttpOutcome.AUTH:
         return DownloadAuthError(refused or f"{shown}: credentials refused; check the account settings")
     try:
-        excerpt = response.text[:200]
+        excerpt = redact(response.text[:200])  # an error page may echo the request's credentials
     except httpx.ResponseNotRead:  # a streamed body is the caller's to read or not
         excerpt = ""
     return DownloadError(f"{shown}: {excerpt!r}" if excerpt else shown)

@@ -167,3 +167,17 @@ def test_tokens_obtained_at_run_time_are_registered() -> None:
 )
 def test_names_that_only_contain_a_secret_word_are_not_masked(text: str) -> None:
     assert redact(text) == text
+
+
+def test_a_download_error_page_echoing_the_credentials_is_redacted() -> None:
+    import httpx
+
+    from providers.errors import download_status_error
+
+    echoed = httpx.Response(
+        400, text="bad request: you sent Authorization: Basic dXNlcjpodW50ZXIy, token=abc123"
+    )
+    error = download_status_error(echoed, "p.zip: https://host/p.zip answered 400")
+    assert error is not None
+    assert "dXNlcjpodW50ZXIy" not in str(error) and "abc123" not in str(error)
+    assert "answered 400" in str(error)
