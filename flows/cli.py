@@ -1,5 +1,5 @@
 """``geocube-ingester``: validate a payload, ingest it (the parent flow, local or on work pools), then
-follow an AOI: its status across attempts, its tile graph, its deletion."""
+follow an AOI: its status across attempts, its tile graph, retries and failed tiles, its deletion."""
 
 from __future__ import annotations
 
@@ -217,14 +217,47 @@ def _print_outcome(state: Any) -> int:
     return 0 if state.is_completed() else 1
 
 
+def _confirmed(question: str, refused: str) -> bool:
+    if not sys.stdin.isatty():
+        print(f"{refused}: confirm with --yes (no terminal to ask)", file=sys.stderr)
+        return False
+    if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
+        print(refused)
+        return False
+    return True
+
+
 def cmd_retry(args: argparse.Namespace) -> int:
     from flows.prefect_api import ensure_prefect_api
 
     ensure_prefect_api()  # the runs of `ingest` without PREFECT_API_URL are in Prefect's own database
 
-    from flows.retry import retry_aoi
+    from flows.retry import plan_item_retry, retry_aoi, run_ingest
 
-    return _print_outcome(retry_aoi(args.aoi))
+    has_storage = bool(args.storage or args.aoi or args.force) or _has_default_storage()
+    planned = (
+        plan_item_retry(_storage_of(args), args.item, aoi=args.aoi, force=args.force) if has_storage else None
+    )
+    if planned is None:
+        return _print_outcome(retry_aoi(args.aoi or args.item))
+    selection, parameters = planned
+    print(selection.describe())
+    if args.force and not args.yes and not _confirmed("run these tiles again?", "nothing retried"):
+        return 1
+    return _print_outcome(run_ingest(parameters))
+
+
+def _has_default_storage() -> bool:
+    from common.settings import load_settings
+
+    return bool(load_settings().storage_uri)
+
+
+def cmd_fail(args: argparse.Namespace) -> int:
+    from flows.retry import fail_item
+
+    print(fail_item(_storage_of(args), args.tile, aoi=args.aoi).describe())
+    return 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
@@ -332,9 +365,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--collapse-at", type=int, default=5, help="runs of this many DONE tiles become one node")
     _follow_options(p)
     p.set_defaults(func=cmd_graph)
-    p = sub.add_parser("retry", help="run an AOI's latest ingestion again: what is not done is done again")
-    p.add_argument("aoi", help="the AOI name (the payload's name)")
+    p = sub.add_parser(
+        "retry", help="run an AOI's latest ingestion again, or a scene or tile and what it blocked"
+    )
+    p.add_argument(
+        "item", metavar="AOI|SCENE|TILE", help="an AOI name, a scene's source id, a tile's key or TILE@DATE"
+    )
+    p.add_argument("--aoi", help="the AOI of the scene or tile (when several AOIs hold that name)")
+    p.add_argument("--force", action="store_true", help="run done items again too (asks for confirmation)")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--storage", help="storage URI (default: GEOCUBE_INGESTER_STORAGE_URI)")
     p.set_defaults(func=cmd_retry)
+    p = sub.add_parser("fail", help="mark a tile FAILED: its dependants are re-linked around it")
+    p.add_argument("tile", metavar="TILE", help="a tile's key (scene/tile) or TILE@DATE, as status shows it")
+    p.add_argument("--aoi", help="the AOI of the tile (when several AOIs hold that name)")
+    p.add_argument("--storage", help="storage URI (default: GEOCUBE_INGESTER_STORAGE_URI)")
+    p.set_defaults(func=cmd_fail)
     p = sub.add_parser(
         "delete", help="delete an AOI's Geocube datasets, records and stored files, after a confirmation"
     )
