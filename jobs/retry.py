@@ -211,13 +211,17 @@ def select_retry(
     reads_links: bool,
 ) -> Selection:
     """The tiles a retry of ``item`` runs (module docstring). ``states``: tile key -> its state over
-    every attempt (``jobs.status``; a tile missing there: its ledger outcome).
+    every attempt (``jobs.status``; a tile missing there: its ledger outcome). A tile the ledger says
+    FAILED is FAILED: each run writes its outcomes there after its children, so a later FAILED than a
+    run's DONE is a ``fail TILE``.
 
     Raises:
         NothingToRetryError: nothing to run (all done, no ``--force``), or a scene missing from the ledger.
     """
 
     def state(key: str) -> ItemState:
+        if ledger.status.get(key) == FAILED:  # fail TILE's entry is later than the runs that say DONE
+            return ItemState.FAILED
         if key in states:
             return states[key]
         return ItemState.DONE if ledger.status.get(key, DONE) == DONE else ItemState.FAILED

@@ -173,6 +173,9 @@ def test_fail_relinks_the_dependants_in_the_ledger_and_their_records_tags(
         links(planned_tiles(storage, again)[key("Aoi", "D")]) == ("C", "A") == links(planned[key("Aoi", "D")])
     )
     assert select(storage, Item("Aoi", "tile", key("Aoi", "D")), force=True) == {"D": ("A", "A")}
+    # the runs still say C was DONE: the ledger's later FAILED wins, so C is retried
+    done = {key("Aoi", "C"): ItemState.DONE}
+    assert select(storage, Item("Aoi", "tile", key("Aoi", "C")), states=done) == {"C": ("A", "A")}
     # once more: nothing changes
     twice = fail_tile(
         storage,
