@@ -107,6 +107,7 @@ def plan_item_retry(
         NothingToRetryError: nothing to run, no parent run to take the payload from, a run going.
     """
     from catalogue.ledger import load_ledger
+    from catalogue.models import without_link_secrets
     from flows.status import read_status
     from jobs.links import tile_graph_reads_links
     from jobs.payload import parse_payload
@@ -138,7 +139,8 @@ def plan_item_retry(
         reads_links=tile_graph_reads_links(payload),
     )
     run_parameters = {k: v for k, v in parameters.items() if k not in ("scenes", "tiles", "dry_run")}
-    return selection, run_parameters | {"tiles": selection.document()}
+    # a flow parameter is shown in the Prefect UI: its links go without their secrets
+    return selection, run_parameters | {"tiles": without_link_secrets(selection.document())}
 
 
 def run_ingest(parameters: dict[str, Any]) -> State:
@@ -165,7 +167,7 @@ def fail_item(storage: Storage, name: str, *, aoi: str | None = None) -> FailRep
         raise NothingToRetryError(
             f"{name!r} is an AOI: fail one of its tiles (geocube-ingester status {name})"
         )
-    reads_links = True
+    reads_links: bool | None = None  # unknown without the latest run's payload
     if os.environ.get("PREFECT_API_URL"):
         run = latest_parent_run(item.aoi)
         if run is not None and run.state is not None and not run.state.is_final():

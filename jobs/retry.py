@@ -278,6 +278,7 @@ class FailReport:
     relinked: list[tuple[Tile, Tile]] = field(default_factory=list)  # (before, after) of each dependant
     records: dict[str, dict[str, str]] = field(default_factory=dict)  # record id -> its new link tags
     processed_against: list[str] = field(default_factory=list)  # DONE dependants that read the tile
+    surely_against: bool = True  # False: the tile graph is not known here, they may not have read it
 
     def describe(self) -> str:
         key = self.item.key
@@ -298,7 +299,8 @@ class FailReport:
             lines.append(f"  record {record_id}: {shown}")
         if self.processed_against:
             lines.append(
-                f"  already processed against it: {', '.join(self.processed_against)}; "
+                f"  {'already' if self.surely_against else 'maybe'} processed against it: "
+                f"{', '.join(self.processed_against)}; "
                 "`geocube-ingester retry TILE --force` runs them again"
             )
         lines.append("  its own layers stay stored and indexed (as with the original's FailTile)")
@@ -321,12 +323,12 @@ def fail_tile(
     item: Item,
     *,
     open_store: Callable[[], GeocubeClient],
-    reads_links: bool = True,
+    reads_links: bool | None = None,
 ) -> FailReport:
     """Mark the tile FAILED in its AOI's ledger; its dependants are re-linked around it and their
     scenes' records get the link tags of their new links. ``open_store`` opens the Geocube (only when a
-    record changes). ``reads_links``: whether the tile graph read T1/T2 (the DONE dependants that did
-    are reported as processed against it)."""
+    record changes). ``reads_links``: whether the tile graph read T1/T2 (then the DONE dependants were
+    processed against it; None: unknown, they may have been)."""
     if item.kind != "tile":
         raise PermanentError(f"{item.kind} {item.key}: only a tile can be failed; name one of its tiles")
     before = load_ledger(storage, item.aoi)
@@ -341,8 +343,9 @@ def fail_tile(
         new = after.tiles.get(key)
         if new is not None and (old.previous, old.reference) != (new.previous, new.reference):
             report.relinked.append((old, new))
-            if reads_links and before.status.get(key, DONE) == DONE:
+            if reads_links is not False and before.status.get(key, DONE) == DONE:
                 report.processed_against.append(key)
+    report.surely_against = reads_links is True
     scene_ids = {new.scene_id for _, new in report.relinked}
     scenes = [s for k, s in after.scenes.items() if k in scene_ids]
     updates = link_tag_updates(scenes, before.tiles.values(), after.tiles.values())

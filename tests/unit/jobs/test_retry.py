@@ -154,8 +154,12 @@ def test_fail_relinks_the_dependants_in_the_ledger_and_their_records_tags(
     with GeocubeClient(local_geocube, insecure=True) as client:
         tags = {s.source_id: scene_record_tags(s, by_scene[s.source_id]) for s in scenes}
         records = ensure_records(client, scenes, tags, record_tags={"aoi": "Aoi"}).record_ids
-        report = fail_tile(storage, Item("Aoi", "tile", key("Aoi", "C")),
-                           open_store=lambda: GeocubeClient(local_geocube, insecure=True))  # fmt: skip
+        report = fail_tile(
+            storage,
+            Item("Aoi", "tile", key("Aoi", "C")),
+            open_store=lambda: GeocubeClient(local_geocube, insecure=True),
+            reads_links=True,
+        )
         after = {r.id: r.tags for r in client.list_records(tags={"aoi": "Aoi"})}
     assert report.before == "DONE"
     text = report.describe()
