@@ -127,7 +127,8 @@ def resolve_item(storage: Storage, name: str, *, aoi: str | None = None) -> Item
         where = f"AOI {aoi!r}" if aoi is not None else "the AOI ledgers of the storage"
         raise ItemNotFoundError(
             f"{name!r}: no scene (source id) or tile (key scene/tile, or tile@YYYY-MM-DD) of that name in "
-            f"{where} ({', '.join(aois) or 'no AOI ledger'}); `geocube-ingester status AOI --json` lists them"
+            f"{where} ({', '.join(aois[:20]) or 'no AOI ledger'}{', ...' if len(aois) > 20 else ''}); "
+            "`geocube-ingester status AOI --json` lists them"
         )
     if len(found) > 1:
         listed = ", ".join(f"{i.kind} {i.key} (AOI {i.aoi})" for i in found[:20])
@@ -178,17 +179,19 @@ class Selection:
     states: dict[str, ItemState] = field(default_factory=dict)  # tile key -> its state before
     left_done: list[str] = field(default_factory=list)  # done dependants left alone (no --force)
 
-    def describe(self) -> str:
+    def describe(self, *, max_lines: int = 50) -> str:
         what = f"{self.item.kind} {self.item.key}" if self.item.kind != "aoi" else "every tile"
         lines = [
             f"retry of {what} (AOI {self.item.aoi}){' --force' if self.force else ''}: "
             f"{len(self.tiles)} tile(s) of {len(self.scenes)} scene(s)"
         ]
-        for t in self.tiles:
+        for t in self.tiles[:max_lines]:
             state = self.states.get(t.key, ItemState.NEW).value
             prev = t.previous.key if t.previous else "-"
             ref = t.reference.key if t.reference else "-"
             lines.append(f"  {tile_label(t)}  ({t.key}, {state})  previous {prev}  reference {ref}")
+        if len(self.tiles) > max_lines:
+            lines.append(f"  ... and {len(self.tiles) - max_lines} more")
         if self.left_done:
             lines.append(
                 f"left alone: {len(self.left_done)} DONE dependant(s) ({', '.join(self.left_done[:5])}"

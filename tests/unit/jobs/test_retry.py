@@ -126,6 +126,14 @@ def test_a_graph_reading_no_t1_t2_gives_a_tile_no_dependants(storage: LocalStora
     assert select(storage, tile, reads_links=False, force=True) == {"B": ("A", "A")}
     assert select(storage, Item("Aoi", "scene", "Aoi_B"), reads_links=False) == {"B": ("A", "A")}
     assert len(select(storage, Item("Aoi", "aoi", "Aoi"), reads_links=False, force=True)) == 4
+    ledger = load_ledger(storage, "Aoi")
+    every = select_retry(Item("Aoi", "aoi", "Aoi"), ledger=ledger, planned=planned_tiles(storage, ledger),
+                         states={}, force=True, reads_links=True)  # fmt: skip
+    assert (
+        every.describe(max_lines=2).splitlines()[0]
+        == "retry of every tile (AOI Aoi) --force: 4 tile(s) of 4 scene(s)"
+    )
+    assert every.describe(max_lines=2).splitlines()[-1] == "  ... and 2 more"
 
 
 def test_items_are_named_as_status_shows_them(storage: LocalStorage, tmp_path: Path) -> None:
