@@ -122,7 +122,7 @@ def _cpu_s(pid: int) -> float:
 
 
 def _children_pids() -> list[int]:
-    """This process's live child processes (the temporary Prefect API server)."""
+    """This process's live child processes (the Prefect API server, and the workers in deployments mode)."""
     me = str(os.getpid())
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -252,8 +252,9 @@ def _plain_row(kind: str, item: str, date: datetime, result: Any) -> Any:
     return OutcomeRow(kind=kind, id=item, date=f"{date:%Y-%m-%d}", status=status, message="")
 
 
-def run_flow(world: World) -> Run:
-    """The ``ingest`` flow in local mode: the parent and its children as subflows of this process."""
+def run_flow(world: World, *, mode: str = "local") -> Run:
+    """The ``ingest`` flow: the parent in this process, its children as subflows of it (``local``) or
+    as runs of their deployments, on the workers (``deployments``)."""
     from flows.ingest import ingest
     from flows.outcome import summary_of
     from jobs.models import JobStatus
@@ -263,7 +264,9 @@ def run_flow(world: World) -> Run:
     cpu = _cpu_now()
     started = time.perf_counter()
     with sampler.sampling():
-        state = ingest(payload=world.payload, mode="local", scenes=world.document, return_state=True)
+        state = ingest(
+            payload=world.payload, mode=mode, scenes=world.document, child_timeout_s=600, return_state=True
+        )
     wall = time.perf_counter() - started
     cpu_self, cpu_children = (b - a for a, b in zip(cpu, _cpu_now(), strict=True))
     summary = summary_of(state)
@@ -271,13 +274,13 @@ def run_flow(world: World) -> Run:
         raise SystemExit(f"the ingest flow left no summary: {state.type.value} {state.message}")
     tiles = [r for r in summary.rows if r.kind == "tile"]
     done = sum(r.status == JobStatus.DONE for r in tiles)
-    child_runs = _child_runs(state)
-    work = sum(w for _, _, w in child_runs)
-    return Run("ingest flow, local", len(tiles), wall, work, sampler.before, sampler.peak, done,
-               len(tiles) - done, cpu_self, cpu_children, child_runs, _dispatch_runs(state))  # fmt: skip
+    kids = child_runs(state)
+    work = sum(w for _, _, w in kids)
+    return Run(f"ingest flow, {mode}", len(tiles), wall, work, sampler.before, sampler.peak, done,
+               len(tiles) - done, cpu_self, cpu_children, kids, dispatch_runs(state))  # fmt: skip
 
 
-def _child_runs(parent_state: Any) -> list[tuple[float, float, float]]:
+def child_runs(parent_state: Any) -> list[tuple[float, float, float]]:
     """Per child run, from the API: (expected start -> start s, start -> end s, its own work s: the
     JobResult.duration_s measured inside the job, read from its result)."""
     from prefect.client.orchestration import get_client
@@ -318,7 +321,7 @@ def _child_runs(parent_state: Any) -> list[tuple[float, float, float]]:
                 return runs
 
 
-def _dispatch_runs(parent_state: Any) -> list[tuple[datetime, datetime]]:
+def dispatch_runs(parent_state: Any) -> list[tuple[datetime, datetime]]:
     """(start, end) of each of the parent's ``dispatch`` task runs (named ``download …``/``process …``)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -354,7 +357,7 @@ def _line(run: Run, baseline: Run | None) -> str:
     ratio = f"{run.wall_s / baseline.wall_s:>8.2f}x" if baseline else f"{'1.00x':>9}"
     grown = max(0, run.rss_peak - run.rss_before)
     return (
-        f"{run.what:<20} {run.tiles:>6} {run.done:>5} {run.wall_s:>8.1f} {run.tiles_per_min:>8.0f} {ratio} "
+        f"{run.what:<26} {run.tiles:>6} {run.done:>5} {run.wall_s:>8.1f} {run.tiles_per_min:>8.0f} {ratio} "
         f"{run.work_s:>7.1f} {100 * run.prefect_share:>6.0f}% {run.rss_peak / 2**20:>8.0f} "
         f"{grown / 2**20:>7.0f} {grown / max(run.tiles, 1) / 1024:>7.1f}"
     )
@@ -368,8 +371,9 @@ def _quantile(values: list[float], q: float) -> float:
 def _details(run: Run) -> list[str]:
     cores = os.cpu_count() or 1
     lines = [
-        f"  {run.what}: CPU {run.cpu_self_s:.1f} s in this process, {run.cpu_children_s:.1f} s in the "
-        f"temporary API server, of {run.wall_s * cores:.0f} core-s ({cores} cores x wall)"
+        f"  {run.what}: CPU {run.cpu_self_s:.1f} s in this process, {run.cpu_children_s:.1f} s in child "
+        f"processes (API server; workers too in deployments mode), of {run.wall_s * cores:.0f} core-s "
+        f"({cores} cores x wall)"
     ]
     if run.child_runs:
         queue = [q for q, _, _ in run.child_runs]
@@ -392,9 +396,24 @@ def _details(run: Run) -> list[str]:
     return lines
 
 
+def _deployed(root: Path, m: int, geocube: str) -> tuple[Run, Run]:
+    """A plain baseline and a deployments-mode flow run of ``m`` tiles (bench.orchestration_deployments)."""
+    from bench.orchestration_deployments import deployed_api
+
+    plain = run_plain(make_world(root / "plain-deploy", m, name=f"BenchPlainDeploy{m}", geocube=geocube))
+    world = make_world(root / "deploy", m, name=f"BenchDeploy{m}", geocube=geocube)
+    started = time.perf_counter()
+    with deployed_api(root / "stack", world.env) as api:
+        print(f"Prefect server {api} (SQLite), deployments and 2 workers up in "
+              f"{time.perf_counter() - started:.1f} s (not counted below)")  # fmt: skip
+        return plain, run_flow(world, mode="deployments")
+
+
 def main() -> None:
     n = int(os.environ.get("BENCH_TILES", "1000"))
-    print(f"orchestration: {n} trivial tiles (CopyProductToStorage + Pass), ingest flow against plain calls")
+    m = int(os.environ.get("BENCH_DEPLOY_TILES", "20"))
+    print(f"orchestration: {n} trivial tiles (CopyProductToStorage + Pass) in local mode, {m} in deployments "
+          "mode (BENCH_DEPLOY_TILES, 0: skipped), the ingest flow against plain calls")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-orchestration-") as tmp:
         root = Path(tmp)
         os.environ.setdefault("PREFECT_HOME", str(root / "prefect"))
@@ -417,19 +436,20 @@ def main() -> None:
             warm = make_world(root / "warm", 2, name="BenchWarmUp", geocube=server.address)
             started = time.perf_counter()
             run_flow(warm)
-            print(
-                f"warm-up: a first 2-tile flow run in {time.perf_counter() - started:.1f} s "
-                "(not counted below)"
-            )
-            plain = run_plain(plain_world)
-            flow = run_flow(flow_world)
-        header = (
-            f"{'run':<20} {'tiles':>6} {'done':>5} {'wall s':>8} {'tiles/min':>8} {'vs plain':>9} "
+            print(f"warm-up: a first 2-tile flow run in {time.perf_counter() - started:.1f} s "
+                  "(not counted below)")  # fmt: skip
+            pairs = [(run_plain(plain_world), run_flow(flow_world))]
+            if m > 0:
+                pairs.append(_deployed(root, m, server.address))
+        print(
+            f"{'run':<26} {'tiles':>6} {'done':>5} {'wall s':>8} {'tiles/min':>8} {'vs plain':>9} "
             f"{'work s':>7} {'prefect':>7} {'peak MiB':>8} {'+MiB':>7} {'KiB/tile':>7}"
         )
-        print(header)
-        print(_line(plain, None))
-        print(_line(flow, plain))
-        for line in _details(plain)[:1] + _details(flow):
-            print(line)
-        print(json.dumps({"tiles": n, "plain_s": round(plain.wall_s, 2), "flow_s": round(flow.wall_s, 2)}))
+        for plain, flow in pairs:
+            print(_line(plain, None))
+            print(_line(flow, plain))
+        for plain, flow in pairs:
+            for line in _details(plain)[:1] + _details(flow):
+                print(line)
+        print(json.dumps({f"{flow.what} ({flow.tiles} tiles)": {"plain_s": round(plain.wall_s, 2),
+                          "flow_s": round(flow.wall_s, 2)} for plain, flow in pairs}))  # fmt: skip
