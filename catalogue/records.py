@@ -124,6 +124,18 @@ def _union_wkt(scenes: Sequence[Scene]) -> str:
     return str(MultiPolygon(polygons).wkt)
 
 
+def find_scene_records(store: GeocubeClient, scenes: Iterable[Scene]) -> dict[str, str]:
+    """scene source_id -> the id of the record made for it (same name and time, and the scene's tags but
+    its processing date): what delete and fail look up for scenes a ledger holds."""
+    found: dict[str, str] = {}
+    for scene in scenes:
+        wanted = _comparable(scene.tags)
+        for record in store.list_records(name=scene.source_id, from_time=scene.date, to_time=scene.date):
+            if record.name == scene.source_id and wanted.items() <= record.tags.items():
+                found[scene.source_id] = record.id
+    return found
+
+
 def _same_time(a: datetime, b: datetime) -> bool:
     # The Geocube keeps microseconds.
     return abs((a - b).total_seconds()) < 1e-6

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from catalogue.errors import CatalogueError
 from catalogue.ledger import LEDGER_NAME, entries_prefix, ledger_key, load_ledger
 from catalogue.models import Scene
+from catalogue.records import find_scene_records
 from common.errors import IngestError, PermanentError
 from geocube_client.client import GeocubeClient
 from geocube_client.convert import deleted_dataset_from_line
@@ -136,17 +137,6 @@ def _containers(geocube: GeocubeClient, uris: Sequence[str]) -> dict[str, list[t
     return found
 
 
-def _scene_records(geocube: GeocubeClient, scenes: Iterable[Scene]) -> dict[str, str]:
-    """record id -> name, for the records made for these scenes (name, time and the scene's tags)."""
-    out: dict[str, str] = {}
-    for scene in scenes:
-        wanted = {k: v for k, v in scene.tags.items() if k != "processingDate"}
-        for record in geocube.list_records(name=scene.source_id, from_time=scene.date, to_time=scene.date):
-            if record.name == scene.source_id and wanted.items() <= record.tags.items():
-                out[record.id] = record.name
-    return out
-
-
 def plan_delete(geocube: GeocubeClient, storage: Storage, aoi: str) -> DeletePlan:
     """What deleting ``aoi`` removes (nothing is removed here)."""
     if not aoi or "/" in aoi or aoi.startswith("."):
@@ -165,7 +155,7 @@ def plan_delete(geocube: GeocubeClient, storage: Storage, aoi: str) -> DeletePla
     uris = {storage.uri_of(k): k for k in keys if k != ledger_at and k not in plan.ledger_entries}
     indexable = [u for u, k in uris.items() if not k.lower().endswith(NOT_INDEXABLE)]
     indexed = _containers(geocube, indexable)
-    records = _scene_records(geocube, scenes)
+    records = {record_id: source_id for source_id, record_id in find_scene_records(geocube, scenes).items()}
     for uri, datasets in indexed.items():
         for record_id, instance_id in datasets:
             plan.datasets.append(Item("dataset", f"{record_id}:{instance_id}", uris[uri]))

@@ -47,7 +47,7 @@ from catalogue.ledger import (
     load_ledger,
 )
 from catalogue.models import Scene, Tile
-from catalogue.records import LINK_TAGS, link_tag_updates, update_link_tags
+from catalogue.records import LINK_TAGS, find_scene_records, link_tag_updates, update_link_tags
 from catalogue.relink import DONE, relink_by_status
 from common.errors import PermanentError
 from geocube_client.client import GeocubeClient
@@ -310,17 +310,6 @@ class FailReport:
         return "\n".join(lines)
 
 
-def _scene_records(geocube: GeocubeClient, scenes: Iterable[Scene]) -> dict[str, str]:
-    """scene source_id -> the id of its record (same name, time and the scene's tags)."""
-    out: dict[str, str] = {}
-    for scene in scenes:
-        wanted = {k: v for k, v in scene.tags.items() if k != "processingDate"}
-        for record in geocube.list_records(name=scene.source_id, from_time=scene.date, to_time=scene.date):
-            if record.name == scene.source_id and wanted.items() <= record.tags.items():
-                out[scene.source_id] = record.id
-    return out
-
-
 def fail_tile(
     storage: Storage,
     item: Item,
@@ -354,7 +343,7 @@ def fail_tile(
     updates = link_tag_updates(scenes, before.tiles.values(), after.tiles.values())
     if updates:
         with open_store() as geocube:
-            record_ids = _scene_records(geocube, [s for s in scenes if s.source_id in updates])
+            record_ids = find_scene_records(geocube, [s for s in scenes if s.source_id in updates])
             for record_id in update_link_tags(geocube, record_ids, updates):
                 scene_id = next(s for s, r in record_ids.items() if r == record_id)
                 report.records[record_id] = updates[scene_id]
