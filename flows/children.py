@@ -4,6 +4,10 @@ In ``deployments`` mode they run as the deployments ``download-scene`` (work poo
 and ``process-tile`` (work pool ``processing-pool``); in ``local`` mode the parent runs them as
 subflows in its own process. Their parameters are jobs (no secrets: settings come from the
 environment of the worker).
+
+``download-scenes`` and ``process-tiles`` (same pools) run a batch of them in one child run
+(``jobs.batches``: the parent's ``scenes_per_child``/``tiles_per_child``): each scene or tile is still its
+own ``download-scene``/``process-tile`` run, a subflow of the batch's, named as above.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from prefect.runtime import flow_run
 
 from common.errors import PermanentError
 from common.redaction import install_redaction
+from flows.api_retries import with_api_retries
 from flows.logs import route_domain_logs
+from jobs.batches import BatchResult, SceneBatch, TileBatch, run_scene_batch, run_tile_batch
 from jobs.models import JobResult, SceneJob, TileJob
 from jobs.stash import JobRef, load_job
 from tasks.jobs import download_scene_with_retries, process_tile_with_retries
 
-_J = TypeVar("_J", SceneJob, TileJob)
+_J = TypeVar("_J", SceneJob, TileJob, SceneBatch, TileBatch)
 
 
 def _job_fields() -> dict[str, Any]:
@@ -69,3 +75,43 @@ def process_tile(job: TileJob | None = None, job_ref: JobRef | None = None) -> J
     install_redaction()
     route_domain_logs()
     return process_tile_with_retries(_the_job(job, job_ref, TileJob))
+
+
+def download_here(job: SceneJob) -> JobResult:
+    """The download child, as a subflow in this process (of a batch's run, or of a local parent's)."""
+    return with_api_retries(job.label, lambda: download_scene(job=job))
+
+
+def process_here(job: TileJob) -> JobResult:
+    """The processing child, as a subflow in this process (of a batch's run, or of a local parent's)."""
+    return with_api_retries(job.label, lambda: process_tile(job=job))
+
+
+def _batch_run_name() -> str:
+    data = _job_fields()
+    jobs = data.get("jobs")
+    if not isinstance(jobs, list):
+        return f"batch {data.get('aoi')}/{data.get('item')}"
+    kind = "tiles" if jobs and "tile" in jobs[0] else "scenes"
+    dates = [str((j.get("tile") or j.get("scene") or {}).get("date"))[:10] for j in jobs]
+    span = dates[0] if len(set(dates)) <= 1 else f"{dates[0]}..{dates[-1]}"
+    return f"batch {data.get('aoi')}/{len(jobs)} {kind} {span}"
+
+
+@flow(name="download-scenes", flow_run_name=_batch_run_name, persist_result=True, log_prints=False)
+def download_scenes(job: SceneBatch | None = None, job_ref: JobRef | None = None) -> BatchResult:
+    """Download a batch of scenes one after another, each as its own ``download-scene`` subflow."""
+    install_redaction()
+    route_domain_logs()
+    batch = _the_job(job, job_ref, SceneBatch)
+    return run_scene_batch(batch, download_here)
+
+
+@flow(name="process-tiles", flow_run_name=_batch_run_name, persist_result=True, log_prints=False)
+def process_tiles(job: TileBatch | None = None, job_ref: JobRef | None = None) -> BatchResult:
+    """Process a batch of tiles in date order, each as its own ``process-tile`` subflow, re-linked around
+    the failures before it."""
+    install_redaction()
+    route_domain_logs()
+    batch = _the_job(job, job_ref, TileBatch)
+    return run_tile_batch(batch, process_here)

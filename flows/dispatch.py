@@ -24,12 +24,25 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
 from prefect.states import Cancelling
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from catalogue.relink import Links, Outcome, effective_links
+from catalogue.relink import Links, Outcome
 from common.errors import PermanentError
-from flows.children import download_scene, process_tile
+from flows.api_retries import with_api_retries
+from flows.children import download_here, process_here
 from flows.results import read_result
+from jobs.batches import (
+    BatchResult,
+    SceneBatch,
+    TileBatch,
+    failed_scenes,
+    relinked,
+    run_scene_batch,
+    run_tile_batch,
+    short,
+    upstream_outcomes,
+    with_note,
+)
 from jobs.models import JobResult, JobStatus, SceneJob, TileJob
 from jobs.stash import job_parameters
 
@@ -50,16 +63,10 @@ DEPLOYMENTS = {
     Kind.DOWNLOAD: "download-scene/download-scene",
     Kind.PROCESS: "process-tile/process-tile",
 }
-
-
-MAX_MESSAGE = 2000  # characters of a failure kept in a result, a state message or a dependant's error
-
-
-def short(message: str, limit: int = MAX_MESSAGE) -> str:
-    """``message`` cut to ``limit`` characters, keeping its head (the cause) and saying so."""
-    if len(message) <= limit:
-        return message
-    return f"{message[: limit - 40]}… ({len(message) - limit + 40} characters cut)"
+BATCH_DEPLOYMENTS = {  # one child run for several scenes or tiles (jobs.batches)
+    Kind.DOWNLOAD: "download-scenes/download-scenes",
+    Kind.PROCESS: "process-tiles/process-tiles",
+}
 
 
 class ChildFailedError(PermanentError):
@@ -109,27 +116,6 @@ def _outcome(upstream: Any) -> Outcome | None:
     return Outcome(done=False)  # crashed or cancelled without its links: nothing DONE is known before it
 
 
-def _relinked(job: TileJob, previous: Any, reference: Any) -> tuple[TileJob, Links, str]:
-    """The job with the tile's effective links, those links, and a note saying what changed ("")."""
-    planned = Links.of(job.tile)
-    links = effective_links(job.tile, previous=_outcome(previous), reference=_outcome(reference))
-    if links == planned:
-        return job, links, ""
-    changes = []
-    for what, old, new in (
-        ("previous", planned.previous, links.previous),
-        ("reference", planned.reference, links.reference),
-    ):
-        if old != new:
-            changes.append(
-                f"{what} {new.scene_id if new else 'none'} ({old.scene_id if old else '-'} failed)"
-            )
-    note = f"re-linked: {', '.join(changes)}"
-    log.info("%s: %s", job.label, note)
-    tile = job.tile.model_copy(update={"previous": links.previous, "reference": links.reference})
-    return job.model_copy(update={"tile": tile}), links, note
-
-
 @task(task_run_name="{kind} {label}")
 def dispatch(
     kind: Kind,
@@ -156,7 +142,7 @@ def dispatch(
     """
     if not isinstance(job, TileJob):
         return _run_child(kind, label, job, mode, child_timeout_s=child_timeout_s)
-    job, links, note = _relinked(job, previous, reference)
+    job, links, note = relinked(job, _outcome(previous), _outcome(reference))
     try:
         if isinstance(download, BaseException):
             raise UpstreamFailedError(
@@ -166,10 +152,7 @@ def dispatch(
     except Exception as exc:
         # Short: the error travels into every dependant's parameters and state (a scene of 1 000 tiles).
         raise TileNotProcessedError(short(str(exc)), links.model_dump(mode="json")) from exc
-    if note:
-        result = result.model_copy(
-            update={"message": f"{result.message}; {note}" if result.message else note}
-        )
+    result = with_note(result, note)
     return TileResult.model_validate(result.model_dump() | {"links": links})
 
 
@@ -181,22 +164,56 @@ def _run_child(
         "%s: started (%s)", label, "in this process" if mode == Mode.LOCAL else f"on {DEPLOYMENTS[kind]}"
     )
     if mode == Mode.LOCAL:
-        if isinstance(job, SceneJob):
-            return download_scene(job=job)
-        return process_tile(job=job)
+        return download_here(job) if isinstance(job, SceneJob) else process_here(job)
+    item = f"{job.scene.source_id}/{job.tile.source_id if isinstance(job, TileJob) else ''}"
+    loaded = _run_deployed(DEPLOYMENTS[kind], kind, label, job, item, child_timeout_s=child_timeout_s)
+    if isinstance(loaded, JobResult):
+        return loaded
+    if isinstance(loaded, dict):
+        return JobResult.model_validate(loaded)
+    # A result on the child's machine only (no shared result storage block) cannot be read here.
+    log.warning(
+        "%s: result not readable here (%s): its provider, bytes and outputs are missing from the outcome; "
+        "give every pool a shared result storage (PREFECT_DEFAULT_RESULT_STORAGE_BLOCK, deployments/up.sh)",
+        label,
+        loaded,
+    )
+    return JobResult(status=JobStatus.DONE, message="")
+
+
+class _Unreadable(str):
+    """Why a completed child's result could not be read here."""
+
+
+def _run_deployed(
+    deployment: str,
+    kind: Kind,
+    label: str,
+    job: BaseModel,
+    item: str,
+    *,
+    child_timeout_s: float,
+) -> Any:
+    """Run ``job`` as a run of ``deployment`` and return what it stored (an :class:`_Unreadable` when
+    its result cannot be read here); raise ChildFailedError if it did not complete."""
+    aoi, storage_uri = getattr(job, "aoi"), getattr(job, "storage_uri")  # noqa: B009 - jobs and batches
+    # A job too large for Prefect's 512 KiB parameter limit travels by reference (jobs.stash).
+    parameters = job_parameters(job, aoi=aoi, item=item, storage_uri=storage_uri)
     # One child per parent attempt: a retried parent (same flow run id, next run count) runs the failed
     # children again instead of getting their old FAILED runs back (prefect-notes.md, idempotency keys).
-    item = f"{job.scene.source_id}/{job.tile.source_id if isinstance(job, TileJob) else ''}"
-    # A job too large for Prefect's 512 KiB parameter limit travels by reference (jobs.stash).
-    parameters = job_parameters(job, aoi=job.aoi, item=item, storage_uri=job.storage_uri)
-    child: FlowRun = run_deployment(  # type: ignore[assignment]  # sync call: the FlowRun itself
-        name=DEPLOYMENTS[kind],
-        parameters=parameters,
-        as_subflow=True,
-        timeout=child_timeout_s,
-        poll_interval=2,
-        tags=["geocube-ingester", f"aoi:{job.aoi}", kind.value],
-        idempotency_key=f"{flow_run.id}:{flow_run.run_count}:{kind.value}:{item}",
+    # A retried dispatch (the API was unavailable) gets the same child back.
+    key = f"{flow_run.id}:{flow_run.run_count}:{kind.value}:{item}"
+    child: FlowRun = with_api_retries(  # type: ignore[assignment]  # sync call: the FlowRun itself
+        label,
+        lambda: run_deployment(
+            name=deployment,
+            parameters=parameters,
+            as_subflow=True,
+            timeout=child_timeout_s,
+            poll_interval=2,
+            tags=["geocube-ingester", f"aoi:{aoi}", kind.value],
+            idempotency_key=key,
+        ),
     )
     state = child.state
     if state is not None and not state.is_final():
@@ -213,19 +230,54 @@ def _run_child(
         message = state.message if state is not None and state.message else ""
         raise ChildFailedError(short(f"{label}: child flow run {child.name} ended {what} {message}".strip()))
     try:
-        loaded = read_result(state)  # from the shared result storage, wherever the child ran
-        if isinstance(loaded, JobResult):
-            return loaded
-        if isinstance(loaded, dict):
-            return JobResult.model_validate(loaded)
-    except Exception as exc:  # noqa: BLE001 - the run is done: its state is enough for the outcome
-        # A result on the child's machine only (no shared result storage block) cannot be read here.
-        log.warning(
-            "%s: result of %s not readable here (%s): its provider, bytes and outputs are missing from the "
-            "outcome; give every pool a shared result storage (PREFECT_DEFAULT_RESULT_STORAGE_BLOCK, "
-            "deployments/up.sh)",
-            label,
-            child.name,
-            str(exc)[:200],
+        return read_result(state)  # from the shared result storage, wherever the child ran
+    except Exception as exc:  # noqa: BLE001 - the run is done: the caller decides what it can tell
+        return _Unreadable(f"{child.name}: {str(exc)[:200]}")
+
+
+@task(task_run_name="{kind} {label}")
+def dispatch_batch(
+    kind: Kind,
+    label: str,
+    batch: SceneBatch | TileBatch,
+    mode: Mode,
+    *,
+    child_timeout_s: float,
+    downloads: list[Any] | None = None,
+    download_labels: dict[str, str] | None = None,
+    upstream: list[Any] | None = None,
+    upstream_tiles: list[str] | None = None,
+) -> BatchResult:
+    """Run a batch of scenes or tiles as one child (``jobs.batches``) and return every item's outcome.
+
+    A tile batch gets, through ``allow_failure``, the results of the download batches of its scenes
+    (``downloads``; ``download_labels``: scene id -> the label of its download batch) and of the tile
+    batches holding its tiles' previous and reference (``upstream``; ``upstream_tiles``: the keys of
+    those tiles). A failure inside the batch is that item's outcome; a batch that could not run at all
+    raises, and its items count as failed where they are needed.
+    """
+    if isinstance(batch, TileBatch):
+        batch = batch.model_copy(
+            update={
+                "upstream": upstream_outcomes(upstream or [], upstream_tiles or []),
+                "failed_scenes": failed_scenes(downloads or [], download_labels or {}),
+            }
         )
-    return JobResult(status=JobStatus.DONE, message=state.message or "")
+    log.info(
+        "%s: started (%s)",
+        label,
+        "in this process" if mode == Mode.LOCAL else f"on {BATCH_DEPLOYMENTS[kind]}",
+    )
+    if mode == Mode.LOCAL:
+        if isinstance(batch, SceneBatch):
+            return run_scene_batch(batch, download_here)
+        return run_tile_batch(batch, process_here)
+    loaded = _run_deployed(
+        BATCH_DEPLOYMENTS[kind], kind, label, batch, label, child_timeout_s=child_timeout_s
+    )
+    if isinstance(loaded, _Unreadable):
+        raise ChildFailedError(
+            f"{label}: its result is not readable here ({loaded}): give every pool a shared result "
+            "storage (PREFECT_DEFAULT_RESULT_STORAGE_BLOCK, deployments/up.sh)"
+        )
+    return BatchResult.model_validate(loaded.model_dump() if isinstance(loaded, BaseModel) else loaded)

@@ -131,7 +131,10 @@ def test_a_plain_deploy_makes_working_deployments_and_refuses_elsewhere(
         done = run(env, [str(BIN / "prefect"), "--no-prompt", "deploy", "--all"])
         assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
         before = read_deployments()
-        assert sorted(before) == ["download-scene", "ingest", "ingest-last-10-days", "process-tile"]
+        assert sorted(before) == [
+            "download-scene", "download-scenes", "ingest", "ingest-last-10-days", "process-tile",
+            "process-tiles",
+        ]  # fmt: skip
         rolling = before["ingest-last-10-days"]
         assert rolling.parameters["window_days"] == 10 and rolling.parameters["payload"]["name"]
         assert [s.schedule.cron for s in rolling.schedules] == ["30 4 * * *"]  # type: ignore[union-attr]
@@ -289,5 +292,63 @@ def test_the_parent_deployed_on_the_orchestrator_pool_ends_failed_with_its_outco
     assert_detailed_outcome(rows)
     assert summary is not None, "the parent's result (its summary) was not readable from here"
     assert [r.status.value for r in summary.rows if r.kind == "tile"] == ["DONE", "FAILED", "DONE"]
+    assert len(list(world.storage.rglob("*.tif"))) == 2 * 4
+    assert list(world.workdir.iterdir()) == []
+
+
+def test_batches_run_on_their_pools_with_every_tile_its_own_run(
+    prefect_stack: dict[str, str], world_named: Callable[[str], World], tmp_path: Path
+) -> None:
+    """scenes_per_child 3, tiles_per_child 2: one download-scenes run, two process-tiles runs ([A B],
+    [C]); inside them each scene and tile is its own run, and C (next batch) runs against A, past the
+    failed B of the first batch."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.settings import PREFECT_API_URL, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+
+    from flows.ingest import ingest
+    from flows.outcome import summary_of
+
+    world = world_named("DeployBatches")
+    payload = world.payload | {"tile_graph_name": write_graph_reading_t1_t2(tmp_path)}
+    env = prefect_stack | world.env
+    with (
+        workers(env, ["download-pool", "processing-pool"], tmp_path, cwd=REPO, own_homes=True),
+        pytest.MonkeyPatch.context() as mp,
+    ):
+        for key, value in world.env.items():
+            mp.setenv(key, value)
+        settings = {PREFECT_API_URL: env["PREFECT_API_URL"], PREFECT_LOCAL_STORAGE_PATH: tmp_path / "parent"}
+        with temporary_settings(settings):
+            try:
+                state = ingest(
+                    payload=payload, mode="deployments", child_timeout_s=600, scenes_per_child=3,
+                    tiles_per_child=2, return_state=True,
+                )  # fmt: skip
+                summary = summary_of(state)
+                with get_client(sync_client=True) as client:
+                    runs = client.read_flow_runs(
+                        flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_="DeployBatches")),
+                        limit=200,
+                    )
+            finally:
+                drain_prefect_services()
+
+    assert state.is_failed() and "tiles: 2/3 done, 1 failed" in str(state.message), state.message
+    assert summary is not None
+    assert [r.status.value for r in summary.rows if r.kind == "tile"] == ["DONE", "FAILED", "DONE"]
+    batches = [r for r in runs if r.name.startswith("batch ")]
+    assert sorted((r.work_pool_name, r.name.split("/")[1].split()[1]) for r in batches) == [
+        ("download-pool", "scenes"),
+        ("processing-pool", "tiles"),
+        ("processing-pool", "tiles"),
+    ], [r.name for r in batches]
+    tiles = sorted((r for r in runs if r.name.startswith("process ")), key=lambda r: r.name[-10:])
+    scenes = [r for r in runs if r.name.startswith("download ")]
+    assert len(tiles) == 3 and len(scenes) == 3, [r.name for r in runs]
+    assert {r.work_pool_name for r in tiles + scenes} == {None}, "in their batch's process, not spawned"
+    assert [r.state.type.value for r in tiles] == ["COMPLETED", "FAILED", "COMPLETED"]  # type: ignore[union-attr]
+    first = tiles[0].parameters["job"]["tile"]
+    assert tiles[2].parameters["job"]["tile"]["previous"]["scene_id"] == first["scene_id"]
     assert len(list(world.storage.rglob("*.tif"))) == 2 * 4
     assert list(world.workdir.iterdir()) == []

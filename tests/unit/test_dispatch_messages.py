@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows.dispatch import MAX_MESSAGE, short
+from jobs.batches import MAX_MESSAGE, short
 
 
 def test_a_long_message_keeps_its_head_and_says_what_was_cut() -> None:
