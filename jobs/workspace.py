@@ -27,13 +27,34 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from common.errors import is_temporary
+from common.errors import PermanentError, is_temporary
 from common.processes import host_name, is_pid_alive
+from storage.local import full_disk_hint
 
 log = logging.getLogger(__name__)
 
 OWNER_SUFFIX = ".owner"
 _BIRTH_S = 60.0  # an owner file with no owner written yet is being created (or its creator died then)
+FULL_WORKDIR_FIX = (
+    "free space there (a job's folders go when it ends: look for other files), or point "
+    "GEOCUBE_INGESTER_WORKDIR at a larger disk"
+)
+
+
+class WorkdirFullError(PermanentError):
+    """The work directory's disk is full (no space, quota or file size limit): the job wrote nothing
+    to the storage, and its files in the work directory are removed."""
+
+
+def _full(exc: BaseException, base: Path) -> WorkdirFullError | None:
+    """A :class:`WorkdirFullError` naming ``base`` and the fix when ``exc`` is a full disk under it."""
+    if not isinstance(exc, OSError) or not full_disk_hint(exc, base, ""):
+        return None
+    name = exc.filename if isinstance(exc.filename, str | os.PathLike) else None
+    if name is not None and not Path(name).resolve().is_relative_to(base.resolve()):
+        return None  # another disk's (its own error says so)
+    what = f"could not write {name}" if name is not None else "could not write in the work directory"
+    return WorkdirFullError(f"{what}{full_disk_hint(exc, base, FULL_WORKDIR_FIX)}")
 
 
 @contextlib.contextmanager
@@ -41,11 +62,22 @@ def scratch_dir(root: Path | None, prefix: str) -> Iterator[Path]:
     """A new folder ``<root>/<prefix>-<random>`` removed on exit, whatever the outcome; the folders of
     killed jobs in ``root`` are removed first."""
     base = Path(root if root is not None else tempfile.gettempdir())
-    base.mkdir(parents=True, exist_ok=True)
-    remove_stale_scratch(base)
-    lock, owner_path, path = _new_owned_folder(base, f"{_safe(prefix)[:80]}-")
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        remove_stale_scratch(base)
+        lock, owner_path, path = _new_owned_folder(base, f"{_safe(prefix)[:80]}-")
+    except OSError as exc:
+        full = _full(exc, base)
+        if full is None:
+            raise
+        raise full from exc
     try:
         yield path
+    except OSError as exc:  # the job's own write in its folder
+        full = _full(exc, base)
+        if full is None:
+            raise
+        raise full from exc
     finally:
         shutil.rmtree(path, ignore_errors=True)
         owner_path.unlink(missing_ok=True)  # after the folder: a kill between leaves a lone owner file
@@ -67,15 +99,20 @@ def _new_owned_folder(base: Path, prefix: str) -> tuple[IO[str], Path, Path]:
         if not _is_same_file(owner_path, handle):
             handle.close()
             continue
-        handle.write(f"{os.getpid()} {host_name()}\n")
-        handle.flush()
         folder = base / owner_path.name[1 : -len(OWNER_SUFFIX)]
         try:
+            handle.write(f"{os.getpid()} {host_name()}\n")
+            handle.flush()
             folder.mkdir()
         except FileExistsError:  # left by a cleanup that failed half-way: another name
             owner_path.unlink(missing_ok=True)
             handle.close()
             continue
+        except BaseException:  # e.g. a full disk: no lone owner file left behind
+            owner_path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                handle.close()
+            raise
         return handle, owner_path, folder
 
 
@@ -149,8 +186,14 @@ def download_dir(root: Path | None, scene_id: str, *, stale_after_s: float | Non
     remove_stale_downloads(base, older_than_s=_stale_after_s(stale_after_s))
     keep = False
     try:
-        folder.mkdir(exist_ok=True)
-        yield folder
+        try:
+            folder.mkdir(exist_ok=True)
+            yield folder
+        except OSError as exc:  # a full disk: the .part goes (nothing half-written), the error says why
+            full = _full(exc, Path(root if root is not None else tempfile.gettempdir()))
+            if full is None:
+                raise
+            raise full from exc
     except BaseException as exc:
         # An interruption (KeyboardInterrupt, SystemExit, Prefect's TerminationSignal) is not the
         # download's failure: its .part is kept for the retry, as a SIGKILL keeps it.

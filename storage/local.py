@@ -25,6 +25,17 @@ from storage.errors import StorageError, StorageNotFoundError
 logger = logging.getLogger(__name__)
 
 
+FULL_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def full_disk_hint(exc: BaseException, folder: Path, fix: str) -> str:
+    """``""``, or when ``exc`` says the disk is full (no space, quota, file size limit): what is full
+    and ``fix``, to end an error message with."""
+    if not (isinstance(exc, OSError) and exc.errno in FULL_DISK_ERRNOS):
+        return ""
+    return f": no room left on the disk of {folder} ({os.strerror(exc.errno or errno.ENOSPC)}); {fix}"
+
+
 def _give_usual_mode(path: Path) -> None:
     """``0666 & ~umask``: mkstemp creates 0600, and a Geocube running as another user must read what we
     index."""
@@ -155,7 +166,11 @@ class LocalStorage:
             if not (move and _rename_into(local_path, dst)):
                 copy_atomically(local_path, dst)
         except OSError as exc:
-            raise StorageError(f"upload of {local_path} to {dst} failed: {exc}") from exc
+            hint = full_disk_hint(
+                exc, dst.parent, "free space there, or point GEOCUBE_INGESTER_STORAGE_URI at a storage with "
+                "room; nothing of this file was written (an older one is kept)",
+            )  # fmt: skip
+            raise StorageError(f"upload of {local_path} to {dst} failed: {exc}{hint}") from exc
         logger.debug("stored %s", dst)
         return str(dst)
 
@@ -181,7 +196,11 @@ class LocalStorage:
                 raise StorageNotFoundError(str(src)) from exc
             raise StorageError(f"download of {src} to {local_path} failed: {exc}") from exc
         except OSError as exc:
-            raise StorageError(f"download of {src} to {local_path} failed: {exc}") from exc
+            hint = full_disk_hint(
+                exc, Path(local_path).parent, "free space there, or point GEOCUBE_INGESTER_WORKDIR (where "
+                "jobs write) at a larger disk; nothing of this file was written",
+            )  # fmt: skip
+            raise StorageError(f"download of {src} to {local_path} failed: {exc}{hint}") from exc
 
     def delete(self, key: str) -> bool:
         path = self._path(key)

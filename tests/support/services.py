@@ -223,3 +223,117 @@ def drain_prefect_services(timeout_s: float = 15) -> None:
 
     for service in (EventsWorker, APILogWorker):
         service.drain_all(timeout=timeout_s)
+
+
+# ------------------------------------------------------------------ services a test can stop and restart
+
+
+class RestartablePostgres:
+    """A throw-away PostgreSQL cluster (as :func:`postgres`) that a test can stop and start again on
+    the same port and data folder: ``url`` stays valid across restarts."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.data, self.port = root, root / "data", free_port()
+        self.url = f"postgresql+asyncpg://prefect:prefect@127.0.0.1:{self.port}/prefect"
+
+    def start(self) -> None:
+        _run(
+            _as_postgres(
+                [
+                    _pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-o",
+                    f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root}", "start",
+                ]
+            )
+        )  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        """``mode`` ``immediate`` is a crash (no checkpoint, clients cut); ``fast`` a clean stop."""
+        subprocess.run(
+            _as_postgres([_pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"]),
+            capture_output=True,
+            check=False,
+        )
+
+
+@contextlib.contextmanager
+def restartable_postgres() -> Iterator[RestartablePostgres]:
+    """A :class:`RestartablePostgres` with database ``prefect``, started; stopped and removed after."""
+    root = Path(tempfile.mkdtemp(prefix="geocube-ingester-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+    server = RestartablePostgres(root)
+    try:
+        _run(
+            _as_postgres(
+                [_pg_bin("initdb"), "-D", str(server.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+            )
+        )
+        server.start()
+        psql = [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres", "-q"]
+        for sql in ("create role prefect login password 'prefect'", "create database prefect owner prefect"):
+            subprocess.run([*psql, "-c", sql], check=True, capture_output=True)
+        yield server
+    finally:
+        server.stop("fast")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class RestartablePrefectServer:
+    """A Prefect server (as :func:`prefect_server`) that a test can kill and start again on the same
+    port and database: ``env`` (for clients) stays valid across restarts."""
+
+    def __init__(self, home: Path, database_url: str, extra_env: dict[str, str] | None = None) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        self.home, self.port = home, free_port()
+        self._env = {
+            **os.environ,
+            "PREFECT_HOME": str(home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_API_DATABASE_CONNECTION_URL": database_url,
+            "PREFECT_UI_ENABLED": "false",
+            **(extra_env or {}),
+        }
+        self.api = f"http://127.0.0.1:{self.port}/api"
+        client_env = {k: v for k, v in self._env.items() if k != "PREFECT_API_DATABASE_CONNECTION_URL"}
+        self.env = client_env | {"PREFECT_API_URL": self.api}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 120) -> None:
+        cmd = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.proc = proc = _spawn(cmd, self._env, self.home / "server.log")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"Prefect server exited: see {self.home / 'server.log'}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.api}/ready", timeout=2).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"Prefect server not ready after {timeout_s:g} s: see {self.home}/server.log"
+                )
+            time.sleep(0.3)
+
+    def kill(self) -> None:
+        """SIGKILL the server and everything it started (its services): nothing is flushed."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+
+
+@contextlib.contextmanager
+def restartable_prefect_server(
+    home: Path, database_url: str, extra_env: dict[str, str] | None = None
+) -> Iterator[RestartablePrefectServer]:
+    """A :class:`RestartablePrefectServer`, started; stopped afterwards, also when a test fails."""
+    server = RestartablePrefectServer(home, database_url, extra_env)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
