@@ -252,9 +252,10 @@ def _plain_row(kind: str, item: str, date: datetime, result: Any) -> Any:
     return OutcomeRow(kind=kind, id=item, date=f"{date:%Y-%m-%d}", status=status, message="")
 
 
-def run_flow(world: World, *, mode: str = "local") -> Run:
+def run_flow(world: World, *, mode: str = "local", per_child: int = 1) -> Run:
     """The ``ingest`` flow: the parent in this process, its children as subflows of it (``local``) or
-    as runs of their deployments, on the workers (``deployments``)."""
+    as runs of their deployments, on the workers (``deployments``); ``per_child`` scenes and tiles per
+    child run (``scenes_per_child``/``tiles_per_child``)."""
     from flows.ingest import ingest
     from flows.outcome import summary_of
     from jobs.models import JobStatus
@@ -265,8 +266,9 @@ def run_flow(world: World, *, mode: str = "local") -> Run:
     started = time.perf_counter()
     with sampler.sampling():
         state = ingest(
-            payload=world.payload, mode=mode, scenes=world.document, child_timeout_s=600, return_state=True
-        )
+            payload=world.payload, mode=mode, scenes=world.document, child_timeout_s=1800,
+            scenes_per_child=per_child, tiles_per_child=per_child, return_state=True,
+        )  # fmt: skip
     wall = time.perf_counter() - started
     cpu_self, cpu_children = (b - a for a, b in zip(cpu, _cpu_now(), strict=True))
     summary = summary_of(state)
@@ -274,9 +276,13 @@ def run_flow(world: World, *, mode: str = "local") -> Run:
         raise SystemExit(f"the ingest flow left no summary: {state.type.value} {state.message}")
     tiles = [r for r in summary.rows if r.kind == "tile"]
     done = sum(r.status == JobStatus.DONE for r in tiles)
+    causes = sorted({f"{r.status.value} {r.message[:300]}" for r in tiles if r.status != JobStatus.DONE})
+    for cause in causes[:3]:  # a benchmark that did not do the work says why
+        print(f"  {mode}, {per_child}/child: {len(tiles) - done} tiles not done, e.g. {cause}")
     kids = child_runs(state)
     work = sum(w for _, _, w in kids)
-    return Run(f"ingest flow, {mode}", len(tiles), wall, work, sampler.before, sampler.peak, done,
+    what = f"ingest flow, {mode}" + (f", {per_child}/child" if per_child > 1 else "")
+    return Run(what, len(tiles), wall, work, sampler.before, sampler.peak, done,
                len(tiles) - done, cpu_self, cpu_children, kids, dispatch_runs(state))  # fmt: skip
 
 
@@ -287,6 +293,7 @@ def child_runs(parent_state: Any) -> list[tuple[float, float, float]]:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
 
     from flows.results import read_result
+    from jobs.batches import BatchResult
     from jobs.models import JobResult
 
     parent_id = parent_state.state_details.flow_run_id
@@ -309,6 +316,8 @@ def child_runs(parent_state: Any) -> list[tuple[float, float, float]]:
                     result = read_result(kid.state)
                     if isinstance(result, JobResult):
                         work = result.duration_s
+                    elif isinstance(result, BatchResult):  # a batch: the work of its items
+                        work = sum(i.result.duration_s for i in result.items.values() if i.result)
                 queue = (
                     (kid.start_time - kid.expected_start_time).total_seconds()
                     if kid.expected_start_time
@@ -396,24 +405,42 @@ def _details(run: Run) -> list[str]:
     return lines
 
 
-def _deployed(root: Path, m: int, geocube: str) -> tuple[Run, Run]:
-    """A plain baseline and a deployments-mode flow run of ``m`` tiles (bench.orchestration_deployments)."""
+def _deployed(root: Path, m: int, mb: int, per_child: int, geocube: str) -> list[tuple[Run, Run]]:
+    """A plain baseline and a deployments-mode flow run of ``m`` tiles, one child each, then the same
+    for ``mb`` tiles in batches of ``per_child`` (bench.orchestration_deployments); 0: skipped."""
     from bench.orchestration_deployments import deployed_api
 
-    plain = run_plain(make_world(root / "plain-deploy", m, name=f"BenchPlainDeploy{m}", geocube=geocube))
-    world = make_world(root / "deploy", m, name=f"BenchDeploy{m}", geocube=geocube)
+    worlds = []
+    for count, batch in ((m, 1), (mb, per_child)):
+        if count > 0:
+            name = f"{count}x{batch}"
+            plain_world = make_world(
+                root / f"plain-{name}", count, name=f"BenchPlainDeploy{name}", geocube=geocube
+            )
+            world = make_world(root / f"deploy-{name}", count, name=f"BenchDeploy{name}", geocube=geocube)
+            worlds.append((plain_world, world, batch))
+    if not worlds:
+        return []
     started = time.perf_counter()
-    with deployed_api(root / "stack", world.env) as api:
+    out = []
+    with deployed_api(root / "stack", worlds[0][1].env) as api:
         print(f"Prefect server {api} (SQLite), deployments and 2 workers up in "
               f"{time.perf_counter() - started:.1f} s (not counted below)")  # fmt: skip
-        return plain, run_flow(world, mode="deployments")
+        for plain_world, world, batch in worlds:
+            plain = run_plain(plain_world)
+            out.append((plain, run_flow(world, mode="deployments", per_child=batch)))
+    return out
 
 
 def main() -> None:
     n = int(os.environ.get("BENCH_TILES", "1000"))
     m = int(os.environ.get("BENCH_DEPLOY_TILES", "20"))
-    print(f"orchestration: {n} trivial tiles (CopyProductToStorage + Pass) in local mode, {m} in deployments "
-          "mode (BENCH_DEPLOY_TILES, 0: skipped), the ingest flow against plain calls")  # fmt: skip
+    mb = int(os.environ.get("BENCH_DEPLOY_BATCHED_TILES", str(n)))
+    per_child = int(os.environ.get("BENCH_PER_CHILD", "25"))
+    print(f"orchestration: {n} trivial tiles (CopyProductToStorage + Pass) in local mode, one child each and "
+          f"{per_child} per child (BENCH_PER_CHILD); in deployments mode {m} one child each "
+          f"(BENCH_DEPLOY_TILES) and {mb} in batches (BENCH_DEPLOY_BATCHED_TILES; 0: skipped); the ingest "
+          "flow against plain calls")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-orchestration-") as tmp:
         root = Path(tmp)
         os.environ.setdefault("PREFECT_HOME", str(root / "prefect"))
@@ -438,18 +465,26 @@ def main() -> None:
             run_flow(warm)
             print(f"warm-up: a first 2-tile flow run in {time.perf_counter() - started:.1f} s "
                   "(not counted below)")  # fmt: skip
-            pairs = [(run_plain(plain_world), run_flow(flow_world))]
-            if m > 0:
-                pairs.append(_deployed(root, m, server.address))
+            batch_world = make_world(root / "batched", n, name=f"BenchBatched{n}", geocube=server.address)
+            plain = run_plain(plain_world)
+            pairs = [(plain, run_flow(flow_world))]
+            if per_child > 1:
+                pairs.append((plain, run_flow(batch_world, per_child=per_child)))
+            pairs += _deployed(root, m, mb if per_child > 1 else 0, per_child, server.address)
         print(
             f"{'run':<26} {'tiles':>6} {'done':>5} {'wall s':>8} {'tiles/min':>8} {'vs plain':>9} "
             f"{'work s':>7} {'prefect':>7} {'peak MiB':>8} {'+MiB':>7} {'KiB/tile':>7}"
         )
+        shown: set[int] = set()
         for plain, flow in pairs:
-            print(_line(plain, None))
+            if id(plain) not in shown:
+                print(_line(plain, None))
             print(_line(flow, plain))
+            shown.add(id(plain))
+        shown.clear()
         for plain, flow in pairs:
-            for line in _details(plain)[:1] + _details(flow):
+            for line in ([] if id(plain) in shown else _details(plain)[:1]) + _details(flow):
                 print(line)
+            shown.add(id(plain))
         print(json.dumps({f"{flow.what} ({flow.tiles} tiles)": {"plain_s": round(plain.wall_s, 2),
                           "flow_s": round(flow.wall_s, 2)} for plain, flow in pairs}))  # fmt: skip

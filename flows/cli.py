@@ -111,6 +111,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, at least 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: must be at least 1 (1 runs one child per item)")
+    return value
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from flows.prefect_api import ensure_prefect_api
 
@@ -130,7 +140,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     show_bar = args.progress if args.progress is not None else sys.stderr.isatty()
     remove = add_listener(_draw_bar) if show_bar else None
     try:
-        state = ingest(payload=raw, mode=args.mode, dry_run=args.dry_run, return_state=True, **extra)
+        state = ingest(
+            payload=raw, mode=args.mode, dry_run=args.dry_run, return_state=True,
+            scenes_per_child=args.scenes_per_child, tiles_per_child=args.tiles_per_child, **extra,
+        )  # fmt: skip
     finally:
         if remove is not None:
             remove()
@@ -341,6 +354,15 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="a live bar of scenes and tiles with an ETA (default: when stderr is a terminal)",
     )
+    for what in ("scenes", "tiles"):
+        p.add_argument(
+            f"--{what}-per-child",
+            type=_at_least_one,
+            default=1,
+            metavar="N",
+            help=f"{what} run one after another by one child run (default 1: a child each); each is still "
+            "its own run. Pays the per-child start once per batch",
+        )
     _document_options(p)
     p.set_defaults(func=cmd_ingest)
     p = sub.add_parser(

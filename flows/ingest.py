@@ -11,6 +11,10 @@ tile's own previous, and a failed root hands the reference role to the next DONE
 children, the records' link tags and the AOI ledger follow those effective links, so a later run never
 links a new acquisition to a failed tile.
 
+With ``scenes_per_child``/``tiles_per_child`` above 1, the children are batches (``jobs.batches``): one
+child run per batch, cut in date order, with the same edges between batches; each scene and tile is
+still its own run inside its batch's.
+
 The run ends Failed when any scene or tile failed, with the counts in its message and the summary in an
 IngestionFailedError (``flows.outcome.summary_of`` reads it back from either state).
 """

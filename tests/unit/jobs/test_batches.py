@@ -3,6 +3,8 @@ No Prefect."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from catalogue.models import Tile
@@ -17,6 +19,7 @@ from jobs.batches import (
     upstream_outcomes,
 )
 from jobs.models import JobResult, JobStatus, SceneRef, TileJob
+from jobs.stash import JobRef, job_parameters, load_job
 from tests.unit.catalogue.test_relink import s2_scene, series
 
 
@@ -90,3 +93,13 @@ def test_a_graph_that_reads_no_links_is_run_as_planned_and_a_missing_download_is
     assert failed_scenes([ValueError("batch lost")], {"S": "A/1 scene"}) == {
         "S": "download batch A/1 scene did not complete: batch lost"
     }
+
+
+def test_a_batch_too_large_for_parameters_travels_by_reference(tmp_path: Path) -> None:
+    chain = series(2)
+    jobs = jobs_of(chain) * 600  # ~600 KB of JSON: past the parameter budget
+    batch = TileBatch(aoi="A", storage_uri=str(tmp_path), jobs=jobs, reads_links=True)
+    parameters = job_parameters(batch, aoi="A", item=batch.label, storage_uri=str(tmp_path))
+    assert set(parameters) == {"job_ref"}
+    ref = JobRef.model_validate(parameters["job_ref"])
+    assert load_job(ref, TileBatch) == batch
