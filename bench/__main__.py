@@ -1,11 +1,12 @@
 """``make bench``: tile linking against a straight port of the original, downloads against curl, the
 product's hot path against curl + unzip, the bytes of an S1 burst against its SLC's, S1 burst
-backscatter against reading the burst and warping its DEM, COG writing against ``gdal_translate``, and
-the ``ingest`` flow's orchestration of trivial tiles against plain function calls. Each compares against
-its baseline in the same run, on the same machine.
+backscatter against reading the burst and warping its DEM, COG writing against ``gdal_translate``, the
+``ingest`` flow's orchestration of trivial tiles against plain function calls, and the demo in
+deployments mode against local mode. Each compares against its baseline in the same run, on the same
+machine.
 
-``python -m bench [tiles|transfer|bursts|s1|cog|orchestration]`` runs some of them; ``BENCH_PRODUCT_MIB``
-sizes the product, ``BENCH_TILES`` the orchestration's tiles (default 1 000).
+``python -m bench [tiles|transfer|bursts|s1|cog|orchestration|demo-deployments]`` runs some of them;
+``BENCH_PRODUCT_MIB`` sizes the product, ``BENCH_TILES`` the orchestration's tiles (default 1 000).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import platform
 import sys
 
-from bench import bursts, cog, orchestration, s1, tiles, transfer
+from bench import bursts, cog, demo_deployments, orchestration, s1, tiles, transfer
 
 SUITES = {
     "tiles": tiles.main,
@@ -23,6 +24,7 @@ SUITES = {
     "s1": s1.main,
     "cog": cog.main,
     "orchestration": orchestration.main,
+    "demo-deployments": demo_deployments.main,
 }
 
 

@@ -6,8 +6,9 @@ subflows in its own process. Their parameters are jobs (no secrets: settings com
 environment of the worker).
 
 ``download-scenes`` and ``process-tiles`` (same pools) run a batch of them in one child run
-(``jobs.batches``: the parent's ``scenes_per_child``/``tiles_per_child``): each scene or tile is still its
-own ``download-scene``/``process-tile`` run, a subflow of the batch's, named as above.
+(``jobs.batches``: the parent's ``scenes_per_child``/``tiles_per_child``): each scene or tile is its own
+task run of the batch's run, with its retries: a task costs milliseconds of the API, a subflow about
+0.4 s (prefect-notes.md), which is the point of a batch.
 """
 
 from __future__ import annotations
@@ -110,6 +111,16 @@ def process_here(job: TileJob) -> JobResult:
     return with_api_retries(job.label, lambda: run_coro_as_sync(_process_tile_here(job=job)))
 
 
+def download_item(job: SceneJob) -> JobResult:
+    """One scene of a batch: its download task (retries included), a task run of the batch's run."""
+    return with_api_retries(job.label, lambda: download_scene_with_retries(job))
+
+
+def process_item(job: TileJob) -> JobResult:
+    """One tile of a batch: its processing task (retries included), a task run of the batch's run."""
+    return with_api_retries(job.label, lambda: process_tile_with_retries(job))
+
+
 def _batch_run_name() -> str:
     data = _job_fields()
     jobs = data.get("jobs")
@@ -123,18 +134,18 @@ def _batch_run_name() -> str:
 
 @flow(name="download-scenes", flow_run_name=_batch_run_name, persist_result=True, log_prints=False)
 def download_scenes(job: SceneBatch | None = None, job_ref: JobRef | None = None) -> BatchResult:
-    """Download a batch of scenes one after another, each as its own ``download-scene`` subflow."""
+    """Download a batch of scenes one after another, each as its own task run (``download AOI/SCENE``)."""
     install_redaction()
     route_domain_logs()
     batch = _the_job(job, job_ref, SceneBatch)
-    return run_scene_batch(batch, download_here)
+    return run_scene_batch(batch, download_item)
 
 
 @flow(name="process-tiles", flow_run_name=_batch_run_name, persist_result=True, log_prints=False)
 def process_tiles(job: TileBatch | None = None, job_ref: JobRef | None = None) -> BatchResult:
-    """Process a batch of tiles in date order, each as its own ``process-tile`` subflow, re-linked around
-    the failures before it."""
+    """Process a batch of tiles in date order, each as its own task run (``process AOI/TILE@DATE``),
+    re-linked around the failures before it."""
     install_redaction()
     route_domain_logs()
     batch = _the_job(job, job_ref, TileBatch)
-    return run_tile_batch(batch, process_here)
+    return run_tile_batch(batch, process_item)

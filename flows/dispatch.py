@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from catalogue.relink import Links, Outcome
 from common.errors import PermanentError
 from flows.api_retries import with_api_retries
-from flows.children import download_here, process_here
+from flows.children import download_here, download_item, process_here, process_item
 from flows.results import read_result
 from jobs.batches import (
     BatchResult,
@@ -270,8 +270,8 @@ def dispatch_batch(
     )
     if mode == Mode.LOCAL:
         if isinstance(batch, SceneBatch):
-            return run_scene_batch(batch, download_here)
-        return run_tile_batch(batch, process_here)
+            return run_scene_batch(batch, download_item)
+        return run_tile_batch(batch, process_item)
     loaded = _run_deployed(
         BATCH_DEPLOYMENTS[kind], kind, label, batch, label, child_timeout_s=child_timeout_s
     )

@@ -300,10 +300,10 @@ def test_batches_run_on_their_pools_with_every_tile_its_own_run(
     prefect_stack: dict[str, str], world_named: Callable[[str], World], tmp_path: Path
 ) -> None:
     """scenes_per_child 3, tiles_per_child 2: one download-scenes run, two process-tiles runs ([A B],
-    [C]); inside them each scene and tile is its own run, and C (next batch) runs against A, past the
-    failed B of the first batch."""
+    [C]); inside them each scene and tile is its own task run, and C (next batch) runs against A, past
+    the failed B of the first batch."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName
     from prefect.settings import PREFECT_API_URL, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
     from flows.ingest import ingest
@@ -331,6 +331,10 @@ def test_batches_run_on_their_pools_with_every_tile_its_own_run(
                         flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_="DeployBatches")),
                         limit=200,
                     )
+                    tasks = client.read_task_runs(
+                        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[r.id for r in runs])),
+                        limit=200,
+                    )
             finally:
                 drain_prefect_services()
 
@@ -343,12 +347,17 @@ def test_batches_run_on_their_pools_with_every_tile_its_own_run(
         ("processing-pool", "tiles"),
         ("processing-pool", "tiles"),
     ], [r.name for r in batches]
-    tiles = sorted((r for r in runs if r.name.startswith("process ")), key=lambda r: r.name[-10:])
-    scenes = [r for r in runs if r.name.startswith("download ")]
-    assert len(tiles) == 3 and len(scenes) == 3, [r.name for r in runs]
-    assert {r.work_pool_name for r in tiles + scenes} == {None}, "in their batch's process, not spawned"
-    assert [r.state.type.value for r in tiles] == ["COMPLETED", "FAILED", "COMPLETED"]  # type: ignore[union-attr]
-    first = tiles[0].parameters["job"]["tile"]
-    assert tiles[2].parameters["job"]["tile"]["previous"]["scene_id"] == first["scene_id"]
+    pool_of = {r.id: r.work_pool_name for r in runs}
+    tiles = sorted(
+        (t for t in tasks if t.name.startswith("process ") and "@" in t.name), key=lambda t: t.name[-10:]
+    )
+    scenes = [t for t in tasks if t.name.startswith("download DeployBatches/S2")]
+    assert len(tiles) == 3 and len(scenes) == 3, [t.name for t in tasks]
+    assert {pool_of[t.flow_run_id] for t in tiles} == {"processing-pool"}
+    assert {pool_of[t.flow_run_id] for t in scenes} == {"download-pool"}
+    assert [t.state_type.value for t in tiles] == ["COMPLETED", "FAILED", "COMPLETED"]  # type: ignore[union-attr]
+    assert "re-linked: previous" in next(
+        r.message for r in summary.rows if r.kind == "tile" and r.date == tiles[2].name[-10:]
+    )
     assert len(list(world.storage.rglob("*.tif"))) == 2 * 4
     assert list(world.workdir.iterdir()) == []
