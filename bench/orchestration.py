@@ -10,7 +10,10 @@ lightest tile graph there is.
 Run: first the same jobs by plain calls of the use cases (``jobs.ingestion``, ``jobs.download``,
 ``jobs.process``: prepare, plan, records, every download then every tile, ledger), one after another, no
 Prefect; then the ``ingest`` flow in local mode (the parent and its children in this process, on a
-temporary Prefect API started as the CLI starts it, ``flows.prefect_api``), on a world of its own.
+temporary Prefect API started as the CLI starts it, ``flows.prefect_api``), on a world of its own: in
+batches of ``BENCH_PER_CHILD`` (default 25) scenes and tiles per child, then one child each on
+``BENCH_ONE_EACH_TILES`` tiles (default all); then in deployments mode (``bench.orchestration_deployments``)
+``BENCH_DEPLOY_BATCHED_TILES`` (default all) in batches and ``BENCH_DEPLOY_TILES`` (default 20) one each.
 
 Report: wall time, tiles per minute, the ratio flow / plain calls, the parent's peak RSS (sampled every
 50 ms) above what it held before the run and per tile, and Prefect's share of the wall time: the
@@ -436,11 +439,14 @@ def main() -> None:
     n = int(os.environ.get("BENCH_TILES", "1000"))
     m = int(os.environ.get("BENCH_DEPLOY_TILES", "20"))
     mb = int(os.environ.get("BENCH_DEPLOY_BATCHED_TILES", str(n)))
+    n1 = int(os.environ.get("BENCH_ONE_EACH_TILES", str(n)))  # local mode, one child each
     per_child = int(os.environ.get("BENCH_PER_CHILD", "25"))
-    print(f"orchestration: {n} trivial tiles (CopyProductToStorage + Pass) in local mode, one child each and "
-          f"{per_child} per child (BENCH_PER_CHILD); in deployments mode {m} one child each "
-          f"(BENCH_DEPLOY_TILES) and {mb} in batches (BENCH_DEPLOY_BATCHED_TILES; 0: skipped); the ingest "
-          "flow against plain calls")  # fmt: skip
+    print(
+        f"orchestration: {n} trivial tiles (CopyProductToStorage + Pass) in local mode in batches of "
+        f"{per_child} (BENCH_PER_CHILD) and {n1} one child each (BENCH_ONE_EACH_TILES); in deployments mode "
+        f"{mb} in batches (BENCH_DEPLOY_BATCHED_TILES) and {m} one child each (BENCH_DEPLOY_TILES; 0: "
+        "skipped); the ingest flow against plain calls"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-orchestration-") as tmp:
         root = Path(tmp)
         os.environ.setdefault("PREFECT_HOME", str(root / "prefect"))
@@ -453,7 +459,7 @@ def main() -> None:
         with start_local_server(db_path=root / "geocube.sqlite") as server:
             started = time.perf_counter()
             plain_world = make_world(root / "plain", n, name=f"BenchPlain{n}", geocube=server.address)
-            flow_world = make_world(root / "flow", n, name=f"BenchFlow{n}", geocube=server.address)
+            flow_world = make_world(root / "flow", n1, name=f"BenchFlow{n1}", geocube=server.address)
             print(f"prepare: {time.perf_counter() - started:.1f} s for 2 x {n} products")
             from flows.prefect_api import ensure_prefect_api
 
@@ -466,8 +472,9 @@ def main() -> None:
             print(f"warm-up: a first 2-tile flow run in {time.perf_counter() - started:.1f} s "
                   "(not counted below)")  # fmt: skip
             batch_world = make_world(root / "batched", n, name=f"BenchBatched{n}", geocube=server.address)
+            plain_one = make_world(root / "plain-one", n1, name=f"BenchPlainOne{n1}", geocube=server.address)
             plain = run_plain(plain_world)
-            pairs = [(plain, run_flow(flow_world))]
+            pairs = [(plain if n1 == n else run_plain(plain_one), run_flow(flow_world))] if n1 > 0 else []
             if per_child > 1:
                 pairs.append((plain, run_flow(batch_world, per_child=per_child)))
             pairs += _deployed(root, m, mb if per_child > 1 else 0, per_child, server.address)
