@@ -262,14 +262,17 @@ def run_flow(world: World, *, mode: str = "local", per_child: int = 1) -> Run:
     from flows.ingest import ingest
     from flows.outcome import summary_of
     from jobs.models import JobStatus
+    from jobs.stash import document_parameters
 
     os.environ.update(world.env)
     sampler = RssSampler()
     cpu = _cpu_now()
     started = time.perf_counter()
     with sampler.sampling():
+        document = document_parameters(world.document, kind="scenes", aoi=world.payload["name"],
+                                       storage_uri=world.env["GEOCUBE_INGESTER_STORAGE_URI"])  # fmt: skip
         state = ingest(
-            payload=world.payload, mode=mode, scenes=world.document, child_timeout_s=1800,
+            payload=world.payload, mode=mode, **document, child_timeout_s=1800,
             scenes_per_child=per_child, tiles_per_child=per_child, return_state=True,
         )  # fmt: skip
     wall = time.perf_counter() - started

@@ -136,7 +136,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if document:  # a flow parameter is shown in the Prefect UI: its links go without their secrets
         document = without_link_secrets(document)
     kind = "tiles" if args.tiles else "scenes"
-    extra = {kind: document} if document else {}
+    extra: dict[str, Any] = {}
+    if document:  # past Prefect's parameter limit, by reference through the storage
+        from common.settings import load_settings
+        from jobs.stash import document_parameters
+
+        raw_fields = raw if isinstance(raw, dict) else {}
+        storage = args.storage or str(raw_fields.get("storage_uri") or "") or load_settings().storage_uri
+        aoi = str(raw_fields.get("name") or "_documents")
+        extra = document_parameters(document, kind=kind, aoi=aoi, storage_uri=storage)
     show_bar = args.progress if args.progress is not None else sys.stderr.isatty()
     remove = add_listener(_draw_bar) if show_bar else None
     try:

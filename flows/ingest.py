@@ -44,6 +44,7 @@ from flows.progress import Progress
 from jobs.batches import BatchResult, SceneBatch, TileBatch, cut
 from jobs.ingestion import Prepared, plan_document
 from jobs.models import JobResult, JobStatus, SceneJob, TileJob
+from jobs.stash import JobRef, load_document
 from jobs.status import cause_first
 from jobs.summary import IngestionSummary, OutcomeRow
 from jobs.window import rolling_window
@@ -315,6 +316,7 @@ def ingest(
     window_days: float | None = None,
     scenes_per_child: int = 1,
     tiles_per_child: int = 1,
+    document_ref: JobRef | None = None,
 ) -> State:
     """Ingest an AOI: the payload is the original ingester's JSON ("AreaToIngest").
 
@@ -332,7 +334,9 @@ def ingest(
         scenes_per_child: scenes downloaded one after another by one child run (1: a child per scene).
         tiles_per_child: tiles processed one after another by one child run (1: a child per tile). A
             batch pays the per-child start (a worker's poll, spawn and imports: 7-10 s) once; each of
-            its scenes and tiles is still its own run in the UI, ``status`` and ``retry``.
+            its scenes and tiles is its own task run in the batch's run.
+        document_ref: a scenes or tiles document too large for Prefect's parameters (about 950
+            scenes), written to the storage by the caller (``jobs.stash``; the CLI does it).
     """
     install_redaction()
     route_domain_logs()
@@ -346,7 +350,8 @@ def ingest(
         log.info("window: %s .. %s", payload["start_time"], payload["end_time"])
     # Graphs are checked against the engines of the machines that will run them.
     engines = _processing_engines(log) if mode is Mode.DEPLOYMENTS else None
-    prepared = prepare_task(payload, document=tiles or scenes, dry_run=dry_run, engines=engines)
+    document = tiles or scenes or (load_document(document_ref) if document_ref is not None else None)
+    prepared = prepare_task(payload, document=document, dry_run=dry_run, engines=engines)
     if dry_run:
         return _ingest(prepared, mode, child_timeout_s, dry_run=True)
     with aoi_slot(prepared.payload.name, log):  # one run of an AOI at a time: planning to ledger update

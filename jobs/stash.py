@@ -39,9 +39,15 @@ class JobRef(BaseModel):
 def job_parameters(job: BaseModel, *, aoi: str, item: str, storage_uri: str) -> dict[str, object]:
     """The child's parameters: ``{"job": ...}``, or ``{"job_ref": ...}`` when the job is too large."""
     dumped = job.model_dump(mode="json")
-    text = json.dumps(dumped, separators=(",", ":"), sort_keys=True)
+    ref = stash_if_large(dumped, aoi=aoi, item=item, storage_uri=storage_uri)
+    return {"job": dumped} if ref is None else {"job_ref": ref.model_dump(mode="json")}
+
+
+def stash_if_large(data: object, *, aoi: str, item: str, storage_uri: str) -> JobRef | None:
+    """None when ``data`` (JSON-able) fits a flow parameter; else where it was written, as a JobRef."""
+    text = json.dumps(data, separators=(",", ":"), sort_keys=True)
     if len(text.encode()) <= MAX_PARAMETER_BYTES:
-        return {"job": dumped}
+        return None
     digest = hashlib.sha256(text.encode()).hexdigest()
     key = f"{aoi}/_jobs/{digest}.json"
     storage = open_storage(storage_uri)
@@ -49,16 +55,22 @@ def job_parameters(job: BaseModel, *, aoi: str, item: str, storage_uri: str) -> 
         local = Path(tmp) / "job.json"
         local.write_text(text)
         storage.upload(local, key)
-    ref = JobRef(storage_uri=storage_uri, key=key, aoi=aoi, item=item, size_bytes=len(text.encode()))
-    return {"job_ref": ref.model_dump(mode="json")}
+    return JobRef(storage_uri=storage_uri, key=key, aoi=aoi, item=item, size_bytes=len(text.encode()))
 
 
-def load_job(ref: JobRef, model: type[_J]) -> _J:
-    """The job a :class:`JobRef` names.
+def load_document(ref: JobRef) -> dict[str, object]:
+    """The JSON document a :class:`JobRef` names (an interchange document given by reference).
 
     Raises:
-        PermanentError: it is not in the storage (removed since, or another storage).
+        PermanentError: it is not in the storage, or not a JSON object.
     """
+    data = json.loads(_read(ref))
+    if not isinstance(data, dict):
+        raise PermanentError(f"{ref.item}: {ref.key} in {ref.storage_uri} is not a JSON object")
+    return data
+
+
+def _read(ref: JobRef) -> str:
     with tempfile.TemporaryDirectory(prefix="job-") as tmp:
         local = Path(tmp) / "job.json"
         try:
@@ -68,4 +80,35 @@ def load_job(ref: JobRef, model: type[_J]) -> _J:
                 f"job {ref.item}: {ref.key} is not in {ref.storage_uri} (the parent wrote it there); run "
                 "the ingestion again"
             ) from None
-        return model.model_validate_json(local.read_text())
+        return local.read_text()
+
+
+def load_job(ref: JobRef, model: type[_J]) -> _J:
+    """The job a :class:`JobRef` names.
+
+    Raises:
+        PermanentError: it is not in the storage (removed since, or another storage).
+    """
+    return model.model_validate_json(_read(ref))
+
+
+def document_parameters(
+    document: dict[str, object], *, kind: str, aoi: str, storage_uri: str
+) -> dict[str, object]:
+    """The ingest flow's parameters for a scenes or tiles document (``kind``): itself, or a
+    ``document_ref`` to it in the storage when it is too large for Prefect (about 950 scenes).
+
+    Raises:
+        PermanentError: it is too large and there is no storage to write it to.
+    """
+    size = len(json.dumps(document, separators=(",", ":")).encode())
+    if size <= MAX_PARAMETER_BYTES:
+        return {kind: document}
+    if not storage_uri:
+        raise PermanentError(
+            f"the {kind} document ({size} bytes) is too large for a flow parameter and there is no "
+            "storage to pass it through: set GEOCUBE_INGESTER_STORAGE_URI (or --storage, or the payload's "
+            "storage_uri)"
+        )
+    ref = stash_if_large(document, aoi=aoi, item=f"{aoi} {kind} document", storage_uri=storage_uri)
+    return {kind: document} if ref is None else {"document_ref": ref.model_dump(mode="json")}

@@ -61,3 +61,16 @@ def test_a_missing_stashed_job_is_a_clear_error(tmp_path: Path) -> None:
     ref = JobRef(storage_uri=str(tmp_path), key="Big/_jobs/nope.json", aoi="Big", item=NAME, size_bytes=1)
     with pytest.raises(PermanentError, match=r"is not in .* \(the parent wrote it there\)"):
         load_job(ref, SceneJob)
+
+
+def test_a_document_past_the_parameter_limit_goes_by_reference(tmp_path: Path) -> None:
+    from jobs.stash import document_parameters, load_document
+
+    small = {"type": "FeatureCollection", "features": []}
+    assert document_parameters(small, kind="scenes", aoi="Big", storage_uri="") == {"scenes": small}
+    big = {"type": "FeatureCollection", "features": [{"id": f"s{i}", "x": "y" * 600} for i in range(600)]}
+    parameters = document_parameters(big, kind="tiles", aoi="Big", storage_uri=str(tmp_path))
+    assert set(parameters) == {"document_ref"}
+    assert load_document(JobRef.model_validate(parameters["document_ref"])) == big
+    with pytest.raises(PermanentError, match="GEOCUBE_INGESTER_STORAGE_URI"):
+        document_parameters(big, kind="tiles", aoi="Big", storage_uri="")
