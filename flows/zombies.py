@@ -7,10 +7,12 @@ Two parts, both needed (Prefect's "Detect Zombie Flows", docs.prefect.io/v3/adva
 - every flow run sends a ``prefect.flow-run.heartbeat`` event every ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``
   seconds (at least 30; 180 by default in Prefect 3.9): the deployments set ``HEARTBEAT_S`` in their
   job variables (prefect.yaml);
-- this automation, on the server: after a heartbeat of a run of one of our flows, it expects another
-  heartbeat or the run's end (Completed, Failed, Cancelled, Crashed) within ``WITHIN_S``; otherwise it
-  sets the run Crashed. ``WITHIN_S`` leaves room for a run that kept Prefect's default frequency (a
-  local run started by hand) to miss nothing.
+- this automation, on the server: after a run of one of our flows went Pending or Running, or sent a
+  heartbeat, it expects a heartbeat, Running, or the run's end (Completed, Failed, Cancelled, Crashed)
+  within ``WITHIN_S``; otherwise it sets the run Crashed. Watching from Pending catches the runs whose
+  process died before their first heartbeat and whose worker could not report it. ``WITHIN_S``
+  leaves room for a run that kept Prefect's default frequency (a local run started by hand) to miss
+  nothing.
 
 Only our flows (``FLOW_NAMES``, matched by the flow a heartbeat relates to) are watched: the other
 flows of a shared server may heartbeat less often. ``python -m flows.zombies ensure`` creates the
@@ -37,6 +39,7 @@ HEARTBEAT_S = 60  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY of the deployments' runs
 WITHIN_S = 300.0  # 5 heartbeats of ours missed; 1 of Prefect's default 180 s, with 120 s to spare
 MIN_HEARTBEAT_S = 30  # Prefect's floor of PREFECT_FLOWS_HEARTBEAT_FREQUENCY
 ENDS = ("Completed", "Failed", "Cancelled", "Crashed")
+STARTS = ("Pending", "Running")  # a run's process is up (or starting) from these on
 
 
 def zombie_automation(
@@ -62,8 +65,15 @@ def zombie_automation(
             f"{within_s:g} s: its process died with its worker (flows/zombies.py)."
         ),
         trigger=EventTrigger(
-            after={"prefect.flow-run.heartbeat"},
-            expect={"prefect.flow-run.heartbeat", *(f"prefect.flow-run.{end}" for end in ENDS)},
+            # from its start too, not only from its first heartbeat: a run whose process died before
+            # its first beat (e.g. its engine got a 500 while the server's database restarted, and the
+            # worker could not report the crash either) would otherwise be watched by nobody
+            after={"prefect.flow-run.heartbeat", *(f"prefect.flow-run.{start}" for start in STARTS)},
+            expect={
+                "prefect.flow-run.heartbeat",
+                "prefect.flow-run.Running",
+                *(f"prefect.flow-run.{end}" for end in ENDS),
+            },
             match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
             match_related=ResourceSpecification(
                 {"prefect.resource.role": "flow", "prefect.resource.name": list(flow_names)}

@@ -42,7 +42,7 @@ from tests.support.services import (
     workers,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(1500)]
 
 HEARTBEAT_S = 30  # Prefect's floor, for the parent (the deployments' children get it from prefect.yaml)
 WITHIN_S = 60.0  # the automation's window here (flows.zombies.WITHIN_S in production)
@@ -126,8 +126,9 @@ class Parent:
             )
 
     def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
 
     def wait(self, timeout_s: float = RUN_TIMEOUT_S) -> tuple[int, str]:
@@ -182,6 +183,34 @@ def state_name(run: Any) -> str:
     return run.state.type.value if run.state is not None else "NONE"
 
 
+class SlotLeakedError(AssertionError):
+    """The AOI's concurrency slot is taken while no run of the AOI is left to release it."""
+
+
+def unfinished_runs(api: str) -> list[str]:
+    """Every run of the server not ended, also those that died before taking their name (a child is
+    renamed by its own process: one that died at its start keeps Prefect's random name)."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(limit=200)
+    return [
+        f"{r.name}: {state_name(r)}" for r in runs if state_name(r) in ("RUNNING", "PENDING", "SCHEDULED")
+    ]
+
+
+def slots_taken(api: str, aoi: str) -> int:
+    """The active slots of the AOI's concurrency limit (flows.aoi_lock): 0 once its runs ended."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.aoi_lock import limit_name
+
+    with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        return int(client.read_global_concurrency_limit_by_name(limit_name(aoi)).active_slots)
+
+
 def children_running(api: str, aoi: str) -> list[Any]:
     return [r for r in flow_runs_of(api, aoi) if is_child(r) and state_name(r) == "RUNNING"]
 
@@ -226,11 +255,28 @@ def headline_ok(code: int, said: str) -> bool:
     return code == 0 and f"scenes: {DATES}/{DATES} done" in said and f"tiles: {DATES}/{DATES} done" in said
 
 
-def rerun(stack: Stack, world: World, log: Path, timeout_s: float = RUN_TIMEOUT_S) -> tuple[float, str]:
+def rerun(
+    stack: Stack,
+    world: World,
+    log: Path,
+    timeout_s: float = RUN_TIMEOUT_S,
+    *,
+    ok: Callable[[int, str], bool] | None = None,
+) -> tuple[float, str]:
+    """The AOI run again to its end; ``ok`` (default: every scene and tile done) judges its outcome."""
     started = time.monotonic()
-    code, said = Parent(stack.env, world, log).wait(timeout_s)
-    assert headline_ok(code, said), said[-4000:]
+    parent = Parent(stack.env, world, log)
+    try:
+        code, said = parent.wait(timeout_s)
+    finally:
+        parent.kill()  # when the test is interrupted meanwhile
+    assert (ok or headline_ok)(code, said), said[-4000:]
     return time.monotonic() - started, said
+
+
+def nothing_left(code: int, said: str) -> bool:
+    """A run of an AOI ingested whole: nothing to do, and Completed."""
+    return code == 0 and "0 scene(s), 0 tile(s)" in said and f"{DATES} scene(s) left out" in said
 
 
 # ------------------------------------------------------------------------------ 1. the parent killed
@@ -264,6 +310,7 @@ def test_a_killed_parent_ends_crashed_and_its_rerun_completes_without_duplicates
         rerun_s, _ = rerun(stack, world, tmp_path / "parent-2.log")
         final = check_final_state(world, env)
         states = assert_nothing_running(stack.api, aoi)
+        assert slots_taken(stack.api, aoi) == 0
     crashed = parents_of(stack.api, aoi)[0]
     assert crashed.state is not None and "no heartbeat" in str(crashed.state.message)
     assert [state_name(p) for p in parents_of(stack.api, aoi)] == ["CRASHED", "COMPLETED"], states
@@ -278,11 +325,37 @@ def test_a_killed_parent_ends_crashed_and_its_rerun_completes_without_duplicates
 # --------------------------------------------------------------------- 2. the Prefect server restarted
 
 
+LEASES_ON_DISK = "prefect.server.concurrency.lease_storage.filesystem"
+
+
+@pytest.mark.parametrize(
+    "leases",
+    [
+        pytest.param(
+            "memory",
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=SlotLeakedError,
+                reason="Prefect's default lease storage is in the server's memory: a restart loses the lease "
+                "of the AOI's slot, its release is then a no-op, and the slot stays taken for ever (every "
+                "later run of the AOI waits): run the server with PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE="
+                f"{LEASES_ON_DISK}",
+            ),
+        ),
+        "filesystem",
+    ],
+)
 def test_the_prefect_server_restarted_mid_run(
-    stack: Stack, world_named: Callable[[str], World], tmp_path: Path
+    stack: Stack, world_named: Callable[[str], World], tmp_path: Path, leases: str
 ) -> None:
-    outcome = _fault_mid_run(stack, world_named("FaultServerRestart"), tmp_path, restart=_restart_server)
-    sys.stdout.write(f"\nPrefect server restarted mid-run: {outcome}\n")
+    storage = f"prefect.server.concurrency.lease_storage.{leases}"
+    if stack.server.configured("PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE") != storage:
+        stack.server.configure(PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE=storage)
+        stack.server.kill()
+        stack.server.start()
+    world = world_named(f"FaultServerRestart{leases.title()}")
+    outcome = _fault_mid_run(stack, world, tmp_path, restart=_restart_server)
+    sys.stdout.write(f"\nPrefect server restarted mid-run (leases in {leases}): {outcome}\n")
 
 
 def _restart_server(stack: Stack) -> None:
@@ -330,20 +403,15 @@ def _fault_mid_run(stack: Stack, world: World, tmp_path: Path, *, restart: Calla
             rerun_s, _ = rerun(stack, world, tmp_path / "parent-2.log")
             reran = f"; its re-run completed in {rerun_s:.0f} s"
         final = check_final_state(world, env)
+        if slots_taken(stack.api, aoi):
+            raise SlotLeakedError(f"the slot of AOI {aoi} is still taken, with no run of it left")
         # the AOI is free again: a later run starts (at worst once a dead holder's slot lease expired,
         # LEASE_S), finds nothing to do and completes
-        again_s, said = rerun(stack, world, tmp_path / "parent-again.log", timeout_s=LEASE_S + 180)
-        assert "nothing to do" in said.lower() or headline_ok(0, said), said[-3000:]
+        again_s, _ = rerun(stack, world, tmp_path / "parent-again.log", LEASE_S + 180, ok=nothing_left)
         check_final_state(world, env)
         wait_for(
             "no run left Running",
-            lambda: (
-                not [
-                    r
-                    for r in flow_runs_of(stack.api, aoi)
-                    if state_name(r) in ("RUNNING", "PENDING", "SCHEDULED")
-                ]
-            ),
+            lambda: not unfinished_runs(stack.api),
             WITHIN_S + HEARTBEAT_S + 60,
         )
     parents = [state_name(p) for p in parents_of(stack.api, aoi)]

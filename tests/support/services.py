@@ -314,6 +314,14 @@ class RestartablePrefectServer:
                 )
             time.sleep(0.3)
 
+    def configured(self, name: str) -> str | None:
+        """The server setting ``name`` it starts with (None: Prefect's default)."""
+        return self._env.get(name) if name in self._env else None
+
+    def configure(self, **settings: str) -> None:
+        """Server settings for its next start (e.g. ``PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE``)."""
+        self._env.update(settings)
+
     def kill(self) -> None:
         """SIGKILL the server and everything it started (its services): nothing is flushed."""
         if self.proc is not None and self.proc.poll() is None:
