@@ -274,6 +274,16 @@ def rerun(
     return time.monotonic() - started, said
 
 
+def rest_done(code: int, said: str) -> bool:
+    """A re-run that did what the first run left (its own counts: only those), all of it."""
+    import re
+
+    return (
+        code == 0
+        and re.search(r"scenes: (\d+)/\1 done, 0 failed.*tiles: (\d+)/\2 done, 0 failed", said) is not None
+    )
+
+
 def nothing_left(code: int, said: str) -> bool:
     """A run of an AOI ingested whole: nothing to do, and Completed."""
     return code == 0 and "0 scene(s), 0 tile(s)" in said and f"{DATES} scene(s) left out" in said
@@ -400,7 +410,7 @@ def _fault_mid_run(stack: Stack, world: World, tmp_path: Path, *, restart: Calla
         if not headline_ok(code, said):
             # the re-run continues where it stopped (waiting for a Crashed parent's AOI slot if need be)
             wait_for("the children's ends", lambda: not children_running(stack.api, aoi), 600)
-            rerun_s, _ = rerun(stack, world, tmp_path / "parent-2.log")
+            rerun_s, _ = rerun(stack, world, tmp_path / "parent-2.log", ok=rest_done)
             reran = f"; its re-run completed in {rerun_s:.0f} s"
         final = check_final_state(world, env)
         if slots_taken(stack.api, aoi):
