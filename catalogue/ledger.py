@@ -45,6 +45,7 @@ _M = TypeVar("_M", bound=BaseModel)
 LEDGER_NAME = "ingested.json"
 ENTRIES_FOLDER = "_ledger"
 LEGACY_ENTRY = "00000000T000000000000Z-earlier-version.json"  # sorts before every entry
+_STAMP = "%Y%m%dT%H%M%S%fZ"
 
 
 class Ledger(BaseModel):
@@ -55,19 +56,27 @@ class Ledger(BaseModel):
     scenes: dict[str, Scene] = Field(default_factory=dict, description="scene source_id -> scene")
     tiles: dict[str, Tile] = Field(default_factory=dict, description="tile key -> tile")
     status: dict[str, str] = Field(default_factory=dict, description="tile key -> DONE | FAILED | SKIPPED")
+    status_at: dict[str, datetime] = Field(
+        default_factory=dict, description="tile key -> when the entry that set its status was written"
+    )
 
     def known_tiles(self) -> list[Tile]:
         """Tiles that later acquisitions may link to: every tile that did not fail."""
         return [t for key, t in self.tiles.items() if self.status.get(key, "DONE") == "DONE"]
 
-    def record(self, scenes: list[Scene], tiles: list[Tile], status: dict[str, str]) -> None:
-        """Add a run's scenes and tiles (as planned) with their outcomes; every tile is then kept with
-        its effective links, re-linked around the tiles that did not end DONE."""
+    def record(
+        self, scenes: list[Scene], tiles: list[Tile], status: dict[str, str], at: datetime | None = None
+    ) -> None:
+        """Add a run's scenes and tiles (as planned) with their outcomes (known at ``at``, when given);
+        every tile is then kept with its effective links, re-linked around the tiles that did not end
+        DONE."""
         for scene in scenes:
             self.scenes[scene.source_id] = scene
         for tile in tiles:
             self.tiles[tile.key] = tile
         self.status.update(status)
+        if at is not None:
+            self.status_at.update(dict.fromkeys(status, at))
         self.tiles = {t.key: t for t in relink_by_status(list(self.tiles.values()), self.status)}
 
 
@@ -86,6 +95,17 @@ class LedgerEntry(BaseModel):
     scenes: list[Scene] = Field(default_factory=list)
     tiles: list[Tile] = Field(default_factory=list)
     status: dict[str, str] = Field(default_factory=dict)
+    written: datetime | None = Field(default=None, description="when it was written (None: see its name)")
+
+
+def entry_time(name: str, entry: LedgerEntry) -> datetime | None:
+    """When an entry was written: its own time, else its name's stamp (None for an earlier version's)."""
+    if entry.written is not None:
+        return entry.written
+    try:
+        return datetime.strptime(name.split("-", 1)[0], _STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _read_json(storage: Storage, key: str, model: type[_M]) -> _M:
@@ -111,10 +131,16 @@ def _write_json(storage: Storage, key: str, model: BaseModel) -> str:
 def _merge(base: Ledger, entries: list[tuple[str, LedgerEntry]]) -> Ledger:
     """``base`` with ``entries`` applied in order (the later outcome winning), relinked once."""
     merged = base.model_copy(deep=True)
-    for _name, entry in entries:
+    for name, entry in entries:
         merged.scenes.update({s.source_id: s for s in entry.scenes})
         merged.tiles.update({t.key: t for t in entry.tiles})
         merged.status.update(entry.status)
+        written = entry_time(name, entry)
+        for key in entry.status:
+            if written is None:
+                merged.status_at.pop(key, None)
+            else:
+                merged.status_at[key] = written
     if entries:
         merged.tiles = {t.key: t for t in relink_by_status(list(merged.tiles.values()), merged.status)}
     return merged.model_copy(update={"included": [*(base.included or []), *(n for n, _ in entries)]})
@@ -168,9 +194,10 @@ def add_to_ledger(
         current = None
     if current is not None and current.included is None:  # an earlier version's ledger: the first entry
         _write_json(storage, entries_prefix(aoi) + LEGACY_ENTRY, _legacy_entry(current))
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    key = f"{entries_prefix(aoi)}{stamp}-{uuid.uuid4().hex}.json"
-    uri = _write_json(storage, key, LedgerEntry(scenes=scenes, tiles=tiles, status=status))
+    now = datetime.now(UTC)
+    key = f"{entries_prefix(aoi)}{now.strftime(_STAMP)}-{uuid.uuid4().hex}.json"
+    entry = LedgerEntry(scenes=scenes, tiles=tiles, status=status, written=now)
+    uri = _write_json(storage, key, entry)
     save_ledger(storage, load_ledger(storage, aoi))
     return uri
 

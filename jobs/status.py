@@ -8,7 +8,9 @@ Facts come from two sources, merged here without Prefect (flows/status.py reads 
 - the Prefect runs: every ``ingest <AOI>`` parent (its outcome rows) and every child run named after the
   AOI (``download <AOI>/<scene>``, ``process <AOI>/<tile>@<date>``), whichever attempt made it.
 
-The latest fact about an item wins (a run's facts are later than the ledger's). States use the
+The latest fact about an item wins, by the time it became true: a run's by its state's time, the
+ledger's by when the entry that set it was written (so ``fail TILE`` after a run wins over the run's
+DONE; an earlier version's entries, undated, are older than any run's). States use the
 original's names (original-ingester.md §3.1); the AOI's state is the original's precedence (§3.2):
 RETRY > PENDING > NEW > DONE > FAILED over its scenes, then, when that gives DONE, over the tiles of
 its DONE scenes; nothing at all is NEW.
@@ -242,9 +244,9 @@ def tile_label(tile: Tile) -> str:
 
 
 def ledger_facts(ledger: Ledger) -> list[Fact]:
-    """The ledger's tile outcomes, older than any run's."""
+    """The ledger's tile outcomes, dated when their entries were written (undated: older than any run's)."""
     return [
-        Fact("tile", key, state_of_outcome(status))
+        Fact("tile", key, state_of_outcome(status), ledger.status_at.get(key, OLDEST))
         for key, status in ledger.status.items()
         if key in ledger.tiles
     ]
@@ -264,7 +266,8 @@ def build_status(
 
     Args:
         ledger: the AOI's ledger (its tiles and their last outcomes).
-        facts: what runs said about items; the latest per item wins, the ledger's are the oldest.
+        facts: what runs said about items; the latest per item wins, the ledger's included (dated
+            by their entries, undated ones the oldest).
         tiles: tiles known from the runs (their jobs' parameters), besides the ledger's.
         attempts: the parent runs, oldest first.
         notes: lines to print under the report (e.g. "no Prefect API").

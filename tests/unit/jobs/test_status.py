@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from catalogue.ledger import Ledger
+from catalogue.ledger import Ledger, add_to_ledger, load_ledger
 from catalogue.models import Constellation, Scene, Tile
 from jobs.status import Attempt, Fact, ItemState, aoi_state, build_status, cause_first, state_of_run
+from storage.local import LocalStorage
 
 BOX = "POLYGON ((1 43, 2 43, 2 44, 1 44, 1 43))"
 DAY = datetime(2024, 1, 5, 10, 54, tzinfo=UTC)
@@ -160,3 +162,22 @@ def test_tiles_known_only_from_runs_are_counted() -> None:
     assert status.counts("tile")["PENDING"] == 1
     assert status.scenes["S1"].state == D, "a tile runs only once its scene was downloaded"
     assert status.state == P
+
+
+def test_a_tile_failed_by_hand_after_its_run_is_failed(tmp_path: Path) -> None:
+    """``fail TILE`` writes a ledger entry after the run that made the tile DONE: the ledger's FAILED is
+    dated when its entry was written, so it wins over the parent run's earlier DONE row."""
+    scenes, tiles = series(2)
+    storage = LocalStorage(tmp_path)
+    add_to_ledger(storage, "A", scenes, tiles, {t.key: "DONE" for t in tiles})
+    run_end = datetime.now(UTC)  # the parent's final state, after it wrote its ledger entry
+    add_to_ledger(storage, "A", [], [], {tiles[1].key: "FAILED"})  # fail_tile, later
+    ledger = load_ledger(storage, "A")
+    assert ledger.status_at[tiles[1].key] > run_end
+    facts = [Fact("scene", s.source_id, D, run_end, run="r1") for s in scenes]
+    facts += [Fact("tile", t.key, D, run_end, run="r1") for t in tiles]
+    status = build_status("A", ledger=ledger, facts=facts)
+    assert status.tiles[tiles[1].key].state == F
+    assert status.tiles[tiles[0].key].state == D
+    later = [Fact("tile", tiles[1].key, D, datetime.now(UTC), run="r2")]  # a retry that did it again
+    assert build_status("A", ledger=ledger, facts=facts + later).tiles[tiles[1].key].state == D
