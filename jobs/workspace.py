@@ -241,8 +241,14 @@ def remove_stale_downloads(base: Path, *, older_than_s: float) -> list[Path]:
 
 
 def _newest_mtime(folder: Path, lock_path: Path) -> float:
+    """The newest modification time in ``folder`` and of its lock; a folder another job removes while
+    it is walked (its download ended) counts as just touched: not stale."""
     newest = 0.0
-    for path in (lock_path, folder, *(folder.rglob("*") if folder.is_dir() else ())):
+    try:
+        paths = [lock_path, folder, *(folder.rglob("*") if folder.is_dir() else ())]
+    except OSError:  # it vanished under the walk: another job of this machine just ended
+        return time.time()
+    for path in paths:
         with contextlib.suppress(OSError):
             newest = max(newest, path.stat().st_mtime)
     return newest

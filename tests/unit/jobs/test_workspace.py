@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,3 +145,22 @@ def test_an_abandoned_download_goes_past_the_bound_and_a_held_or_recent_one_stay
     with download_dir(tmp_path, "NEW", stale_after_s=3600) as new:
         # its lock is free now, and it is old: the next download removes it
         assert not (base / "HELD").exists() and (base / "RECENT").is_dir() and new.is_dir()
+
+
+def test_a_download_folder_that_vanishes_while_walked_is_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another job of this process ends and removes its folder while this job looks for stale ones:
+    the walk raised FileNotFoundError and failed a download of another scene (1 000 batched scenes)."""
+    from jobs.workspace import remove_stale_downloads
+
+    base = tmp_path / "downloads"
+    (base / "S2A_other" / "local").mkdir(parents=True)
+    (base / ".S2A_other.lock").touch()
+
+    def vanished(self: Path, pattern: str) -> Any:
+        raise FileNotFoundError(2, "No such file or directory", str(self / "local"))
+        yield  # a generator, as Path.rglob is
+
+    monkeypatch.setattr(Path, "rglob", vanished)
+    assert remove_stale_downloads(base, older_than_s=0) == [], "just ended: not stale"
