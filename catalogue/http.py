@@ -17,10 +17,13 @@ sentinelsat) classify with ``common.http.classify_status`` and raise with ``make
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 import time
+import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 
@@ -34,6 +37,7 @@ T = TypeVar("T")
 
 __all__ = [
     "MAX_RETRY_WAIT_S",
+    "Watchdog",
     "decode_json_object",
     "make_temporary_error",
     "open_client",
@@ -87,6 +91,57 @@ def retry_temporary(
             retry += 1
             log.warning("%s; retry %d/%d in %.1f s", exc, retry, max_retries, delay)
             time.sleep(delay)
+
+
+class Watchdog:
+    """Shuts the sockets of a client's requests down at a deadline, so a blocked read ends at once.
+
+    httpx bounds each read (``timeout``), not an answer: a server that sends its status line, its headers
+    or its body one byte now and then is never timed out. The sockets are seen through httpx's ``trace``
+    request extension (``connection.connect_tcp.complete``); those of connections reused from the
+    client's pool were seen when they were made, and are remembered per client. At the deadline every
+    socket the client opened is shut down (an idle pooled one is simply reconnected next time); the
+    blocked read fails, and ``fired`` tells the caller why.
+    """
+
+    _sockets: ClassVar[weakref.WeakKeyDictionary[httpx.Client, set[socket.socket]]] = (
+        weakref.WeakKeyDictionary()
+    )
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, client: httpx.Client, seconds: float) -> None:
+        self.client = client
+        self.fired = False
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        """The ``trace`` extension of the watched request."""
+        if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with self._lock:
+                self._sockets.setdefault(self.client, set()).add(sock)
+
+    def __enter__(self) -> Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+
+    def _fire(self) -> None:
+        self.fired = True
+        with self._lock:
+            sockets = list(self._sockets.get(self.client, ()))
+            self._sockets.pop(self.client, None)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
 
 
 def _limits(max_bytes: int | None, deadline_s: float | None) -> tuple[int, float]:
@@ -161,24 +216,37 @@ def send(
     failure = ""
     permanent = ""
     auth = request.pop("auth", httpx.USE_CLIENT_DEFAULT)
+    too_slow = (
+        f"{catalogue}: {shown} did not answer whole within {whole_s:g} s (its headers or body came too "
+        "slowly; GEOCUBE_INGESTER_CATALOGUE_DEADLINE_S)"
+    )
+    watchdog = Watchdog(client, whole_s)
     try:
-        built = client.build_request(method, url, timeout=timeout_s, **request)
+        extensions = {"trace": watchdog.trace} | dict(request.pop("extensions", None) or {})
+        built = client.build_request(method, url, timeout=timeout_s, extensions=extensions, **request)
         deadline = time.monotonic() + whole_s
-        streamed = client.send(built, auth=auth, stream=True)
-        try:
-            response = _read_capped(
-                streamed, catalogue=catalogue, shown=shown, max_bytes=cap, deadline=deadline
-            )
-        finally:
-            streamed.close()
+        with watchdog:
+            streamed = client.send(built, auth=auth, stream=True)
+            try:
+                response = _read_capped(
+                    streamed, catalogue=catalogue, shown=shown, max_bytes=cap, deadline=deadline
+                )
+            finally:
+                streamed.close()
     except httpx.TimeoutException:
-        failure = f"{catalogue}: {shown} timed out after {timeout_s:g} s"
+        failure = (
+            too_slow
+            if watchdog.fired
+            else (f"{catalogue}: {shown} timed out after {timeout_s:g} s (GEOCUBE_INGESTER_HTTP_TIMEOUT_S)")
+        )
     except httpx.TooManyRedirects:
         permanent = f"{catalogue}: {shown} redirects without end (more than {client.max_redirects} redirects)"
     except httpx.DecodingError as exc:
         permanent = f"{catalogue}: {shown} sent a body that cannot be decoded ({type(exc).__name__}: {exc})"
     except httpx.TransportError as exc:
-        failure = f"{catalogue}: {shown}: {type(exc).__name__}: {exc}"
+        failure = too_slow if watchdog.fired else f"{catalogue}: {shown}: {type(exc).__name__}: {exc}"
+    if watchdog.fired and (failure or permanent):
+        failure, permanent = too_slow, ""  # the deadline cut the answer: what failed after is its effect
     # Raised outside the handler, unchained: httpx's error holds the request and its Authorization
     # header, which must not travel with the error (pickled into a task result, for one).
     if failure:

@@ -48,6 +48,7 @@ import httpcore
 import httpx
 from httpcore._sync import http11 as httpcore_http11
 
+from catalogue.http import Watchdog
 from common.errors import ProductUnavailableError
 from common.http import HttpOutcome, classify_status, parse_retry_after
 from common.redaction import redact_url
@@ -368,10 +369,27 @@ class Fetcher:
             if auth is not None and (_origin(current) == origin or urlsplit(current).hostname in trusted):
                 headers |= auth(renew)
                 renew = False
+            # The status line and headers are bounded as a whole by the stall window: each read is
+            # bounded by timeout_s, but a server may send them one byte now and then (issue 12).
+            watchdog = Watchdog(client, self.stall_window_s)
             try:
-                request = client.build_request(method, current, headers=headers)
-                response = client.send(request, stream=True, follow_redirects=False)
+                request = client.build_request(
+                    method, current, headers=headers, extensions={"trace": watchdog.trace}
+                )
+                with watchdog:
+                    response = client.send(request, stream=True, follow_redirects=False)
             except httpx.TransportError as exc:
+                if watchdog.fired:
+                    raise DownloadTemporaryError(
+                        f"{what}: {redact_url(current)}: no status line and headers within the stall "
+                        f"window ({self.stall_window_s:g} s; headers slower than "
+                        f"{self.min_rate_bps:g} bytes/s)"
+                    ) from None
+                if isinstance(exc, httpx.TimeoutException):
+                    raise DownloadTemporaryError(
+                        f"{what}: {redact_url(current)}: no answer within {self.timeout_s:g} s "
+                        "(GEOCUBE_INGESTER_HTTP_TIMEOUT_S)"
+                    ) from None
                 raise DownloadTemporaryError(f"{what}: {redact_url(current)}: {type(exc).__name__}") from None
             try:
                 if response.is_redirect and response.headers.get("Location"):
