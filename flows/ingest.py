@@ -410,7 +410,8 @@ def _ingest(
         summary.rows += scene_rows + [row for _, row in tile_rows]
         status.update({key: row.status.value for key, row in tile_rows})
     delete_unused_records_task(records, summary)
-    relink_records_task(plan, status, records)  # link tags as processed, around failed tiles
+    # link tags as processed, around failed tiles (with the ledger's other tiles of the scenes)
+    relink_records_task(plan, status, records, prepared.storage_uri)
     update_ledger_task(prepared.payload, plan, status, prepared.storage_uri)
     dot = make_dot(plan.aoi, plan.tiles, {k: _graph_state(v) for k, v in status.items()})
     create_markdown_artifact(
