@@ -25,7 +25,9 @@ request, for originals older than 3f3113d7 (they read a current file without the
 What our models have no field for (each scene's ``id``, ``aoi``, graphs, ``graph_config``,
 ``instances_id``, ``is_retriable``, ``storage_uri``, where its ``uuid`` was written, each tile's ``id``
 and graph) is kept in :attr:`InterchangeDocument.originals`: a document read and written back in its
-shape is the document read (modulo key order). Still lost: ``Scene.catalogue``, ``Tile.burst_id``,
+shape is the document read (modulo key order). ``Scene.catalogue`` and ``Tile.burst_id`` are keys of
+ours, written only when known (``data.catalogue``/``data.burst_id`` in the current shape, ``Catalogue``
+/``BurstID`` in the legacy one; the original ignores unknown keys). Still lost:
 ``Ingested``/``OwnRecord`` (written false in the legacy shape, ``json:"-"`` in the current one), a null
 ``tags`` (written ``{}``), time digits beyond the microsecond.
 """
@@ -167,6 +169,7 @@ def _to_scene(go: GoScene, geometry: Any, where: str) -> Scene:
         footprint_wkt=_footprint(go.wkt, geometry, 0 if go.tiles else None, where, key),
         tags=dict(go.tags or {}),
         metadata=_metadata(go, where),
+        catalogue=go.data.catalogue or go.catalogue,
         record_id=go.data.record_id,
     )
 
@@ -187,6 +190,7 @@ def _to_tile(go: GoTile, scene: GoScene, geometry: Any, index: int, where: str) 
         swath_id=go.data.swath_id or (mapped.swath_id if mapped else ""),
         tile_nr=go.data.tile_nr or (mapped.tile_nr if mapped else 0),
         anx_time=go.anx_time,
+        burst_id=go.data.burst_id if go.data.burst_id is not None else go.burst_id,
         previous=_link(go.previous),
         reference=_link(go.reference),
     )

@@ -95,6 +95,7 @@ class GoTileAttrs:
     tile_nr: int = 0
     graph_name: str = ""
     is_retriable: bool = False
+    burst_id: int | None = None  # ours (Tile.burst_id), in the current shape
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class GoTile:
     wkt: str = ""
     previous: GoTileLite | None = None
     reference: GoTileLite | None = None
+    burst_id: int | None = None  # ours (Tile.burst_id), in the legacy shape
     keys: dict[str, str] = field(default_factory=dict, compare=False)  # field -> key, for messages
 
 
@@ -126,6 +128,7 @@ class GoSceneAttrs:
     metadata: dict[str, Any] | None = None
     is_retriable: bool = False
     storage_uri: str = ""
+    catalogue: str = ""  # ours (Scene.catalogue), in the current shape
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ class GoScene:
     tags: dict[str, str] | None = None
     wkt: str = ""
     tiles: list[GoTile] | None = None
+    catalogue: str = ""  # ours (Scene.catalogue), in the legacy shape
     keys: dict[str, str] = field(default_factory=dict, compare=False)  # field -> key, for messages
 
 
@@ -272,6 +276,7 @@ _TILE_ATTRS_NAMES = {
     "tile_nr": ("tile_nr",),
     "graph_name": ("graph_name",),
     "is_retriable": ("is_retriable",),
+    "burst_id": ("burst_id",),
 }
 
 
@@ -282,6 +287,7 @@ def _decode_tile_attrs(raw: Any, where: str) -> GoTileAttrs:
         tile_nr=obj.get("tile_nr", _int, 0),
         graph_name=obj.get("graph_name", _str, ""),
         is_retriable=obj.get("is_retriable", _bool, False),
+        burst_id=obj.get("burst_id", _int, None),
     )
 
 
@@ -293,6 +299,7 @@ _TILE_NAMES = {
     "wkt": ("wkt", "GeometryWKT"),
     "previous": ("previous", "Previous"),
     "reference": ("reference", "Reference"),
+    "burst_id": ("BurstID",),
 }
 
 
@@ -307,6 +314,7 @@ def decode_tile(raw: Any, where: str, shape: InterchangeShape = InterchangeShape
         wkt=obj.get("wkt", _str, ""),
         previous=obj.get("previous", decode_tile_lite, None),
         reference=obj.get("reference", decode_tile_lite, None),
+        burst_id=obj.get("burst_id", _int, None),
     )
 
 
@@ -323,6 +331,7 @@ _SCENE_ATTRS_NAMES = {
         "metadata",
         "is_retriable",
         "storage_uri",
+        "catalogue",
     )
 }
 
@@ -340,6 +349,7 @@ def _decode_scene_attrs(raw: Any, where: str) -> GoSceneAttrs:
         metadata=obj.get("metadata", _any_map, None),
         is_retriable=obj.get("is_retriable", _bool, False),
         storage_uri=obj.get("storage_uri", _str, ""),
+        catalogue=obj.get("catalogue", _str, ""),
     )
 
 
@@ -351,6 +361,7 @@ _SCENE_NAMES = {
     "tags": ("tags", "Tags"),
     "wkt": ("wkt", "GeometryWKT"),
     "tiles": ("tiles", "Tiles"),
+    "catalogue": ("Catalogue",),
 }
 
 
@@ -374,4 +385,5 @@ def decode_scene(raw: Any, where: str) -> GoScene:
         tags=obj.get("tags", _str_map, None),
         wkt=obj.get("wkt", _str, ""),
         tiles=obj.get("tiles", lambda v, w: _objects(v, w, lambda t, at: decode_tile(t, at, shape)), None),
+        catalogue=obj.get("catalogue", _str, ""),
     )

@@ -129,10 +129,17 @@ def _tile_object(tile: Tile, extra: OriginalTile, shape: InterchangeShape) -> di
         "swath_id": tile.swath_id,
         "tile_nr": tile.tile_nr,
     }
-    common = {"Date": format_go_time(tile.date), "SceneID": tile.scene_id, "SourceID": tile.source_id}
+    common: dict[str, Any] = {
+        "Date": format_go_time(tile.date),
+        "SceneID": tile.scene_id,
+        "SourceID": tile.source_id,
+    }
+    # Tile.burst_id, a key of ours (only when known): the original's readers ignore unknown keys.
     if shape is InterchangeShape.LEGACY:
         if extra.is_retriable:
             data["is_retriable"] = True
+        if tile.burst_id is not None:
+            common["BurstID"] = tile.burst_id
         return common | {
             "AnxTime": tile.anx_time,
             "Data": data,
@@ -142,6 +149,8 @@ def _tile_object(tile: Tile, extra: OriginalTile, shape: InterchangeShape) -> di
             "Previous": _lite(tile.previous),
             "Reference": _lite(tile.reference),
         }
+    if tile.burst_id is not None:
+        data["burst_id"] = tile.burst_id
     return common | {
         "anx_time": tile.anx_time,
         "data": data | {"is_retriable": extra.is_retriable},
@@ -204,6 +213,9 @@ def _scene_object(
             "Tags": dict(scene.tags),
             "Tiles": objects or None,
         }
+        # Scene.catalogue, a key of ours (only when known): the original's readers ignore unknown keys.
+        if scene.catalogue:
+            properties["Catalogue"] = scene.catalogue
     else:
         # omitempty on data.tiles, data.instances_id and tiles (common/payload.go, entities.go)
         if not mappings:
@@ -211,6 +223,9 @@ def _scene_object(
         if own.instances_id:
             data["instances_id"] = own.instances_id
         data |= {"is_retriable": own.is_retriable, "metadata": metadata, "storage_uri": own.storage_uri}
+        # Scene.catalogue, a key of ours (only when known): the original's readers ignore unknown keys.
+        if scene.catalogue:
+            data["catalogue"] = scene.catalogue
         properties = {"tags": dict(scene.tags), "wkt": scene.footprint_wkt}
         if objects:
             properties["tiles"] = objects
