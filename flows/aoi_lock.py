@@ -5,7 +5,10 @@ series, and one could remove a product zip the other still reads. So the parent 
 planning to its ledger update; a second run waits for it (and says so in its log), then plans against the
 first one's outcome. The limit is created on first use (``geocube-ingester-aoi-<name>``, 1 slot) and kept;
 ``strict``: a limit that cannot be taken fails the run instead of running unguarded. A dry run takes no
-slot: it writes nothing.
+slot: it writes nothing. The slot's lease is 60 s, renewed while the parent lives: a killed parent's slot
+frees within about a minute. The server must keep leases across its restarts
+(``PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE=prefect.server.concurrency.lease_storage.filesystem``): in
+memory (Prefect's default) a restart leaves the slots of the runs in flight taken for ever.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 LIMIT_PREFIX = "geocube-ingester-aoi-"
+LEASE_S = 60.0  # the Prefect server's minimum lease
 log = logging.getLogger(__name__)
 
 
@@ -51,5 +55,10 @@ def aoi_slot(aoi: str, logger: Any = log) -> Iterator[None]:
             limit = None
     if limit is not None and limit.active_slots >= limit.limit:
         logger.info("another run of AOI %s holds its slot (%s): waiting for it to end", aoi, name)
-    with concurrency(name, occupy=1, strict=True):
+    # A lease of the server's shortest (60 s), renewed while the run lives: a killed parent's slot frees
+    # in about a minute, not five. A renewal that fails (the server restarting) is logged, not fatal: the
+    # run goes on, and its ledger writes are safe beside another run's (catalogue.ledger).
+    with concurrency(
+        name, occupy=1, strict=True, lease_duration=LEASE_S, raise_on_lease_renewal_failure=False
+    ):
         yield

@@ -34,7 +34,7 @@ from prefect.events.schemas.automations import AutomationCore, EventTrigger, Pos
 from prefect.events.schemas.events import ResourceSpecification
 
 NAME = "geocube-ingester-crash-zombie-runs"
-FLOW_NAMES = ("ingest", "download-scene", "process-tile")
+FLOW_NAMES = ("ingest", "download-scene", "process-tile", "download-scenes", "process-tiles")
 HEARTBEAT_S = 60  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY of the deployments' runs
 WITHIN_S = 300.0  # 5 heartbeats of ours missed; 1 of Prefect's default 180 s, with 120 s to spare
 MIN_HEARTBEAT_S = 30  # Prefect's floor of PREFECT_FLOWS_HEARTBEAT_FREQUENCY

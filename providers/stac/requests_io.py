@@ -63,7 +63,9 @@ class RetryingStacApiIO(StacApiIO):
             settings = self.session.merge_environment_settings(request.url or href, {}, None, True, None)
             response = self.session.send(request, timeout=self.timeout_s, **settings)
         except requests.Timeout as exc:
-            raise CatalogueTemporaryError(f"{shown} timed out after {self.timeout_s:g} s") from exc
+            raise CatalogueTemporaryError(
+                f"{shown} timed out after {self.timeout_s:g} s (GEOCUBE_INGESTER_HTTP_TIMEOUT_S)"
+            ) from exc
         except requests.ConnectionError as exc:
             # requests' own text repeats the URL with its query string: only the kind is told.
             raise CatalogueTemporaryError(f"{shown}: {type(exc).__name__}, no answer") from exc

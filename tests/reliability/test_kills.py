@@ -423,7 +423,15 @@ def test_the_production_automation_watches_our_flows_only_with_room_for_prefects
     assert WINDOW >= 5 * OURS and WINDOW > 180 + 60  # Prefect 3.9's default beat, with a minute to spare
     related = trigger.model_dump()["match_related"]
     assert (
-        related["prefect.resource.name"] == list(FLOW_NAMES) == ["ingest", "download-scene", "process-tile"]
+        related["prefect.resource.name"]
+        == list(FLOW_NAMES)
+        == [
+            "ingest",
+            "download-scene",
+            "process-tile",
+            "download-scenes",
+            "process-tiles",
+        ]
     )
     assert automation.actions[0].model_dump()["force"] is False
     with pytest.raises(ValueError, match="within_s 45: must be at least 60 s"):
