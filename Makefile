@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast check lock bench system-deps proto lint clean
+.PHONY: setup demo test test-fast test-faults check lock bench system-deps proto lint clean
 
 setup: $(STAMP)
 
@@ -56,6 +56,10 @@ test: setup system-deps check
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
+
+# The long process-fault tests (kills and restarts of the parent, the Prefect server, PostgreSQL: ~20 min).
+test-faults: setup system-deps
+	GEOCUBE_INGESTER_LONG_FAULTS=1 $(BIN)/python -m pytest tests/reliability/test_server_faults.py
 
 # The transfer benchmark's baseline is curl + unzip (Debian packages curl, unzip), the COG benchmark's
 # gdal_translate (gdal-bin).

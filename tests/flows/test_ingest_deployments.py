@@ -10,6 +10,7 @@ deployment on the orchestrator pool.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -80,6 +81,23 @@ def world_named(tmp_path: Path, local_geocube: str) -> Callable[[str], World]:
         )
 
     return build
+
+
+@contextlib.contextmanager
+def parent_here_children_on_workers(env: dict[str, str], world: World, tmp_path: Path) -> Iterator[None]:
+    """A process worker per child pool, each with a home of its own; this process set up as the parent
+    (the world's settings, the stack's API, a result folder of its own)."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+
+    with (
+        workers(env, ["download-pool", "processing-pool"], tmp_path, cwd=REPO, own_homes=True),
+        pytest.MonkeyPatch.context() as mp,
+    ):
+        for key, value in world.env.items():
+            mp.setenv(key, value)
+        settings = {PREFECT_API_URL: env["PREFECT_API_URL"], PREFECT_LOCAL_STORAGE_PATH: tmp_path / "parent"}
+        with temporary_settings(settings):
+            yield
 
 
 def read_deployments() -> dict[str, Any]:
@@ -163,7 +181,7 @@ def test_children_run_on_their_pools_and_a_failed_tile_releases_its_dependants(
 ) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
-    from prefect.settings import PREFECT_API_URL, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.ingest import ingest
     from flows.outcome import summary_of
@@ -174,28 +192,21 @@ def test_children_run_on_their_pools_and_a_failed_tile_releases_its_dependants(
     # A graph reading T1/T2: the tiles wait for their previous and are re-linked past the failed one.
     payload = world.payload | {"tile_graph_name": write_graph_reading_t1_t2(tmp_path)}
     env = prefect_stack | world.env
-    with (
-        workers(env, ["download-pool", "processing-pool"], tmp_path, cwd=REPO, own_homes=True),
-        pytest.MonkeyPatch.context() as mp,
-    ):
-        for key, value in world.env.items():
-            mp.setenv(key, value)
-        settings = {PREFECT_API_URL: env["PREFECT_API_URL"], PREFECT_LOCAL_STORAGE_PATH: tmp_path / "parent"}
-        with temporary_settings(settings):
-            try:
-                state = ingest(payload=payload, mode="deployments", child_timeout_s=600, return_state=True)
-                summary = summary_of(state)
-                with get_client(sync_client=True) as client:
-                    parent = client.read_flow_run(state.state_details.flow_run_id)  # type: ignore[arg-type]
-                    kids = client.read_flow_runs(
-                        flow_run_filter=FlowRunFilter(
-                            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])
-                        ),
-                        limit=200,
-                    )
-                    logs = run_logs(client, [k.id for k in kids])
-            finally:
-                drain_prefect_services()
+    with parent_here_children_on_workers(env, world, tmp_path):
+        try:
+            state = ingest(payload=payload, mode="deployments", child_timeout_s=600, return_state=True)
+            summary = summary_of(state)
+            with get_client(sync_client=True) as client:
+                parent = client.read_flow_run(state.state_details.flow_run_id)  # type: ignore[arg-type]
+                kids = client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(
+                        parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])
+                    ),
+                    limit=200,
+                )
+                logs = run_logs(client, [k.id for k in kids])
+        finally:
+            drain_prefect_services()
 
     message = str(state.message)
     assert state.is_failed(), message
@@ -304,7 +315,6 @@ def test_batches_run_on_their_pools_with_every_tile_its_own_run(
     the failed B of the first batch."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName
-    from prefect.settings import PREFECT_API_URL, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
     from flows.ingest import ingest
     from flows.outcome import summary_of
@@ -312,31 +322,24 @@ def test_batches_run_on_their_pools_with_every_tile_its_own_run(
     world = world_named("DeployBatches")
     payload = world.payload | {"tile_graph_name": write_graph_reading_t1_t2(tmp_path)}
     env = prefect_stack | world.env
-    with (
-        workers(env, ["download-pool", "processing-pool"], tmp_path, cwd=REPO, own_homes=True),
-        pytest.MonkeyPatch.context() as mp,
-    ):
-        for key, value in world.env.items():
-            mp.setenv(key, value)
-        settings = {PREFECT_API_URL: env["PREFECT_API_URL"], PREFECT_LOCAL_STORAGE_PATH: tmp_path / "parent"}
-        with temporary_settings(settings):
-            try:
-                state = ingest(
-                    payload=payload, mode="deployments", child_timeout_s=600, scenes_per_child=3,
-                    tiles_per_child=2, return_state=True,
-                )  # fmt: skip
-                summary = summary_of(state)
-                with get_client(sync_client=True) as client:
-                    runs = client.read_flow_runs(
-                        flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_="DeployBatches")),
-                        limit=200,
-                    )
-                    tasks = client.read_task_runs(
-                        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[r.id for r in runs])),
-                        limit=200,
-                    )
-            finally:
-                drain_prefect_services()
+    with parent_here_children_on_workers(env, world, tmp_path):
+        try:
+            state = ingest(
+                payload=payload, mode="deployments", child_timeout_s=600, scenes_per_child=3,
+                tiles_per_child=2, return_state=True,
+            )  # fmt: skip
+            summary = summary_of(state)
+            with get_client(sync_client=True) as client:
+                runs = client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_="DeployBatches")),
+                    limit=200,
+                )
+                tasks = client.read_task_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[r.id for r in runs])),
+                    limit=200,
+                )
+        finally:
+            drain_prefect_services()
 
     assert state.is_failed() and "tiles: 2/3 done, 1 failed" in str(state.message), state.message
     assert summary is not None

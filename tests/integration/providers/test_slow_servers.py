@@ -33,23 +33,13 @@ from common.settings import Settings
 from providers.downloaders import PROVIDERS
 from providers.fetch import Fetcher
 from providers.registry import CATALOGUES
+from tests.contract.test_provider_contract import CONSTELLATION, HTTP_CATALOGUES
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 OUTER_S = 60.0  # a hang, not a timing: the bounds below are 1-3 s
 BYTE_EVERY_S = 0.3
 MODES = ("silent", "slow-headers", "slow-body")
-CONSTELLATION = {
-    "cdse": Constellation.SENTINEL2,
-    "creodias": Constellation.SENTINEL1,
-    "asf": Constellation.SENTINEL1,
-    "dhus": Constellation.SENTINEL2,
-    "oneatlas": Constellation.PHR,
-    "stac-landsat": Constellation.LANDSAT89,
-    "stac-earth-search": Constellation.SENTINEL2,
-    "stac-cdse": Constellation.SENTINEL2,
-}
-HTTP_CATALOGUES = sorted(CONSTELLATION)
 # What may bound each mode: the setting the error must name.
 BOUNDS = {
     "silent": ("HTTP_TIMEOUT_S",),
