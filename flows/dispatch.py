@@ -14,6 +14,8 @@ or error carries them on to its dependants. A tile whose graph does not read T1/
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from enum import StrEnum
 from typing import Any
@@ -272,9 +274,11 @@ def dispatch_batch(
         if isinstance(batch, SceneBatch):
             return run_scene_batch(batch, download_item)
         return run_tile_batch(batch, process_item)
-    loaded = _run_deployed(
-        BATCH_DEPLOYMENTS[kind], kind, label, batch, label, child_timeout_s=child_timeout_s
-    )
+    # Two batches may share a label (bursts of one date cut in several batches): the child's idempotency
+    # key names its items, not its label.
+    keys = [j.scene.source_id if isinstance(j, SceneJob) else j.tile.key for j in batch.jobs]
+    item = f"{label}#{hashlib.sha256(json.dumps(keys).encode()).hexdigest()[:16]}"
+    loaded = _run_deployed(BATCH_DEPLOYMENTS[kind], kind, label, batch, item, child_timeout_s=child_timeout_s)
     if isinstance(loaded, _Unreadable):
         raise ChildFailedError(
             f"{label}: its result is not readable here ({loaded}): give every pool a shared result "
