@@ -142,7 +142,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         from jobs.stash import document_parameters
 
         raw_fields = raw if isinstance(raw, dict) else {}
-        storage = args.storage or str(raw_fields.get("storage_uri") or "") or load_settings().storage_uri
+        storage = (
+            str(raw_fields.get("storage_uri") or "") or load_settings().storage_uri
+        )  # as the flow picks it
         aoi = str(raw_fields.get("name") or "_documents")
         extra = document_parameters(document, kind=kind, aoi=aoi, storage_uri=storage)
     show_bar = args.progress if args.progress is not None else sys.stderr.isatty()
