@@ -11,7 +11,13 @@ Every attempt is rebuilt from ``params``/``json``/``data``, so a retried POST se
 (the original ingester's ``GetBodyRetry`` did not rewind it). URLs are shown without their query string
 (``redact_url``). Callers that read answers their own way (``catalogue.annotations`` streams ranged GETs,
 ``providers.stac.requests_io`` goes through pystac-client's ``requests`` session, ``providers.dhus`` through
-sentinelsat) classify with ``common.http.classify_status`` and raise with ``make_temporary_error``.
+sentinelsat) classify with ``common.http.classify_status`` and raise with ``make_temporary_error``; the
+``requests`` sessions get the same answer bounds from ``catalogue.http_requests``.
+
+Bounds of one answer: each read by ``timeout_s`` (GEOCUBE_INGESTER_HTTP_TIMEOUT_S), the whole answer,
+headers included, by ``deadline_s`` (GEOCUBE_INGESTER_CATALOGUE_DEADLINE_S, a ``Watchdog`` shuts the
+socket) and its size by ``max_bytes`` (GEOCUBE_INGESTER_CATALOGUE_MAX_RESPONSE_MB): ``read_whole``, which
+the download side uses too for its small answers (token endpoints, a product's description).
 """
 
 from __future__ import annotations
@@ -37,14 +43,19 @@ T = TypeVar("T")
 
 __all__ = [
     "MAX_RETRY_WAIT_S",
+    "AnswerDeadlineError",
+    "AnswerTooLargeError",
     "Watchdog",
+    "answer_limits",
     "decode_json_object",
     "make_temporary_error",
     "open_client",
+    "read_whole",
     "redact_url",
     "retry_temporary",
     "send",
     "send_json",
+    "transport_text",
 ]
 
 # A Retry-After longer than this is not waited for here: the error goes up, the task retries later.
@@ -144,41 +155,95 @@ class Watchdog:
                 pass  # already closed
 
 
-def _limits(max_bytes: int | None, deadline_s: float | None) -> tuple[int, float]:
+def answer_limits(max_bytes: int | None, deadline_s: float | None) -> tuple[int, float]:
+    """The size cap and whole-answer deadline of one answer: those given, else the settings'."""
     if max_bytes is not None and deadline_s is not None:
         return max_bytes, deadline_s
     from common.settings import load_settings
 
     settings = load_settings()
     return (
-        max_bytes if max_bytes is not None else int(settings.catalogue_max_response_mb * 1024 * 1024),
+        max_bytes if max_bytes is not None else settings.catalogue_max_bytes,
         deadline_s if deadline_s is not None else settings.catalogue_deadline_s,
     )
 
 
-def _read_capped(
-    response: httpx.Response, *, catalogue: str, shown: str, max_bytes: int, deadline: float
+class AnswerDeadlineError(httpx.TimeoutException):
+    """A whole answer did not come within its deadline: its headers or its body trickled.
+
+    Its text names the deadline and the setting that holds it (it holds no URL and no header).
+    """
+
+
+class AnswerTooLargeError(CatalogueError):
+    """An answer past its size cap: permanent (the same request gets the same answer)."""
+
+
+DEADLINE_SETTING = "GEOCUBE_INGESTER_CATALOGUE_DEADLINE_S"
+
+
+def read_whole(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    timeout_s: float,
+    max_bytes: int,
+    deadline_s: float,
+    deadline_setting: str = DEADLINE_SETTING,
+    **request: Any,
 ) -> httpx.Response:
-    """The streamed ``response`` read whole, at most ``max_bytes`` (decoded) and before ``deadline``."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise CatalogueError(
-                f"{catalogue}: {shown} answered more than {max_bytes / 1048576:g} MiB; not read further "
-                "(GEOCUBE_INGESTER_CATALOGUE_MAX_RESPONSE_MB raises the cap; or narrow the search)"
-            )
-        if time.monotonic() > deadline:
-            raise CatalogueTemporaryError(
-                f"{catalogue}: {shown} sent its answer too slowly ({size} bytes before the deadline, "
-                "GEOCUBE_INGESTER_CATALOGUE_DEADLINE_S)"
-            )
-        chunks.append(chunk)
-    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-encoding"]
-    return httpx.Response(
-        response.status_code, headers=headers, content=b"".join(chunks), request=response.request
+    """One request, its answer read whole, at most ``max_bytes`` (decoded) and within ``deadline_s``
+    (headers included: a ``Watchdog`` shuts the socket); the status is not looked at.
+
+    Raises:
+        AnswerDeadlineError: the deadline passed (its text names ``deadline_setting``).
+        AnswerTooLargeError: the answer is past the cap.
+        httpx.HTTPError: as httpx raises them (a read timeout, a refused connection...).
+    """
+    auth = request.pop("auth", httpx.USE_CLIENT_DEFAULT)
+    late = AnswerDeadlineError(
+        f"did not answer whole within {deadline_s:g} s (its headers or body came too slowly; "
+        f"{deadline_setting})"
     )
+    watchdog = Watchdog(client, deadline_s)
+    extensions = {"trace": watchdog.trace} | dict(request.pop("extensions", None) or {})
+    built = client.build_request(method, url, timeout=timeout_s, extensions=extensions, **request)
+    deadline = time.monotonic() + deadline_s
+    chunks: list[bytes] = []
+    try:
+        with watchdog:
+            streamed = client.send(built, auth=auth, stream=True)
+            try:
+                size = 0
+                for chunk in streamed.iter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise AnswerTooLargeError(
+                            f"answered more than {max_bytes / 1048576:g} MiB; not read further (GEOCUBE_"
+                            "INGESTER_CATALOGUE_MAX_RESPONSE_MB raises the cap; or narrow the search)"
+                        )
+                    if time.monotonic() > deadline:
+                        raise late
+                    chunks.append(chunk)
+            finally:
+                streamed.close()
+    except httpx.HTTPError:
+        if watchdog.fired:  # the deadline cut the answer: what failed after is its effect
+            raise late from None
+        raise
+    headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() != "content-encoding"]
+    return httpx.Response(streamed.status_code, headers=headers, content=b"".join(chunks), request=built)
+
+
+def transport_text(exc: httpx.HTTPError) -> str:
+    """What to tell of a failed request: a deadline's own text, else only the kind of error (httpx's
+    texts may repeat the URL with its query string), and the setting that bounds a read."""
+    if isinstance(exc, AnswerDeadlineError):
+        return str(exc)
+    if isinstance(exc, httpx.TimeoutException):
+        return f"{type(exc).__name__} (each read: GEOCUBE_INGESTER_HTTP_TIMEOUT_S)"
+    return type(exc).__name__
 
 
 def send(
@@ -212,41 +277,25 @@ def send(
             decoded (its Content-Encoding), a redirect loop.
     """
     shown = redact_url(url)
-    cap, whole_s = _limits(max_bytes, deadline_s)
+    cap, whole_s = answer_limits(max_bytes, deadline_s)
     failure = ""
     permanent = ""
-    auth = request.pop("auth", httpx.USE_CLIENT_DEFAULT)
-    too_slow = (
-        f"{catalogue}: {shown} did not answer whole within {whole_s:g} s (its headers or body came too "
-        "slowly; GEOCUBE_INGESTER_CATALOGUE_DEADLINE_S)"
-    )
-    watchdog = Watchdog(client, whole_s)
     try:
-        extensions = {"trace": watchdog.trace} | dict(request.pop("extensions", None) or {})
-        built = client.build_request(method, url, timeout=timeout_s, extensions=extensions, **request)
-        deadline = time.monotonic() + whole_s
-        with watchdog:
-            streamed = client.send(built, auth=auth, stream=True)
-            try:
-                response = _read_capped(
-                    streamed, catalogue=catalogue, shown=shown, max_bytes=cap, deadline=deadline
-                )
-            finally:
-                streamed.close()
-    except httpx.TimeoutException:
-        failure = (
-            too_slow
-            if watchdog.fired
-            else (f"{catalogue}: {shown} timed out after {timeout_s:g} s (GEOCUBE_INGESTER_HTTP_TIMEOUT_S)")
+        response = read_whole(
+            client, method, url, timeout_s=timeout_s, max_bytes=cap, deadline_s=whole_s, **request
         )
+    except AnswerDeadlineError as exc:
+        failure = f"{catalogue}: {shown} {exc}"
+    except AnswerTooLargeError as exc:
+        permanent = f"{catalogue}: {shown} {exc}"
+    except httpx.TimeoutException:
+        failure = f"{catalogue}: {shown} timed out after {timeout_s:g} s (GEOCUBE_INGESTER_HTTP_TIMEOUT_S)"
     except httpx.TooManyRedirects:
         permanent = f"{catalogue}: {shown} redirects without end (more than {client.max_redirects} redirects)"
     except httpx.DecodingError as exc:
         permanent = f"{catalogue}: {shown} sent a body that cannot be decoded ({type(exc).__name__}: {exc})"
     except httpx.TransportError as exc:
-        failure = too_slow if watchdog.fired else f"{catalogue}: {shown}: {type(exc).__name__}: {exc}"
-    if watchdog.fired and (failure or permanent):
-        failure, permanent = too_slow, ""  # the deadline cut the answer: what failed after is its effect
+        failure = f"{catalogue}: {shown}: {type(exc).__name__}: {exc}"
     # Raised outside the handler, unchained: httpx's error holds the request and its Authorization
     # header, which must not travel with the error (pickled into a task result, for one).
     if failure:

@@ -210,6 +210,18 @@ class Settings(BaseSettings):
     unpack_max_ratio: float = Field(
         default=1000.0, gt=1, description="GEOCUBE_INGESTER_UNPACK_MAX_RATIO: cap of a zip member's expansion"
     )
+    download_min_rate_bps: float = Field(
+        default=1024.0,
+        gt=0,
+        description="GEOCUBE_INGESTER_DOWNLOAD_MIN_RATE_BPS: a download slower than this (bytes/s) over "
+        "GEOCUBE_INGESTER_DOWNLOAD_STALL_WINDOW_S is cut and resumed",
+    )
+    download_stall_window_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="GEOCUBE_INGESTER_DOWNLOAD_STALL_WINDOW_S: the window the minimum download rate is "
+        "measured over (it also bounds headers sent a byte at a time)",
+    )
     catalogue_deadline_s: float = Field(
         default=300.0,
         gt=0,
@@ -221,6 +233,11 @@ class Settings(BaseSettings):
         description="GEOCUBE_INGESTER_STALE_TEMP_S: a temporary file in storage or a download folder that no "
         "live process of this machine holds is removed by the next write once untouched this long",
     )
+
+    @property
+    def catalogue_max_bytes(self) -> int:
+        """``catalogue_max_response_mb`` in bytes."""
+        return int(self.catalogue_max_response_mb * 1024 * 1024)
 
     def catalogue_entries(self) -> list[tuple[str, list[str]]]:
         """``(constellation key or "*", catalogue names)`` pairs of GEOCUBE_INGESTER_CATALOGUES, in order."""

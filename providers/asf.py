@@ -254,6 +254,8 @@ class AsfSearcher:
         timeout_s: float = 60.0,
         max_retries: int = 3,
         backoff_s: float = 1.0,
+        deadline_s: float | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, not {output!r}")
@@ -263,6 +265,8 @@ class AsfSearcher:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.backoff_s = backoff_s
+        self.deadline_s = deadline_s  # of one whole answer (None: GEOCUBE_INGESTER_CATALOGUE_DEADLINE_S)
+        self.max_bytes = max_bytes  # cap of one answer (None: GEOCUBE_INGESTER_CATALOGUE_MAX_RESPONSE_MB)
         self._client = client
 
     def supports(self, constellation: Constellation) -> bool:
@@ -312,7 +316,14 @@ class AsfSearcher:
     def _get(self, client: httpx.Client, params: dict[str, str], *, expect_json: bool) -> Any:
         def attempt() -> Any:
             response = send(
-                client, "GET", self.search_url, catalogue=self.name, timeout_s=self.timeout_s, params=params
+                client,
+                "GET",
+                self.search_url,
+                catalogue=self.name,
+                timeout_s=self.timeout_s,
+                deadline_s=self.deadline_s,
+                max_bytes=self.max_bytes,
+                params=params,
             )
             return decode_json_object(response, catalogue=self.name) if expect_json else response.text
 
@@ -367,7 +378,7 @@ class AsfDownloader:
         """None without GEOCUBE_INGESTER_EARTHDATA_TOKEN."""
         if settings.earthdata_token is None:
             return None
-        return cls(settings.earthdata_token, fetcher=Fetcher(timeout_s=settings.http_timeout_s))
+        return cls(settings.earthdata_token, fetcher=Fetcher.from_settings(settings))
 
     def _headers(self, refresh: bool) -> Mapping[str, str]:
         if refresh:

@@ -84,7 +84,10 @@ class AsfBurstDownloader:
         if settings.earthdata_token is None:
             return None
         return cls(
-            settings.earthdata_token, burst_url=settings.asf_burst_url, timeout_s=settings.http_timeout_s
+            settings.earthdata_token,
+            burst_url=settings.asf_burst_url,
+            timeout_s=settings.http_timeout_s,
+            fetcher=Fetcher.from_settings(settings),
         )
 
     def download_burst(self, scene: Scene, tile: Tile, polarisation: str, dest_dir: Path) -> Path:

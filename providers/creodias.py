@@ -28,8 +28,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from catalogue.models import Constellation, Scene
 from common.redaction import redact_url
 from common.settings import Settings
@@ -37,7 +35,6 @@ from providers.cdse.download import ProductOfflineError
 from providers.cdse.search import CdseODataSearcher
 from providers.errors import (
     DownloadError,
-    DownloadTemporaryError,
     ProductNotFoundError,
     raise_for_download_status,
 )
@@ -118,8 +115,11 @@ class CreodiasDownloader:
         return cls(
             download_url=settings.creodias_download_url,
             odata_url=settings.creodias_odata_url,
-            tokens=tokens_for(account, timeout_s=settings.http_timeout_s),
+            tokens=tokens_for(
+                account, timeout_s=settings.http_timeout_s, deadline_s=settings.download_stall_window_s
+            ),
             timeout_s=settings.http_timeout_s,
+            fetcher=Fetcher.from_settings(settings),
         )
 
     def download(self, scene: Scene, dest_dir: Path) -> Path:
@@ -154,11 +154,7 @@ class CreodiasDownloader:
         shown = f"{scene.source_id}: Creodias catalogue {redact_url(url)}"
         name = scene.source_id.replace("'", "''")  # an OData string literal doubles its quotes
         names = f"Name eq '{name}.SAFE' or Name eq '{name}'"
-        try:
-            with httpx.Client(timeout=self.timeout_s) as client:
-                response = client.get(url, params={"$filter": names, "$top": "2"})
-        except httpx.TransportError as exc:
-            raise DownloadTemporaryError(f"{shown}: {type(exc).__name__}") from None
+        response = self.fetcher.read_small(url, params={"$filter": names, "$top": "2"})
         answered = f"{shown} answered {response.status_code}"
         refused = f"{answered}: the catalogue is public; check GEOCUBE_INGESTER_CREODIAS_ODATA_URL"
         raise_for_download_status(response, answered, refused=refused, catalogue=True)

@@ -30,7 +30,8 @@ from sentinelsat.exceptions import (
 from shapely.errors import ShapelyError
 
 from catalogue.errors import CatalogueError, CatalogueTemporaryError
-from catalogue.http import make_temporary_error, retry_temporary
+from catalogue.http import answer_limits, make_temporary_error, retry_temporary
+from catalogue.http_requests import BoundedAdapter, ResponseTooLargeError, bound_session
 from catalogue.models import Constellation, Scene, SceneQuery, SearchResult
 from catalogue.naming import make_scene_tags
 from catalogue.parameters import (
@@ -171,6 +172,8 @@ class DhusSearcher:
         default_product_types: the product type searched when the payload names none (as CDSE: SLC for
             Sentinel-1, S2MSI1C for Sentinel-2); ``{}`` searches every product type.
         timeout_s, max_retries, backoff_s: as the CDSE searcher.
+        deadline_s, max_bytes: the whole time and the size cap of one answer (``catalogue.http_requests``
+            bounds sentinelsat's session as ``catalogue.http.send`` bounds ours; None: the settings).
     """
 
     name = "dhus"
@@ -185,6 +188,8 @@ class DhusSearcher:
         timeout_s: float = 60.0,
         max_retries: int = 3,
         backoff_s: float = 1.0,
+        deadline_s: float | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         if not api_url:
             # No default: SciHub/apihub, the hub sentinelsat defaults to, closed in 2023.
@@ -200,6 +205,7 @@ class DhusSearcher:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.backoff_s = backoff_s
+        self.max_bytes, self.deadline_s = answer_limits(max_bytes, deadline_s)
         self._password = password
 
     def __repr__(self) -> str:
@@ -233,9 +239,11 @@ class DhusSearcher:
             show_progressbars=False,
             timeout=self.timeout_s,
         )
+        adapter = bound_session(api.session, timeout_s=self.timeout_s, max_bytes=self.max_bytes)
 
         def attempt() -> dict[str, dict[str, Any]]:
             return self._call(
+                adapter,
                 lambda: api.query(
                     area=area,
                     date=date,
@@ -243,7 +251,7 @@ class DhusSearcher:
                     limit=None if wanted is None else wanted + 1,
                     offset=query.page * query.limit,
                     **keywords,
-                )
+                ),
             )
 
         try:
@@ -263,16 +271,29 @@ class DhusSearcher:
         )
         return SearchResult(scenes=scenes, catalogue=self.name, truncated=truncated)
 
-    def _call(self, operation: Callable[[], T]) -> T:
-        """``operation()`` with sentinelsat's and requests' errors classified (STYLE.md §3).
+    def _call(self, adapter: BoundedAdapter, operation: Callable[[], T]) -> T:
+        """``operation()`` within the answer deadline, sentinelsat's and requests' errors classified
+        (STYLE.md §3).
 
         The errors raised are not chained: sentinelsat's and requests' exceptions hold the request, and
         so its Authorization header.
         """
         shown = redact_url(self.api_url)
         error: CatalogueError | CatalogueTemporaryError
+        with adapter.deadline(self.deadline_s) as watch:
+            try:
+                return operation()
+            except Exception as exc:  # noqa: BLE001 (classified below, outside the deadline)
+                failure = exc
+        if watch.fired:  # the deadline cut the answer: what failed after is its effect
+            raise CatalogueTemporaryError(
+                f"dhus: {shown} did not answer whole within {self.deadline_s:g} s (its headers or body "
+                "came too slowly; GEOCUBE_INGESTER_CATALOGUE_DEADLINE_S)"
+            )
         try:
-            return operation()
+            raise failure
+        except ResponseTooLargeError as exc:
+            error = CatalogueError(f"dhus: {shown} {exc}")
         except UnauthorizedError:
             error = CatalogueError(
                 f"dhus: {shown} refused the credentials of user {self.user!r} (401); "
@@ -283,8 +304,10 @@ class DhusSearcher:
         except SentinelAPIError as exc:
             error = _classify(exc, shown)
         except requests.Timeout:
-            error = CatalogueTemporaryError(f"dhus: {shown} timed out after {self.timeout_s:g} s")
-        except requests.ConnectionError as exc:
+            error = CatalogueTemporaryError(
+                f"dhus: {shown} timed out after {self.timeout_s:g} s (GEOCUBE_INGESTER_HTTP_TIMEOUT_S)"
+            )
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             error = CatalogueTemporaryError(f"dhus: {shown}: {type(exc).__name__}")
         except (TypeError, KeyError, AttributeError, ValueError) as exc:
             # sentinelsat reads a body of the wrong shape (a JSON list, a missing key) with these.

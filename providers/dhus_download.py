@@ -106,6 +106,7 @@ class DhusDownloader:
             user=settings.dhus_user,
             password=password,
             timeout_s=settings.http_timeout_s,
+            fetcher=Fetcher.from_settings(settings),
         )
 
     def _auth(self, refresh: bool = False) -> Mapping[str, str]:
@@ -145,10 +146,9 @@ class DhusDownloader:
         """One GET, its status classified; the caller reads the 2xx answer (a 401/403 is the account's)."""
         shown = f"{scene.source_id}: {redact_url(url)}"
         try:
-            with httpx.Client(timeout=self.timeout_s) as client:
-                response = client.get(url, params=params, headers=self._auth())
-        except httpx.TransportError as exc:
-            raise DownloadTemporaryError(f"{shown}: {type(exc).__name__}") from None
+            response = self.fetcher.read_small(url, params=params, headers=self._auth())
+        except DownloadTemporaryError as exc:
+            raise DownloadTemporaryError(f"{scene.source_id}: {exc}") from None
         answered = f"{shown} answered {response.status_code}"
         raise_for_download_status(response, answered, refused=self._refused(scene, url))
         return response

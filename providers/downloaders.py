@@ -20,6 +20,7 @@ from providers.cdse.download import CdseDownloader
 from providers.cdse.eodata import CdseS3Downloader
 from providers.creodias import CreodiasDownloader
 from providers.dhus_download import DhusDownloader
+from providers.fetch import Fetcher
 from providers.local import LocalArchiveProvider
 from providers.oneatlas.download import OneAtlasDownloader
 from providers.registry import names_for
@@ -32,7 +33,7 @@ def _local(settings: Settings) -> Downloader | None:
 
 
 def _url(settings: Settings) -> Downloader | None:
-    return UrlProvider(timeout_s=settings.http_timeout_s)
+    return UrlProvider(timeout_s=settings.http_timeout_s, fetcher=Fetcher.from_settings(settings))
 
 
 PROVIDERS: dict[str, Callable[[Settings], Downloader | None]] = {

@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import blake3
@@ -48,7 +48,10 @@ import httpcore
 import httpx
 from httpcore._sync import http11 as httpcore_http11
 
-from catalogue.http import Watchdog
+from catalogue.http import AnswerTooLargeError, Watchdog, read_whole, transport_text
+
+if TYPE_CHECKING:
+    from common.settings import Settings
 from common.errors import ProductUnavailableError
 from common.http import HttpOutcome, classify_status, parse_retry_after
 from common.redaction import redact_url
@@ -214,6 +217,9 @@ class _CutError(Exception):
 AuthHeaders = Callable[[bool], Mapping[str, str]]  # refresh -> headers (e.g. Authorization)
 
 
+SMALL_ANSWER_MAX_BYTES = 16 * 1024 * 1024  # a product's description or a lookup: JSON of a few KiB
+
+
 class Fetcher:
     """Downloads files over HTTP(S) with one policy (the module docstring).
 
@@ -243,6 +249,43 @@ class Fetcher:
         self.progress_every_s = progress_every_s
         self.min_rate_bps = min_rate_bps
         self.stall_window_s = stall_window_s
+
+    def read_small(self, url: str, *, method: str = "GET", **request: Any) -> httpx.Response:
+        """A small answer (a product's description, a catalogue lookup) read whole, unclassified: each
+        read within ``timeout_s``, the whole within ``stall_window_s`` (headers sent a byte at a time
+        included), at most ``SMALL_ANSWER_MAX_BYTES``.
+
+        Raises:
+            DownloadTemporaryError: no answer, or not in time (the text names the bound).
+            DownloadError: an answer past the cap.
+        """
+        shown = redact_url(url)
+        try:
+            if self._client is not None:
+                return read_whole(self._client, method, url, **self._small_bounds(), **request)
+            with httpx.Client(timeout=self.timeout_s) as client:
+                return read_whole(client, method, url, **self._small_bounds(), **request)
+        except httpx.HTTPError as exc:
+            raise DownloadTemporaryError(f"{shown}: {transport_text(exc)}") from None
+        except AnswerTooLargeError as exc:
+            raise DownloadError(f"{shown} {exc}") from None
+
+    def _small_bounds(self) -> dict[str, Any]:
+        return {
+            "timeout_s": self.timeout_s,
+            "max_bytes": SMALL_ANSWER_MAX_BYTES,
+            "deadline_s": self.stall_window_s,
+            "deadline_setting": "GEOCUBE_INGESTER_DOWNLOAD_STALL_WINDOW_S",
+        }
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, timeout_s: float | None = None) -> Fetcher:
+        """The settings' read timeout (``timeout_s`` when given instead) and stall bound."""
+        return cls(
+            timeout_s=settings.http_timeout_s if timeout_s is None else timeout_s,
+            min_rate_bps=settings.download_min_rate_bps,
+            stall_window_s=settings.download_stall_window_s,
+        )
 
     def fetch(
         self,

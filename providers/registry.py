@@ -8,35 +8,45 @@ built, so a deployment needs the settings (credentials, URLs) of those alone.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from catalogue.errors import CatalogueError
 from catalogue.models import Constellation, Searcher, parse_constellation
 from common.settings import Settings
 
 
+def _bounds(s: Settings) -> dict[str, Any]:
+    """The bounds of one catalogue answer, from ``s`` (``catalogue.http.send``)."""
+    return {"deadline_s": s.catalogue_deadline_s, "max_bytes": s.catalogue_max_bytes}
+
+
 def _cdse(s: Settings) -> Searcher:
     from providers.cdse.search import CdseODataSearcher
 
-    return CdseODataSearcher(base_url=s.cdse_odata_url, timeout_s=s.http_timeout_s)
+    return CdseODataSearcher(base_url=s.cdse_odata_url, timeout_s=s.http_timeout_s, **_bounds(s))
 
 
 def _creodias(s: Settings) -> Searcher:
     from providers.creodias import CreodiasODataSearcher
 
-    return CreodiasODataSearcher(base_url=s.creodias_odata_url, timeout_s=s.http_timeout_s)
+    return CreodiasODataSearcher(base_url=s.creodias_odata_url, timeout_s=s.http_timeout_s, **_bounds(s))
 
 
 def _asf(s: Settings) -> Searcher:
     from providers.asf import AsfSearcher
 
-    return AsfSearcher(search_url=s.asf_search_url, timeout_s=s.http_timeout_s)
+    return AsfSearcher(search_url=s.asf_search_url, timeout_s=s.http_timeout_s, **_bounds(s))
 
 
 def _dhus(s: Settings) -> Searcher:
     from providers.dhus import DhusSearcher
 
     return DhusSearcher(
-        api_url=s.dhus_url, user=s.dhus_user, password=s.dhus_password, timeout_s=s.http_timeout_s
+        api_url=s.dhus_url,
+        user=s.dhus_user,
+        password=s.dhus_password,
+        timeout_s=s.http_timeout_s,
+        **_bounds(s),
     )
 
 
@@ -50,6 +60,7 @@ def _oneatlas(s: Settings) -> Searcher:
         order_url=s.oneatlas_order_url,
         auth_url=s.oneatlas_auth_url,
         timeout_s=s.http_timeout_s,
+        **_bounds(s),
     )
 
 
@@ -67,19 +78,21 @@ def _static_stac(s: Settings) -> Searcher:
 def _stac_landsat(s: Settings) -> Searcher:
     from providers.stac.api import USGS_LANDSAT, StacApiSearcher
 
-    return StacApiSearcher(USGS_LANDSAT, url=s.stac_landsat_url, timeout_s=s.http_timeout_s)
+    return StacApiSearcher(USGS_LANDSAT, url=s.stac_landsat_url, timeout_s=s.http_timeout_s, **_bounds(s))
 
 
 def _stac_earth_search(s: Settings) -> Searcher:
     from providers.stac.api import EARTH_SEARCH, StacApiSearcher
 
-    return StacApiSearcher(EARTH_SEARCH, url=s.stac_earth_search_url, timeout_s=s.http_timeout_s)
+    return StacApiSearcher(
+        EARTH_SEARCH, url=s.stac_earth_search_url, timeout_s=s.http_timeout_s, **_bounds(s)
+    )
 
 
 def _stac_cdse(s: Settings) -> Searcher:
     from providers.stac.api import CDSE_STAC, StacApiSearcher
 
-    return StacApiSearcher(CDSE_STAC, url=s.stac_cdse_url, timeout_s=s.http_timeout_s)
+    return StacApiSearcher(CDSE_STAC, url=s.stac_cdse_url, timeout_s=s.http_timeout_s, **_bounds(s))
 
 
 CATALOGUES: dict[str, Callable[[Settings], Searcher]] = {

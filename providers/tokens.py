@@ -36,10 +36,11 @@ from dataclasses import dataclass
 import httpx
 from pydantic import SecretStr
 
+from catalogue.http import AnswerTooLargeError, read_whole, transport_text
 from common.http import HttpOutcome, classify_status, parse_retry_after
 from common.redaction import register_secret
-from providers.errors import DownloadTemporaryError
-from providers.fetch import DownloadAuthError
+from providers.errors import DownloadError, DownloadTemporaryError
+from providers.fetch import SMALL_ANSWER_MAX_BYTES, DownloadAuthError
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ class OidcTokens:
         *,
         client: httpx.Client | None = None,
         timeout_s: float = 60.0,
+        deadline_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -129,6 +131,7 @@ class OidcTokens:
         self._wall_clock = wall_clock  # Unix time, for TOTP codes
         self._client = client
         self.timeout_s = timeout_s
+        self.deadline_s = deadline_s  # of the whole answer (GEOCUBE_INGESTER_DOWNLOAD_STALL_WINDOW_S)
         self._clock = clock
         self._lock = threading.Lock()
         self._access: SecretStr | None = None
@@ -190,9 +193,20 @@ class OidcTokens:
         client = self._client or httpx.Client(timeout=self.timeout_s)
         where = self.account.token_url.split("?")[0]
         try:
-            response = client.post(self.account.token_url, data={"client_id": self.account.client_id, **form})
-        except httpx.TransportError as exc:
-            raise DownloadTemporaryError(f"token endpoint {where}: {type(exc).__name__}") from None
+            response = read_whole(
+                client,
+                "POST",
+                self.account.token_url,
+                timeout_s=self.timeout_s,
+                max_bytes=SMALL_ANSWER_MAX_BYTES,
+                deadline_s=self.deadline_s,
+                deadline_setting="GEOCUBE_INGESTER_DOWNLOAD_STALL_WINDOW_S",
+                data={"client_id": self.account.client_id, **form},
+            )
+        except httpx.HTTPError as exc:
+            raise DownloadTemporaryError(f"token endpoint {where}: {transport_text(exc)}") from None
+        except AnswerTooLargeError as exc:
+            raise DownloadError(f"token endpoint {where} {exc}") from None
         finally:
             if self._client is None:
                 client.close()
@@ -248,11 +262,11 @@ _SHARED: dict[tuple[str, str, str], OidcTokens] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def tokens_for(account: Account, *, timeout_s: float = 60.0) -> OidcTokens:
+def tokens_for(account: Account, *, timeout_s: float = 60.0, deadline_s: float = 60.0) -> OidcTokens:
     """The process's token manager of ``account`` (one per token URL, client and user)."""
     key = (account.token_url, account.client_id, account.username)
     with _SHARED_LOCK:
         tokens = _SHARED.get(key)
         if tokens is None or tokens.account != account:
-            tokens = _SHARED[key] = OidcTokens(account, timeout_s=timeout_s)
+            tokens = _SHARED[key] = OidcTokens(account, timeout_s=timeout_s, deadline_s=deadline_s)
         return tokens

@@ -58,10 +58,12 @@ class UrlProvider:
         timeout_s: float = 60.0,
         client: httpx.Client | None = None,
         stores: ObjectStores | None = None,
+        fetcher: Fetcher | None = None,
     ) -> None:
         self.timeout_s = timeout_s
         self._client = client
         self._stores = stores
+        self.fetcher = fetcher or Fetcher(client=client, timeout_s=timeout_s)
 
     @property
     def stores(self) -> ObjectStores:
@@ -102,8 +104,7 @@ class UrlProvider:
     def _fetch(self, scene: Scene, link: str, dest_dir: Path) -> Path:
         name = Path(unquote(urlsplit(link).path)).name or f"{scene.source_id}.zip"
         expected = Expected.of(scene.metadata)
-        fetcher = Fetcher(client=self._client, timeout_s=self.timeout_s)
-        fetched = fetcher.fetch(link, dest_dir / name, what=scene.source_id, expected=expected,
+        fetched = self.fetcher.fetch(link, dest_dir / name, what=scene.source_id, expected=expected,
                                 auth=netrc_auth(link))  # fmt: skip
         return fetched.path
 

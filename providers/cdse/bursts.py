@@ -31,7 +31,6 @@ from providers.bursts import unpack_one_burst_zip
 from providers.cdse.download import CDSE_HOSTS, cdse_tokens
 from providers.errors import (
     BurstDeliveryError,
-    DownloadTemporaryError,
     ProductNotFoundError,
     raise_for_download_status,
 )
@@ -77,7 +76,9 @@ class CdseBurstDownloader:
             odata_url=settings.cdse_odata_url,
             burst_url=settings.cdse_burst_url,
             tokens=tokens,
-            fetcher=Fetcher(timeout_s=max(settings.http_timeout_s, EXTRACTION_TIMEOUT_S)),
+            fetcher=Fetcher.from_settings(
+                settings, timeout_s=max(settings.http_timeout_s, EXTRACTION_TIMEOUT_S)
+            ),
             timeout_s=settings.http_timeout_s,
         )
 
@@ -114,11 +115,7 @@ class CdseBurstDownloader:
             f"PolarisationChannels eq '{polarisation.upper()}'"
         )
         url = f"{self.odata_url}/Bursts"
-        try:
-            with httpx.Client(timeout=self.timeout_s) as client:
-                response = client.get(url, params={"$filter": query, "$top": "2"})
-        except httpx.TransportError as exc:
-            raise DownloadTemporaryError(f"{what}: {url}: {type(exc).__name__}") from None
+        response = self.fetcher.read_small(url, params={"$filter": query, "$top": "2"})
         answered = f"{what}: {url} answered {response.status_code}"
         refused = f"{answered}: the Bursts catalogue is public; check GEOCUBE_INGESTER_CDSE_ODATA_URL"
         raise_for_download_status(response, answered, refused=refused)

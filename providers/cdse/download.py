@@ -50,7 +50,7 @@ def cdse_tokens(settings: Settings) -> OidcTokens | None:
         password=settings.cdse_password,
         settings="GEOCUBE_INGESTER_CDSE_USERNAME and GEOCUBE_INGESTER_CDSE_PASSWORD",
     )
-    return tokens_for(account, timeout_s=settings.http_timeout_s)
+    return tokens_for(account, timeout_s=settings.http_timeout_s, deadline_s=settings.download_stall_window_s)
 
 
 class CdseDownloader:
@@ -73,7 +73,7 @@ class CdseDownloader:
         return cls(
             download_url=settings.cdse_download_url,
             tokens=tokens,
-            fetcher=Fetcher(timeout_s=settings.http_timeout_s),
+            fetcher=Fetcher.from_settings(settings),
         )
 
     def download(self, scene: Scene, dest_dir: Path) -> Path:

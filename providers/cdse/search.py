@@ -102,6 +102,8 @@ class CdseODataSearcher:
         page_size: int = MAX_PAGE_SIZE,
         max_retries: int = 3,
         backoff_s: float = 1.0,
+        deadline_s: float | None = None,
+        max_bytes: int | None = None,
         required_attributes: Sequence[str] = REQUIRED_ATTRIBUTES,
     ) -> None:
         """
@@ -112,6 +114,8 @@ class CdseODataSearcher:
             page_size: ``$top`` of each request, at most 1000.
             max_retries: retries of a request that failed temporarily (429, 5xx, timeout).
             backoff_s: wait before the first retry; doubled at each retry (a Retry-After overrides it).
+            deadline_s, max_bytes: the whole time and the size cap of one answer (``catalogue.http.send``;
+                None: the settings).
             required_attributes: attributes every product must have. CDSE also lists auxiliary products
                 (orbit files, AUX_*) without orbit attributes: a caller listing those passes fewer.
         """
@@ -122,6 +126,8 @@ class CdseODataSearcher:
         self.page_size = page_size
         self.max_retries = max_retries
         self.backoff_s = backoff_s
+        self.deadline_s = deadline_s  # of one whole answer (None: GEOCUBE_INGESTER_CATALOGUE_DEADLINE_S)
+        self.max_bytes = max_bytes  # cap of one answer (None: GEOCUBE_INGESTER_CATALOGUE_MAX_RESPONSE_MB)
         self.required_attributes = tuple(required_attributes)
         self._client = client
 
@@ -297,7 +303,14 @@ class CdseODataSearcher:
     def _get_json(self, client: httpx.Client, url: str, params: dict[str, str] | None) -> dict[str, Any]:
         return retry_temporary(
             lambda: send_json(
-                client, "GET", url, catalogue=self.name, timeout_s=self.timeout_s, params=params
+                client,
+                "GET",
+                url,
+                catalogue=self.name,
+                timeout_s=self.timeout_s,
+                deadline_s=self.deadline_s,
+                max_bytes=self.max_bytes,
+                params=params,
             ),
             max_retries=self.max_retries,
             backoff_s=self.backoff_s,

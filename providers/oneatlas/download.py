@@ -96,7 +96,7 @@ class OneAtlasDownloader:
             auth_url=settings.oneatlas_auth_url,
             timeout_s=settings.http_timeout_s,
         )
-        return cls(orders=orders)
+        return cls(orders=orders, fetcher=Fetcher.from_settings(settings))
 
     def download(self, scene: Scene, dest_dir: Path) -> Path:
         uuid = str(scene.metadata.get("uuid") or "")

@@ -140,6 +140,8 @@ class OneAtlasOrders:
         timeout_s: float = 60.0,
         max_retries: int = 3,
         backoff_s: float = 1.0,
+        deadline_s: float | None = None,
+        max_bytes: int | None = None,
         clock: Callable[[], float] | None = None,
         tokens: OidcTokens | None = None,
     ) -> None:
@@ -152,6 +154,8 @@ class OneAtlasOrders:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.backoff_s = backoff_s
+        self.deadline_s = deadline_s  # of one whole answer (None: GEOCUBE_INGESTER_CATALOGUE_DEADLINE_S)
+        self.max_bytes = max_bytes  # cap of one answer (None: GEOCUBE_INGESTER_CATALOGUE_MAX_RESPONSE_MB)
         account = api_key_account(apikey, auth_url)
         if tokens is None:
             tokens = (
@@ -329,6 +333,8 @@ class OneAtlasOrders:
                     url,
                     catalogue="oneatlas",
                     timeout_s=self.timeout_s,
+                    deadline_s=self.deadline_s,
+                    max_bytes=self.max_bytes,
                     ok=(*ok, 401),
                     headers=self._bearer(renewed),
                     **request,

@@ -250,6 +250,8 @@ class OneAtlasSearcher:
         timeout_s: float = 60.0,
         max_retries: int = 3,
         backoff_s: float = 1.0,
+        deadline_s: float | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         if apikey is None or not apikey.get_secret_value():
             raise CatalogueError(f"catalogue 'oneatlas' needs {APIKEY_ENV} (the OneAtlas API key)")
@@ -258,6 +260,8 @@ class OneAtlasSearcher:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.backoff_s = backoff_s
+        self.deadline_s = deadline_s  # of one whole answer (None: GEOCUBE_INGESTER_CATALOGUE_DEADLINE_S)
+        self.max_bytes = max_bytes  # cap of one answer (None: GEOCUBE_INGESTER_CATALOGUE_MAX_RESPONSE_MB)
         self._apikey = apikey
         self._client = client
         self.orders = orders or OneAtlasOrders(
@@ -268,6 +272,8 @@ class OneAtlasSearcher:
             timeout_s=timeout_s,
             max_retries=max_retries,
             backoff_s=backoff_s,
+            deadline_s=deadline_s,
+            max_bytes=max_bytes,
         )
 
     def __repr__(self) -> str:
@@ -357,6 +363,8 @@ class OneAtlasSearcher:
                 self.search_url,
                 catalogue=self.name,
                 timeout_s=self.timeout_s,
+                deadline_s=self.deadline_s,
+                max_bytes=self.max_bytes,
                 json=body,
                 auth=(self.username, self._apikey.get_secret_value()),
                 credentials_hint=f"{USERNAME_ENV} and {APIKEY_ENV}",

@@ -236,6 +236,8 @@ class StacApiSearcher:
         page_size: int | None = None,
         max_retries: int = 3,
         backoff_s: float = 1.0,
+        deadline_s: float | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         """
         Args:
@@ -246,6 +248,8 @@ class StacApiSearcher:
                 (e.g. Earth Search's ``sentinel-2-c1-l2a``).
             stac_io: the pystac-client I/O to use; by default a ``RetryingStacApiIO``.
             timeout_s, max_retries, backoff_s: of each request (when ``stac_io`` is not given).
+            deadline_s, max_bytes: the whole time and the size cap of one answer (idem; None: the
+                settings).
             page_size: ``limit`` of each page; by default the preset's.
         """
         self.preset = preset
@@ -255,7 +259,12 @@ class StacApiSearcher:
         self.page_size = page_size or preset.page_size
         self.timeout_s = timeout_s
         self._stac_io = stac_io or RetryingStacApiIO(
-            catalogue=self.name, timeout_s=timeout_s, max_retries=max_retries, backoff_s=backoff_s
+            catalogue=self.name,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            backoff_s=backoff_s,
+            deadline_s=deadline_s,
+            max_bytes=max_bytes,
         )
         self._client: Client | None = None
 

@@ -117,7 +117,7 @@ class StacAssetsDownloader:
             gs_endpoint_url=settings.gs_endpoint_url,
             timeout_s=settings.http_timeout_s,
         )
-        return cls(timeout_s=settings.http_timeout_s, stores=stores)
+        return cls(timeout_s=settings.http_timeout_s, stores=stores, fetcher=Fetcher.from_settings(settings))
 
     def download(self, scene: Scene, dest_dir: Path, *, assets: Sequence[str] | None = None) -> Path:
         """The folder ``<dest_dir>/<item id>/`` with the assets ``assets`` (default: ``self.assets``, else
