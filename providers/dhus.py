@@ -127,7 +127,7 @@ def parse_product(
     if not isinstance(title, str) or not isinstance(begin, datetime) or not product.get("footprint"):
         raise CatalogueError(
             f"{catalogue}: product {title or uuid}: missing title, beginposition or footprint "
-            f"(keys: {', '.join(sorted(product))})"
+            f"(keys: {', '.join(sorted(map(str, product)))})"
         )
     try:
         footprint = shapely.from_wkt(str(product["footprint"])).wkt

@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from catalogue.http import Watchdog, transport_text
 from catalogue.models import Scene
 from common.http import HttpOutcome, classify_status
 from common.redaction import redact_url
@@ -162,13 +163,7 @@ class DhusDownloader:
                 f"{scene.source_id}: {redact_url(product)} answered {response.status_code} with something "
                 "that is not a DHuS OData product"
             )
-        size = str(entity.get("ContentLength") or "")  # a string in OData v2 JSON ("599540")
-        checksum = entity.get("Checksum")
-        checksums = {}
-        if isinstance(checksum, Mapping) and checksum.get("Algorithm") and checksum.get("Value"):
-            checksums[str(checksum["Algorithm"])] = str(checksum["Value"])
-        expected = Expected(size=int(size) if size.isdigit() and int(size) > 0 else None, checksums=checksums)
-        return expected, entity.get("Online") is not False
+        return describe_entity(entity)
 
     def _restore(self, scene: Scene, product: str) -> None:
         """Ask the hub to bring an offline product back from its Long Term Archive; always raises."""
@@ -179,15 +174,23 @@ class DhusDownloader:
             )
         url = f"{product}/$value"
         try:
-            with (
-                httpx.Client(timeout=self.timeout_s) as client,
-                client.stream("GET", url, headers=self._auth()) as response,
-            ):
-                status = response.status_code  # the body (none on a 202) is not read
+            with httpx.Client(timeout=self.timeout_s) as client:
+                watchdog = Watchdog(client, self.fetcher.stall_window_s)  # headers sent a byte at a time
+                with (
+                    watchdog,
+                    client.stream(
+                        "GET", url, headers=self._auth(), extensions={"trace": watchdog.trace}
+                    ) as response,
+                ):
+                    status = response.status_code  # the body (none on a 202) is not read
         except httpx.TransportError as exc:
-            raise DownloadTemporaryError(
-                f"{scene.source_id}: {redact_url(url)}: {type(exc).__name__}"
-            ) from None
+            told = (
+                f"no status line and headers within {self.fetcher.stall_window_s:g} s "
+                "(GEOCUBE_INGESTER_DOWNLOAD_STALL_WINDOW_S)"
+                if watchdog.fired
+                else transport_text(exc)
+            )
+            raise DownloadTemporaryError(f"{scene.source_id}: {redact_url(url)}: {told}") from None
         shown = f"{scene.source_id}: offline on DHuS {redact_url(self.api_url)} (Long Term Archive)"
         if status == 202:
             log.info("%s: retrieval from the Long Term Archive requested", scene.source_id)
@@ -205,6 +208,27 @@ class DhusDownloader:
         if classify_status(status) is HttpOutcome.OK:
             return  # online again meanwhile: fetched as usual
         raise DownloadTemporaryError(f"{shown}: the retrieval request answered {status}")
+
+
+def describe_entity(entity: object) -> tuple[Expected, bool]:
+    """The size and checksum to expect of a product, and whether it is online, from its OData v2 entity
+    (fields of another shape are taken as absent: the download is then checked by what it is).
+
+    Raises:
+        DownloadError: the entity is not an object.
+    """
+    if not isinstance(entity, Mapping):
+        raise DownloadError(f"a DHuS OData product is an object, not {type(entity).__name__}")
+    raw = entity.get("ContentLength")  # a string in OData v2 JSON ("599540")
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    size = raw if isinstance(raw, str) and raw.isascii() and raw.isdigit() else ""
+    checksum = entity.get("Checksum")
+    checksums = {}
+    if isinstance(checksum, Mapping) and checksum.get("Algorithm") and checksum.get("Value"):
+        checksums[str(checksum["Algorithm"])] = str(checksum["Value"])
+    expected = Expected(size=int(size) if size and int(size) > 0 else None, checksums=checksums)
+    return expected, entity.get("Online") is not False
 
 
 def _entity(response: httpx.Response) -> dict[str, Any] | None:

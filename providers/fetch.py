@@ -133,7 +133,7 @@ class Expected:
         """What a scene's metadata says (``size_bytes``, ``checksums``), as every catalogue writes it."""
         size = metadata.get("size_bytes")
         return cls(
-            size=size if isinstance(size, int) and size > 0 else None,
+            size=size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None,
             checksums=metadata.get("checksums") or {},
         )
 

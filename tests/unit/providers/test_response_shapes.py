@@ -210,3 +210,82 @@ def stac_query() -> Any:
         end=datetime(2026, 1, 1, tzinfo=UTC),
         constellation=Constellation.SENTINEL2,
     )
+
+
+# Creodias answers as CDSE's OData does (the same parser), and its downloader reads its own lookups; DHuS
+# answers go through sentinelsat's OpenSearch reader inside the searcher's error classification (as
+# ``DhusSearcher.search`` calls it), then ours; a DHuS OData entity is what its downloader reads.
+CREODIAS_PAGE = "creodias/odata/products_s1_grd_expand_attributes_count_top10.json"
+DHUS_SEARCH = "dhus/test_s2_cloudcover.cassette.yaml"
+DHUS_ODATA = "dhus/test_get_product_odata_short.cassette.yaml"
+
+
+def creodias_lookup(product: Any) -> object:
+    from providers.creodias import _product_id_and_metadata
+    from providers.fetch import Expected
+
+    _, metadata = _product_id_and_metadata(product, "creodias test")
+    return Expected.of(metadata)
+
+
+def dhus_entry(fixtures: Path) -> dict[str, Any]:
+    from tests.support.cassette import load_interactions
+
+    feed = json.loads(load_interactions(fixtures / DHUS_SEARCH)[0]["response"]["body"]["string"])["feed"]
+    entry: dict[str, Any] = feed["entry"][0]
+    return entry
+
+
+def dhus_search_parse() -> Callable[[Any], object]:
+    import requests
+    from pydantic import SecretStr
+    from sentinelsat.sentinel import _parse_opensearch_response
+
+    from catalogue.http_requests import bound_session
+    from providers.dhus import DhusSearcher
+    from providers.dhus import parse_product as parse_dhus
+
+    searcher = DhusSearcher(api_url="https://dhus.example.org/dhus/", user="u", password=SecretStr("p-1"))
+    adapter = bound_session(requests.Session(), timeout_s=1, max_bytes=1 << 20)
+
+    def parse(entry: Any) -> object:
+        products = searcher._call(adapter, lambda: dict(_parse_opensearch_response([entry])))
+        return [parse_dhus(u, p, Constellation.SENTINEL2, catalogue="dhus") for u, p in products.items()]
+
+    return parse
+
+
+def dhus_entity(fixtures: Path) -> dict[str, Any]:
+    from tests.support.cassette import load_interactions
+
+    for interaction in load_interactions(fixtures / DHUS_ODATA):
+        if (
+            "$format=json" in interaction["request"]["uri"]
+            and interaction["response"]["status"]["code"] == 200
+        ):
+            entity: dict[str, Any] = json.loads(interaction["response"]["body"]["string"])["d"]
+            return entity
+    raise AssertionError(f"{DHUS_ODATA} holds no OData entity")
+
+
+@pytest.mark.slow  # about 3 500 cases in all
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # shapely on NaN coords
+@pytest.mark.parametrize("answer", ["creodias-search", "creodias-lookup", "dhus-search", "dhus-odata"])
+def test_every_field_of_a_creodias_or_dhus_answer_in_every_wrong_shape(
+    shared_fixtures: Path, answer: str
+) -> None:
+    from providers.dhus_download import describe_entity
+
+    product, parse, least = {
+        "creodias-search": (
+            first(shared_fixtures, CREODIAS_PAGE, "value"),
+            lambda p: parse_product(p, Constellation.SENTINEL1),
+            300,
+        ),
+        "creodias-lookup": (first(shared_fixtures, CREODIAS_PAGE, "value"), creodias_lookup, 300),
+        "dhus-search": (dhus_entry(shared_fixtures), dhus_search_parse(), 300),
+        "dhus-odata": (dhus_entity(shared_fixtures), describe_entity, 150),
+    }[answer]
+    cases, crashes, examples = crashes_of(product, parse)  # type: ignore[arg-type]
+    assert cases > least
+    assert crashes == 0, f"{crashes} of {cases} cases crashed, e.g.\n" + "\n".join(examples[:10])
