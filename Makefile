@@ -51,15 +51,21 @@ check: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Two test processes (pytest-xdist), a module's tests in one of them (its module fixtures set up once);
+# tests/conftest.py hands the modules that start servers out first.
+XDIST := -n 2 --dist loadfile
+
 test: setup system-deps check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest $(XDIST) -m "not slow"
 
-# The long process-fault tests (kills and restarts of the parent, the Prefect server, PostgreSQL: ~20 min).
+# The long process-fault tests (kills and restarts of the parent, a worker, the Prefect server, PostgreSQL:
+# ~22 min).
 test-faults: setup system-deps
-	GEOCUBE_INGESTER_LONG_FAULTS=1 $(BIN)/python -m pytest tests/reliability/test_server_faults.py
+	GEOCUBE_INGESTER_LONG_FAULTS=1 $(BIN)/python -m pytest tests/reliability/test_server_faults.py \
+	  tests/reliability/test_kills.py::test_a_run_whose_worker_is_killed_ends_crashed_not_running
 
 # The transfer benchmark's baseline is curl + unzip (Debian packages curl, unzip), the COG benchmark's
 # gdal_translate (gdal-bin).

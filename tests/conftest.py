@@ -10,6 +10,20 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# `make test` runs the tests in 2 processes (pytest-xdist, --dist loadfile: a module's tests stay in one
+# process, with its module fixtures). The modules that start Prefect servers and workers take minutes
+# each: handed out first, they run side by side while the quick ones fill the gaps, instead of one
+# of them starting last and running alone.
+HEAVY_FIRST = ("tests/flows/", "tests/reliability/", "tests/integration/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.path.relative_to(REPO).as_posix() if item.path.is_relative_to(REPO) else ""
+        return next((i for i, prefix in enumerate(HEAVY_FIRST) if path.startswith(prefix)), len(HEAVY_FIRST))
+
+    items.sort(key=rank)  # stable: the order inside a module, and of modules of one rank, is kept
+
 
 def fixtures_dir() -> Path:
     """``../shared/fixtures`` beside the clone (GEOCUBE_INGESTER_FIXTURES overrides it)."""

@@ -33,6 +33,7 @@ from jobs.workspace import OWNER_SUFFIX, download_dir, scratch_dir
 from providers.fetch import Expected, Fetcher
 from storage.local import LocalStorage
 from tests.conftest import REPO
+from tests.reliability.test_server_faults import long_fault
 from tests.support.http_server import QuietHandler, serve
 
 pytestmark = [pytest.mark.slow]
@@ -328,6 +329,7 @@ def wait_for(what: str, check: Any, timeout_s: float) -> float:
 
 
 @pytest.mark.integration
+@long_fault
 def test_a_run_whose_worker_is_killed_ends_crashed_not_running(tmp_path: Path) -> None:
     from prefect import Flow
     from prefect.client.orchestration import get_client

@@ -44,7 +44,8 @@ from tests.support.services import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(1500)]
 # The kills and restarts take about 20 minutes together: `make test-faults` runs them (CI runs it after
-# `make test`, whose budget is 15 minutes); `make test` runs the full-disk cases only.
+# `make test`, whose budget is 15 minutes); `make test` runs the full-disk cases only. test_kills.py's
+# killed-worker test (about 2.5 minutes) is one of them.
 long_fault = pytest.mark.skipif(
     os.environ.get("GEOCUBE_INGESTER_LONG_FAULTS") != "1",
     reason="a long fault test: `make test-faults` runs it (GEOCUBE_INGESTER_LONG_FAULTS=1), CI too",
