@@ -3,7 +3,10 @@
 Runs are found by name, as flows/ingest.py and flows/children.py name them: the parent ``ingest <AOI>``,
 the children ``download <AOI>/<scene>`` and ``process <AOI>/<tile>@<date>`` (local subflows and
 deployed runs alike; deployed children are also tagged ``aoi:<AOI>``). A child's parameters hold its
-job, so its tile's previous/reference links are known before the ledger has them. The merge itself is
+job, so its tile's previous/reference links are known before the ledger has them. A batch child
+(``batch <AOI>/...``, ``scenes_per_child``/``tiles_per_child``) runs its items as task runs of the same
+names: they are read as the children are, the tiles from the batch's own parameters (when the batch was
+not passed by reference: then the ledger names them once written). The merge itself is
 jobs/status.py; this module only reads. Prefect is imported only when an API is asked (a ledger-only
 ``status`` starts in a fraction of a second).
 """
@@ -13,13 +16,15 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 
 from catalogue.ledger import Ledger, load_ledger
 from catalogue.models import Tile
 from jobs.models import TileJob
-from jobs.status import AoiStatus, Attempt, Fact, build_status, state_of_outcome, state_of_run
+from jobs.status import AoiStatus, Attempt, Fact, ItemState, build_status, state_of_outcome, state_of_run
 from storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,56 @@ def _read_runs(aoi: str) -> list[object]:
                 return runs
 
 
+def _read_task_runs(flow_run_ids: list[object]) -> list[object]:
+    """The task runs of the given flow runs (the items of batch children)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    runs: list[object] = []
+    if not flow_run_ids:
+        return runs
+    with get_client(sync_client=True) as client:
+        for start in range(0, len(flow_run_ids), PAGE):
+            ids = FlowRunFilterId(any_=flow_run_ids[start : start + PAGE])  # type: ignore[arg-type]
+            read = 0
+            while True:
+                page = client.read_task_runs(
+                    flow_run_filter=FlowRunFilter(id=ids),
+                    sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+                    limit=PAGE,
+                    offset=read,
+                )
+                runs.extend(page)
+                read += len(page)
+                if len(page) < PAGE:
+                    break
+    return runs
+
+
+def _what_it_says(run: Any) -> tuple[datetime, ItemState, str] | None:
+    """A flow or task run's state: when, which, and its message (None for a run without a time)."""
+    state = run.state
+    at = state.timestamp if state is not None else run.created
+    if at is None:
+        return None
+    run_state = state_of_run(run.state_type.value if run.state_type else "", run.state_name or "")
+    return at, run_state, (state.message or "") if state is not None else ""
+
+
+def _batch_tiles(run: object) -> list[Tile]:
+    """The tiles a batch child's parameters hold (none when the batch went by reference)."""
+    from jobs.batches import TileBatch
+
+    job = getattr(run, "parameters", {}).get("job")
+    if not isinstance(job, dict) or "reads_links" not in job:
+        return []
+    try:
+        return [j.tile for j in TileBatch.model_validate(job).jobs]
+    except ValidationError:
+        return []
+
+
 def _tile_key_by_label(ledger: Ledger, tiles: dict[str, Tile]) -> dict[tuple[str, str], str]:
     """An outcome row names a tile by its id and date: the key of that tile."""
     return {(t.source_id, f"{t.date:%Y-%m-%d}"): key for key, t in (ledger.tiles | tiles).items()}
@@ -67,18 +122,20 @@ def run_facts(aoi: str, ledger: Ledger) -> RunFacts:
 
     out = RunFacts()
     parents: list[FlowRun] = []
+    batches: list[FlowRun] = []
     download, process = f"download {aoi}/", f"process {aoi}/"
     for run in _read_runs(aoi):
         if not isinstance(run, FlowRun):
             continue
-        state = run.state
-        at = state.timestamp if state is not None else run.created
-        if at is None:
+        told = _what_it_says(run)
+        if told is None:
             continue
-        run_state = state_of_run(run.state_type.value if run.state_type else "", run.state_name or "")
-        message = state.message or "" if state is not None else ""
+        at, run_state, message = told
         if run.name == f"ingest {aoi}":
             parents.append(run)
+        elif run.name.startswith(f"batch {aoi}/"):
+            batches.append(run)
+            out.tiles |= {tile.key: tile for tile in _batch_tiles(run)}
         elif run.name.startswith(download):
             key = run.name[len(download) :]
             out.facts.append(Fact("scene", key, run_state, at, message, str(run.id)))
@@ -91,6 +148,8 @@ def run_facts(aoi: str, ledger: Ledger) -> RunFacts:
             out.tiles[tile.key] = tile
             out.facts.append(Fact("tile", tile.key, run_state, at, message, str(run.id)))
     keys = _tile_key_by_label(ledger, out.tiles)
+    # Items run as task runs of a deployed batch child, or of the parent itself in local mode.
+    _item_facts(out, [r.id for r in batches + parents], keys, download=download, process=process)
     for run in parents:
         state = run.state
         out.attempts.append(
@@ -118,6 +177,35 @@ def run_facts(aoi: str, ledger: Ledger) -> RunFacts:
                 Fact(row.kind, key, state_of_outcome(row.status.value), at, row.message, str(run.id))
             )
     return out
+
+
+def _item_facts(
+    out: RunFacts,
+    batch_ids: list[object],
+    keys: dict[tuple[str, str], str],
+    *,
+    download: str,
+    process: str,
+) -> None:
+    """The facts of the batch children's items: their task runs, named as single children are (the
+    dispatch tasks of single children, named so too, say what their child says)."""
+    from prefect.client.schemas.objects import TaskRun
+
+    for run in _read_task_runs(batch_ids):
+        if not isinstance(run, TaskRun):
+            continue
+        told = _what_it_says(run)
+        if told is None:
+            continue
+        at, run_state, message = told
+        where = str(run.id)
+        if run.name.startswith(download):
+            out.facts.append(Fact("scene", run.name[len(download) :], run_state, at, message, where))
+        elif run.name.startswith(process):
+            source_id, _, date = run.name[len(process) :].rpartition("@")
+            key = keys.get((source_id, date))
+            if key is not None:
+                out.facts.append(Fact("tile", key, run_state, at, message, where))
 
 
 def read_status(storage: Storage, aoi: str, *, use_prefect: bool = True) -> AoiStatus:

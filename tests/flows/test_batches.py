@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 
+from catalogue.ledger import load_ledger
 from flows.ingest import ingest
 from flows.outcome import summary_of
+from flows.status import run_facts
 from jobs.summary import IngestionSummary
+from storage.local import LocalStorage
 from tests.flows.test_cascade import dates, ledger_links, process_runs, records_tags, scene_letters
 from tests.support.link_graphs import write_graph_reading_t1_t2
 
@@ -74,6 +77,12 @@ def test_batches_re_link_around_a_failure_inside_and_across_batches(
         "COMPLETED",
     ]
     assert process_runs("Batches") == [], "batch items are task runs, not subflows"
+    # status reads the items' own runs (not only the parent's outcome, written when it ends)
+    facts = run_facts("Batches", load_ledger(LocalStorage(world.storage), "Batches")).facts
+    told = {f.run: f for f in facts if f.kind == "tile"}
+    assert {str(t.id) for t in items} <= set(told), "every item's task run is read"
+    failed_item = next(t for t in items if t.state_type.value == "FAILED")
+    assert told[str(failed_item.id)].state.value == "FAILED"
     batch = re.compile(r"^(download|process) Batches/\d+ (scene|tile)s? ")
     dispatched = {t.name: t for t in runs if batch.match(t.name)}
     process = sorted((n for n in dispatched if n.startswith("process ")), key=lambda n: n.split()[-1])
