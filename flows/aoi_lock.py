@@ -6,9 +6,16 @@ planning to its ledger update; a second run waits for it (and says so in its log
 first one's outcome. The limit is created on first use (``geocube-ingester-aoi-<name>``, 1 slot) and kept;
 ``strict``: a limit that cannot be taken fails the run instead of running unguarded. A dry run takes no
 slot: it writes nothing. The slot's lease is 60 s, renewed while the parent lives: a killed parent's slot
-frees within about a minute. The server must keep leases across its restarts
-(``PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE=prefect.server.concurrency.lease_storage.filesystem``): in
-memory (Prefect's default) a restart leaves the slots of the runs in flight taken for ever.
+frees within about a minute.
+
+A slot can also leak: Prefect keeps leases in the server's memory by default, so a server restart loses
+the lease of a run in flight, whose release is then a no-op, and the slot stays taken for ever. So each
+parent tags its own flow run with the limit's name before it asks for the slot, and a slot that is taken
+while no other Running flow run carries that tag is freed (and logged as such): by the run that releases
+its own (its release was lost), and by a waiting run, which looks again every ``CHECK_EVERY_S``. A run
+holding the slot is Running and tagged (it holds it inside its flow), so a live holder's slot is never
+freed. Outside a flow run (no tag to set) nothing is freed. ``PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE=
+prefect.server.concurrency.lease_storage.filesystem`` keeps leases across restarts.
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from uuid import UUID
 
 LIMIT_PREFIX = "geocube-ingester-aoi-"
 LEASE_S = 60.0  # the Prefect server's minimum lease
+CHECK_EVERY_S = 30.0  # a waiting run looks for a leaked slot this often
 log = logging.getLogger(__name__)
 
 
@@ -55,10 +64,91 @@ def aoi_slot(aoi: str, logger: Any = log) -> Iterator[None]:
             limit = None
     if limit is not None and limit.active_slots >= limit.limit:
         logger.info("another run of AOI %s holds its slot (%s): waiting for it to end", aoi, name)
-    # A lease of the server's shortest (60 s), renewed while the run lives: a killed parent's slot frees
-    # in about a minute, not five. A renewal that fails (the server restarting) is logged, not fatal: the
-    # run goes on, and its ledger writes are safe beside another run's (catalogue.ledger).
-    with concurrency(
-        name, occupy=1, strict=True, lease_duration=LEASE_S, raise_on_lease_renewal_failure=False
-    ):
-        yield
+    me = _tag_myself(name)
+    acquired = False
+    try:
+        while not acquired:
+            try:
+                # A lease of the server's shortest (60 s), renewed while the run lives: a killed parent's
+                # slot frees in about a minute, not five. A renewal that fails (the server restarting) is
+                # logged, not fatal: the run goes on, and its ledger writes are safe beside another run's
+                # (catalogue.ledger).
+                with concurrency(
+                    name,
+                    occupy=1,
+                    strict=True,
+                    timeout_seconds=CHECK_EVERY_S,
+                    lease_duration=LEASE_S,
+                    raise_on_lease_renewal_failure=False,
+                ):
+                    acquired = True
+                    yield
+            except TimeoutError:
+                if acquired:
+                    raise  # the block's own
+                if me:
+                    free_if_leaked(aoi, logger)
+    finally:
+        if acquired and me:
+            free_if_leaked(aoi, logger)  # our release is a no-op when the server lost our lease
+
+
+def _tag_myself(name: str) -> str:
+    """Tag this flow run with the limit's name (the mark of a run that may hold the slot); its id, or ""
+    outside a flow run."""
+    from prefect import get_client, runtime
+
+    me = str(runtime.flow_run.id or "")
+    if me:
+        tags = list(runtime.flow_run.tags or [])
+        with get_client(sync_client=True) as client:
+            if name not in tags:
+                client.update_flow_run(UUID(me), tags=[*tags, name])
+    return me
+
+
+def _running_holders(name: str) -> list[str]:
+    """The ids of the Running flow runs tagged ``name`` (those that may hold its slot), but this one."""
+    from prefect import get_client, runtime
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        FlowRunFilterTags,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    me = str(runtime.flow_run.id or "")
+    running = FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING]))
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[name]), state=running), limit=50
+        )
+    return [str(r.id) for r in runs if str(r.id) != me]
+
+
+def free_if_leaked(aoi: str, logger: Any = log) -> bool:
+    """Free the AOI's slot when it is taken and no other Running flow run may hold it; whether it did."""
+    from prefect import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+    from prefect.exceptions import ObjectNotFound
+
+    name = limit_name(aoi)
+    try:
+        with get_client(sync_client=True) as client:
+            limit = client.read_global_concurrency_limit_by_name(name)
+            if limit.active_slots <= 0 or _running_holders(name):
+                return False
+            client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active_slots=0))
+    except ObjectNotFound:
+        return False
+    except Exception as exc:  # noqa: BLE001 - the API not answering: the next look tries again
+        logger.warning("AOI %s: could not check its slot (%s): %s", aoi, name, type(exc).__name__)
+        return False
+    logger.warning(
+        "AOI %s: its slot (%s) was taken with no run of the AOI left (a lease the Prefect server lost, "
+        "e.g. in a restart): freed",
+        aoi,
+        name,
+    )
+    return True

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from flows.aoi_lock import LIMIT_PREFIX, aoi_slot, limit_name
+from flows import aoi_lock
+from flows.aoi_lock import LIMIT_PREFIX, aoi_slot, free_if_leaked, limit_name
 
 
 def test_limit_names_are_valid_and_never_shared() -> None:
@@ -48,3 +49,54 @@ def test_a_second_run_of_an_aoi_waits_for_the_first_and_another_aoi_does_not() -
     assert at[("other", "in")] < at[("first", "out")], "another AOI did not"
     assert any("another run of AOI LockedAoi holds its slot" in line for line in said), said
     assert not any("OtherAoi" in line for line in said)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_api")
+def test_a_leaked_slot_is_freed_and_a_held_one_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slot taken with no run holding it (its lease lost in a server restart, Prefect's default lease
+    storage being the server's memory) is freed by the next run of the AOI; a slot a Running run holds
+    is not."""
+    from prefect import flow, get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
+
+    monkeypatch.setattr(aoi_lock, "CHECK_EVERY_S", 1.0)
+    said: list[str] = []
+
+    class RunLog:
+        def info(self, message: str, *args: object) -> None:
+            said.append(message % args)
+
+        warning = info
+
+    leaky = limit_name("LeakyAoi")
+    with get_client(sync_client=True) as client:
+        client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=leaky, limit=1))
+        client.update_global_concurrency_limit(leaky, GlobalConcurrencyLimitUpdate(active_slots=1))
+
+    @flow(name="ingest")
+    def parent(aoi: str, hold: threading.Event | None = None, held: threading.Event | None = None) -> float:
+        started = time.monotonic()
+        with aoi_slot(aoi, RunLog()):
+            if held is not None and hold is not None:
+                held.set()
+                hold.wait(60)
+            return time.monotonic() - started
+
+    waited = parent("LeakyAoi")
+    assert waited < 30, f"waited {waited:.0f} s for a slot nobody held"
+    assert any("no run of the AOI left" in line and "freed" in line for line in said), said
+    with get_client(sync_client=True) as client:
+        assert client.read_global_concurrency_limit_by_name(leaky).active_slots == 0
+
+    hold, held = threading.Event(), threading.Event()
+    holder = threading.Thread(target=parent, args=("HeldAoi",), kwargs={"hold": hold, "held": held})
+    holder.start()
+    try:
+        assert held.wait(60)
+        assert not free_if_leaked("HeldAoi", RunLog()), "a Running run holds it"
+        with get_client(sync_client=True) as client:
+            assert client.read_global_concurrency_limit_by_name(limit_name("HeldAoi")).active_slots == 1
+    finally:
+        hold.set()
+        holder.join(60)

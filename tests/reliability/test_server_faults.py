@@ -343,24 +343,13 @@ def test_a_killed_parent_ends_crashed_and_its_rerun_completes_without_duplicates
 # --------------------------------------------------------------------- 2. the Prefect server restarted
 
 
-LEASES_ON_DISK = "prefect.server.concurrency.lease_storage.filesystem"
-
-
 @long_fault
 @pytest.mark.parametrize(
     "leases",
     [
-        pytest.param(
-            "memory",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=SlotLeakedError,
-                reason="Prefect's default lease storage is in the server's memory: a restart loses the lease "
-                "of the AOI's slot, its release is then a no-op, and the slot stays taken for ever (every "
-                "later run of the AOI waits): run the server with PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE="
-                f"{LEASES_ON_DISK}",
-            ),
-        ),
+        # Prefect's default: a restart loses the lease of the AOI's slot, and its release is a no-op; the
+        # parent then frees the slot it finds taken with no other holder (flows.aoi_lock)
+        "memory",
         "filesystem",
     ],
 )
