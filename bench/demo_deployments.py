@@ -1,7 +1,7 @@
 """The demo's ingestion in deployments mode: wall time and each child's queue-to-running time.
 
 The demo world (``demo.setup``: 12 generated Sentinel-2 products, ``ExtractS2Bands``, a local Geocube),
-ingested by the ``ingest`` flow in this process with its children on a SQLite Prefect server's work
+ingested by the ``ingest`` flow in this process with its children on a Prefect server's work
 pools (``bench.orchestration_deployments``: ``deployments/up.sh``, one process worker per pool): one
 child per scene and per tile, then the same payload on a fresh world with ``BENCH_DEMO_PER_CHILD``
 (default 6) scenes and tiles per child. Against it, the same demo in local mode (children in this
@@ -65,7 +65,7 @@ def main() -> None:
         from flows.prefect_api import prepare_environment
 
         prepare_environment()
-        from bench.orchestration_deployments import deployed_api
+        from bench.orchestration_deployments import database, deployed_api
         from flows.prefect_api import ensure_prefect_api
         from geocube_client.server import start_local_server
 
@@ -77,7 +77,7 @@ def main() -> None:
             lines.append(_run(*worlds[0], "local", 1))
             started = time.perf_counter()
             with deployed_api(root / "stack", worlds[1][1]) as api:
-                print(f"Prefect server {api} (SQLite), deployments and 2 workers up in "
+                print(f"Prefect server {api} ({database()}), deployments and 2 workers up in "
                       f"{time.perf_counter() - started:.1f} s (not counted below)")  # fmt: skip
                 lines.append(_run(*worlds[1], "deployments", 1))
                 lines.append(_run(*worlds[2], "deployments", per_child))

@@ -414,7 +414,7 @@ def _details(run: Run) -> list[str]:
 def _deployed(root: Path, m: int, mb: int, per_child: int, geocube: str) -> list[tuple[Run, Run]]:
     """A plain baseline and a deployments-mode flow run of ``m`` tiles, one child each, then the same
     for ``mb`` tiles in batches of ``per_child`` (bench.orchestration_deployments); 0: skipped."""
-    from bench.orchestration_deployments import deployed_api
+    from bench.orchestration_deployments import database, deployed_api
 
     worlds = []
     for count, batch in ((m, 1), (mb, per_child)):
@@ -430,7 +430,7 @@ def _deployed(root: Path, m: int, mb: int, per_child: int, geocube: str) -> list
     started = time.perf_counter()
     out = []
     with deployed_api(root / "stack", worlds[0][1].env) as api:
-        print(f"Prefect server {api} (SQLite), deployments and 2 workers up in "
+        print(f"Prefect server {api} ({database()}), deployments and 2 workers up in "
               f"{time.perf_counter() - started:.1f} s (not counted below)")  # fmt: skip
         for plain_world, world, batch in worlds:
             plain = run_plain(plain_world)

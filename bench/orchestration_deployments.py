@@ -1,6 +1,8 @@
 """Orchestration in ``deployments`` mode: the trivial tiles on a real Prefect server with process workers.
 
-A Prefect server on SQLite (``prefect server start``, its own ``PREFECT_HOME``), ``deployments/up.sh``
+A Prefect server (``prefect server start``, its own ``PREFECT_HOME``) on PostgreSQL, as production runs it
+(a throw-away cluster, the tests' ``tests.support.services.postgres``; ``BENCH_PREFECT_DB=sqlite`` for
+SQLite, whose API answers 503 to workers under the load of a thousand children), ``deployments/up.sh``
 (work pools, result storage block, ``prefect deploy --all``), one process worker per child pool
 (``--limit 4``, polling every second, as the tests start them), then the ``ingest`` flow in this process
 with ``mode=deployments``. Each child's queue-to-running time is its run's expected start -> start, read
@@ -51,9 +53,37 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(10)
 
 
+def database() -> str:
+    """The Prefect server's database: BENCH_PREFECT_DB, else PostgreSQL when its server is installed."""
+    chosen = os.environ.get("BENCH_PREFECT_DB", "")
+    if chosen:
+        return chosen
+    return "postgres" if list(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")) else "sqlite"
+
+
+@contextlib.contextmanager
+def _database_url(kind: str) -> Iterator[str]:
+    if kind == "sqlite":
+        yield ""
+        return
+    from tests.support.services import postgres
+
+    with postgres() as url:
+        yield url
+
+
 @contextlib.contextmanager
 def prefect_stack(root: Path, world_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
-    """A SQLite Prefect server, the deployments of prefect.yaml, one worker per child pool: (API, env)."""
+    """A Prefect server, the deployments of prefect.yaml, one worker per child pool: (API, env)."""
+    with _database_url(database()) as url:
+        with _prefect_stack(root, world_env, url) as stack:
+            yield stack
+
+
+@contextlib.contextmanager
+def _prefect_stack(
+    root: Path, world_env: dict[str, str], database_url: str
+) -> Iterator[tuple[str, dict[str, str]]]:
     home = root / "server-home"
     home.mkdir(parents=True, exist_ok=True)
     port = _free_port()
@@ -63,6 +93,8 @@ def prefect_stack(root: Path, world_env: dict[str, str]) -> Iterator[tuple[str, 
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "false",
     }
+    if database_url:
+        base["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
     base.pop("PREFECT_API_URL", None)
     procs = [_spawn([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                     base, root / "server.log")]  # fmt: skip
