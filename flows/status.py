@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -29,6 +30,7 @@ from storage.base import Storage
 
 log = logging.getLogger(__name__)
 
+R = TypeVar("R")
 PAGE = 200  # Prefect's default page size (PREFECT_API_DEFAULT_LIMIT)
 
 
@@ -86,14 +88,19 @@ def _read_task_runs(flow_run_ids: list[object]) -> list[object]:
     return runs
 
 
-def _what_it_says(run: Any) -> tuple[datetime, ItemState, str] | None:
-    """A flow or task run's state: when, which, and its message (None for a run without a time)."""
-    state = run.state
-    at = state.timestamp if state is not None else run.created
-    if at is None:
-        return None
-    run_state = state_of_run(run.state_type.value if run.state_type else "", run.state_name or "")
-    return at, run_state, (state.message or "") if state is not None else ""
+def _told(runs: list[object], kind: type[R]) -> Iterator[tuple[R, datetime, ItemState, str]]:
+    """Each flow or task run of ``kind`` with what its state says: when, which, and its message (runs
+    without a time are left out)."""
+    for run in runs:
+        if not isinstance(run, kind):
+            continue
+        state: Any = getattr(run, "state", None)
+        at = state.timestamp if state is not None else getattr(run, "created", None)
+        if at is None:
+            continue
+        state_type = getattr(run, "state_type", None)
+        run_state = state_of_run(state_type.value if state_type else "", getattr(run, "state_name", "") or "")
+        yield run, at, run_state, (state.message or "") if state is not None else ""
 
 
 def _batch_tiles(run: object) -> list[Tile]:
@@ -124,13 +131,7 @@ def run_facts(aoi: str, ledger: Ledger) -> RunFacts:
     parents: list[FlowRun] = []
     batches: list[FlowRun] = []
     download, process = f"download {aoi}/", f"process {aoi}/"
-    for run in _read_runs(aoi):
-        if not isinstance(run, FlowRun):
-            continue
-        told = _what_it_says(run)
-        if told is None:
-            continue
-        at, run_state, message = told
+    for run, at, run_state, message in _told(_read_runs(aoi), FlowRun):
         if run.name == f"ingest {aoi}":
             parents.append(run)
         elif run.name.startswith(f"batch {aoi}/"):
@@ -191,13 +192,7 @@ def _item_facts(
     dispatch tasks of single children, named so too, say what their child says)."""
     from prefect.client.schemas.objects import TaskRun
 
-    for run in _read_task_runs(batch_ids):
-        if not isinstance(run, TaskRun):
-            continue
-        told = _what_it_says(run)
-        if told is None:
-            continue
-        at, run_state, message = told
+    for run, at, run_state, message in _told(_read_task_runs(batch_ids), TaskRun):
         where = str(run.id)
         if run.name.startswith(download):
             out.facts.append(Fact("scene", run.name[len(download) :], run_state, at, message, where))
